@@ -1,0 +1,74 @@
+"""Wall time of `simulate_step` at 3,072 and 307,200 GPUs (Megatron 1T).
+
+    python benchmarks/bench_step.py
+
+Megatron 1T on 3072 A100-80GB (Narayanan et al. 2021 Table 1: tp 8, pp 64, dp 6,
+global batch 3072, micro-batch 1, full recompute, fp16), from
+scenarios/megatron-1t-3072.toml, and the same layout at dp 600 (307,200 GPUs,
+global batch 307,200: the same work per pipeline). The engine simulates one
+pipeline, so its cost should not grow with the device count.
+
+Targets: each simulation under 1 s (best of 3, time.perf_counter), and the two
+wall times within 20% of each other. Prints PASS/FAIL per target; exit status 1
+if any target fails. Not a pytest file (no test_ prefix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from simulator.catalog.efficiency import default_efficiency
+from simulator.engine.step import simulate_step
+from simulator.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "megatron-1t-3072.toml"
+REPEATS = 3
+MAX_WALL_S = 1.0
+MAX_RATIO = 1.20
+
+
+def best_of(fn, repeats: int = REPEATS) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def main() -> int:
+    sc = load_scenario(SCENARIO)
+    eff = default_efficiency()
+    big_cluster = dataclasses.replace(sc.cluster, n_devices=307_200)
+    big_layout = dataclasses.replace(sc.layout, dp=600, global_batch=307_200)
+    cases = [
+        ("3,072 GPUs (dp 6)", sc.cluster, sc.layout),
+        ("307,200 GPUs (dp 600)", big_cluster, big_layout),
+    ]
+    walls = []
+    ok = True
+    print(f"simulate_step, {sc.model.name}, tp {sc.layout.tp} pp {sc.layout.pp}, "
+          f"micro-batch {sc.layout.micro_batch}, {sc.layout.recompute.value} recompute, "
+          f"{sc.layout.precision.value}; best of {REPEATS}")
+    for label, cluster, layout in cases:
+        wall, result = best_of(lambda: simulate_step(sc.model, cluster, layout, eff))
+        walls.append(wall)
+        passed = wall < MAX_WALL_S and result.feasible
+        ok &= passed
+        print(f"  {label:<22} wall {wall:7.3f} s   simulated step {result.step_time_s:8.2f} s   "
+              f"MFU {result.mfu:.3f}   {'PASS' if passed else 'FAIL'} (< {MAX_WALL_S:g} s)")
+    ratio = max(walls) / min(walls)
+    passed = ratio <= MAX_RATIO
+    ok &= passed
+    print(f"  wall-time ratio (slower / faster) {ratio:.3f}   {'PASS' if passed else 'FAIL'} "
+          f"(within {100 * (MAX_RATIO - 1):.0f}%)")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Built-in models, read once from models.toml (next to this file).
+
+Each table of models.toml is one model; `kind` picks Transformer or
+GenericNetwork, `note` is documentation only and is not loaded.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from simulator.specs import GenericNetwork, Transformer
+
+MODELS_FILE = Path(__file__).with_name("models.toml")
+
+_TRANSFORMER_KEYS = {"layers", "hidden", "heads", "seq_len", "vocab", "kv_heads",
+                     "ffn_hidden", "gated_mlp", "source"}
+_GENERIC_KEYS = {"params", "flops_per_example", "activation_bytes_per_example", "layers",
+                 "source"}
+
+
+def _build(key: str, table: dict) -> Transformer | GenericNetwork:
+    fields = {k: v for k, v in table.items() if k not in ("kind", "note")}
+    kind = table.get("kind")
+    allowed = {"transformer": _TRANSFORMER_KEYS, "generic": _GENERIC_KEYS}.get(kind)
+    if allowed is None:
+        raise ValueError(f"{MODELS_FILE}: [{key}] kind={kind!r}: must be transformer or generic")
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ValueError(f"{MODELS_FILE}: [{key}] unknown keys {unknown}")
+    if kind == "transformer":
+        return Transformer(name=key, **fields)
+    fields = {k: (float(v) if k != "layers" and k != "source" else v) for k, v in fields.items()}
+    return GenericNetwork(name=key, **fields)
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict[str, Transformer | GenericNetwork]:
+    with MODELS_FILE.open("rb") as f:
+        data = tomllib.load(f)
+    return {key: _build(key, table) for key, table in data.items()}
+
+
+def builtin_models() -> dict[str, Transformer | GenericNetwork]:
+    """All built-in models by key (a fresh dict; the models are frozen)."""
+    return dict(_load())
+
+
+def model_notes() -> dict[str, str]:
+    """The `note` field of each built-in model that has one (caveats, estimates)."""
+    with MODELS_FILE.open("rb") as f:
+        data = tomllib.load(f)
+    return {key: t["note"] for key, t in data.items() if "note" in t}
+
+
+def find_model(key: str) -> Transformer | GenericNetwork:
+    """A built-in model by key (case-insensitive); KeyError lists the known keys."""
+    models = _load()
+    wanted = str(key).strip().lower()
+    for name, model in models.items():
+        if name.lower() == wanted:
+            return model
+    raise KeyError(f"unknown model {key!r}; known models: {', '.join(models)}")

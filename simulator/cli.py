@@ -1,0 +1,190 @@
+"""Command line: `simulator step`, `simulator validate`.
+
+Thin: parse, call the library, print or save. The only module that exits. Bad input
+(a scenario, a CSV, a flag) gets one line naming the file, key and value, and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simulator.catalog import calibration_csv_path
+from simulator.catalog.efficiency import default_efficiency
+from simulator.engine.step import StepResult, simulate_step
+from simulator.scenario import ScenarioError, default_scenario_path, load_scenario
+from simulator.units import GB, fmt_seconds
+
+try:  # typer < 0.29 uses click; later versions vendor it
+    from click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from typer._click.exceptions import UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Parallel-training scaling simulator: how long a step takes, and why.",
+)
+# markup off: scenario values such as "[cluster]" or "[/x]" print as written
+out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, markup=False)
+
+
+class BadInput(Exception):
+    """User input error: printed as one line, exit code 2."""
+
+
+def _scenario(path: Optional[Path]):
+    try:
+        return load_scenario(path if path is not None else default_scenario_path())
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _new_file(path: Path, flag: str) -> Path:
+    """Runs never overwrite earlier results."""
+    if path.exists():
+        raise BadInput(f"{flag} {path}: file exists; runs never overwrite earlier results")
+    if not path.parent.exists():
+        raise BadInput(f"{flag} {path}: folder {path.parent} does not exist")
+    return path
+
+
+def _pct(x: float, total: float) -> str:
+    return f"{100 * x / total:5.1f}%" if total else ""
+
+
+def step_table(result: StepResult, title: str) -> Table:
+    """The result of one step as a rich table."""
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    t.add_column("share", justify="right")
+    t.add_row("step time", fmt_seconds(result.step_time_s), "")
+    t.add_row("MFU / HFU", f"{result.mfu:.3f} / {result.hfu:.3f}", "")
+    t.add_row("tokens/s", f"{result.tokens_per_s:,.0f}", "")
+    t.add_row("model FLOP per step", f"{result.model_flops:.3g}", "")
+    for key, value in result.breakdown_s.items():
+        t.add_row("  " + key.removesuffix("_s").replace("_", " "), fmt_seconds(value), _pct(value, result.step_time_s))
+    mem = result.memory
+    if mem is not None:
+        t.add_row("memory per device", f"{mem.total / GB:.1f} GB", f"of {mem.capacity / GB:.0f} GB")
+        for name in ("weights", "gradients", "optimizer", "activations"):
+            t.add_row(f"  {name}", f"{getattr(mem, name) / GB:.1f} GB", "")
+    return t
+
+
+@app.command()
+def step(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario TOML (default: the built-in default)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    trace: Optional[Path] = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
+) -> None:
+    """Simulate one training step of a scenario's model, cluster and layout."""
+    from simulator.report.trace import chrome_trace
+
+    sc = _scenario(scenario)
+    if trace is not None:
+        _new_file(trace, "--trace")
+    result = simulate_step(sc.model, sc.cluster, sc.layout, default_efficiency())
+    if trace is not None and result.feasible:
+        trace.write_text(json.dumps(chrome_trace(result.records, sc.name)))
+    if as_json:
+        out.print_json(_json({"scenario": sc.name, **result.to_dict()}))
+        return
+    if not result.feasible:
+        out.print(f"{sc.name}: infeasible: {result.reason.value}: {result.detail}")
+        return
+    out.print(step_table(result, f"{sc.name}: {sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"))
+    if trace is not None:
+        out.print(f"trace written to {trace}")
+
+
+def _json(obj) -> str:
+    """Strict JSON: NaN and infinities become null (json.dumps would write NaN)."""
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), default=str, allow_nan=False)
+
+
+@app.command()
+def validate(
+    measurements: Optional[Path] = typer.Option(
+        None, "--measurements", help="CSV in the format of the packaged calibration set (default: that set)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print rows and summary as JSON."),
+) -> None:
+    """Re-predict published measurements (MFU, HFU or iteration time) and report the error."""
+    from rich.progress import track
+
+    from simulator.validation import read_rows, summary, validate as run_validation
+
+    path = measurements if measurements is not None else calibration_csv_path()
+    try:
+        raw = read_rows(path)
+    except ValueError as exc:
+        raise BadInput(f"--measurements {exc}") from None
+    eff = default_efficiency()
+    rows = []
+    for r in track(raw, description="validating", console=err, transient=True, disable=as_json):
+        rows.extend(run_validation([r], eff))
+    summ = summary(rows)
+    if as_json:
+        payload = {"measurements": str(path), "summary": summ, "rows": [r.to_dict() for r in rows]}
+        out.print_json(_json(payload))
+        return
+    t = Table(title=f"validate: {path}", title_justify="left")
+    for col in ("id", "model", "GPUs", "layout", "metric", "measured", "predicted", "error", "defaulted"):
+        t.add_column(col, justify="right" if col in ("GPUs", "measured", "predicted", "error") else "left")
+    for r in rows:
+        if r.skipped:
+            continue
+        t.add_row(
+            r.row_id, r.model, str(r.n_devices), r.layout, r.metric, f"{r.measured:.4g}", f"{r.predicted:.4g}",
+            f"{100 * r.rel_error:+.1f}%", ", ".join(r.defaulted),
+        )
+    out.print(t)
+    for r in rows:
+        if r.skipped:
+            out.print(f"skipped {r.row_id}: {r.skipped}")
+    out.print(
+        f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
+        f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app; bad input -> one line on stderr and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="simulator")
+    except BadInput as exc:
+        err.print(f"error: {exc}", soft_wrap=True)
+        return 2
+    except UsageError as exc:
+        err.print(f"error: {exc.format_message()}", soft_wrap=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Compute time of one layer on one device: an additive roofline per kernel.
+
+Each matrix multiply C[M,N] = A[M,K] B[K,N] costs
+
+    t = 2 M N K / (peak x e_gemm)  +  bytes(A, B, C) / (memory bandwidth x e_mem)
+
+the compute term at a fixed fraction of dense peak and the operand traffic at a
+fixed fraction of memory bandwidth. Adding (rather than taking the max, as the
+roofline of Williams et al. 2009 does) makes small or skinny matrices slower than
+their FLOPs alone say, as measured GEMM efficiency curves show; for the large
+multiplies of a 175B model the traffic term is a few percent.
+
+Non-matmul kernels (layer norm, GeLU/SwiGLU, dropout, residual adds, a materialised
+softmax) are memory bound: their traffic is taken as `elementwise_passes` times the
+activation bytes of the layer (costs/memory.py, Korthikanti et al. 2022 counting),
+at e_mem of bandwidth. Backward costs twice the forward (two matmuls per forward
+matmul: data and weight gradients; Narayanan 2021 Sec. 3.5).
+
+e_gemm, e_mem and elementwise_passes are fitted on catalog/calibration.csv only
+(scripts/fit_efficiency.py); nothing else in the package is fitted.
+
+Units: FLOP, bytes, seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.costs.memory import layer_activation_bytes
+from simulator.specs import (
+    Accelerator,
+    Attention,
+    Efficiency,
+    GenericNetwork,
+    Layout,
+    Precision,
+    Recompute,
+    Transformer,
+)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What the kernels of one device achieve: FLOP/s of matmuls, bytes/s of streams."""
+
+    flops_per_s: float
+    bytes_per_s: float  # 0 when the catalog has no memory bandwidth: traffic is free
+
+    def gemm(self, m: float, n: float, k: float, elem_bytes: float, count: float = 1.0) -> float:
+        """Time of `count` multiplies of shape (m x k) @ (k x n)."""
+        t = 2 * m * n * k / self.flops_per_s
+        if self.bytes_per_s:
+            t += elem_bytes * (m * k + k * n + m * n) / self.bytes_per_s
+        return count * t
+
+    def stream(self, n_bytes: float) -> float:
+        return n_bytes / self.bytes_per_s if self.bytes_per_s else 0.0
+
+
+def rates(acc: Accelerator, precision: Precision, eff: Efficiency) -> Rates | None:
+    """Achieved rates of `acc`; None if it has no peak at this precision."""
+    peak = acc.peak(precision)
+    if peak is None:
+        return None
+    bw = acc.memory_bandwidth_bytes_per_s or 0.0
+    return Rates(peak * eff.gemm, bw * eff.memory)
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """Seconds of one layer (or the logit layer) for one micro-batch on one device."""
+
+    forward: float
+    backward: float  # includes recomputation
+    attention_core_forward: float  # part of `forward`, recomputed by selective recompute
+
+
+def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
+    """Forward and backward compute time of one transformer layer (tp comm excluded)."""
+    t, b, s, h = layout.tp, layout.micro_batch, model.seq_len, model.hidden
+    el = layout.precision.bytes
+    tokens = b * s
+    kv = model.n_kv_heads * model.head_dim
+    up = model.ffn * (2 if model.gated_mlp else 1)
+    dense = (
+        r.gemm(tokens, (h + 2 * kv) / t, h, el)  # QKV
+        + r.gemm(tokens, h, h / t, el)  # attention output projection
+        + r.gemm(tokens, up / t, h, el)  # MLP up (and gate)
+        + r.gemm(tokens, h, model.ffn / t, el)  # MLP down
+    )
+    heads = b * model.heads / t
+    dh = model.head_dim
+    if layout.attention is Attention.FLASH:
+        # fused kernel: 4 s^2 dh FLOP per head, reads Q K V, writes O; no s x s traffic
+        core = heads * (4 * s * s * dh / r.flops_per_s) + r.stream(heads * 4 * s * dh * el)
+    else:
+        core = r.gemm(s, s, dh, el, heads) + r.gemm(s, dh, s, el, heads)
+    no_rc = Layout(**{**layout.__dict__, "recompute": Recompute.NONE})
+    act = layer_activation_bytes(model, no_rc, b)
+    elementwise = r.stream(eff.elementwise_passes * act)
+    forward = dense + core + elementwise
+    if layout.recompute is Recompute.FULL:
+        extra = forward
+    elif layout.recompute is Recompute.SELECTIVE:
+        core_act = 5 * model.heads * s * s * b / t * el / 2 if layout.attention is Attention.MATERIALIZED else 0.0
+        extra = core + r.stream(eff.elementwise_passes * core_act)
+    else:
+        extra = 0.0
+    return LayerTime(forward, 2 * forward + extra, core)
+
+
+def logits_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
+    """Output layer and fp32 cross-entropy on the last stage (vocabulary split over tp)."""
+    tokens = layout.micro_batch * model.seq_len
+    el = layout.precision.bytes
+    gemm = r.gemm(tokens, model.vocab / layout.tp, model.hidden, el)
+    softmax = r.stream(eff.elementwise_passes * tokens * model.vocab / layout.tp * 4)
+    forward = gemm + softmax
+    return LayerTime(forward, 2 * forward, 0.0)
+
+
+def generic_time(model: GenericNetwork, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
+    """A network known by totals: FLOPs at e_gemm of peak plus activation traffic."""
+    b = layout.micro_batch
+    forward = model.flops_per_example * b / r.flops_per_s + r.stream(
+        eff.elementwise_passes * model.activation_bytes_per_example * b
+    )
+    extra = forward if layout.recompute is Recompute.FULL else 0.0
+    return LayerTime(forward, 2 * forward + extra, 0.0)
+
+
+#: Adam step traffic per parameter: read fp32 weight, grad, m, v; write weight, m, v
+#: and the half-precision copy (4 + 4 + 4 + 4 + 4 + 4 + 4 + 2 bytes, rounded down).
+ADAM_BYTES_PER_PARAM = 28
+
+
+def optimizer_time(params: float, layout: Layout, r: Rates) -> float:
+    """Memory-bound optimizer step over the parameters this device updates."""
+    local = params / (layout.dp if layout.zero.stage >= 1 else 1)
+    return r.stream(ADAM_BYTES_PER_PARAM * local)

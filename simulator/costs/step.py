@@ -1,0 +1,203 @@
+"""Everything one training step costs, per pipeline stage: the engine's input.
+
+`step_costs` checks the layout (a result with a reason, never an exception, for
+user-level infeasibility), then assembles per virtual stage the forward and backward
+time of one micro-batch, the tensor-parallel collectives inside them, the p2p
+transfer, the data-parallel and ZeRO collectives, the optimizer step, memory and
+FLOPs. The event engine and the closed form both consume this, so they share every
+cost function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulator.costs import collectives as coll
+from simulator.costs.compute import (
+    generic_time,
+    logits_time,
+    optimizer_time,
+    rates,
+    transformer_layer_time,
+)
+from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
+from simulator.costs.memory import Memory, device_memory, stage_params
+from simulator.specs import (
+    Cluster,
+    Efficiency,
+    GenericNetwork,
+    Layout,
+    Reason,
+    Recompute,
+    Schedule,
+    Transformer,
+)
+
+
+@dataclass(frozen=True)
+class Infeasible:
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True)
+class StepCosts:
+    """Per virtual stage g = chunk * pp + stage (pp * v of them), one micro-batch."""
+
+    layout: Layout
+    fwd_compute_s: tuple[float, ...]
+    bwd_compute_s: tuple[float, ...]
+    fwd_tp_s: tuple[float, ...]
+    bwd_tp_s: tuple[float, ...]
+    p2p_s: float  # one activation (or gradient) transfer between stages
+    p2p_inter: bool  # neighbouring stages talk over the network tier
+    dp_reduce_s: float  # gradient reduction of one chunk (all-reduce or reduce-scatter)
+    dp_gather_s: float  # ZeRO-1/2: all-gather of updated weights of one chunk
+    dp_inter: bool
+    # ZeRO-3, per layer: (share of the op's per-layer time, gather s before, reduce-scatter s after)
+    zero3_fwd: tuple[tuple[float, float, float], ...]
+    zero3_bwd: tuple[tuple[float, float, float], ...]
+    layers_per_chunk: int  # ZeRO-3 gathers, and DP buckets form, layer by layer
+    optimizer_s: float
+    comm_processor_usage: float  # share of the device overlapped collectives occupy
+    memory: Memory
+    model_flops: float
+    hardware_flops: float
+
+    @property
+    def n_virtual(self) -> int:
+        return len(self.fwd_compute_s)
+
+
+def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout) -> Infeasible | None:
+    """The first structural reason this layout cannot run, or None."""
+    if layout.n_devices != cluster.n_devices:
+        return Infeasible(Reason.DEVICES_MISMATCH, f"dp*tp*pp={layout.n_devices}, devices={cluster.n_devices}")
+    if cluster.accelerator.peak(layout.precision) is None:
+        return Infeasible(Reason.NO_PEAK_AT_PRECISION, f"{cluster.accelerator.name} at {layout.precision.value}")
+    if layout.global_batch % (layout.dp * layout.micro_batch):
+        return Infeasible(
+            Reason.BATCH_NOT_DIVISIBLE,
+            f"global batch {layout.global_batch} vs dp {layout.dp} x micro-batch {layout.micro_batch}",
+        )
+    if isinstance(model, GenericNetwork):
+        if layout.tp > 1 or layout.pp > 1:
+            return Infeasible(Reason.MODEL_PARALLEL_UNSUPPORTED, f"{model.name}: tp={layout.tp}, pp={layout.pp}")
+        return None
+    if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
+        return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
+    if layout.tp > cluster.devices_per_node:
+        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp} > {cluster.devices_per_node} per node")
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    if model.layers % (layout.pp * v):
+        return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
+    if v > 1 and layout.n_microbatches % layout.pp:
+        return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
+    return None
+
+
+def module_params(model: Transformer | GenericNetwork) -> tuple[float, ...]:
+    """Weights of the matmul modules of one layer, in forward order: QKV, output
+    projection, MLP up (and gate), MLP down. Norms and biases are negligible."""
+    if isinstance(model, GenericNetwork):
+        return (model.params / max(model.layers, 1),)
+    h, kv = model.hidden, model.n_kv_heads * model.head_dim
+    up = model.ffn * (2 if model.gated_mlp else 1)
+    return (h * (h + 2 * kv), h * h, h * up, model.ffn * h)
+
+
+def zero3_pieces(model, layout: Layout, dp: coll.Group):
+    """ZeRO-3 as DeepSpeed runs it (Rajbhandari et al. 2020; measured in Narayanan 2021
+    Table 2): module hooks gather each matmul module's weights just before it runs
+    (prefetching the next module) and reduce-scatter its gradients after backward,
+    on flat rings over the dp ranks. With full recompute the weights are gathered
+    again for the recomputed forward, since the hooks release them after any forward.
+    Compute of a layer is split over its modules in proportion to their weights (a
+    matmul costs 2 x tokens FLOP per weight, the same for every module)."""
+    el = layout.precision.bytes
+    mods = module_params(model)
+    total = sum(mods)
+    gathers = [dp.flat_all_gather(p / layout.tp * el) for p in mods]
+    shares = [p / total for p in mods]
+    fwd = tuple((w, g, 0.0) for w, g in zip(shares, gathers))
+    if layout.recompute is Recompute.FULL:  # backward = recomputed forward (1/3) + backward (2/3)
+        rec = [(w / 3, g, 0.0) for w, g in zip(shares, gathers)]
+        bwd = rec + [(2 * w / 3, g, g) for w, g in reversed(list(zip(shares, gathers)))]
+    else:
+        bwd = [(w, g, g) for w, g in reversed(list(zip(shares, gathers)))]
+    return fwd, tuple(bwd)
+
+
+def step_costs(
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
+) -> StepCosts | Infeasible:
+    """Assemble the costs of one step, or say why the layout cannot run."""
+    bad = check_layout(model, cluster, layout)
+    if bad is not None:
+        return bad
+    acc = cluster.accelerator
+    r = rates(acc, layout.precision, eff)
+    assert r is not None  # checked above
+    p = layout.pp
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    el = layout.precision.bytes
+    tp = coll.tp_group(cluster, layout, eff)
+    dp = coll.dp_group(cluster, layout, eff)
+
+    if isinstance(model, GenericNetwork):
+        lt = generic_time(model, layout, r, eff)
+        fwd, bwd, ftp, btp = (lt.forward,), (lt.backward,), (0.0,), (0.0,)
+        chunk_params = model.params
+        layers_per_chunk, p2p_bytes = max(model.layers, 1), 0.0
+    else:
+        layers_per_chunk = model.layers // (p * v)
+        lt = transformer_layer_time(model, layout, r, eff)
+        out = logits_time(model, layout, r, eff)
+        tokens_bytes = layout.micro_batch * model.seq_len * model.hidden * el
+        # Megatron: 2 all-reduces per layer forward and 2 backward (or, with sequence
+        # parallelism, as many all-gather + reduce-scatter pairs: the same bytes);
+        # full recompute repeats the forward pair.
+        ar = tp.all_reduce(tokens_bytes)
+        n_fwd_ar, n_bwd_ar = 2, 2 + (2 if layout.recompute is Recompute.FULL else 0)
+        n = p * v
+        last = n - 1
+        fwd = tuple(layers_per_chunk * lt.forward + (out.forward if g == last else 0.0) for g in range(n))
+        bwd = tuple(layers_per_chunk * lt.backward + (out.backward if g == last else 0.0) for g in range(n))
+        ftp = tuple(layers_per_chunk * n_fwd_ar * ar for _ in range(n))
+        btp = tuple(layers_per_chunk * n_bwd_ar * ar for _ in range(n))
+        chunk_params = layers_per_chunk * model.layer_params
+        p2p_bytes = coll.pp_message_bytes(model.seq_len, layout.micro_batch, model.hidden, el, layout.tp)
+
+    pp_tier = coll.pp_tier(cluster, layout, eff)
+    grad_bytes = chunk_params / layout.tp * el
+    zero = layout.zero.stage
+    if zero == 0:
+        dp_reduce, dp_gather = dp.all_reduce(grad_bytes), 0.0
+    elif zero in (1, 2):
+        dp_reduce, dp_gather = dp.all_gather(grad_bytes), dp.all_gather(grad_bytes)
+    else:
+        dp_reduce, dp_gather = 0.0, 0.0
+    zero3_fwd, zero3_bwd = (), ()
+    if zero == 3 and layout.dp > 1:
+        zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp)
+    params_dev = stage_params(model, layout)
+    return StepCosts(
+        layout=layout,
+        fwd_compute_s=fwd,
+        bwd_compute_s=bwd,
+        fwd_tp_s=ftp,
+        bwd_tp_s=btp,
+        p2p_s=pp_tier.p2p(p2p_bytes) if p > 1 else 0.0,
+        p2p_inter=coll.pp_crosses_nodes(cluster, layout),
+        dp_reduce_s=dp_reduce if layout.dp > 1 else 0.0,
+        dp_gather_s=dp_gather if layout.dp > 1 else 0.0,
+        dp_inter=dp.crosses_nodes,
+        zero3_fwd=zero3_fwd,
+        zero3_bwd=zero3_bwd,
+        layers_per_chunk=layers_per_chunk,
+        optimizer_s=optimizer_time(params_dev, layout, r),
+        comm_processor_usage=eff.comm_processor_usage,
+        memory=device_memory(model, layout, acc.memory_bytes),
+        model_flops=model_flops_per_step(model, layout.global_batch),
+        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+    )

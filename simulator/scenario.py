@@ -1,0 +1,353 @@
+"""Scenario files (TOML) -> a validated Scenario: model, cluster and layout.
+
+Every problem with user input raises ScenarioError, whose message is one line:
+``scenarios/x.toml: [cluster] devices=-4: must be a positive integer``.
+Memory feasibility is not checked here: the engine reports out-of-memory as a
+result. Schema (see scenarios/default.toml for a commented example)::
+
+    name = "..."                 # optional, default: the file's stem
+    description = "..."          # optional
+    [model]    name = "<built-in>" (plus optional overrides), or inline fields:
+               transformer: layers hidden heads seq_len vocab [kv_heads ffn_hidden gated_mlp]
+               generic:     params flops_per_example activation_bytes_per_example [layers]
+    [cluster]  accelerator devices [devices_per_node intra_link inter_link]
+    [layout]   global_batch [tp pp dp micro_batch schedule virtual_stages recompute
+               sequence_parallel zero precision attention]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulator import catalog
+from simulator.catalog.models import find_model
+from simulator.specs import (Attention, Cluster, GenericNetwork, Layout, Precision, Recompute,
+                             Schedule, Transformer, Zero)
+
+DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
+_MISSING = object()
+
+
+def default_scenario_path() -> Path:
+    """The packaged copy of scenarios/default.toml (loadable without a path)."""
+    return DEFAULT_SCENARIO
+
+
+class ScenarioError(Exception):
+    """A scenario file problem, as one line naming file, table, key and value."""
+
+    def __init__(self, origin: str, table: str | None, key: str | None, value=_MISSING,
+                 problem: str = "invalid"):
+        self.origin, self.table, self.key, self.value, self.problem = (
+            origin, table, key, value, problem)
+        where = f"[{table}] " if table else ""
+        what = key or ""
+        if key and value is not _MISSING:
+            what += "=" + _short(value)
+        head = " ".join(p for p in (where.strip(), what) if p)
+        text = f"{origin}: {head}: {problem}" if head else f"{origin}: {problem}"
+        super().__init__(" ".join(text.split()))
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    model: Transformer | GenericNetwork
+    cluster: Cluster
+    layout: Layout
+    origin: str
+    raw: dict = field(hash=False, compare=False, repr=False)
+
+
+# ------------------------------------------------------------------ schema
+NUMBER = "number"  # positive int or float
+TOP = {"name": str, "description": str, "model": dict, "cluster": dict, "layout": dict}
+TRANSFORMER = {"name": str, "source": str, "layers": int, "hidden": int, "heads": int,
+               "seq_len": int, "vocab": int, "kv_heads": int, "ffn_hidden": int,
+               "gated_mlp": bool}
+GENERIC = {"name": str, "source": str, "params": NUMBER, "flops_per_example": NUMBER,
+           "activation_bytes_per_example": NUMBER, "layers": int}
+MODEL = {**TRANSFORMER, **GENERIC}
+TRANSFORMER_REQUIRED = ("layers", "hidden", "heads", "seq_len", "vocab")
+GENERIC_REQUIRED = ("params", "flops_per_example", "activation_bytes_per_example")
+CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
+           "intra_link": str, "inter_link": str}
+LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
+          "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
+          "sequence_parallel": bool, "zero": Zero, "precision": Precision,
+          "attention": Attention}
+
+
+class _Reader:
+    """Reads one file's tables, converting and checking each value against a schema."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+
+    def error(self, table, key, value=_MISSING, problem="invalid") -> ScenarioError:
+        return ScenarioError(self.origin, table, key, value, problem)
+
+    def table(self, table: str | None, data: dict, schema: dict, required=()) -> dict:
+        """Checked, converted copy of `data`; unknown keys and missing ones are errors."""
+        for key, value in data.items():
+            if key not in schema:
+                raise self.error(table, key, value,
+                                 f"unknown key; allowed: {', '.join(schema)}")
+        for key in required:
+            if key not in data:
+                raise self.error(table, key, problem="missing required key")
+        return {key: self.value(table, key, value, schema[key]) for key, value in data.items()}
+
+    def value(self, table, key, value, kind):
+        def bad(problem):
+            return self.error(table, key, value, problem)
+
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise bad("must be true or false")
+            return value
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise bad("must be a positive integer")
+            return value
+        if kind is NUMBER:
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value <= 0):
+                raise bad("must be a positive number")
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str) or not value.strip():
+                raise bad("must be a non-empty string")
+            return value.strip()
+        if kind is dict:
+            if not isinstance(value, dict):
+                raise bad(f"must be a table ([{key}])")
+            return value
+        ok_types = (str, int) if kind is Zero else (str,)
+        if isinstance(value, bool) or not isinstance(value, ok_types):
+            raise bad(f"must be a string, one of {kind.allowed()}")
+        try:
+            return kind.parse(value)
+        except ValueError as e:
+            raise bad(str(e)) from None
+
+
+def _one_line(err: Exception) -> str:
+    text = err.args[0] if err.args else str(err)
+    return " ".join(str(text).split())
+
+
+# ------------------------------------------------------------------ model
+def _model(r: _Reader, data: dict) -> Transformer | GenericNetwork:
+    fields = r.table("model", data, MODEL)
+    name = fields.get("name")
+    base = None
+    if name is not None:
+        try:
+            base = find_model(name)
+        except KeyError as e:
+            if not set(fields) - {"name", "source"}:
+                raise r.error("model", "name", name, _one_line(e)) from None
+    if base is not None:
+        schema = TRANSFORMER if isinstance(base, Transformer) else GENERIC
+        kind = "transformer" if isinstance(base, Transformer) else "generic network"
+        overrides = {k: v for k, v in fields.items() if k != "name"}
+        for key, value in overrides.items():
+            if key not in schema:
+                raise r.error("model", key, value,
+                              f"cannot override a {kind} ({base.name}); allowed: "
+                              f"{', '.join(schema)}")
+        if overrides and "source" not in overrides:
+            changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+            overrides["source"] = f"{base.source}; overridden in scenario: {changed}"
+        model = dataclasses.replace(base, **overrides)
+    elif set(fields) & (set(TRANSFORMER) - set(GENERIC)):
+        mixed = sorted(set(fields) & (set(GENERIC) - set(TRANSFORMER)))
+        if mixed:
+            raise r.error("model", mixed[0], fields[mixed[0]], "is a generic-network "
+                          "field, but transformer fields are given too")
+        r.table("model", data, TRANSFORMER, TRANSFORMER_REQUIRED)
+        model = Transformer(**{"name": "custom-transformer", **fields})
+    elif set(fields) & set(GENERIC_REQUIRED):
+        r.table("model", data, GENERIC, GENERIC_REQUIRED)
+        model = GenericNetwork(**{"name": "custom-network", **fields})
+    else:
+        raise r.error("model", "name", problem="missing: give a built-in model name or "
+                      f"inline fields ({', '.join(TRANSFORMER_REQUIRED)} or "
+                      f"{', '.join(GENERIC_REQUIRED)})")
+    if isinstance(model, Transformer):
+        if model.hidden % model.heads:
+            raise r.error("model", "heads", model.heads,
+                          f"must divide hidden={model.hidden}")
+        if model.heads % model.n_kv_heads:
+            raise r.error("model", "kv_heads", model.kv_heads,
+                          f"must divide heads={model.heads}")
+    return model
+
+
+# ------------------------------------------------------------------ cluster
+def _cluster(r: _Reader, data: dict) -> tuple[Cluster, dict]:
+    f = r.table("cluster", data, CLUSTER, ("accelerator", "devices"))
+    try:
+        acc = catalog.find_accelerator(f["accelerator"])
+    except KeyError as e:
+        raise r.error("cluster", "accelerator", f["accelerator"], _one_line(e)) from None
+    acc_key = next((k for k, a in catalog.accelerators().items() if a is acc), None)
+    acc_key = acc_key or next((k for k, a in catalog.accelerators().items() if a == acc),
+                              f["accelerator"])
+    try:
+        intra, inter, per_node = catalog.default_links(acc_key)
+    except KeyError:
+        intra, inter, per_node = None, None, None
+    links = {}
+    for key, default in (("intra_link", intra), ("inter_link", inter)):
+        if key in f:
+            try:
+                links[key] = catalog.find_link(f[key])
+            except KeyError as e:
+                raise r.error("cluster", key, f[key], _one_line(e)) from None
+        else:
+            links[key] = default
+    per_node = f.get("devices_per_node", per_node)
+    if per_node is None:
+        raise r.error("cluster", "devices_per_node", problem=f"missing, and accelerator "
+                      f"{acc_key!r} has no default; give it")
+    devices = f["devices"]
+    # a tier that no traffic crosses may borrow the other tier's link
+    if links["intra_link"] is None and per_node == 1:
+        links["intra_link"] = links["inter_link"]
+    if links["inter_link"] is None and devices <= per_node:
+        links["inter_link"] = links["intra_link"]
+    for key in ("intra_link", "inter_link"):
+        if links[key] is None:
+            raise r.error("cluster", key, problem=f"missing, and accelerator {acc_key!r} "
+                          "has no default; give it")
+    cluster = Cluster(accelerator=acc, n_devices=devices, devices_per_node=per_node,
+                      intra_link=links["intra_link"], inter_link=links["inter_link"])
+    raw = {"accelerator": acc_key, "devices": devices, "devices_per_node": per_node}
+    for key in ("intra_link", "inter_link"):
+        raw[key] = f.get(key) or _link_key(links[key])
+    return cluster, raw
+
+
+def _link_key(link) -> str:
+    """Catalog key of a (default) link, for the resolved table; its name if none found."""
+    table = getattr(catalog, "links", None)
+    for key, candidate in (table() if callable(table) else {}).items():
+        if candidate == link:
+            return key
+    return link.name
+
+
+# ------------------------------------------------------------------ layout
+def _layout(r: _Reader, data: dict, model, cluster: Cluster) -> Layout:
+    f = r.table("layout", data, LAYOUT, ("global_batch",))
+    defaults = {fl.name: fl.default for fl in dataclasses.fields(Layout)}
+    v = {**defaults, **f}
+    tp, pp, devices = v["tp"], v["pp"], cluster.n_devices
+    if isinstance(model, GenericNetwork):
+        for key in ("tp", "pp"):
+            if v[key] > 1:
+                raise r.error("layout", key, v[key], f"the generic network {model.name!r} "
+                              "admits data parallelism only (tp and pp must be 1)")
+    if tp > cluster.devices_per_node:
+        raise r.error("layout", "tp", tp, "must not exceed [cluster] devices_per_node="
+                      f"{cluster.devices_per_node} (tensor parallelism stays in a node)")
+    if "dp" in f:
+        if v["dp"] * tp * pp != devices:
+            raise r.error("layout", "dp", v["dp"], f"dp*tp*pp = {v['dp'] * tp * pp} must "
+                          f"equal [cluster] devices={devices}")
+    elif devices % (tp * pp):
+        raise r.error("layout", "pp", pp, f"tp*pp = {tp * pp} must divide [cluster] "
+                      f"devices={devices} (dp = devices/(tp*pp) when omitted)")
+    else:
+        v["dp"] = devices // (tp * pp)
+    if isinstance(model, Transformer):
+        if model.heads % tp:
+            raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
+        interleaved = v["schedule"] is Schedule.INTERLEAVED
+        if not interleaved and model.layers % pp:
+            raise r.error("layout", "pp", pp, f"must divide the model's {model.layers} layers")
+        chunks = pp * v["virtual_stages"]
+        if interleaved and model.layers % chunks:
+            raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"
+                          f"stages = {chunks} must divide the model's {model.layers} layers")
+    per_step = v["dp"] * v["micro_batch"]
+    if v["global_batch"] % per_step:
+        raise r.error("layout", "global_batch", v["global_batch"],
+                      f"must be divisible by dp*micro_batch = {per_step}")
+    if v["schedule"] is Schedule.INTERLEAVED:
+        if v["virtual_stages"] < 2:
+            raise r.error("layout", "virtual_stages", v["virtual_stages"],
+                          "the interleaved schedule needs virtual_stages > 1")
+        micro = v["global_batch"] // per_step
+        if micro % pp:
+            raise r.error("layout", "global_batch", v["global_batch"], "the interleaved "
+                          f"schedule needs micro-batches per pipeline (global_batch/"
+                          f"(dp*micro_batch) = {micro}) divisible by pp={pp}")
+    elif v["virtual_stages"] > 1:
+        raise r.error("layout", "virtual_stages", v["virtual_stages"], "virtual_stages > 1 "
+                      f"needs schedule = 'interleaved' (schedule is '{v['schedule'].value}')")
+    return Layout(**v)
+
+
+# ------------------------------------------------------------------ entry points
+def parse_scenario(data: dict, origin: str) -> Scenario:
+    """Validate a scenario table (as read from TOML); `origin` names it in errors."""
+    r = _Reader(str(origin))
+    if not isinstance(data, dict):
+        raise ScenarioError(r.origin, None, None, problem="a scenario must be a TOML table")
+    top = r.table(None, data, TOP, ("model", "cluster", "layout"))
+    model = _model(r, top["model"])
+    cluster, cluster_raw = _cluster(r, top["cluster"])
+    layout = _layout(r, top["layout"], model, cluster)
+    name = top.get("name") or Path(r.origin).stem
+    raw = {"name": name, "description": top.get("description", ""),
+           "model": _model_raw(model), "cluster": cluster_raw, "layout": _layout_raw(layout)}
+    return Scenario(name=name, description=top.get("description", ""), model=model,
+                    cluster=cluster, layout=layout, origin=r.origin, raw=raw)
+
+
+def _model_raw(model) -> dict:
+    return {k: v for k, v in dataclasses.asdict(model).items() if v is not None}
+
+
+def _layout_raw(layout: Layout) -> dict:
+    out = {}
+    for key, value in dataclasses.asdict(layout).items():
+        if isinstance(value, Zero):
+            value = value.stage
+        elif isinstance(value, (Schedule, Recompute, Precision, Attention)):
+            value = value.value
+        out[key] = value
+    return out
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a scenario file; every problem is a one-line ScenarioError."""
+    origin = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ScenarioError(origin, None, None, problem="file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError(origin, None, None, problem="is a directory, not a file") from None
+    except OSError as e:
+        raise ScenarioError(origin, None, None, problem=f"cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(origin, None, None, problem=f"not UTF-8 text: {e.reason}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(origin, None, None,
+                            problem=f"TOML syntax error: {_one_line(e)}") from None
+    return parse_scenario(data, origin)

@@ -1,0 +1,253 @@
+"""Frozen descriptions of what is trained (Model), where (Cluster) and how (Layout).
+
+Calculon's split: the three are kept apart in code and in scenario files. All
+quantities are SI; catalog loaders convert human units once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+
+
+class _Choice(enum.Enum):
+    """An enum parsed from a string once; errors list the allowed values."""
+
+    @classmethod
+    def parse(cls, text: str):
+        key = str(text).strip().lower()
+        for member in cls:
+            if member.value == key or member.name.lower() == key:
+                return member
+        raise ValueError(f"must be one of {cls.allowed()}")
+
+    @classmethod
+    def allowed(cls) -> str:
+        return ", ".join(m.value for m in cls)
+
+
+class Precision(_Choice):
+    FP32 = "fp32"
+    TF32 = "tf32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    FP8 = "fp8"
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of one weight/activation element stored in this precision."""
+        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[self.value]
+
+
+class Schedule(_Choice):
+    GPIPE = "gpipe"
+    ONE_F_ONE_B = "1f1b"
+    INTERLEAVED = "interleaved"
+
+
+class Recompute(_Choice):
+    NONE = "none"
+    SELECTIVE = "selective"
+    FULL = "full"
+
+
+class Zero(_Choice):
+    STAGE_0 = "0"
+    STAGE_1 = "1"
+    STAGE_2 = "2"
+    STAGE_3 = "3"
+
+    @property
+    def stage(self) -> int:
+        return int(self.value)
+
+
+class Attention(_Choice):
+    """FLASH: fused kernel, no s x s score matrix in memory (FLOPs still count).
+    MATERIALIZED: scores and softmax written to memory (Megatron before 2022)."""
+
+    FLASH = "flash"
+    MATERIALIZED = "materialized"
+
+
+class Reason(enum.Enum):
+    """Why a layout or run is infeasible. A result, never an exception."""
+
+    OUT_OF_MEMORY = "out of memory"
+    DEVICES_MISMATCH = "dp x tp x pp differs from the device count"
+    TP_NOT_DIVIDING_HEADS = "tp does not divide the attention heads"
+    TP_ABOVE_DOMAIN = "tp larger than the scale-up domain"
+    PP_NOT_DIVIDING_LAYERS = "pp (x virtual stages) does not divide the layers"
+    BATCH_NOT_DIVISIBLE = "global batch not divisible by dp x micro-batch"
+    TOO_FEW_MICROBATCHES = "interleaving needs micro-batches divisible by pp"
+    BATCH_ABOVE_LIMIT = "global batch above the limit"
+    MODEL_PARALLEL_UNSUPPORTED = "workload admits data parallelism only"
+    NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One device. Peak FLOP/s are dense (no sparsity) per precision."""
+
+    name: str
+    vendor: str
+    kind: str
+    release_date: date | None
+    peak_flops_per_s: dict[Precision, float] = field(hash=False, compare=True)
+    memory_bytes: float
+    memory_bandwidth_bytes_per_s: float | None
+    scale_up_bandwidth_bytes_per_s: float | None  # per direction, per device
+    scale_up_domain: int | None
+    tdp_w: float | None
+    purchase_price_usd: float | None
+    cloud_price_usd_per_hour: float | None
+    source: str = ""
+
+    def peak(self, precision: Precision) -> float | None:
+        """Dense peak FLOP/s at a precision; bf16 and fp16 share tensor-core peaks."""
+        p = self.peak_flops_per_s
+        if precision in p:
+            return p[precision]
+        if precision is Precision.BF16 and Precision.FP16 in p:
+            return p[Precision.FP16]
+        if precision is Precision.FP16 and Precision.BF16 in p:
+            return p[Precision.BF16]
+        if precision is Precision.TF32 and Precision.FP32 in p:
+            return p[Precision.FP32]
+        return None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link tier as seen by one device: bandwidth per direction, per device."""
+
+    name: str
+    bandwidth_bytes_per_s: float
+    latency_s: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where a model runs: n devices, grouped in nodes (scale-up domains)."""
+
+    accelerator: Accelerator
+    n_devices: int
+    devices_per_node: int
+    intra_link: Link  # inside a node / scale-up domain (NVLink, ICI, PCIe)
+    inter_link: Link  # between nodes, per device (InfiniBand, Ethernet)
+
+    @property
+    def n_nodes(self) -> int:
+        return -(-self.n_devices // self.devices_per_node)
+
+
+@dataclass(frozen=True)
+class Transformer:
+    """A GPT-style decoder: what is trained. `gated_mlp` means SwiGLU (3 matrices)."""
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    seq_len: int
+    vocab: int
+    kv_heads: int | None = None  # None: equal to heads (multi-head attention)
+    ffn_hidden: int | None = None  # None: 4 x hidden
+    gated_mlp: bool = False
+    source: str = ""
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self.heads if self.kv_heads is None else self.kv_heads
+
+    @property
+    def ffn(self) -> int:
+        return 4 * self.hidden if self.ffn_hidden is None else self.ffn_hidden
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @property
+    def layer_params(self) -> int:
+        """Weights of one layer: attention, MLP, two layer norms (biases included)."""
+        h, kv = self.hidden, self.n_kv_heads * self.head_dim
+        attn = h * (h + 2 * kv) + (h + 2 * kv) + h * h + h
+        mlp_mats = 3 if self.gated_mlp else 2
+        mlp = mlp_mats * h * self.ffn + self.ffn + h
+        return attn + mlp + 4 * h
+
+    @property
+    def embedding_params(self) -> int:
+        """Token embedding (tied with the output layer) plus learned positions."""
+        return self.vocab * self.hidden + self.seq_len * self.hidden
+
+    @property
+    def params(self) -> int:
+        return self.layers * self.layer_params + self.embedding_params + 2 * self.hidden
+
+
+@dataclass(frozen=True)
+class GenericNetwork:
+    """A network given by totals (CNN, RNN, RL-era workloads): data parallel only.
+
+    `flops_per_example` is the forward pass; training counts 3x (forward + backward).
+    """
+
+    name: str
+    params: float
+    flops_per_example: float
+    activation_bytes_per_example: float
+    layers: int = 1
+    source: str = ""
+
+
+Model = Transformer | GenericNetwork
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Achieved-efficiency parameters of the time model (see costs/compute.py).
+
+    Loaded from catalog/efficiency.toml, where each value names its source: the
+    compute-side values are fitted on catalog/calibration.csv only; the link
+    efficiencies are taken from Calculon's published system files.
+    """
+
+    gemm: float  # fraction of dense peak a large matrix multiply reaches
+    memory: float  # fraction of memory bandwidth reached by streaming kernels
+    elementwise_passes: float  # memory traffic of non-matmul ops / activation bytes
+    intra_link: float  # fraction of scale-up link bandwidth reached by collectives
+    inter_link: float  # fraction of scale-out link bandwidth reached by collectives
+    hop_latency_s: float = 0.0  # latency of one hop of a ring or tree collective
+    comm_processor_usage: float = 0.0  # share of the device that overlapped collectives take
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a model is split. `global_batch` is in sequences (examples)."""
+
+    global_batch: int
+    dp: int = 1
+    tp: int = 1
+    pp: int = 1
+    micro_batch: int = 1
+    schedule: Schedule = Schedule.ONE_F_ONE_B
+    virtual_stages: int = 1  # model chunks per device (interleaved 1F1B)
+    recompute: Recompute = Recompute.NONE
+    sequence_parallel: bool = False
+    zero: Zero = Zero.STAGE_0
+    precision: Precision = Precision.BF16
+    attention: Attention = Attention.FLASH
+
+    @property
+    def n_devices(self) -> int:
+        return self.dp * self.tp * self.pp
+
+    @property
+    def n_microbatches(self) -> int:
+        """Micro-batches per pipeline per step (gradient accumulation steps)."""
+        return self.global_batch // (self.dp * self.micro_batch)

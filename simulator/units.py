@@ -1,0 +1,54 @@
+"""Named unit constants and formatting helpers.
+
+Everything inside the package is SI (seconds, bytes, FLOP, FLOP/s, watts, USD).
+Human units (GB, TFLOP/s, Gb/s) appear only in data files and are converted once,
+by the catalog loaders, with these constants.
+"""
+
+from __future__ import annotations
+
+KILO = 1e3
+MEGA = 1e6
+GIGA = 1e9
+TERA = 1e12
+PETA = 1e15
+
+KB = 1e3
+MB = 1e6
+GB = 1e9
+TB = 1e12
+GIB = 2**30
+
+US = 1e-6
+MS = 1e-3
+HOUR_S = 3600.0
+DAY_S = 86400.0
+
+#: One petaflop/s-day, the unit of OpenAI's "AI and Compute" (1e15 FLOP/s for a day).
+PFS_DAY_FLOP = PETA * DAY_S
+
+
+def fmt_seconds(t_s: float) -> str:
+    """Human-readable duration: '812 us', '14.2 ms', '3.51 s', '2.0 h'."""
+    if t_s < 1e-3:
+        return f"{t_s / US:.0f} us"
+    if t_s < 1.0:
+        return f"{t_s / MS:.1f} ms"
+    if t_s < 3 * HOUR_S:
+        return f"{t_s:.3g} s"
+    if t_s < 3 * DAY_S:
+        return f"{t_s / HOUR_S:.1f} h"
+    return f"{t_s / DAY_S:.1f} d"
+
+
+def fmt_bytes(n_bytes: float) -> str:
+    """Decimal bytes: '80.0 GB', '512 MB'."""
+    for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB)):
+        if abs(n_bytes) >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+def fmt_flops(flop: float) -> str:
+    """FLOP count in scientific notation: '3.14e+23 FLOP'."""
+    return f"{flop:.3g} FLOP"

@@ -1,0 +1,301 @@
+"""Re-predict published training throughput: `simulator validate`.
+
+Reads any CSV in the column format of catalog/calibration.csv (a copy of
+shared/data/mfu_calibration.csv), turns each row into a model, a cluster and a
+layout, simulates one step and compares with the row's measured figure: the
+iteration time if the row has one, else MFU, else HFU.
+
+Free-text columns are read for their meaning: `hardware` names any catalog
+accelerator; `sharding` ("ZeRO stage 3 (model-parallel size 2)", "FSDP", "none"),
+`activation_recompute` ("full ...", "selective ...", "no") and `sequence_parallel`
+("yes"/"no"). Missing optional fields take the defaults in `DEFAULTS`, and the row
+says which it defaulted. A row without the model shape, the device count, a known
+accelerator, a global batch or a measured figure is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from simulator.catalog import default_links, find_accelerator
+from simulator.engine.step import StepResult, simulate_step
+from simulator.specs import (
+    Attention,
+    Cluster,
+    Efficiency,
+    Layout,
+    Precision,
+    Recompute,
+    Schedule,
+    Transformer,
+    Zero,
+)
+
+#: Defaults for missing optional fields (documented in the README).
+DEFAULTS = {
+    "micro_batch": "1",
+    "activation_recompute": "none",
+    "sequence_parallel": "no",
+    "virtual_pipeline_stages": "1 (no interleaving)",
+    "ffn_hidden": "4 x hidden",
+    "kv_heads": "= heads",
+    "vocab": "51200 (Megatron's padded GPT-2 vocabulary)",
+    "precision": "bf16",
+    "attention": "materialized before FlashAttention (2022-05) hardware, else flash",
+}
+#: FlashAttention (Dao et al., arXiv 2205.14135, 2022-05-27): runs on hardware released
+#: before it are taken to use the materialised softmax unless the row says "flash".
+FLASH_ATTENTION_DATE = date(2022, 5, 27)
+REQUIRED = ("layers", "hidden", "heads", "seq_len")
+METRICS = ("iteration_time_s", "mfu", "hfu")
+
+
+@dataclass
+class Row:
+    """One CSV row: what was measured, how we read it, and our prediction."""
+
+    row_id: str
+    model: str = ""
+    n_devices: int = 0
+    layout: str = ""
+    metric: str = ""
+    measured: float = math.nan
+    predicted: float = math.nan
+    defaulted: list[str] = field(default_factory=list)
+    skipped: str = ""
+    result: StepResult | None = None
+
+    @property
+    def rel_error(self) -> float:
+        return (self.predicted - self.measured) / self.measured
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.row_id,
+            "model": self.model,
+            "n_devices": self.n_devices,
+            "layout": self.layout,
+            "metric": self.metric,
+            "measured": self.measured,
+            "predicted": self.predicted,
+            "rel_error": self.rel_error if not self.skipped else math.nan,
+            "defaulted": ";".join(self.defaulted),
+            "skipped": self.skipped,
+        }
+
+
+def _num(text: str | None) -> float | None:
+    """A number from a cell, or None when empty or not a number."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*~?([-+]?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?)\s*", text)
+    return float(m.group(1).replace(",", "")) if m else None
+
+
+def _int(row: dict, key: str) -> int | None:
+    v = _num(row.get(key))
+    return None if v is None or v <= 0 else int(round(v))
+
+
+def read_zero(text: str) -> Zero:
+    """ZeRO stage from a free-text sharding column."""
+    t = text.lower()
+    m = re.search(r"(?:zero|stage)[\s_-]*(?:stage[\s_-]*)?([0-3])", t)
+    if m:
+        return Zero.parse(m.group(1))
+    if "fsdp" in t or "full_shard" in t or "fully sharded" in t:
+        return Zero.STAGE_3
+    if "distributed optimizer" in t or "optimizer state" in t:
+        return Zero.STAGE_1
+    return Zero.STAGE_0
+
+
+def read_recompute(text: str) -> Recompute | None:
+    t = text.lower().strip()
+    if not t:
+        return None
+    if "selective" in t:
+        return Recompute.SELECTIVE
+    if t.startswith(("no", "none", "off", "false")):
+        return Recompute.NONE
+    return Recompute.FULL  # "full", "yes", "checkpointing"
+
+
+def read_bool(text: str) -> bool | None:
+    t = text.lower().strip()
+    if not t:
+        return None
+    return t.startswith(("y", "true", "on", "1"))
+
+
+def read_precision(text: str) -> Precision | None:
+    for token in re.findall(r"fp8|bf16|fp16|tf32|fp32", text.lower()):
+        return Precision.parse(token)
+    return None
+
+
+def parse_row(row: dict) -> tuple[Row, tuple | None]:
+    """Read one CSV row into (Row, (model, cluster, layout)) or a skipped Row."""
+    out = Row(row_id=row.get("id") or "?", model=row.get("model", ""))
+    shape = {k: _int(row, k) for k in (*REQUIRED, "vocab", "ffn_hidden", "kv_heads")}
+    if shape["seq_len"] is None and _int(row, "seq"):
+        shape["seq_len"] = _int(row, "seq")
+    missing = [k for k in REQUIRED if shape[k] is None]
+    if missing:
+        out.skipped = f"model shape missing: {', '.join(missing)}"
+        return out, None
+    n = _int(row, "n_devices")
+    if n is None:
+        out.skipped = "device count missing"
+        return out, None
+    out.n_devices = n
+    try:
+        acc = find_accelerator(row.get("hardware", ""))
+    except KeyError:
+        out.skipped = f"unknown accelerator {row.get('hardware', '')!r}"
+        return out, None
+    for metric in METRICS:
+        value = _num(row.get(metric))
+        if value is not None and value > 0:
+            out.metric, out.measured = metric, value
+            break
+    else:
+        out.skipped = "no measured iteration time, MFU or HFU"
+        return out, None
+    batch = _int(row, "global_batch_seqs")
+    if batch is None and _num(row.get("global_batch_tokens")):
+        batch = int(_num(row.get("global_batch_tokens")) // shape["seq_len"])
+    if not batch:
+        out.skipped = "global batch missing"
+        return out, None
+
+    def opt(key: str, value):
+        if value is None:
+            out.defaulted.append(key)
+        return value
+
+    vocab = opt("vocab", shape["vocab"]) or 51200
+    ffn = opt("ffn_hidden", shape["ffn_hidden"])
+    kv = opt("kv_heads", shape["kv_heads"])
+    text = " ".join(str(row.get(k, "")) for k in ("arch", "notes", "sharding"))
+    model = Transformer(
+        name=row.get("model") or out.row_id,
+        layers=shape["layers"],
+        hidden=shape["hidden"],
+        heads=shape["heads"],
+        seq_len=shape["seq_len"],
+        vocab=vocab,
+        kv_heads=kv,
+        ffn_hidden=ffn,
+        gated_mlp=bool(re.search(r"swiglu|geglu|gated", text.lower())),
+    )
+    sharding = row.get("sharding") or ""
+    tp, pp, dp = _int(row, "tp"), _int(row, "pp"), _int(row, "dp")
+    mp = re.search(r"model[- ]parallel(?: size)?\s*(?:=\s*)?(\d+)", sharding.lower())
+    if tp is None and pp is None:
+        if mp:
+            tp = int(mp.group(1))
+        elif dp:
+            tp = n // dp
+        pp = 1
+    tp, pp = tp or 1, pp or 1
+    dp = dp or n // (tp * pp)
+    if dp * tp * pp != n:
+        out.skipped = f"dp {dp} x tp {tp} x pp {pp} != {n} devices"
+        return out, None
+    v = _int(row, "virtual_pipeline_stages") or 1
+    if _int(row, "virtual_pipeline_stages") is None:
+        out.defaulted.append("virtual_pipeline_stages")
+    recompute = opt("activation_recompute", read_recompute(row.get("activation_recompute") or ""))
+    sp = opt("sequence_parallel", read_bool(row.get("sequence_parallel") or ""))
+    precision = opt("precision", read_precision(row.get("precision") or ""))
+    micro = opt("micro_batch", _int(row, "micro_batch")) or 1
+    if "flash" in text.lower():
+        attention = Attention.FLASH
+    else:
+        out.defaulted.append("attention")
+        old = acc.release_date is not None and acc.release_date < FLASH_ATTENTION_DATE
+        attention = Attention.MATERIALIZED if old else Attention.FLASH
+    layout = Layout(
+        global_batch=batch,
+        dp=dp,
+        tp=tp,
+        pp=pp,
+        micro_batch=micro,
+        schedule=Schedule.INTERLEAVED if v > 1 else Schedule.ONE_F_ONE_B,
+        virtual_stages=v,
+        recompute=recompute or Recompute.NONE,
+        sequence_parallel=bool(sp),
+        zero=read_zero(sharding),
+        precision=precision or Precision.BF16,
+        attention=attention,
+    )
+    intra, inter, per_node = default_links(acc.name)
+    if intra is None or inter is None or per_node is None:
+        out.skipped = f"no default links for {acc.name}"
+        return out, None
+    cluster = Cluster(acc, n, per_node, intra, inter)
+    out.layout = describe(layout)
+    return out, (model, cluster, layout)
+
+
+def describe(layout: Layout) -> str:
+    """Compact layout text: 'tp8 pp64 dp6 mb1 1f1b full'."""
+    parts = [f"tp{layout.tp}", f"pp{layout.pp}", f"dp{layout.dp}", f"mb{layout.micro_batch}"]
+    sched = layout.schedule.value + (f"x{layout.virtual_stages}" if layout.virtual_stages > 1 else "")
+    parts += [sched, f"rc-{layout.recompute.value}"]
+    if layout.sequence_parallel:
+        parts.append("sp")
+    if layout.zero.stage:
+        parts.append(f"zero{layout.zero.stage}")
+    return " ".join(parts)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of a calibration-format CSV (ValueError naming the file if unreadable)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: cannot read as CSV: {exc}") from None
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    absent = [k for k in ("id", "n_devices", "hardware") if k not in rows[0]]
+    if absent:
+        raise ValueError(f"{path}: column(s) {', '.join(absent)} missing (calibration format expected)")
+    return rows
+
+
+def validate(rows: list[dict], eff: Efficiency) -> list[Row]:
+    """Predict every usable row; skipped rows carry their reason."""
+    out = []
+    for raw in rows:
+        row, spec = parse_row(raw)
+        if spec is not None:
+            result = simulate_step(*spec, eff)
+            row.result = result
+            if not result.feasible:
+                row.skipped = f"predicted infeasible: {result.reason.value} ({result.detail})"
+            else:
+                row.predicted = {"iteration_time_s": result.step_time_s, "mfu": result.mfu, "hfu": result.hfu}[
+                    row.metric
+                ]
+        out.append(row)
+    return out
+
+
+def summary(rows: list[Row]) -> dict:
+    """Mean and max absolute relative error over predicted rows."""
+    errs = [abs(r.rel_error) for r in rows if not r.skipped]
+    return {
+        "rows": len(rows),
+        "predicted": len(errs),
+        "skipped": len(rows) - len(errs),
+        "mean_abs_rel_error": sum(errs) / len(errs) if errs else math.nan,
+        "max_abs_rel_error": max(errs) if errs else math.nan,
+    }

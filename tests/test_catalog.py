@@ -1,0 +1,175 @@
+"""Tests of the packaged hardware catalog and its loaders (simulator.catalog.hardware)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from simulator import catalog
+from simulator.catalog import hardware
+from simulator.specs import Precision
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _csv(name: str) -> list[dict[str, str]]:
+    text = files("simulator.catalog").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# ------------------------------------------------------------------ accelerators
+def test_every_accelerator_row_has_a_source():
+    rows = _csv("accelerators.csv")
+    assert len(rows) == 32  # 31 hardware.csv rows, V100 split into 16GB and 32GB
+    assert all(r["source"].strip() for r in rows)
+    assert all(a.source.strip() for a in catalog.accelerators().values())
+
+
+def test_a100_80gb_datasheet_figures():
+    a100 = catalog.accelerators()["a100-80gb"]
+    assert a100.peak(Precision.BF16) == 312e12
+    assert a100.peak(Precision.FP16) == 312e12
+    assert a100.peak(Precision.TF32) == 156e12
+    assert a100.memory_bytes == 80e9
+    assert a100.memory_bandwidth_bytes_per_s == 2039e9
+    assert a100.scale_up_bandwidth_bytes_per_s == 300e9  # 600 GB/s bidirectional / 2
+    assert a100.release_date == date(2020, 11, 16)
+
+
+def test_h100_bf16_peak():
+    h100 = catalog.accelerators()["h100-sxm"]
+    assert h100.peak(Precision.BF16) == 989.4e12
+    assert h100.peak(Precision.FP8) == 1978.9e12
+    assert h100.scale_up_domain == 8
+
+
+def test_v100_has_16gb_and_32gb_variants():
+    accs = catalog.accelerators()
+    assert accs["v100-16gb"].memory_bytes == 16e9
+    assert accs["v100-32gb"].memory_bytes == 32e9
+    assert accs["v100-16gb"].peak(Precision.FP16) == accs["v100-32gb"].peak(Precision.FP16) == 125e12
+
+
+def test_messy_values_resolved_as_documented():
+    accs = catalog.accelerators()
+    assert accs["h100-sxm"].purchase_price_usd == (31_000 + 44_500) / 2
+    assert accs["tpu-v3"].tdp_w == 262
+    assert accs["gb200"].release_date == date(2024, 3, 18)
+    assert math.isnan(accs["xeon-8380"].memory_bytes)  # unknown memory is nan, not 0
+
+
+def test_unknown_cells_stay_empty():
+    trn1 = catalog.accelerators()["trn1"]
+    assert trn1.memory_bandwidth_bytes_per_s is None
+    assert Precision.FP8 not in catalog.accelerators()["a100-80gb"].peak_flops_per_s
+
+
+# ------------------------------------------------------------------ links
+def test_nvlink3_per_direction_bandwidth():
+    link = catalog.find_link("nvlink3")
+    assert link.bandwidth_bytes_per_s == 300e9
+    assert link.latency_s == pytest.approx(10e-6)
+    assert catalog.find_link("ib-hdr").bandwidth_bytes_per_s == 25e9
+    assert catalog.find_link(link.name) is link
+
+
+def test_unknown_link_raises_keyerror_listing_keys():
+    with pytest.raises(KeyError, match="nvlink3"):
+        catalog.find_link("warp-drive")
+
+
+def test_every_default_link_key_exists_in_links_csv():
+    link_keys = {r["key"] for r in _csv("links.csv")}
+    for row in _csv("accelerators.csv"):
+        for col in ("default_intra_link", "default_inter_link"):
+            assert row[col] == "" or row[col] in link_keys, (row["key"], col, row[col])
+    for key in catalog.accelerators():
+        catalog.default_links(key)  # raises on a dangling link key
+
+
+def test_default_links_of_a100_and_missing_defaults():
+    intra, inter, per_node = catalog.default_links("a100-80gb")
+    assert intra == catalog.find_link("nvlink3")
+    assert inter == catalog.find_link("ib-hdr")
+    assert per_node == 8
+    assert catalog.default_links("mi250x") == (None, None, None)
+
+
+# ------------------------------------------------------------------ matching
+@pytest.mark.parametrize("text, key", [
+    ("a100-80gb", "a100-80gb"),
+    ("NVIDIA A100 SXM4 80GB", "a100-80gb"),
+    ("NVIDIA A100 80GB SXM (DGX A100, Selene; 8x HDR 200Gb/s IB per node)", "a100-80gb"),
+    ("NVIDIA A100 80GB SXM (Selene)", "a100-80gb"),
+    ("NVIDIA A100 80GB", "a100-80gb"),
+    ("A100 40GB", "a100-40gb"),
+    ("A100", "a100-80gb"),  # family without memory: highest-memory variant
+    ("NVIDIA H100 80GB SXM (DGX H100)", "h100-sxm"),
+    ("H100", "h100-sxm"),
+    ("NVIDIA V100 32GB (DGX-2H)", "v100-32gb"),
+    ("V100 16 GB", "v100-16gb"),
+    ("TPU v4", "tpu-v4"),
+    ("B200", "b200"),
+    ("GTX 580", "gtx580"),
+])
+def test_find_accelerator(text, key):
+    assert catalog.find_accelerator(text) is catalog.accelerators()[key]
+
+
+def test_every_calibration_hardware_resolves():
+    accs = catalog.accelerators()
+    for row in _csv("calibration.csv"):
+        hw = row["hardware"]
+        want = "v100-32gb" if "V100" in hw else "a100-80gb"
+        assert catalog.find_accelerator(hw) is accs[want], hw
+
+
+@pytest.mark.parametrize("text", ["NVIDIA RTX 4090", "NVIDIA", "TPU", "banana", ""])
+def test_unknown_text_raises_keyerror(text):
+    with pytest.raises(KeyError, match="close keys"):
+        catalog.find_accelerator(text)
+
+
+# ------------------------------------------------------------------ loader errors
+def test_bad_numeric_cell_names_file_key_column_value():
+    rows = _csv("accelerators.csv")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows([{**rows[0], "tdp_w": "about 250"}])
+    with pytest.raises(ValueError) as err:
+        hardware._parse_accelerators(out.getvalue(), "bad.csv")
+    message = str(err.value)
+    assert "\n" not in message
+    for part in ("bad.csv", rows[0]["key"], "tdp_w", "about 250"):
+        assert part in message
+
+
+def test_bad_link_row_raises_valueerror():
+    text = "key,name,year,gb_s_per_direction,latency_us,source,verification,notes\n" \
+           "x,X,2020,fast,1,s,v,n\n"
+    with pytest.raises(ValueError, match="links-bad.csv.*'x'.*gb_s_per_direction.*'fast'"):
+        hardware._parse_links(text, "links-bad.csv")
+
+
+# ------------------------------------------------------------------ packaging
+def test_calibration_csv_is_a_byte_copy_of_shared():
+    shared = SHARED / "mfu_calibration.csv"
+    if not shared.exists():
+        pytest.skip("../shared/data is absent")
+    assert catalog.calibration_csv_path().read_bytes() == shared.read_bytes()
+
+
+def test_module_does_not_read_shared():
+    package = Path(hardware.__file__).parent
+    for path in (package / "hardware.py", package / "__init__.py"):
+        source = path.read_text(encoding="utf-8").lower()
+        for needle in ("../shared", "shared/data", "/work/", "open(", "pathlib"):
+            assert needle not in source, (path, needle)  # package files only, via importlib
+    assert 'files("simulator.catalog")' in (package / "hardware.py").read_text(encoding="utf-8")
