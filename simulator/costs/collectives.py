@@ -17,15 +17,22 @@ all-gather inside the node; only 1/local of the bytes crosses the network.
 Rank placement follows Megatron-LM: tensor-parallel ranks innermost, then data,
 then pipeline; a group's `local` size is how many of its ranks share a node.
 
-Units: bytes, bytes/s, seconds. Bandwidths are per device, per direction.
+Units: bytes, bytes/s, seconds. Bandwidths are per device, per direction. Sizes
+and rank counts may be numpy arrays (the layout search scores many at once).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from simulator.specs import Cluster, Efficiency, Layout
+
+
+def _scalar(x):
+    """Python float for 0-d results, so scalar callers (the engine) stay in floats."""
+    return float(x) if np.ndim(x) == 0 else x
 
 
 @dataclass(frozen=True)
@@ -40,20 +47,19 @@ class Tier:
         """Point-to-point transfer time."""
         return self.latency_s + n_bytes / self.bandwidth_bytes_per_s
 
-    def all_reduce(self, n_bytes: float, ranks: int) -> float:
-        """min(ring, double binary tree) all-reduce time."""
-        if ranks <= 1 or n_bytes <= 0:
-            return 0.0
+    def all_reduce(self, n_bytes, ranks):
+        """min(ring, double binary tree) all-reduce time (0 for one rank)."""
         bw, hop = self.bandwidth_bytes_per_s, self.hop_latency_s
-        ring = 2 * (self.latency_s + (ranks - 1) * (hop + n_bytes / ranks / bw))
-        tree = 2 * (self.latency_s + math.log2(ranks) * hop) + 2 * n_bytes / bw
-        return min(ring, tree)
+        r = np.maximum(ranks, 1)
+        ring = 2 * (self.latency_s + (r - 1) * (hop + n_bytes / r / bw))
+        tree = 2 * (self.latency_s + np.log2(r) * hop) + 2 * n_bytes / bw
+        return _scalar(np.where((r > 1) & (n_bytes > 0), np.minimum(ring, tree), 0.0))
 
-    def all_gather(self, n_bytes: float, ranks: int) -> float:
+    def all_gather(self, n_bytes, ranks):
         """Ring all-gather (or reduce-scatter) of a buffer of n_bytes in total."""
-        if ranks <= 1 or n_bytes <= 0:
-            return 0.0
-        return self.latency_s + (ranks - 1) * (self.hop_latency_s + n_bytes / ranks / self.bandwidth_bytes_per_s)
+        r = np.maximum(ranks, 1)
+        t = self.latency_s + (r - 1) * (self.hop_latency_s + n_bytes / r / self.bandwidth_bytes_per_s)
+        return _scalar(np.where((r > 1) & (n_bytes > 0), t, 0.0))
 
 
 @dataclass(frozen=True)
@@ -66,33 +72,30 @@ class Group:
     inter: Tier
 
     @property
-    def nodes(self) -> int:
-        return max(1, -(-self.ranks // max(self.local, 1)))
+    def nodes(self):
+        return np.maximum(1, -(-self.ranks // np.maximum(self.local, 1)))
 
-    def all_reduce(self, n_bytes: float) -> float:
-        if self.nodes == 1:
-            return self.intra.all_reduce(n_bytes, self.ranks)
-        return (
-            2 * self.intra.all_gather(n_bytes, self.local)
-            + self.inter.all_reduce(n_bytes / self.local, self.nodes)
-        )
-
-    def all_gather(self, n_bytes: float) -> float:
-        """All-gather (equally: reduce-scatter) of a buffer of n_bytes in total."""
-        if self.nodes == 1:
-            return self.intra.all_gather(n_bytes, self.ranks)
-        return self.intra.all_gather(n_bytes, self.local) + self.inter.all_gather(
+    def all_reduce(self, n_bytes):
+        one = self.intra.all_reduce(n_bytes, self.ranks)
+        many = 2 * self.intra.all_gather(n_bytes, self.local) + self.inter.all_reduce(
             n_bytes / self.local, self.nodes
         )
+        return _scalar(np.where(self.nodes == 1, one, many))
 
-    def flat_all_gather(self, n_bytes: float) -> float:
+    def all_gather(self, n_bytes):
+        """All-gather (equally: reduce-scatter) of a buffer of n_bytes in total."""
+        one = self.intra.all_gather(n_bytes, self.ranks)
+        many = self.intra.all_gather(n_bytes, self.local) + self.inter.all_gather(n_bytes / self.local, self.nodes)
+        return _scalar(np.where(self.nodes == 1, one, many))
+
+    def flat_all_gather(self, n_bytes):
         """All-gather on a flat ring over all ranks: each rank moves its traffic over
         its own link of the slowest tier (no multi-rail aggregation within a node)."""
-        tier = self.inter if self.nodes > 1 else self.intra
-        return tier.all_gather(n_bytes, self.ranks)
+        inter = self.inter.all_gather(n_bytes, self.ranks)
+        return _scalar(np.where(self.nodes > 1, inter, self.intra.all_gather(n_bytes, self.ranks)))
 
     @property
-    def crosses_nodes(self) -> bool:
+    def crosses_nodes(self):
         return self.nodes > 1
 
 
@@ -106,17 +109,17 @@ def tiers(cluster: Cluster, eff: Efficiency) -> tuple[Tier, Tier]:
 
 def tp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
     intra, inter = tiers(cluster, eff)
-    return Group(layout.tp, min(layout.tp, cluster.devices_per_node), intra, inter)
+    return Group(layout.tp, np.minimum(layout.tp, cluster.devices_per_node), intra, inter)
 
 
 def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
     """Data-parallel ranks sit tp apart: node_size // tp of them share a node."""
     intra, inter = tiers(cluster, eff)
-    local = max(1, min(layout.dp, cluster.devices_per_node // layout.tp))
+    local = np.maximum(1, np.minimum(layout.dp, cluster.devices_per_node // layout.tp))
     return Group(layout.dp, local, intra, inter)
 
 
-def pp_crosses_nodes(cluster: Cluster, layout: Layout) -> bool:
+def pp_crosses_nodes(cluster: Cluster, layout: Layout):
     """Neighbouring pipeline stages sit tp x dp ranks apart: same node only if two fit."""
     return 2 * layout.tp * layout.dp > cluster.devices_per_node
 
@@ -124,7 +127,7 @@ def pp_crosses_nodes(cluster: Cluster, layout: Layout) -> bool:
 def pp_tier(cluster: Cluster, layout: Layout, eff: Efficiency) -> Tier:
     """Tier between neighbouring pipeline stages."""
     intra, inter = tiers(cluster, eff)
-    return inter if pp_crosses_nodes(cluster, layout) else intra
+    return inter if bool(pp_crosses_nodes(cluster, layout)) else intra
 
 
 def pp_message_bytes(seq_len: int, micro_batch: int, hidden: int, elem_bytes: int, tp: int) -> float:

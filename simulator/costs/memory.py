@@ -18,12 +18,15 @@ K, V and MLP parts for grouped-query attention and SwiGLU. FlashAttention stores
 s x s matrix, so its 5 a s^2 b term is zero. In-flight micro-batches on the first
 stage: GPipe m, 1F1B min(m, p), interleaved p (1 + (p - 1) / (p v)) (Narayanan 2021).
 
-Units: counts in, bytes out. Pure functions.
+Units: counts in, bytes out. Pure functions; the numeric layout fields may be numpy
+arrays (the layout search scores many layouts at once).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from simulator.specs import (
     Attention,
@@ -58,7 +61,7 @@ class Memory:
         return self.weights + self.gradients + self.optimizer + self.activations
 
     @property
-    def fits(self) -> bool:
+    def fits(self):
         return self.total <= self.capacity
 
 
@@ -98,14 +101,16 @@ def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: floa
     return dense + core
 
 
-def inflight_microbatches(layout: Layout) -> float:
+def inflight_microbatches(layout: Layout):
     """Micro-batches whose activations the first stage holds at its peak."""
     m, p, v = layout.n_microbatches, layout.pp, layout.virtual_stages
-    if layout.schedule is Schedule.GPIPE or p == 1:
-        return m if layout.schedule is Schedule.GPIPE else 1
+    if layout.schedule is Schedule.GPIPE:
+        return m
     if layout.schedule is Schedule.INTERLEAVED:
-        return min(m, p * (1 + (p - 1) / (p * v)))
-    return min(m, p)
+        held = np.minimum(m, p * (1 + (p - 1) / (p * v)))
+    else:
+        held = np.minimum(m, p)
+    return np.where(p == 1, 1, held) + 0.0
 
 
 def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> float:
@@ -123,7 +128,7 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
         full = Layout(**{**layout.__dict__, "recompute": Recompute.NONE})
         stored += layer_activation_bytes(model, full, b)
     logits = b * model.seq_len * model.vocab / layout.tp * LOGIT_BYTES * 2
-    return max(stored, stored / max(inflight_microbatches(layout), 1) + logits)
+    return np.maximum(stored, stored / np.maximum(inflight_microbatches(layout), 1) + logits)
 
 
 def model_state_bytes(params: float, layout: Layout) -> tuple[float, float, float]:
@@ -145,18 +150,21 @@ ZERO3_MAX_LIVE_PARAMS = 1e9
 def zero3_working_bytes(model: Transformer | GenericNetwork, layout: Layout) -> float:
     """ZeRO-3 gathers the weights of the running layer and prefetches the next, up to
     DeepSpeed's live-parameter limit."""
-    if layout.zero.stage < 3 or layout.dp == 1:
+    if layout.zero.stage < 3:
         return 0.0
     if isinstance(model, GenericNetwork):
         per_layer, layers = model.params / max(model.layers, 1), model.layers / layout.pp
     else:
         per_layer, layers = model.layer_params, model.layers / layout.pp
-    live = min(min(2, layers) * per_layer / layout.tp, ZERO3_MAX_LIVE_PARAMS)
-    return live * layout.precision.bytes
+    live = np.minimum(np.minimum(2, layers) * per_layer / layout.tp, ZERO3_MAX_LIVE_PARAMS)
+    return np.where(layout.dp > 1, live * layout.precision.bytes, 0.0)
 
 
 def device_memory(model: Transformer | GenericNetwork, layout: Layout, capacity: float) -> Memory:
     """Peak memory of the most loaded device, with its capacity for the fit check."""
     weights, grads, optim = model_state_bytes(stage_params(model, layout), layout)
-    weights += zero3_working_bytes(model, layout)
-    return Memory(weights, grads, optim, activation_bytes(model, layout), capacity)
+    weights = weights + zero3_working_bytes(model, layout)
+    parts = (weights, grads, optim, activation_bytes(model, layout))
+    if all(np.ndim(x) == 0 for x in parts):  # one layout: plain floats
+        parts = tuple(float(x) for x in parts)
+    return Memory(*parts, capacity)
