@@ -82,6 +82,7 @@ class Reason(enum.Enum):
     BATCH_NOT_DIVISIBLE = "global batch not divisible by dp x micro-batch"
     TOO_FEW_MICROBATCHES = "interleaving needs micro-batches divisible by pp"
     BATCH_ABOVE_LIMIT = "global batch above the limit"
+    ZERO_WITH_PIPELINE = "ZeRO-2/3 cannot be combined with pipeline parallelism"
     MODEL_PARALLEL_UNSUPPORTED = "workload admits data parallelism only"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 

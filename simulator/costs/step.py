@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
     generic_time,
@@ -88,6 +90,10 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
     if layout.tp > cluster.devices_per_node:
         return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp} > {cluster.devices_per_node} per node")
+    if layout.zero.stage >= 2 and layout.pp > 1:
+        # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism";
+        # Megatron's distributed optimizer is ZeRO-1.
+        return Infeasible(Reason.ZERO_WITH_PIPELINE, f"zero={layout.zero.stage}, pp={layout.pp}")
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     if model.layers % (layout.pp * v):
         return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
@@ -128,76 +134,126 @@ def zero3_pieces(model, layout: Layout, dp: coll.Group):
     return fwd, tuple(bwd)
 
 
-def step_costs(
+@dataclass(frozen=True)
+class UnitCosts:
+    """Costs of one layer, one micro-batch, one device; numeric layout fields may be
+    numpy arrays, and then so is every field here (the layout search scores many
+    layouts at once with these; `step_costs` expands one of them per stage)."""
+
+    layers_per_chunk: object
+    layer_fwd_s: object  # compute of one layer forward
+    layer_bwd_s: object  # compute of one layer backward, recomputation included
+    layer_fwd_tp_s: object  # tensor-parallel collectives of one layer forward
+    layer_bwd_tp_s: object
+    logits_fwd_s: object  # the output layer, on the last virtual stage
+    logits_bwd_s: object
+    p2p_s: object
+    p2p_inter: object
+    dp_reduce_s: object
+    dp_gather_s: object
+    dp_inter: object
+    zero3_fwd: tuple
+    zero3_bwd: tuple
+    optimizer_s: object
+    memory: Memory
+    model_flops: object
+    hardware_flops: object
+
+
+def unit_costs(
     model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
-) -> StepCosts | Infeasible:
-    """Assemble the costs of one step, or say why the layout cannot run."""
-    bad = check_layout(model, cluster, layout)
-    if bad is not None:
-        return bad
+) -> UnitCosts:
+    """Per-layer costs of a structurally valid layout (see `check_layout`)."""
     acc = cluster.accelerator
     r = rates(acc, layout.precision, eff)
-    assert r is not None  # checked above
     p = layout.pp
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     el = layout.precision.bytes
     tp = coll.tp_group(cluster, layout, eff)
     dp = coll.dp_group(cluster, layout, eff)
-
+    zero = layout.zero.stage
     if isinstance(model, GenericNetwork):
         lt = generic_time(model, layout, r, eff)
-        fwd, bwd, ftp, btp = (lt.forward,), (lt.backward,), (0.0,), (0.0,)
-        chunk_params = model.params
-        layers_per_chunk, p2p_bytes = max(model.layers, 1), 0.0
+        layers_per_chunk = max(model.layers, 1)
+        fwd, bwd, ftp, btp, lf, lb = lt.forward / layers_per_chunk, lt.backward / layers_per_chunk, 0.0, 0.0, 0.0, 0.0
+        chunk_params, p2p_bytes = model.params, 0.0
     else:
         layers_per_chunk = model.layers // (p * v)
         lt = transformer_layer_time(model, layout, r, eff)
         out = logits_time(model, layout, r, eff)
-        tokens_bytes = layout.micro_batch * model.seq_len * model.hidden * el
         # Megatron: 2 all-reduces per layer forward and 2 backward (or, with sequence
         # parallelism, as many all-gather + reduce-scatter pairs: the same bytes);
         # full recompute repeats the forward pair.
-        ar = tp.all_reduce(tokens_bytes)
-        n_fwd_ar, n_bwd_ar = 2, 2 + (2 if layout.recompute is Recompute.FULL else 0)
-        n = p * v
-        last = n - 1
-        fwd = tuple(layers_per_chunk * lt.forward + (out.forward if g == last else 0.0) for g in range(n))
-        bwd = tuple(layers_per_chunk * lt.backward + (out.backward if g == last else 0.0) for g in range(n))
-        ftp = tuple(layers_per_chunk * n_fwd_ar * ar for _ in range(n))
-        btp = tuple(layers_per_chunk * n_bwd_ar * ar for _ in range(n))
+        ar = tp.all_reduce(layout.micro_batch * model.seq_len * model.hidden * el)
+        n_bwd_ar = 2 + (2 if layout.recompute is Recompute.FULL else 0)
+        fwd, bwd, ftp, btp, lf, lb = lt.forward, lt.backward, 2 * ar, n_bwd_ar * ar, out.forward, out.backward
         chunk_params = layers_per_chunk * model.layer_params
         p2p_bytes = coll.pp_message_bytes(model.seq_len, layout.micro_batch, model.hidden, el, layout.tp)
-
-    pp_tier = coll.pp_tier(cluster, layout, eff)
+    intra, inter = coll.tiers(cluster, eff)
+    crosses = coll.pp_crosses_nodes(cluster, layout)
+    p2p = np.where(crosses, inter.p2p(p2p_bytes), intra.p2p(p2p_bytes))
     grad_bytes = chunk_params / layout.tp * el
-    zero = layout.zero.stage
+    multi = layout.dp > 1
     if zero == 0:
         dp_reduce, dp_gather = dp.all_reduce(grad_bytes), 0.0
     elif zero in (1, 2):
         dp_reduce, dp_gather = dp.all_gather(grad_bytes), dp.all_gather(grad_bytes)
     else:
         dp_reduce, dp_gather = 0.0, 0.0
-    zero3_fwd, zero3_bwd = (), ()
-    if zero == 3 and layout.dp > 1:
-        zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp)
-    params_dev = stage_params(model, layout)
+    zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if zero == 3 else ((), ())
+    return UnitCosts(
+        layers_per_chunk=layers_per_chunk,
+        layer_fwd_s=fwd,
+        layer_bwd_s=bwd,
+        layer_fwd_tp_s=ftp,
+        layer_bwd_tp_s=btp,
+        logits_fwd_s=lf,
+        logits_bwd_s=lb,
+        p2p_s=np.where(p > 1, p2p, 0.0),
+        p2p_inter=crosses,
+        dp_reduce_s=np.where(multi, dp_reduce, 0.0),
+        dp_gather_s=np.where(multi, dp_gather, 0.0),
+        dp_inter=dp.crosses_nodes,
+        zero3_fwd=zero3_fwd,
+        zero3_bwd=zero3_bwd,
+        optimizer_s=optimizer_time(stage_params(model, layout), layout, r),
+        memory=device_memory(model, layout, acc.memory_bytes),
+        model_flops=model_flops_per_step(model, layout.global_batch),
+        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+    )
+
+
+def step_costs(
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
+) -> StepCosts | Infeasible:
+    """Assemble the costs of one step per virtual stage, or say why it cannot run."""
+    bad = check_layout(model, cluster, layout)
+    if bad is not None:
+        return bad
+    u = unit_costs(model, cluster, layout, eff)
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    n = layout.pp * v
+    k = u.layers_per_chunk
+    fwd = tuple(float(k * u.layer_fwd_s + (u.logits_fwd_s if g == n - 1 else 0.0)) for g in range(n))
+    bwd = tuple(float(k * u.layer_bwd_s + (u.logits_bwd_s if g == n - 1 else 0.0)) for g in range(n))
+    dp_on = layout.dp > 1
     return StepCosts(
         layout=layout,
         fwd_compute_s=fwd,
         bwd_compute_s=bwd,
-        fwd_tp_s=ftp,
-        bwd_tp_s=btp,
-        p2p_s=pp_tier.p2p(p2p_bytes) if p > 1 else 0.0,
-        p2p_inter=bool(coll.pp_crosses_nodes(cluster, layout)),
-        dp_reduce_s=dp_reduce if layout.dp > 1 else 0.0,
-        dp_gather_s=dp_gather if layout.dp > 1 else 0.0,
-        dp_inter=bool(dp.crosses_nodes),
-        zero3_fwd=zero3_fwd,
-        zero3_bwd=zero3_bwd,
-        layers_per_chunk=layers_per_chunk,
-        optimizer_s=optimizer_time(params_dev, layout, r),
+        fwd_tp_s=(float(k * u.layer_fwd_tp_s),) * n,
+        bwd_tp_s=(float(k * u.layer_bwd_tp_s),) * n,
+        p2p_s=float(u.p2p_s),
+        p2p_inter=bool(u.p2p_inter),
+        dp_reduce_s=float(u.dp_reduce_s),
+        dp_gather_s=float(u.dp_gather_s),
+        dp_inter=bool(u.dp_inter),
+        zero3_fwd=tuple(tuple(float(x) for x in piece) for piece in u.zero3_fwd) if dp_on else (),
+        zero3_bwd=tuple(tuple(float(x) for x in piece) for piece in u.zero3_bwd) if dp_on else (),
+        layers_per_chunk=int(k),
+        optimizer_s=float(u.optimizer_s),
         comm_processor_usage=eff.comm_processor_usage,
-        memory=device_memory(model, layout, acc.memory_bytes),
-        model_flops=model_flops_per_step(model, layout.global_batch),
-        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+        memory=u.memory,
+        model_flops=float(u.model_flops),
+        hardware_flops=float(u.hardware_flops),
     )

@@ -1,0 +1,61 @@
+"""Closed-form step time: the engine's answer without contention, over numpy arrays.
+
+Pipeline (Narayanan et al. 2021, Sec. 2.2): with t the forward + backward time of one
+micro-batch on one device (all its v chunks) and l the output layer on the last
+stage, 1F1B and GPipe take
+
+    m (t + l) + (p - 1) t / v  +  2 (p - 1) x p2p
+
+(the slowest stage sets the steady state; the fill and drain cost p - 1 stage times,
+divided by v for the interleaved schedule). Then the data-parallel gradient
+reduction left when the last backward ends (buckets overlap it), the optimizer and,
+for ZeRO-1/2, the weight all-gather. ZeRO-3 ops are a chain of module pieces, each
+waiting for its prefetched weights: a piece with compute c under link traffic L
+takes max(L, c + u L), u being the device share the collective kernels occupy.
+
+With no communication this is exactly (m + p - 1)(t_f + t_b) (tested against the
+event engine, which also checks the contended cases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.costs.step import UnitCosts
+from simulator.specs import Layout, Schedule
+
+#: Gradient buckets per chunk, as in the engine.
+MAX_BUCKETS = 8
+
+
+def zero3_op_time(pieces: tuple, per_layer_s, layers, usage: float):
+    """One forward or backward of a chunk under ZeRO-3, module by module."""
+    k = len(pieces)
+    cycle = 0.0
+    for j, (share, _, _) in enumerate(pieces):
+        link = pieces[(j + 1) % k][1] + pieces[(j - 1) % k][2]
+        cycle = cycle + np.maximum(link, share * per_layer_s + usage * link)
+    return pieces[0][1] + layers * cycle
+
+
+def step_time(u: UnitCosts, layout: Layout, usage: float):
+    """Step time of `layout` (arrays allowed) from its unit costs."""
+    p, m = layout.pp, layout.n_microbatches
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    k = u.layers_per_chunk
+    fwd = u.layer_fwd_s + u.layer_fwd_tp_s
+    bwd = u.layer_bwd_s + u.layer_bwd_tp_s
+    if u.zero3_fwd:
+        dp_on = layout.dp > 1
+        f = np.where(dp_on, zero3_op_time(u.zero3_fwd, fwd, k, usage), k * fwd)
+        b = np.where(dp_on, zero3_op_time(u.zero3_bwd, bwd, k, usage), k * bwd)
+        tail = np.where(dp_on, u.zero3_bwd[-1][2], 0.0)
+    else:
+        f, b, tail = k * fwd, k * bwd, 0.0
+    t = v * (f + b)
+    logits = u.logits_fwd_s + u.logits_bwd_s
+    pipe = m * (t + logits) + (p - 1) * t / v + 2 * (p - 1) * u.p2p_s
+    nb = np.minimum(k, MAX_BUCKETS)
+    bucket = u.dp_reduce_s / nb
+    dp_exposed = np.where(u.dp_reduce_s > 0, np.maximum(bucket, nb * bucket - (nb - 1) * b / nb), 0.0)
+    return pipe + tail + dp_exposed + u.optimizer_s + v * u.dp_gather_s
