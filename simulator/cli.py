@@ -169,6 +169,96 @@ def validate(
     )
 
 
+def _layout_dict(layout) -> dict:
+    return {
+        "devices": layout.n_devices, "tp": layout.tp, "pp": layout.pp, "dp": layout.dp,
+        "micro_batch": layout.micro_batch, "schedule": layout.schedule.value,
+        "virtual_stages": layout.virtual_stages, "recompute": layout.recompute.value,
+        "sequence_parallel": layout.sequence_parallel, "zero": layout.zero.stage,
+        "global_batch": layout.global_batch,
+    }  # fmt: skip
+
+
+@app.command()
+def search(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario TOML with a [search] table (default: built-in)."),
+    top: int = typer.Option(10, "--top", min=1, help="Rows of the candidate table to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    out_dir: bool = typer.Option(False, "--out", help="Write every candidate as CSV into a new run folder."),
+) -> None:
+    """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
+    from rich.progress import Progress
+
+    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.search import search_layouts
+    from simulator.specs import SearchSpace
+    from simulator.validation import describe
+
+    sc = _scenario(scenario)
+    space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
+    eff = default_efficiency()
+    with Progress(console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("scoring layouts", total=None)
+        res = search_layouts(
+            sc.model, sc.cluster, sc.layout, space, eff, progress=lambda d, n: bar.update(task, completed=d, total=n)
+        )
+    baseline = None
+    if sc.has_layout:
+        from simulator.search.rank import used_cluster
+
+        base_res = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+        baseline = {"layout": _layout_dict(sc.layout), "rank": res.rank_of(sc.layout), **base_res.to_dict()}
+    run = None
+    if out_dir:
+        run = new_run_dir("search")
+        res.frame.to_csv(run / "candidates.csv", index=False)
+        write_scenario(run, sc.raw)
+        write_meta(run, scenario=sc.origin, evaluated=res.evaluated)
+    payload = {
+        "scenario": sc.name,
+        "evaluated": res.evaluated,
+        "feasible": res.n_feasible,
+        "scoring_s": res.scoring_s,
+        "candidates_per_s": res.evaluated / res.scoring_s if res.scoring_s else None,
+        "total_s": res.total_s,
+        "reason_counts": res.reason_counts,
+        "best": None if res.best is None else {"layout": _layout_dict(res.best[0]), **res.best[1].to_dict()},
+        "top": [{"layout": _layout_dict(lay), **r.to_dict()} for lay, r in res.top],
+        "baseline": baseline,
+        "run_dir": str(run) if run else None,
+    }
+    if as_json:
+        out.print_json(_json(payload))
+        return
+    out.print(
+        f"{sc.name}: {res.evaluated:,} candidates scored in {res.scoring_s:.2f} s "
+        f"({res.evaluated / max(res.scoring_s, 1e-9):,.0f}/s), {res.n_feasible:,} feasible"
+    )
+    if res.best is None:
+        out.print("no feasible layout; candidates ruled out by reason:")
+    else:
+        lay, best = res.best
+        out.print(f"best layout (event engine, top {len(res.top)} re-simulated): {describe(lay)} on {lay.n_devices} devices")
+        out.print(step_table(best, f"{sc.model.name}, global batch {lay.global_batch}"))
+        t = Table(title=f"top {top} by closed form", title_justify="left")
+        cols = ["devices", "tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute",
+                "sequence_parallel", "zero", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+        for c in cols:
+            t.add_column(c.replace("_", " "), justify="right")
+        for row in res.frame[res.frame.reason == ""].head(top).itertuples():
+            t.add_row(*(f"{getattr(row, c):.3g}" if isinstance(getattr(row, c), float) else str(getattr(row, c))
+                        for c in cols))  # fmt: skip
+        out.print(t)
+    for reason, count in res.reason_counts.items():
+        out.print(f"  {count:>9,}  {reason}")
+    if baseline is not None:
+        rank = baseline["rank"]
+        where = f"rank {rank} of {res.n_feasible}" if rank else f"not feasible here ({baseline['detail'] or 'outside the space'})"
+        out.print(f"the scenario's own layout {describe(sc.layout)}: {where}")
+    if run:
+        out.print(f"candidates written to {run / 'candidates.csv'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app; bad input -> one line on stderr and exit code 2."""
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 from simulator import catalog
 from simulator.catalog.models import find_model
 from simulator.specs import (Attention, Cluster, GenericNetwork, Layout, Precision, Recompute,
-                             Schedule, Transformer, Zero)
+                             Schedule, SearchSpace, Transformer, Zero)
 
 DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
 _MISSING = object()
@@ -67,11 +67,14 @@ class Scenario:
     layout: Layout
     origin: str
     raw: dict = field(hash=False, compare=False, repr=False)
+    search: SearchSpace | None = None  # the [search] table, for `simulator search`
+    has_layout: bool = True  # False: [layout] gives only batch/precision, the search picks the rest
 
 
 # ------------------------------------------------------------------ schema
 NUMBER = "number"  # positive int or float
-TOP = {"name": str, "description": str, "model": dict, "cluster": dict, "layout": dict}
+TOP = {"name": str, "description": str, "model": dict, "cluster": dict, "layout": dict,
+       "search": dict}
 TRANSFORMER = {"name": str, "source": str, "layers": int, "hidden": int, "heads": int,
                "seq_len": int, "vocab": int, "kv_heads": int, "ffn_hidden": int,
                "gated_mlp": bool}
@@ -86,6 +89,11 @@ LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": i
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
           "attention": Attention}
+SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
+          "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
+          "zero": (Zero,), "max_global_batch": int, "top_k": int}
+#: [layout] keys that make it a complete layout (else the search chooses them)
+LAYOUT_SPLIT = ("tp", "pp", "dp")
 
 
 class _Reader:
@@ -129,6 +137,11 @@ class _Reader:
             if not isinstance(value, str) or not value.strip():
                 raise bad("must be a non-empty string")
             return value.strip()
+        if isinstance(kind, tuple):  # a list of one kind
+            if not isinstance(value, list) or not value:
+                raise bad(f"must be a non-empty list of {getattr(kind[0], '__name__', kind[0])}")
+            items = [self.value(table, key, item, kind[0]) for item in value]
+            return tuple(dict.fromkeys(items))
         if kind is dict:
             if not isinstance(value, dict):
                 raise bad(f"must be a table ([{key}])")
@@ -250,10 +263,13 @@ def _link_key(link) -> str:
 
 
 # ------------------------------------------------------------------ layout
-def _layout(r: _Reader, data: dict, model, cluster: Cluster) -> Layout:
+def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = False) -> Layout:
+    """The layout; `partial` (a search scenario without tp/pp/dp) checks types only."""
     f = r.table("layout", data, LAYOUT, ("global_batch",))
     defaults = {fl.name: fl.default for fl in dataclasses.fields(Layout)}
     v = {**defaults, **f}
+    if partial:
+        return Layout(**{**v, "dp": cluster.n_devices})
     tp, pp, devices = v["tp"], v["pp"], cluster.n_devices
     if isinstance(model, GenericNetwork):
         for key in ("tp", "pp"):
@@ -310,12 +326,41 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
     top = r.table(None, data, TOP, ("model", "cluster", "layout"))
     model = _model(r, top["model"])
     cluster, cluster_raw = _cluster(r, top["cluster"])
-    layout = _layout(r, top["layout"], model, cluster)
+    has_layout = "search" not in top or any(k in top["layout"] for k in LAYOUT_SPLIT)
+    layout = _layout(r, top["layout"], model, cluster, partial=not has_layout)
+    search = _search(r, top["search"], layout) if "search" in top else None
     name = top.get("name") or Path(r.origin).stem
     raw = {"name": name, "description": top.get("description", ""),
            "model": _model_raw(model), "cluster": cluster_raw, "layout": _layout_raw(layout)}
+    if search is not None:
+        raw["search"] = _search_raw(search)
+        if not has_layout:
+            raw["layout"] = {k: raw["layout"][k] for k in ("global_batch", "precision", "attention")}
     return Scenario(name=name, description=top.get("description", ""), model=model,
-                    cluster=cluster, layout=layout, origin=r.origin, raw=raw)
+                    cluster=cluster, layout=layout, origin=r.origin, raw=raw, search=search,
+                    has_layout=has_layout)
+
+
+def _search(r: _Reader, data: dict, layout: Layout) -> SearchSpace:
+    """The [search] table: what the layout search may vary, with defaults."""
+    f = r.table("search", data, SEARCH)
+    f.setdefault("global_batches", (layout.global_batch,))
+    if "max_virtual_stages" in f and f["max_virtual_stages"] < 2 and Schedule.INTERLEAVED in f.get(
+            "schedules", (Schedule.INTERLEAVED,)):
+        raise r.error("search", "max_virtual_stages", f["max_virtual_stages"],
+                      "the interleaved schedule needs at least 2 (or leave it out of schedules)")
+    return SearchSpace(**f)
+
+
+def _search_raw(space: SearchSpace) -> dict:
+    out = {}
+    for key, value in dataclasses.asdict(space).items():
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = [x.stage if isinstance(x, Zero) else getattr(x, "value", x) for x in value]
+        out[key] = value
+    return out
 
 
 def _model_raw(model) -> dict:

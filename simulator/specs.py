@@ -252,3 +252,18 @@ class Layout:
     def n_microbatches(self) -> int:
         """Micro-batches per pipeline per step (gradient accumulation steps)."""
         return self.global_batch // (self.dp * self.micro_batch)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What the layout search may vary (the scenario's [search] table)."""
+
+    global_batches: tuple[int, ...]
+    max_micro_batch: int = 8
+    schedules: tuple[Schedule, ...] = (Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED, Schedule.GPIPE)
+    max_virtual_stages: int = 4
+    recompute: tuple[Recompute, ...] = (Recompute.NONE, Recompute.SELECTIVE, Recompute.FULL)
+    sequence_parallel: tuple[bool, ...] = (False, True)
+    zero: tuple[Zero, ...] = (Zero.STAGE_0, Zero.STAGE_1, Zero.STAGE_2, Zero.STAGE_3)
+    max_global_batch: int | None = None  # the batch limit; larger batches are infeasible
+    top_k: int = 5  # candidates re-simulated by the event engine

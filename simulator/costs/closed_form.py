@@ -1,15 +1,16 @@
-"""Closed-form step time: the engine's answer without contention, over numpy arrays.
+"""Closed-form step time: the event engine's answer, over numpy arrays of layouts.
 
 Pipeline (Narayanan et al. 2021, Sec. 2.2): with t the forward + backward time of one
 micro-batch on one device (all its v chunks) and l the output layer on the last
 stage, 1F1B and GPipe take
 
-    m (t + l) + (p - 1) t / v  +  2 (p - 1) x p2p
+    m (t + l) + (p - 1) t / v  +  2 (p v - 1) x p2p
 
 (the slowest stage sets the steady state; the fill and drain cost p - 1 stage times,
-divided by v for the interleaved schedule). Then the data-parallel gradient
-reduction left when the last backward ends (buckets overlap it), the optimizer and,
-for ZeRO-1/2, the weight all-gather. ZeRO-3 ops are a chain of module pieces, each
+divided by v for the interleaved schedule, and cross all p v virtual stages). Then
+the data-parallel gradient reduction left when the last backward ends (buckets overlap it), the optimizer and,
+for ZeRO-1/2, the weight all-gather, plus the compute that overlapped reductions
+slow down. ZeRO-3 ops are a chain of module pieces, each
 waiting for its prefetched weights: a piece with compute c under link traffic L
 takes max(L, c + u L), u being the device share the collective kernels occupy.
 
@@ -54,8 +55,12 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
         f, b, tail = k * fwd, k * bwd, 0.0
     t = v * (f + b)
     logits = u.logits_fwd_s + u.logits_bwd_s
-    pipe = m * (t + logits) + (p - 1) * t / v + 2 * (p - 1) * u.p2p_s
+    pipe = m * (t + logits) + (p - 1) * t / v + 2 * (p * v - 1) * u.p2p_s
     nb = np.minimum(k, MAX_BUCKETS)
     bucket = u.dp_reduce_s / nb
     dp_exposed = np.where(u.dp_reduce_s > 0, np.maximum(bucket, nb * bucket - (nb - 1) * b / nb), 0.0)
-    return pipe + tail + dp_exposed + u.optimizer_s + v * u.dp_gather_s
+    # the reductions of the v chunks overlap backward compute, which slows by `usage`;
+    # about p / 2 + v of the slowed cooldown ops lie on the critical path (an
+    # approximation checked against the engine, which models each one)
+    contention = usage * (p / 2 + v) * u.dp_reduce_s
+    return pipe + tail + dp_exposed + contention + u.optimizer_s + v * u.dp_gather_s

@@ -1,0 +1,156 @@
+"""The fastest feasible layout: score every candidate in closed form, re-simulate the best.
+
+Stage 1 scores all legal candidates with numpy arrays through the same cost
+functions as the engine (`costs.step.unit_costs`, `costs.closed_form.step_time`).
+Stage 2 re-simulates the top k with the event engine and ranks them by its answer.
+Candidates are ranked by throughput (tokens/s), which orders them as step time does
+when the global batch is fixed and stays meaningful across a batch range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from simulator.costs.closed_form import step_time
+from simulator.costs.step import unit_costs
+from simulator.engine.step import StepResult, simulate_step
+from simulator.search.space import CODE, REASONS, Group, groups, structural_reasons
+from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, SearchSpace, Transformer
+from simulator.units import GB
+
+COLUMNS = [
+    "devices", "tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute",
+    "sequence_parallel", "zero", "global_batch", "reason", "memory_gb", "step_time_s",
+    "tokens_per_s", "mfu",
+]  # fmt: skip
+
+
+@dataclass
+class SearchResult:
+    """All candidates (`frame`, ranked), the engine's view of the top k, reason counts."""
+
+    frame: pd.DataFrame
+    top: list[tuple[Layout, StepResult]] = field(default_factory=list)
+    evaluated: int = 0
+    scoring_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def best(self) -> tuple[Layout, StepResult] | None:
+        return self.top[0] if self.top else None
+
+    @property
+    def reason_counts(self) -> dict[str, int]:
+        bad = self.frame[self.frame.reason != ""]
+        return {str(k): int(v) for k, v in bad.reason.value_counts().items()}
+
+    @property
+    def n_feasible(self) -> int:
+        return int((self.frame.reason == "").sum())
+
+    def rank_of(self, layout: Layout) -> int | None:
+        """1-based closed-form rank of a layout among the feasible candidates."""
+        ok = self.frame[self.frame.reason == ""].reset_index(drop=True)
+        hit = ok[
+            (ok.tp == layout.tp) & (ok.pp == layout.pp) & (ok.dp == layout.dp)
+            & (ok.micro_batch == layout.micro_batch) & (ok.schedule == layout.schedule.value)
+            & (ok.virtual_stages == layout.virtual_stages) & (ok.recompute == layout.recompute.value)
+            & (ok.sequence_parallel == layout.sequence_parallel) & (ok.zero == layout.zero.stage)
+            & (ok.global_batch == layout.global_batch)
+        ]  # fmt: skip
+        return int(hit.index[0]) + 1 if len(hit) else None
+
+
+def used_cluster(cluster: Cluster, layout: Layout) -> Cluster:
+    """The part of the cluster a layout runs on (idle devices left out)."""
+    return dataclasses.replace(cluster, n_devices=layout.n_devices)
+
+
+def layout_of(row, base: Layout) -> Layout:
+    """The Layout of one frame row (precision and attention from the base)."""
+    from simulator.specs import Recompute, Schedule, Zero
+
+    return Layout(
+        global_batch=int(row.global_batch), dp=int(row.dp), tp=int(row.tp), pp=int(row.pp),
+        micro_batch=int(row.micro_batch), schedule=Schedule.parse(row.schedule),
+        virtual_stages=int(row.virtual_stages), recompute=Recompute.parse(row.recompute),
+        sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(str(row.zero)),
+        precision=base.precision, attention=base.attention,
+    )  # fmt: skip
+
+
+def score_group(
+    model: Transformer | GenericNetwork, cluster: Cluster, base: Layout, g: Group,
+    space: SearchSpace, eff: Efficiency,
+) -> dict:  # fmt: skip
+    """Closed-form columns of one group of candidates."""
+    code = structural_reasons(model, g, space)
+    n = len(g)
+    mem, t = np.full(n, np.nan), np.full(n, np.nan)
+    ok = code == 0
+    if ok.any():
+        lay = Layout(
+            global_batch=g.global_batch[ok], dp=g.dp[ok], tp=g.tp[ok], pp=g.pp[ok], micro_batch=g.micro_batch[ok],
+            schedule=g.schedule, virtual_stages=g.virtual_stages, recompute=g.recompute,
+            sequence_parallel=g.sequence_parallel, zero=g.zero, precision=base.precision, attention=base.attention,
+        )  # fmt: skip
+        u = unit_costs(model, cluster, lay, eff)  # uses the node size, not the device count
+        total = np.broadcast_to(u.memory.total, (ok.sum(),))
+        mem[ok] = total
+        t[ok] = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (ok.sum(),))
+        oom = np.zeros(n, bool)
+        oom[ok] = total > cluster.accelerator.memory_bytes
+        code[oom] = CODE[Reason.OUT_OF_MEMORY]
+    seq = model.seq_len if isinstance(model, Transformer) else 1
+    peak = cluster.accelerator.peak(base.precision)
+    tokens = g.global_batch * seq / t
+    flops = 3 * (model.flops_per_example if isinstance(model, GenericNetwork) else 0.0)
+    if isinstance(model, Transformer):
+        from simulator.costs.flops import model_flops_per_step
+
+        flops = model_flops_per_step(model, 1.0)
+    used = g.tp * g.pp * g.dp
+    return {
+        "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "micro_batch": g.micro_batch,
+        "schedule": np.full(n, g.schedule.value), "virtual_stages": np.full(n, g.virtual_stages),
+        "recompute": np.full(n, g.recompute.value), "sequence_parallel": np.full(n, g.sequence_parallel),
+        "zero": np.full(n, g.zero.stage), "global_batch": g.global_batch,
+        "reason": np.array([""] + [r.value for r in REASONS])[code],
+        "memory_gb": mem / GB, "step_time_s": t, "tokens_per_s": np.where(code == 0, tokens, np.nan),
+        "mfu": np.where(code == 0, flops * g.global_batch / (t * used * peak), np.nan),
+    }  # fmt: skip
+
+
+def search_layouts(
+    model: Transformer | GenericNetwork, cluster: Cluster, base: Layout, space: SearchSpace,
+    eff: Efficiency, progress=None,
+) -> SearchResult:  # fmt: skip
+    """Every legal layout scored and ranked; the top k re-simulated by the engine.
+
+    `base` gives precision and attention; `progress(done, total)` is called per group.
+    """
+    t0 = time.perf_counter()
+    if cluster.accelerator.peak(base.precision) is None:
+        raise ValueError(f"{cluster.accelerator.name} has no peak at {base.precision.value}")
+    all_groups = list(groups(model, cluster, space))
+    parts = []
+    for i, g in enumerate(all_groups):
+        parts.append(score_group(model, cluster, base, g, space, eff))
+        if progress is not None:
+            progress(i + 1, len(all_groups))
+    cols = {c: np.concatenate([p[c] for p in parts]) if parts else np.array([]) for c in COLUMNS}
+    frame = pd.DataFrame(cols, columns=COLUMNS)
+    frame = frame.sort_values(["tokens_per_s", "memory_gb"], ascending=[False, True], na_position="last")
+    frame = frame.reset_index(drop=True)
+    scoring = time.perf_counter() - t0
+    top = []
+    for row in frame[frame.reason == ""].head(space.top_k).itertuples():
+        layout = layout_of(row, base)
+        top.append((layout, simulate_step(model, used_cluster(cluster, layout), layout, eff)))
+    top.sort(key=lambda lr: -lr[1].tokens_per_s if lr[1].feasible else 0.0)
+    return SearchResult(frame, top, len(frame), scoring, time.perf_counter() - t0)

@@ -1,0 +1,130 @@
+"""Legal layouts as arrays: generators of options and predicates that rule them out.
+
+A candidate is (tp, pp, micro-batch, global batch) x (schedule, virtual stages,
+recompute, sequence parallel, ZeRO stage); dp = devices // (tp x pp), so a split that
+does not divide the device count leaves the remainder idle (5128 GPUs can run 105
+layers as tp 8 x pp 35 x dp 18 on 5040 of them). Options that mean nothing are not
+generated (sequence parallelism without tensor parallelism, ZeRO without data
+parallelism, interleaving without a pipeline); options that are meaningful but
+cannot run are kept and marked with the first reason that rules them out, so a
+search can count candidates per reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.specs import (
+    Cluster,
+    GenericNetwork,
+    Reason,
+    Recompute,
+    Schedule,
+    SearchSpace,
+    Transformer,
+    Zero,
+)
+
+#: Reasons in the order they are checked; index + 1 is the code (0 = feasible).
+REASONS = (
+    Reason.TP_NOT_DIVIDING_HEADS,
+    Reason.PP_NOT_DIVIDING_LAYERS,
+    Reason.ZERO_WITH_PIPELINE,
+    Reason.BATCH_ABOVE_LIMIT,
+    Reason.BATCH_NOT_DIVISIBLE,
+    Reason.TOO_FEW_MICROBATCHES,
+    Reason.OUT_OF_MEMORY,
+)
+CODE = {reason: i + 1 for i, reason in enumerate(REASONS)}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Candidates sharing their categorical options; numeric fields are arrays."""
+
+    schedule: Schedule
+    virtual_stages: int
+    recompute: Recompute
+    sequence_parallel: bool
+    zero: Zero
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    micro_batch: np.ndarray
+    global_batch: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+
+def model_splits(model: Transformer | GenericNetwork, cluster: Cluster) -> list[tuple[int, int]]:
+    """(tp, pp) pairs: every tp up to the node size, every pp up to the layers that
+    leaves at least one replica (dp = devices // (tp pp); the rest stay idle)."""
+    n = cluster.n_devices
+    if isinstance(model, GenericNetwork):
+        return [(1, 1)]
+    tps = range(1, min(cluster.devices_per_node, n) + 1)
+    return [(t, p) for t in tps for p in range(1, min(model.layers, n // t) + 1)]
+
+
+def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
+    out = []
+    for sched in space.schedules:
+        if sched is Schedule.INTERLEAVED:
+            out += [(sched, v) for v in range(2, space.max_virtual_stages + 1)]
+        else:
+            out.append((sched, 1))
+    return out
+
+
+def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
+    """Yield every candidate group (meaningless combinations left out)."""
+    splits = np.array(model_splits(model, cluster))
+    mbs = np.arange(1, space.max_micro_batch + 1)
+    batches = np.array(space.global_batches)
+    idx = np.array(list(itertools.product(range(len(splits)), range(len(mbs)), range(len(batches)))))
+    tp_all, pp_all = splits[idx[:, 0], 0], splits[idx[:, 0], 1]
+    mb_all, b_all = mbs[idx[:, 1]], batches[idx[:, 2]]
+    dp_all = cluster.n_devices // (tp_all * pp_all)
+    generic = isinstance(model, GenericNetwork)
+    for (sched, v), rc, sp, zero in itertools.product(
+        schedule_options(space), space.recompute, space.sequence_parallel, space.zero
+    ):
+        if generic and (sp or sched is Schedule.INTERLEAVED):
+            continue
+        keep = np.ones(len(tp_all), bool)
+        if sp:
+            keep &= tp_all > 1
+        if zero.stage:
+            keep &= dp_all > 1
+        if sched is Schedule.INTERLEAVED:
+            keep &= pp_all > 1
+        if sched is Schedule.GPIPE:
+            keep &= pp_all > 1  # with one stage GPipe is 1F1B
+        if keep.any():
+            yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep])
+
+
+def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace) -> np.ndarray:
+    """Reason code per candidate for every rule except memory (0 = none)."""
+    code = np.zeros(len(g), np.int8)
+
+    def mark(mask, reason):
+        code[(code == 0) & mask] = CODE[reason]
+
+    if isinstance(model, Transformer):
+        kv = model.n_kv_heads
+        mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
+        mark(model.layers % (g.pp * g.virtual_stages) != 0, Reason.PP_NOT_DIVIDING_LAYERS)
+    if g.zero.stage >= 2:
+        mark(g.pp > 1, Reason.ZERO_WITH_PIPELINE)
+    if space.max_global_batch is not None:
+        mark(g.global_batch > space.max_global_batch, Reason.BATCH_ABOVE_LIMIT)
+    mark(g.global_batch % (g.dp * g.micro_batch) != 0, Reason.BATCH_NOT_DIVISIBLE)
+    if g.schedule is Schedule.INTERLEAVED:
+        m = g.global_batch // (g.dp * g.micro_batch)
+        mark(m % g.pp != 0, Reason.TOO_FEW_MICROBATCHES)
+    return code
