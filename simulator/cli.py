@@ -42,7 +42,7 @@ class BadInput(Exception):
     """User input error: printed as one line, exit code 2."""
 
 
-def _scenario(path: Optional[Path]):
+def _scenario(path: Path | None):
     try:
         return load_scenario(path if path is not None else default_scenario_path())
     except ScenarioError as exc:
@@ -84,9 +84,9 @@ def step_table(result: StepResult, title: str) -> Table:
 
 @app.command()
 def step(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario TOML (default: the built-in default)."),
+    scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the built-in default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    trace: Optional[Path] = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
+    trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
 ) -> None:
     """Simulate one training step of a scenario's model, cluster and layout."""
     from simulator.report.trace import chrome_trace
@@ -125,7 +125,7 @@ def _json(obj) -> str:
 
 @app.command()
 def validate(
-    measurements: Optional[Path] = typer.Option(
+    measurements: Path | None = typer.Option(
         None, "--measurements", help="CSV in the format of the packaged calibration set (default: that set)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print rows and summary as JSON."),
@@ -133,7 +133,8 @@ def validate(
     """Re-predict published measurements (MFU, HFU or iteration time) and report the error."""
     from rich.progress import track
 
-    from simulator.validation import read_rows, summary, validate as run_validation
+    from simulator.validation import read_rows, summary
+    from simulator.validation import validate as run_validation
 
     path = measurements if measurements is not None else calibration_csv_path()
     try:
@@ -181,7 +182,7 @@ def _layout_dict(layout) -> dict:
 
 @app.command()
 def search(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario TOML with a [search] table (default: built-in)."),
+    scenario: Path | None = typer.Argument(None, help="Scenario TOML with a [search] table (default: built-in)."),
     top: int = typer.Option(10, "--top", min=1, help="Rows of the candidate table to print."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     out_dir: bool = typer.Option(False, "--out", help="Write every candidate as CSV into a new run folder."),

@@ -11,7 +11,7 @@ import json
 import secrets
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -21,7 +21,7 @@ OUTPUTS = Path("outputs")
 
 def new_run_dir(command: str, root: Path = OUTPUTS) -> Path:
     """A fresh folder outputs/<command>/<UTC time>-<random>/ (never an existing one)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = Path(root) / command / f"{stamp}-{secrets.token_hex(3)}"
     path.mkdir(parents=True, exist_ok=False)
     return path
@@ -47,7 +47,7 @@ def write_meta(path: Path, **extra) -> None:
         "version": ver,
         "git_commit": _git_commit(),
         "argv": sys.argv,
-        "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         **extra,
     }
     (path / "meta.json").write_text(json.dumps(meta, indent=2, default=str))

@@ -25,8 +25,18 @@ from pathlib import Path
 
 from simulator import catalog
 from simulator.catalog.models import find_model
-from simulator.specs import (Attention, Cluster, GenericNetwork, Layout, Precision, Recompute,
-                             Schedule, SearchSpace, Transformer, Zero)
+from simulator.specs import (
+    Attention,
+    Cluster,
+    GenericNetwork,
+    Layout,
+    Precision,
+    Recompute,
+    Schedule,
+    SearchSpace,
+    Transformer,
+    Zero,
+)
 
 DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
 _MISSING = object()
@@ -276,9 +286,6 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
             if v[key] > 1:
                 raise r.error("layout", key, v[key], f"the generic network {model.name!r} "
                               "admits data parallelism only (tp and pp must be 1)")
-    if tp > cluster.devices_per_node:
-        raise r.error("layout", "tp", tp, "must not exceed [cluster] devices_per_node="
-                      f"{cluster.devices_per_node} (tensor parallelism stays in a node)")
     if "dp" in f:
         if v["dp"] * tp * pp != devices:
             raise r.error("layout", "dp", v["dp"], f"dp*tp*pp = {v['dp'] * tp * pp} must "
@@ -291,6 +298,9 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
     if isinstance(model, Transformer):
         if model.heads % tp:
             raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
+        if tp > cluster.devices_per_node or cluster.devices_per_node % tp:
+            raise r.error("layout", "tp", tp, "must divide [cluster] devices_per_node="
+                          f"{cluster.devices_per_node} (tensor parallelism stays in a node)")
         interleaved = v["schedule"] is Schedule.INTERLEAVED
         if not interleaved and model.layers % pp:
             raise r.error("layout", "pp", pp, f"must divide the model's {model.layers} layers")
@@ -330,7 +340,7 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
     layout = _layout(r, top["layout"], model, cluster, partial=not has_layout)
     search = _search(r, top["search"], layout) if "search" in top else None
     name = top.get("name") or Path(r.origin).stem
-    raw = {"name": name, "description": top.get("description", ""),
+    raw = {"name": name, **({"description": top["description"]} if top.get("description") else {}),
            "model": _model_raw(model), "cluster": cluster_raw, "layout": _layout_raw(layout)}
     if search is not None:
         raw["search"] = _search_raw(search)

@@ -77,7 +77,7 @@ class Reason(enum.Enum):
     OUT_OF_MEMORY = "out of memory"
     DEVICES_MISMATCH = "dp x tp x pp differs from the device count"
     TP_NOT_DIVIDING_HEADS = "tp does not divide the attention heads"
-    TP_ABOVE_DOMAIN = "tp larger than the scale-up domain"
+    TP_ABOVE_DOMAIN = "tp does not divide the node (its group would leave the scale-up domain)"
     PP_NOT_DIVIDING_LAYERS = "pp (x virtual stages) does not divide the layers"
     BATCH_NOT_DIVISIBLE = "global batch not divisible by dp x micro-batch"
     TOO_FEW_MICROBATCHES = "interleaving needs micro-batches divisible by pp"

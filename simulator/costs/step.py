@@ -88,8 +88,9 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         return None
     if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
         return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
-    if layout.tp > cluster.devices_per_node:
-        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp} > {cluster.devices_per_node} per node")
+    if cluster.devices_per_node % layout.tp:
+        # Megatron places tp ranks innermost: groups stay in a node only if tp divides it
+        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp}, {cluster.devices_per_node} per node")
     if layout.zero.stage >= 2 and layout.pp > 1:
         # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism";
         # Megatron's distributed optimizer is ZeRO-1.

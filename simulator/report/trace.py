@@ -7,7 +7,7 @@ ZeRO collectives). Times in microseconds, as the Trace Event Format requires.
 
 from __future__ import annotations
 
-from simulator.engine.pipeline import FORWARD, BACKWARD, OPTIMIZER
+from simulator.engine.pipeline import BACKWARD, FORWARD, OPTIMIZER
 
 COMPUTE_OPS = {FORWARD, BACKWARD, OPTIMIZER}
 

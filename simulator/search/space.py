@@ -30,6 +30,7 @@ from simulator.specs import (
 
 #: Reasons in the order they are checked; index + 1 is the code (0 = feasible).
 REASONS = (
+    Reason.TP_ABOVE_DOMAIN,
     Reason.TP_NOT_DIVIDING_HEADS,
     Reason.PP_NOT_DIVIDING_LAYERS,
     Reason.ZERO_WITH_PIPELINE,
@@ -108,7 +109,7 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
             yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep])
 
 
-def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace) -> np.ndarray:
+def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int) -> np.ndarray:
     """Reason code per candidate for every rule except memory (0 = none)."""
     code = np.zeros(len(g), np.int8)
 
@@ -116,6 +117,7 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         code[(code == 0) & mask] = CODE[reason]
 
     if isinstance(model, Transformer):
+        mark(node % g.tp != 0, Reason.TP_ABOVE_DOMAIN)
         kv = model.n_kv_heads
         mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
         mark(model.layers % (g.pp * g.virtual_stages) != 0, Reason.PP_NOT_DIVIDING_LAYERS)
