@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import one_line, run
 
 from simulator.cli import main
 from simulator.units import fmt_seconds
@@ -26,17 +27,6 @@ from simulator.validation import DEFAULTS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line(text: str) -> str:
-    lines = text.strip("\n").splitlines()
-    assert len(lines) == 1, text
-    assert "Traceback" not in text
-    return lines[0]
 
 
 # ------------------------------------------------------------------ step

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line, run
 
 from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import find_model
-from simulator.cli import main
-from simulator.costs import collectives as coll
 from simulator.costs.flops import model_flops_per_step
 from simulator.engine.step import simulate_step
 from simulator.scenario import load_scenario
@@ -51,17 +50,6 @@ EFF = default_efficiency()
 CLOSED_FORM_TOLERANCE = 0.03
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line(text: str) -> str:
-    lines = text.strip("\n").splitlines()
-    assert len(lines) == 1, text
-    assert "Traceback" not in text
-    return lines[0]
 
 
 def flat(text: str) -> str:

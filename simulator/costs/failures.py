@@ -122,6 +122,14 @@ def daly_interval_s(checkpoint_s, mtbf_s):
     return _out(np.where(np.isinf(m), np.inf, tau))
 
 
+def _check_run(interval_s, checkpoint_s, restart_s, mtbf_s) -> None:
+    """The four inputs of a checkpointed run: finite times, positive interval and MTBF."""
+    _check("interval_s", interval_s, positive=True, allow_inf=False)
+    _check("checkpoint_s", checkpoint_s, allow_inf=False)
+    _check("restart_s", restart_s, allow_inf=False)
+    _check("mtbf_s", mtbf_s, positive=True)
+
+
 def segment_wall_s(interval_s, checkpoint_s, restart_s, mtbf_s):
     """Expected wall time to complete one segment of `interval_s` work and its checkpoint.
 
@@ -132,10 +140,7 @@ def segment_wall_s(interval_s, checkpoint_s, restart_s, mtbf_s):
     A failure loses the segment's work and any checkpoint in progress; failures
     during a restart start it again. M = inf gives tau + C. Scalars or arrays.
     """
-    _check("interval_s", interval_s, positive=True, allow_inf=False)
-    _check("checkpoint_s", checkpoint_s, allow_inf=False)
-    _check("restart_s", restart_s, allow_inf=False)
-    _check("mtbf_s", mtbf_s, positive=True)
+    _check_run(interval_s, checkpoint_s, restart_s, mtbf_s)
     tau = np.asarray(interval_s, float)
     c = np.asarray(checkpoint_s, float)
     r = np.asarray(restart_s, float)
@@ -170,10 +175,7 @@ def first_order_goodput(interval_s, checkpoint_s, restart_s, mtbf_s):
 
     Good while C/tau, tau/M and R/M are all small; `expected_goodput` is exact.
     """
-    _check("interval_s", interval_s, positive=True, allow_inf=False)
-    _check("checkpoint_s", checkpoint_s, allow_inf=False)
-    _check("restart_s", restart_s, allow_inf=False)
-    _check("mtbf_s", mtbf_s, positive=True)
+    _check_run(interval_s, checkpoint_s, restart_s, mtbf_s)
     tau = np.asarray(interval_s, float)
     m = np.asarray(mtbf_s, float)
     g = 1.0 - np.asarray(checkpoint_s, float) / tau - tau / (2.0 * m) - np.asarray(restart_s, float) / m
