@@ -63,8 +63,9 @@ def _pct(x: float, total: float) -> str:
 
 
 def step_table(result: StepResult, title: str) -> Table:
-    """The result of one step as a rich table."""
-    t = Table(title=title, show_header=False, title_justify="left")
+    """Print the title line; return the result of one step as a rich table."""
+    out.print(title)
+    t = Table(show_header=False)
     t.add_column("quantity")
     t.add_column("value", justify="right")
     t.add_column("share", justify="right")
