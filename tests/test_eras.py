@@ -1,0 +1,191 @@
+"""Tests of the era tables (techniques, pre-GPU computers, prices) and simulator.catalog.eras."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import math
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from simulator.catalog import eras
+from simulator.catalog.hardware import accelerators
+from simulator.specs import Precision
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NEW_CSVS = ("techniques.csv", "pre_gpu_computers.csv", "prices.csv")
+
+
+def _csv(name: str) -> list[dict[str, str]]:
+    text = files("simulator.catalog").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# ------------------------------------------------------------------ data files
+@pytest.mark.parametrize("name", NEW_CSVS)
+def test_every_row_has_a_source(name):
+    rows = _csv(name)
+    assert rows
+    assert all(r["source"].strip() for r in rows)
+
+
+@pytest.mark.parametrize("name", ("techniques.csv", "pre_gpu_computers.csv"))
+def test_every_row_says_how_it_was_verified(name):
+    assert all(r["verification"].strip() for r in _csv(name))
+
+
+def test_pre_gpu_list_is_short_and_dated_before_the_catalog():
+    rows = _csv("pre_gpu_computers.csv")
+    assert 8 <= len(rows) <= 15
+    first_gpu = accelerators()["gtx580"].release_date
+    assert all(c.release_date < first_gpu for c in eras.pre_gpu_computers().values())
+
+
+def test_price_rows_name_catalog_accelerators():
+    keys = set(accelerators())
+    assert {r["accelerator_key"] for r in _csv("prices.csv")} <= keys
+
+
+@pytest.mark.skipif(not (SHARED / "hardware_prices.csv").exists(), reason="reference data not present")
+def test_price_rows_are_copied_unchanged_from_epoch():
+    with open(SHARED / "hardware_prices.csv", encoding="utf-8") as f:
+        reference = list(csv.DictReader(f))
+    columns = list(reference[0])
+    epoch = {tuple(r[c] for c in columns) for r in reference}
+    for row in _csv("prices.csv"):
+        assert tuple(row[c] for c in columns) in epoch
+
+
+def test_loaders_read_nothing_outside_the_package():
+    source = inspect.getsource(eras)
+    assert "/work/" not in source and "../" not in source and "open(" not in source
+    assert 'files("simulator.catalog")' in source
+
+
+# ------------------------------------------------------------------ techniques
+def test_techniques_known_when_alexnet_ran():
+    known = {t.key for t in eras.techniques_known(date(2012, 9, 30))}
+    assert "single_device" in known
+    assert not known & {"large_batch", "pipeline_parallel", "tensor_parallel", "sharded_data_parallel",
+                         "sync_data_parallel_multi_node", "parallel_search_selfplay"}
+    # AlexNet's split is dated by its NeurIPS publication (2012-12-03), after the run's date
+    assert eras.techniques()["intra_machine_split"].published == date(2012, 12, 3)
+    assert "intra_machine_split" not in known
+    assert "intra_machine_split" in {t.key for t in eras.techniques_known(date(2012, 12, 31))}
+
+
+def test_zero_known_by_mid_2020_and_order_is_by_date():
+    known = eras.techniques_known(date(2020, 6, 1))
+    assert "sharded_data_parallel" in {t.key for t in known}
+    assert [t.published for t in known] == sorted(t.published for t in known)
+    assert {t.key for t in known} == set(eras.techniques())
+
+
+def test_published_dates_of_the_named_papers():
+    t = eras.techniques()
+    assert t["large_batch"].published == date(2017, 6, 8)
+    assert t["pipeline_parallel"].published == date(2018, 11, 16)
+    assert t["tensor_parallel"].published == date(2019, 9, 17)
+    assert t["sharded_data_parallel"].published == date(2019, 10, 4)
+    assert all(x.source for x in t.values())
+
+
+# ------------------------------------------------------------------ devices
+def test_devices_available_when_alexnet_ran():
+    names = {a.name for a in eras.devices_available(date(2012, 9, 30))}
+    assert "NVIDIA GeForce GTX 580" in names
+    later = {a.name for a in accelerators().values() if a.release_date >= date(2012, 11, 12)}
+    assert "NVIDIA Tesla K20X" in later
+    assert not names & later
+
+
+def test_devices_available_in_1960_is_a_pre_gpu_computer():
+    found = eras.devices_available(date(1960, 1, 1))
+    assert found
+    assert all(a.kind == "computer" for a in found)
+    assert "IBM 704" in {a.name for a in found}
+    ibm = eras.pre_gpu_computers()["ibm-704"]
+    assert ibm.peak(Precision.FP32) == 12_000
+    assert math.isnan(ibm.memory_bytes)
+    assert eras.devices_available(date(1950, 1, 1)) == []
+
+
+def test_every_available_device_has_a_peak():
+    for day in (date(1970, 1, 1), date(2009, 1, 1), date(2016, 1, 1), date(2025, 1, 1)):
+        assert all(a.peak_flops_per_s for a in eras.devices_available(day))
+    assert "Google TPU v1" not in {a.name for a in eras.devices_available(date(2025, 1, 1))}  # no peak
+
+
+# ------------------------------------------------------------------ precision
+def test_precision_of_era():
+    assert eras.precision_of_era(date(1960, 1, 1)) is Precision.FP32
+    assert eras.precision_of_era(date(2017, 10, 9)) is Precision.FP32
+    assert eras.precision_of_era(date(2017, 10, 10)) is Precision.FP16
+    assert eras.precision_of_era(date(2022, 1, 1)) is Precision.BF16
+    assert all(src for _, _, src in eras.PRECISION_ERAS)
+
+
+# ------------------------------------------------------------------ prices
+def test_cloud_price_is_the_latest_at_or_before_the_date():
+    price = eras.price_per_device_hour("k80", date(2017, 6, 1))
+    assert price.usd_per_hour == 0.9
+    assert "cloud" in price.method and "Amazon Web Services" in price.method and price.source
+    google = eras.price_per_device_hour("k80", date(2017, 6, 1), vendor="Google Cloud")
+    assert google.usd_per_hour == 1.4
+
+
+def test_amortised_price_equals_a_hand_computation():
+    at = date(2012, 9, 30)
+    price = eras.price_per_device_hour("gtx580", at, lifetime_years=3.0, utilization=0.5, pue=1.1,
+                                       power_usd_per_kwh=0.1)
+    # Epoch's table: $499 on 2010-11-09, 'Single-unit release price' -> server overhead 1.64;
+    # acquired no earlier than release + 90 days (2011-02-07); depreciation 0.14 OOM per year
+    years = (at - date(2011, 2, 7)).days / 365.25
+    value = 499 * 1.64 * 10 ** (-0.14 * years)
+    hardware = value / (1 - 0.19) / (3.0 * 24 * 365.25 * 0.5)
+    energy = 0.244 * (1.8 * 0.75) * 1.1 * 0.1
+    assert price.usd_per_hour == pytest.approx(hardware + energy, rel=1e-12)
+    assert "amortised" in price.method and price.source
+
+
+def test_default_amortisation_uses_epochs_constants():
+    assert eras.EPOCH_LIFETIME_YEARS == pytest.approx(1 / (0.14 * math.log(10)))
+    default = eras.price_per_device_hour("gtx580", date(2012, 9, 30))
+    explicit = eras.price_per_device_hour("gtx580", date(2012, 9, 30), lifetime_years=eras.EPOCH_LIFETIME_YEARS,
+                                          utilization=1.0, pue=1.25, power_usd_per_kwh=0.0667)
+    assert default.usd_per_hour == pytest.approx(explicit.usd_per_hour)
+    assert default.usd_per_hour > 0
+
+
+def test_pre_gpu_computer_price_is_whole_machine():
+    at = date(1966, 1, 1)
+    price = eras.price_per_device_hour("cdc-6600", at, power_usd_per_kwh=0.01)
+    years = (at - date(1964, 9, 1)).days / 365.25
+    hardware = 2_370_000 * 10 ** (-0.14 * years) / (eras.EPOCH_LIFETIME_YEARS * 24 * 365.25)
+    assert price.usd_per_hour == pytest.approx(hardware + 30.0 * 1.25 * 0.01)
+    with pytest.raises(eras.NoPriceError, match="electricity"):
+        eras.price_per_device_hour("cdc-6600", at)
+    assert eras.price_per_device_hour("cdc-6600", at, energy=False).usd_per_hour == pytest.approx(hardware)
+
+
+@pytest.mark.parametrize("key, at", [("k40", date(2014, 6, 1)), ("v100-32gb", date(2019, 6, 1)),
+                                     ("a100-80gb", date(2021, 6, 1)), ("h100-sxm", date(2023, 1, 1)),
+                                     ("tpu-v3", date(2019, 1, 1))])
+def test_prices_across_eras_are_positive(key, at):
+    price = eras.price_per_device_hour(key, at)
+    assert price.usd_per_hour > 0 and price.method and price.source
+
+
+def test_no_price_is_an_explicit_error():
+    with pytest.raises(eras.NoPriceError, match="released"):
+        eras.price_per_device_hour("k20x", date(2012, 9, 30))
+    with pytest.raises(eras.NoPriceError, match="no cloud or purchase"):
+        eras.price_per_device_hour("m40", date(2016, 1, 1))
+    with pytest.raises(KeyError, match="unknown device"):
+        eras.price_per_device_hour("gtx9999", date(2016, 1, 1))
+    with pytest.raises(ValueError, match="commitment"):
+        eras.price_per_device_hour("k80", date(2018, 1, 1), commitment="5yr")
