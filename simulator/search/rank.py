@@ -17,10 +17,22 @@ import numpy as np
 import pandas as pd
 
 from simulator.costs.closed_form import step_time
+from simulator.costs.flops import model_flops_per_step
 from simulator.costs.step import unit_costs
 from simulator.engine.step import StepResult, simulate_step
 from simulator.search.space import CODE, REASONS, Group, groups, structural_reasons
-from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, SearchSpace, Transformer
+from simulator.specs import (
+    Cluster,
+    Efficiency,
+    GenericNetwork,
+    Layout,
+    Reason,
+    Recompute,
+    Schedule,
+    SearchSpace,
+    Transformer,
+    Zero,
+)
 from simulator.units import GB
 
 COLUMNS = [
@@ -73,8 +85,6 @@ def used_cluster(cluster: Cluster, layout: Layout) -> Cluster:
 
 def layout_of(row, base: Layout) -> Layout:
     """The Layout of one frame row (precision and attention from the base)."""
-    from simulator.specs import Recompute, Schedule, Zero
-
     return Layout(
         global_batch=int(row.global_batch), dp=int(row.dp), tp=int(row.tp), pp=int(row.pp),
         micro_batch=int(row.micro_batch), schedule=Schedule.parse(row.schedule),
@@ -109,11 +119,7 @@ def score_group(
     seq = model.seq_len if isinstance(model, Transformer) else 1
     peak = cluster.accelerator.peak(base.precision)
     tokens = g.global_batch * seq / t
-    flops = 3 * (model.flops_per_example if isinstance(model, GenericNetwork) else 0.0)
-    if isinstance(model, Transformer):
-        from simulator.costs.flops import model_flops_per_step
-
-        flops = model_flops_per_step(model, 1.0)
+    flops = model_flops_per_step(model, 1.0)  # per sequence (example)
     used = g.tp * g.pp * g.dp
     return {
         "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "micro_batch": g.micro_batch,
