@@ -39,16 +39,3 @@ def fmt_seconds(t_s: float) -> str:
     if t_s < 3 * DAY_S:
         return f"{t_s / HOUR_S:.1f} h"
     return f"{t_s / DAY_S:.1f} d"
-
-
-def fmt_bytes(n_bytes: float) -> str:
-    """Decimal bytes: '80.0 GB', '512 MB'."""
-    for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB)):
-        if abs(n_bytes) >= scale:
-            return f"{n_bytes / scale:.3g} {unit}"
-    return f"{n_bytes:.0f} B"
-
-
-def fmt_flops(flop: float) -> str:
-    """FLOP count in scientific notation: '3.14e+23 FLOP'."""
-    return f"{flop:.3g} FLOP"

@@ -6,7 +6,6 @@ Sources: McCandlish et al. 2018 (arXiv 1812.06162) Eq. 2.11; Kaplan et al. 2020
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import math
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from source_helpers import imported_modules, top_level
 
 from simulator.costs import batch as bt
 
@@ -146,11 +146,5 @@ def test_csv_equals_shared_in_shared_columns():
 
 
 def test_module_does_not_import_simpy():
-    tree = ast.parse(Path(bt.__file__).read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
+    names = top_level(imported_modules(Path(bt.__file__)))
     assert not names & {"simpy", "pandas", "matplotlib"}

@@ -13,12 +13,12 @@ Acceptance criterion of the issue: the simulated goodput matches Young/Daly
 
 from __future__ import annotations
 
-import ast
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from source_helpers import imported_modules, top_level
 
 from simulator.costs.failures import (
     DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR,
@@ -259,13 +259,8 @@ def test_rng_must_be_a_generator():
 def test_costs_module_is_pure():
     """costs/failures.py imports neither simpy, pandas nor matplotlib (layering)."""
     src = Path(__file__).resolve().parents[1] / "simulator" / "costs" / "failures.py"
-    tree = ast.parse(src.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-            if node.module.startswith("simulator."):
-                assert node.module.split(".")[1] in {"units", "specs", "costs"}
-    assert not names & {"simpy", "pandas", "matplotlib"}
+    modules = imported_modules(src)
+    for module in modules:
+        if module.startswith("simulator."):
+            assert module.split(".")[1] in {"units", "specs", "costs"}
+    assert not top_level(modules) & {"simpy", "pandas", "matplotlib"}

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulator.catalog.models import builtin_models, find_model, model_notes
-from simulator.scenario import (Scenario, ScenarioError, default_scenario_path, load_scenario,
-                                parse_scenario)
-from simulator.specs import (Attention, GenericNetwork, Precision, Recompute, Schedule,
-                             Transformer, Zero)
+from simulator.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario, parse_scenario
+from simulator.specs import Attention, GenericNetwork, Precision, Recompute, Schedule, Transformer, Zero
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

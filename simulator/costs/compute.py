@@ -24,6 +24,7 @@ Units: FLOP, bytes, seconds.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from simulator.costs.memory import layer_activation_bytes
@@ -95,7 +96,7 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
         core = heads * (4 * s * s * dh / r.flops_per_s) + r.stream(heads * 4 * s * dh * el)
     else:
         core = r.gemm(s, s, dh, el, heads) + r.gemm(s, dh, s, el, heads)
-    no_rc = Layout(**{**layout.__dict__, "recompute": Recompute.NONE})
+    no_rc = dataclasses.replace(layout, recompute=Recompute.NONE)
     act = layer_activation_bytes(model, no_rc, b)
     elementwise = r.stream(eff.elementwise_passes * act)
     forward = dense + core + elementwise

@@ -24,6 +24,7 @@ arrays (the layout search scores many layouts at once).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +126,7 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
     stored = layers * layer_activation_bytes(model, layout, b) * inflight_microbatches(layout)
     if layout.recompute is not Recompute.NONE:
         # the layer being recomputed holds its full activations during its backward
-        full = Layout(**{**layout.__dict__, "recompute": Recompute.NONE})
+        full = dataclasses.replace(layout, recompute=Recompute.NONE)
         stored += layer_activation_bytes(model, full, b)
     logits = b * model.seq_len * model.vocab / layout.tp * LOGIT_BYTES * 2
     return np.maximum(stored, stored / np.maximum(inflight_microbatches(layout), 1) + logits)

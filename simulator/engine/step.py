@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from simulator.costs.memory import Memory
 from simulator.costs.step import Infeasible, StepCosts, step_costs
-from simulator.engine.pipeline import EngineRun, OpRecord, simulate
+from simulator.engine.pipeline import EngineRun, simulate
 from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Transformer
 from simulator.units import GB
 
@@ -48,9 +48,6 @@ class StepResult:
     @property
     def bubble_fraction(self) -> float:
         return self.breakdown_s.get("pipeline_bubble_s", float("nan")) / self.step_time_s
-
-    def op_records(self) -> list[OpRecord]:
-        return [OpRecord(*r) for r in self.records]
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (no records)."""
