@@ -266,4 +266,6 @@ class SearchSpace:
     sequence_parallel: tuple[bool, ...] = (False, True)
     zero: tuple[Zero, ...] = (Zero.STAGE_0, Zero.STAGE_1, Zero.STAGE_2, Zero.STAGE_3)
     max_global_batch: int | None = None  # the batch limit; larger batches are infeasible
+    max_tp: int | None = None  # None: up to the node size (tp = 1 when tensor parallelism is unknown)
+    max_pp: int | None = None  # None: up to the layers (pp = 1 when pipelining is unknown)
     top_k: int = 5  # candidates re-simulated by the event engine

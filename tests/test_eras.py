@@ -72,17 +72,21 @@ def test_techniques_known_when_alexnet_ran():
     assert "single_device" in known
     assert not known & {"large_batch", "pipeline_parallel", "tensor_parallel", "sharded_data_parallel",
                          "sync_data_parallel_multi_node", "parallel_search_selfplay"}
-    # AlexNet's split is dated by its NeurIPS publication (2012-12-03), after the run's date
-    assert eras.techniques()["intra_machine_split"].published == date(2012, 12, 3)
-    assert "intra_machine_split" not in known
-    assert "intra_machine_split" in {t.key for t in eras.techniques_known(date(2012, 12, 31))}
+    # AlexNet's split is published at NeurIPS (2012-12-03), after the run's date, but the
+    # run itself used it: it is in use from AlexNet's date and not a day before
+    split = eras.techniques()["intra_machine_split"]
+    assert split.published == date(2012, 12, 3) and split.available == date(2012, 9, 30)
+    assert "intra_machine_split" in known
+    assert "intra_machine_split" not in {t.key for t in eras.techniques_known(date(2012, 9, 29))}
 
 
 def test_zero_known_by_mid_2020_and_order_is_by_date():
     known = eras.techniques_known(date(2020, 6, 1))
     assert "sharded_data_parallel" in {t.key for t in known}
-    assert [t.published for t in known] == sorted(t.published for t in known)
-    assert {t.key for t in known} == set(eras.techniques())
+    assert [t.available for t in known] == sorted(t.available for t in known)
+    later = {"interleaved_pipeline", "selective_recompute_sequence_parallel", "flash_attention"}
+    assert {t.key for t in known} == set(eras.techniques()) - later
+    assert {t.key for t in eras.techniques_known(date(2022, 6, 1))} == set(eras.techniques())
 
 
 def test_published_dates_of_the_named_papers():

@@ -69,6 +69,12 @@ class Technique:
     source: str
     what_it_unlocks: str = ""
     max_devices_rule: str = ""
+    in_use_from: date | None = None  # first documented run using it, where before publication
+
+    @property
+    def available(self) -> date:
+        """From when a run may use it: publication, or earlier where a run used it first."""
+        return min(self.published, self.in_use_from or self.published)
 
 
 class DevicePrice(NamedTuple):
@@ -135,7 +141,8 @@ def _float(row: dict[str, str], col: str, name: str) -> float | None:
 @cache
 def _techniques() -> dict[str, Technique]:
     return {r["key"]: Technique(r["key"], r["name"], _date(r, "published", TECHNIQUES_CSV, True), r["source"],
-                                r["what_it_unlocks"], r["max_devices_rule"]) for r in _rows(TECHNIQUES_CSV)}
+                                r["what_it_unlocks"], r["max_devices_rule"], _date(r, "in_use_from", TECHNIQUES_CSV))
+            for r in _rows(TECHNIQUES_CSV)}
 
 
 @cache
@@ -182,8 +189,10 @@ def techniques() -> dict[str, Technique]:
 
 
 def techniques_known(at: date) -> list[Technique]:
-    """Techniques published on or before `at`, oldest first."""
-    return sorted((t for t in _techniques().values() if t.published <= at), key=lambda t: (t.published, t.key))
+    """Techniques a run at `at` may use, oldest first: published on or before `at`, or
+    used by a documented run on or before `at` (`in_use_from`: AlexNet ran its two-GPU
+    split before the paper appeared, and the record run itself must be allowed)."""
+    return sorted((t for t in _techniques().values() if t.available <= at), key=lambda t: (t.available, t.key))
 
 
 def pre_gpu_computers() -> dict[str, Accelerator]:
@@ -289,7 +298,7 @@ def _purchase(key: str, acc: Accelerator, at: date, is_computer: bool):
 def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_demand", vendor: str | None = None,
                           lifetime_years: float = EPOCH_LIFETIME_YEARS, utilization: float = EPOCH_UTILIZATION,
                           power_usd_per_kwh: float | None = None, pue: float = EPOCH_PUE,
-                          energy: bool = True) -> DevicePrice:
+                          energy: bool = True, prefer: str = "cloud") -> DevicePrice:
     """USD per device-hour of `acc_key` (catalog or pre-GPU key, or exact name) at `at`.
 
     1. Cloud: the latest price at or before `at` in prices.csv for the `commitment`
@@ -304,9 +313,13 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
        Server overhead (1.54-1.69) applies to single-chip prices, interconnect and server
        power factor to accelerators and cards; prices and powers of pre-GPU computers
        (price_basis 'system') are whole machines. USD/kWh: Epoch's yearly table (2010-2025).
+    prefer='capex' takes step 2 first and the cloud price only where no purchase price
+    is documented (Cottier et al.'s main method amortises hardware an owner bought).
     NoPriceError when no price, TDP or electricity price is documented (energy=False omits
     the energy term); ValueError for bad arguments.
     """
+    if prefer not in ("cloud", "capex"):
+        raise ValueError(f"prefer={prefer!r}: must be 'cloud' or 'capex'")
     if commitment not in _COMMITMENTS:
         raise ValueError(f"commitment={commitment!r}: must be one of {', '.join(_COMMITMENTS)}")
     if not (lifetime_years > 0 and 0 < utilization <= 1 and pue >= 1):
@@ -316,9 +329,10 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
     key, acc, is_computer = _resolve(acc_key)
     if acc.release_date is not None and at < acc.release_date:
         raise NoPriceError(f"{key}: released {acc.release_date}, after {at}")
-    if not is_computer and (cloud := _cloud(key, at, _COMMITMENTS[commitment], vendor)):
-        return cloud
     bought = _purchase(key, acc, at, is_computer)
+    if not is_computer and (prefer == "cloud" or bought is None):
+        if cloud := _cloud(key, at, _COMMITMENTS[commitment], vendor):
+            return cloud
     if bought is None:
         raise NoPriceError(f"{key}: no cloud or purchase price at or before {at}")
     usd, when, acquired, overhead, label, source = bought

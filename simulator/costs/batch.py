@@ -52,6 +52,12 @@ KAPLAN_B_STAR_TOKENS = 2e8
 #: Kaplan et al. 2020 (arXiv 2001.08361), Sec. 5.1, Eq. 5.3: alpha_B ~ 0.21.
 KAPLAN_ALPHA_B = 0.21
 
+#: Kaplan et al. 2020, Eq. 1.1 and Table 5: L(N) = (N_c / N)^alpha_N, N_c ~ 8.8e13
+#: non-embedding parameters (from memory - verify).
+KAPLAN_N_C = 8.8e13
+#: Kaplan et al. 2020, Eq. 1.1: alpha_N ~ 0.076 (from memory - verify).
+KAPLAN_ALPHA_N = 0.076
+
 BATCH_LIMITS_CSV = "batch_limits.csv"
 
 
@@ -99,6 +105,14 @@ def kaplan_critical_batch_tokens(loss_nats: ArrayLike) -> float | np.ndarray:
     per token. E.g. L = 3 nats gives about 1.07e6 tokens."""
     loss = _positive(loss_nats, "loss_nats")
     return _out(KAPLAN_B_STAR_TOKENS / loss ** (1.0 / KAPLAN_ALPHA_B))
+
+
+def kaplan_loss_nats(non_embedding_params: ArrayLike) -> float | np.ndarray:
+    """L(N) = (N_c / N)^alpha_N: the loss in nats per token a transformer language
+    model of N non-embedding parameters reaches when trained to convergence (Kaplan et
+    al. 2020, Eq. 1.1). E.g. N = 1.7e11 (GPT-3) gives about 1.6 nats."""
+    n = _positive(non_embedding_params, "non_embedding_params")
+    return _out((KAPLAN_N_C / n) ** KAPLAN_ALPHA_N)
 
 
 def largest_useful_batch(b_crit: ArrayLike, max_waste: ArrayLike) -> float | np.ndarray:

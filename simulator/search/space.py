@@ -61,14 +61,18 @@ class Group:
         return len(self.tp)
 
 
-def model_splits(model: Transformer | GenericNetwork, cluster: Cluster) -> list[tuple[int, int]]:
+def model_splits(
+    model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace | None = None
+) -> list[tuple[int, int]]:
     """(tp, pp) pairs: every tp up to the node size, every pp up to the layers that
-    leaves at least one replica (dp = devices // (tp pp); the rest stay idle)."""
+    leaves at least one replica (dp = devices // (tp pp); the rest stay idle), within
+    the space's max_tp / max_pp."""
     n = cluster.n_devices
     if isinstance(model, GenericNetwork):
         return [(1, 1)]
-    tps = range(1, min(cluster.devices_per_node, n) + 1)
-    return [(t, p) for t in tps for p in range(1, min(model.layers, n // t) + 1)]
+    max_tp = min(cluster.devices_per_node, n, space.max_tp or n) if space else min(cluster.devices_per_node, n)
+    max_pp = min(model.layers, space.max_pp or model.layers) if space else model.layers
+    return [(t, p) for t in range(1, max_tp + 1) for p in range(1, min(max_pp, n // t) + 1)]
 
 
 def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
@@ -83,7 +87,7 @@ def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
 
 def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
     """Yield every candidate group (meaningless combinations left out)."""
-    splits = np.array(model_splits(model, cluster))
+    splits = np.array(model_splits(model, cluster, space))
     mbs = np.arange(1, space.max_micro_batch + 1)
     batches = np.array(space.global_batches)
     idx = np.array(list(itertools.product(range(len(splits)), range(len(mbs)), range(len(batches)))))

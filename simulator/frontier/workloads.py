@@ -1,0 +1,116 @@
+"""Workload families: what the frontier trained in each era (catalog/workloads.toml).
+
+A family names the models it may be sized with, the parallel techniques it admits and
+its largest useful batch from each date on. Read on first use and checked against the
+other catalog tables: models against models.toml, techniques against techniques.csv,
+batch rows against batch_limits.csv (the value must be the row's batch size).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib.resources import files
+
+from simulator.catalog.eras import techniques
+from simulator.catalog.models import builtin_models
+from simulator.costs.batch import batch_limits
+from simulator.specs import GenericNetwork, Transformer
+
+WORKLOADS_TOML = "workloads.toml"
+_KEYS = {"name", "since", "source", "models", "model_since", "techniques", "per_device_batch",
+         "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch"}
+_LIMIT_KEYS = {"since", "examples", "row", "source", "technique"}
+
+
+@dataclass(frozen=True)
+class BatchStep:
+    """From `since` on, batches up to `examples` are useful (given `technique`, if any)."""
+
+    since: date
+    examples: int
+    source: str
+    technique: str | None = None
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    name: str
+    since: date
+    source: str
+    models: tuple[Transformer | GenericNetwork, ...]
+    model_since: dict[str, date]
+    techniques: frozenset[str]
+    per_device_batch: int
+    batch_free_with: str | None
+    batch_limits: tuple[BatchStep, ...]
+    kaplan: bool  # critical batch from Kaplan et al. 2020 instead of batch_limits
+
+    def models_at(self, at: date) -> tuple[Transformer | GenericNetwork, ...]:
+        """The family's models published on or before `at`."""
+        return tuple(m for m in self.models if self.model_since.get(m.name, self.since) <= at)
+
+    def batch_limit(self, at: date, known: set[str]) -> BatchStep | None:
+        """The largest useful batch at `at` with the techniques `known` (None: none known)."""
+        steps = [s for s in self.batch_limits if s.since <= at and (s.technique is None or s.technique in known)]
+        return max(steps, key=lambda s: s.examples) if steps else None
+
+
+def _date(value, where: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: not an ISO date: {value!r}") from None
+
+
+def _family(key: str, t: dict, batch_rows: dict) -> Family:
+    where = f"{WORKLOADS_TOML}: [{key}]"
+    unknown = sorted(set(t) - _KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}")
+    models, known_tech = builtin_models(), techniques()
+    missing = [m for m in t["models"] if m not in models] + [x for x in t["techniques"] if x not in known_tech]
+    if missing:
+        raise ValueError(f"{where}: unknown models or techniques {missing}")
+    steps = []
+    for i, s in enumerate(t.get("batch_limits", [])):
+        here = f"{where} batch_limits[{i}]"
+        if set(s) - _LIMIT_KEYS or ("row" in s) == ("source" in s):
+            raise ValueError(f"{here}: needs since, examples and exactly one of row / source")
+        if "row" in s:
+            row = batch_rows.get(s["row"])
+            if row is None or row.batch_size != s["examples"]:
+                raise ValueError(f"{here}: examples={s['examples']!r} is not the batch of batch_limits.csv "
+                                 f"row {s['row']!r}")
+            source = f"batch_limits.csv row {s['row']!r}: {row.source}"
+        else:
+            source = s["source"]
+        if s.get("technique") and s["technique"] not in known_tech:
+            raise ValueError(f"{here}: unknown technique {s['technique']!r}")
+        steps.append(BatchStep(_date(s["since"], here), int(s["examples"]), source, s.get("technique")))
+    kaplan = t.get("critical_batch") == "kaplan"
+    if not steps and not kaplan and t["techniques"] != ["single_device"]:
+        raise ValueError(f"{where}: a multi-device family needs batch_limits or critical_batch = 'kaplan'")
+    return Family(key, t["name"], _date(t["since"], where), t["source"], tuple(models[m] for m in t["models"]),
+                  {m: _date(d, where) for m, d in t.get("model_since", {}).items()}, frozenset(t["techniques"]),
+                  int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan)
+
+
+@cache
+def _families() -> dict[str, Family]:
+    data = tomllib.loads(files("simulator.catalog").joinpath(WORKLOADS_TOML).read_text(encoding="utf-8"))
+    rows = {r.key: r for r in batch_limits()}
+    return {key: _family(key, t, rows) for key, t in data.items()}
+
+
+def families() -> dict[str, Family]:
+    """All workload families by key (a fresh dict of frozen objects)."""
+    return dict(_families())
+
+
+def families_at(at: date) -> list[Family]:
+    """Families that exist at `at`."""
+    return [f for f in _families().values() if f.since <= at]
