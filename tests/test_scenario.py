@@ -321,6 +321,9 @@ PUBLISHED = {  # total parameters as published
     "chinchilla-70b": 70e9,    # Hoffmann et al. 2022 Table 4
     "alexnet": 61e6,           # Krizhevsky et al. 2012 (~60M)
     "resnet50": 25.6e6,        # reference implementation
+    "lenet5": 60e3,            # LeCun et al. 1998 Sec. II.B
+    "seq2seq-lstm": 384e6,     # Sutskever et al. 2014 Sec. 3.4
+    "alphago-zero-net": 46.4e6,  # Epoch AI (Silver et al. 2017 architecture)
 }
 
 
@@ -343,8 +346,20 @@ def test_every_builtin_is_cited_and_off_counts_are_flagged():
 def test_generic_networks_count_flop_not_multiply_adds():
     assert find_model("resnet50").flops_per_example == pytest.approx(2 * 3.8e9)
     assert find_model("alexnet").flops_per_example == pytest.approx(2 * 724e6, rel=0.01)
-    for key in ("alexnet", "resnet50"):
+    for key in ("alexnet", "resnet50", "lenet5", "seq2seq-lstm", "alphago-zero-net"):
         assert "ESTIMATE" in model_notes()[key]
+
+
+def test_generic_flops_follow_their_architectures():
+    # seq2seq: 8 LSTM layers of 4 gates x (1000 + 1000) x 1000 multiply-adds per token plus the
+    # 80,000-word softmax on the target side, 30 + 30 tokens (the note's assumption)
+    lstm = 4 * 2000 * 1000
+    assert find_model("seq2seq-lstm").flops_per_example == pytest.approx(
+        2 * (4 * lstm * 30 + (4 * lstm + 80_000 * 1000) * 30), rel=0.01)
+    # AlphaGo Zero: 79 convolutions of 3x3x256x256 at 19x19 points, one position
+    assert find_model("alphago-zero-net").flops_per_example == pytest.approx(2 * 79 * 361 * 9 * 256 * 256, rel=0.01)
+    # its parameters are about the tower's weights
+    assert find_model("alphago-zero-net").params == pytest.approx(78 * 9 * 256 * 256, rel=0.03)
 
 
 def test_find_model_unknown_lists_keys():

@@ -72,7 +72,10 @@ def model_splits(
         return [(1, 1)]
     max_tp = min(cluster.devices_per_node, n, space.max_tp or n) if space else min(cluster.devices_per_node, n)
     max_pp = min(model.layers, space.max_pp or model.layers) if space else model.layers
-    return [(t, p) for t in range(1, max_tp + 1) for p in range(1, min(max_pp, n // t) + 1)]
+    pairs = [(t, p) for t in range(1, max_tp + 1) for p in range(1, min(max_pp, n // t) + 1)]
+    if space is not None and space.divisors_only:
+        pairs = [(t, p) for t, p in pairs if model.heads % t == 0 and model.layers % p == 0]
+    return pairs
 
 
 def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:

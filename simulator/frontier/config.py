@@ -1,0 +1,183 @@
+"""The constraints of a frontier run: a scenario's [frontier] table, with defaults.
+
+A frontier scenario is a TOML file with `name`, `description`, a [frontier] table of
+optional keys (below) and a [sources] table naming the source of every number set in
+[frontier]. Keys left out take the default: the era series of catalog/frontier_inputs.csv
+(budget, largest cluster, devices per host, longest run) or a constant below with its
+source. Bad input raises ScenarioError (one line: file, table, key, value).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
+from pathlib import Path
+
+from simulator.catalog.hardware import accelerators
+from simulator.costs.failures import DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
+from simulator.scenario import ScenarioError
+from simulator.frontier.workloads import families
+
+BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
+
+#: McCandlish et al. 2018 (arXiv 1812.06162), Sec. 2.2: at B = B_crit a run takes twice the
+#: minimum examples and twice the minimum steps, their suggested trade-off; it wastes half
+#: the compute against the smallest batches (C = C_min (1 + B / B_crit)).
+MAX_WASTE = 0.5
+#: Llama 3 (Dubey et al. 2024, Sec. 3.3.1): Tectonic storage sustains 2 TB/s, peak 7 TB/s
+#: (from memory - verify). Checkpoints are written at the sustained rate.
+CHECKPOINT_BYTES_PER_S = 2e12
+#: Bytes of training state per parameter written in a checkpoint: fp32 weights and two
+#: fp32 Adam moments (12 B) plus the 16-bit working copy (2 B) and gradients are not
+#: saved; Rajbhandari et al. 2019 (ZeRO) Sec. 3.1 counts 16 B per parameter in memory,
+#: of which the 12 B of optimizer state and master weights plus 2 B of fp16 weights = 14 B.
+CHECKPOINT_BYTES_PER_PARAM = 14.0
+#: Time to restart a job after a failure (reschedule, reload): an ASSUMPTION of ten
+#: minutes; no published restart time was found in the reference data (verify).
+RESTART_S = 600.0
+
+DEFAULT_SOURCES = {
+    "max_waste": "McCandlish et al. 2018 (arXiv 1812.06162), Sec. 2.2: B = B_crit trade-off",
+    "failure_rate_per_device_hour": "Llama 3 (Dubey et al. 2024, Sec. 3.3.4): 419 interruptions, 54 days, 16,384 GPUs",
+    "checkpoint_bytes_per_s": "Llama 3 (Dubey et al. 2024, Sec. 3.3.1): 2 TB/s sustained storage (from memory - verify)",
+    "restart_s": "assumption (no published restart time in the reference data; verify)",
+    "budget": "catalog/frontier_inputs.csv: annual_spend_usd x compute_share_of_spend x run_share_of_compute",
+    "max_devices": "catalog/frontier_inputs.csv: cluster_devices",
+    "host_devices": "catalog/frontier_inputs.csv: host_devices",
+    "max_duration_days": "catalog/frontier_inputs.csv: max_duration_days",
+}
+
+
+@dataclass(frozen=True)
+class FrontierConfig:
+    """What bounds the largest run. None means: the era series (frontier_inputs.csv)."""
+
+    name: str = "baseline"
+    description: str = ""
+    origin: str = "<built-in>"
+    budget_usd: float | None = None  # a fixed budget per run instead of the series
+    budget_scale: float = 1.0
+    budget_frozen_at: date | None = None  # the series' budget of this date from then on
+    max_duration_days: float | None = None
+    max_devices: float | None = None  # largest synchronous cluster
+    host_devices: float | None = None  # most devices in one host
+    devices: tuple[str, ...] | None = None  # accelerator keys allowed (None: all)
+    families: tuple[str, ...] | None = None  # workload families allowed (None: all)
+    techniques_frozen_at: date | None = None  # techniques known at this date, no later ones
+    critical_batch_scale: float = 1.0
+    max_waste: float = MAX_WASTE
+    failure_rate_per_device_hour: float = DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
+    checkpoint_bytes_per_s: float = CHECKPOINT_BYTES_PER_S
+    restart_s: float = RESTART_S
+    price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
+    memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
+    sources: tuple[tuple[str, str], ...] = ()
+
+    def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
+        """A copy with one constraint relaxed by `factor` (scales: the current values)."""
+        s = scales or {}
+        if constraint == "budget":
+            return replace(self, budget_scale=self.budget_scale * factor)
+        if constraint == "duration":
+            return replace(self, max_duration_days=s["max_duration_days"] * factor)
+        if constraint == "supply":
+            return replace(self, max_devices=s["max_devices"] * factor)
+        if constraint == "host":
+            return replace(self, host_devices=s["host_devices"] * factor)
+        if constraint == "batch":
+            return replace(self, critical_batch_scale=self.critical_batch_scale * factor)
+        if constraint == "memory":
+            return replace(self, memory_scale=self.memory_scale * factor)
+        raise ValueError(f"unknown constraint {constraint!r}")
+
+    def to_raw(self) -> dict:
+        """The scenario file (resolved: every key written), for the run folder."""
+        table = {}
+        for f in fields(self):
+            if f.name in ("name", "description", "origin", "sources"):
+                continue
+            v = getattr(self, f.name)
+            if v is not None:
+                table[f.name] = v.isoformat() if isinstance(v, date) else (list(v) if isinstance(v, tuple) else v)
+        srcs = {**{k: v for k, v in DEFAULT_SOURCES.items() if k in table}, **dict(self.sources)}
+        return {"name": self.name, "description": self.description, "frontier": table, "sources": srcs}
+
+
+_NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
+            "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
+            "restart_s", "memory_scale"}
+_ZERO_OK = {"failure_rate_per_device_hour"}
+_DATES = {"budget_frozen_at", "techniques_frozen_at"}
+_LISTS = {"devices", "families"}
+_TOP = {"name", "description", "frontier", "sources"}
+
+
+def parse_frontier(data: dict, origin: str) -> FrontierConfig:
+    """A FrontierConfig from a parsed TOML document; ScenarioError on bad input."""
+    for key in data:
+        if key not in _TOP:
+            raise ScenarioError(origin, None, key, data[key], f"unknown key; allowed: {', '.join(sorted(_TOP))}")
+    table, sources = data.get("frontier", {}), data.get("sources", {})
+    if not isinstance(table, dict) or not isinstance(sources, dict):
+        raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
+    allowed = _NUMBERS | _DATES | _LISTS | {"price"}
+    out = {}
+    for key, value in table.items():
+        def bad(problem, key=key, value=value):
+            return ScenarioError(origin, "frontier", key, value, problem)
+
+        if key not in allowed:
+            raise bad(f"unknown key; allowed: {', '.join(sorted(allowed))}")
+        if key in _NUMBERS:
+            low = 0 if key in _ZERO_OK else 0.0
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or value < low or (value == 0 and key not in _ZERO_OK):
+                raise bad("must be a number > 0" if key not in _ZERO_OK else "must be a number >= 0")
+            if key == "max_waste" and not value < 1:
+                raise bad("must be in (0, 1)")
+            if key not in sources or not str(sources[key]).strip():
+                raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")
+            out[key] = float(value)
+        elif key in _DATES:
+            try:
+                out[key] = date.fromisoformat(str(value))
+            except ValueError:
+                raise bad("must be an ISO date, e.g. \"2016-06-30\"") from None
+        elif key in _LISTS:
+            known = accelerators() if key == "devices" else families()
+            if not isinstance(value, list) or not value or any(v not in known for v in value):
+                raise bad(f"must be a non-empty list of: {', '.join(known)}")
+            out[key] = tuple(dict.fromkeys(value))
+        elif value not in ("capex", "cloud"):
+            raise bad("must be \"capex\" or \"cloud\"")
+        else:
+            out[key] = value
+    for key in sources:
+        if key not in allowed:
+            raise ScenarioError(origin, "sources", key, sources[key], "names no [frontier] key")
+    for key in ("name", "description"):
+        if key in data and not (isinstance(data[key], str) and data[key].strip()):
+            raise ScenarioError(origin, None, key, data[key], "must be a non-empty string")
+    return FrontierConfig(name=data.get("name", Path(origin).stem), description=data.get("description", ""),
+                          origin=origin, sources=tuple((k, str(v)) for k, v in sources.items()), **out)
+
+
+def load_frontier(path: Path | str | None = None) -> FrontierConfig:
+    """Read a frontier scenario (None: the built-in baseline)."""
+    path = Path(path) if path is not None else BASELINE
+    origin = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(origin, None, None, problem="file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(origin, None, None, problem=f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(origin, None, None, problem=f"not valid TOML: {exc}") from None
+    return parse_frontier(data, origin)
+
+
+def as_dict(config: FrontierConfig) -> dict:
+    return asdict(config)

@@ -1,0 +1,117 @@
+"""The frontier over a range of dates, as a table; the published points to compare with.
+
+`frontier_series` solves each date of a grid with one shared layout-search cache;
+`to_frame` gives one row per date (the CSV of `simulator frontier`); `published`
+reads the points of OpenAI's "AI and Compute" (catalog/ai_and_compute.csv, a copy of
+the reference data with its sources); `compare` solves the dates of named published
+runs and gives the ratio simulated / published.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from datetime import date
+from importlib.resources import files
+
+import pandas as pd
+
+from simulator.catalog.efficiency import default_efficiency
+from simulator.frontier.config import FrontierConfig
+from simulator.frontier.solver import CONSTRAINTS, Run, solve
+from simulator.frontier.utilization import Utilization
+
+STEPS = {"month": 1, "quarter": 3, "year": 12}
+PUBLISHED_CSV = "ai_and_compute.csv"
+#: The runs whose dates the frontier is printed at (issue 5), by their ai_and_compute.csv names.
+LANDMARKS = ("AlexNet", "Neural Machine Translation (GNMT)", "AlphaGo Zero")
+
+
+def date_grid(start: date, end: date, step: str) -> list[date]:
+    """First days of months from `start` to `end` inclusive, every 1, 3 or 12 months."""
+    if step not in STEPS:
+        raise ValueError(f"step {step!r}: one of {', '.join(STEPS)}")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    out, (y, m) = [], (start.year, start.month)
+    first = date(y, m, 1) if start.day == 1 else date(y + (m == 12), m % 12 + 1, 1)
+    y, m = first.year, first.month
+    while date(y, m, 1) <= end:
+        out.append(date(y, m, 1))
+        m += STEPS[step]
+        y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    return out
+
+
+def frontier_series(config: FrontierConfig, dates: list[date], progress=None, relax: bool = True,
+                    util: Utilization | None = None) -> list[Run]:
+    """The solved run of each date; `progress(done, total)` after each."""
+    util = util or Utilization(default_efficiency())
+    runs = []
+    for i, at in enumerate(dates):
+        runs.append(solve(at, config, util, relax=relax))
+        if progress is not None:
+            progress(i + 1, len(dates))
+    return runs
+
+
+def to_frame(runs: list[Run]) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        caps = r.caps
+        row = {
+            "date": r.at.isoformat(), "feasible": r.feasible, "pfs_days": r.pfs_days if r.feasible else math.nan,
+            "flop": r.flop if r.feasible else math.nan, "useful_flop": r.useful_flop if r.feasible else math.nan,
+            "binding": ";".join(r.binding), "primary_binding": r.binding[0] if r.binding else "",
+            "family": r.family, "model": r.model, "device": r.device, "device_name": r.device_name,
+            "precision": r.precision, "peak_flops_per_s": r.peak_flops_per_s, "n_devices": r.n_devices,
+            "days": r.days, "mfu": r.mfu, "goodput": r.goodput, "useful_fraction": r.useful_fraction,
+            "global_batch": r.global_batch, "critical_batch": r.critical_batch, "layout": r.layout,
+            "price_usd_per_hour": r.price_usd_per_hour, "cost_usd": r.cost_usd,
+            "devices_limited_by": r.devices_limited_by, "techniques_used": ";".join(r.techniques_used),
+            "budget_usd": caps.budget_usd if caps and caps.budget_usd is not None else math.nan,
+            "max_devices": caps.max_devices if caps and caps.max_devices else math.nan,
+            "host_devices": caps.host_devices if caps and caps.host_devices else math.nan,
+            "max_duration_days": caps.max_duration_days if caps else math.nan,
+            "reason": r.reason,
+        }
+        row.update({f"gain_2x_{c}": r.gains.get(c, math.nan) for c in CONSTRAINTS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Published:
+    system: str
+    at: date
+    flop: float
+    era: str
+    source: str
+
+
+def _date(text: str) -> date | None:
+    parts = text.split("-") if text else []
+    return date(*(int(p) for p in parts), *([1] * (3 - len(parts)))) if parts else None
+
+
+def published() -> list[Published]:
+    """Points of ai_and_compute.csv with a date and a FLOP value."""
+    text = files("simulator.catalog").joinpath(PUBLISHED_CSV).read_text(encoding="utf-8")
+    out = []
+    for r in csv.DictReader(io.StringIO(text)):
+        at, flop = _date(r["publication_date"].strip()), r["training_flop"].strip()
+        if at and flop:
+            out.append(Published(r["system"], at, float(flop), r["era"], r["source"]))
+    return out
+
+
+def compare(config: FrontierConfig, names=LANDMARKS, util: Utilization | None = None) -> list[tuple[Published, Run]]:
+    """(published point, simulated frontier at its date) for each named system."""
+    util = util or Utilization(default_efficiency())
+    points = {p.system: p for p in published()}
+    missing = [n for n in names if n not in points]
+    if missing:
+        raise KeyError(f"not in {PUBLISHED_CSV}: {missing}")
+    return [(points[n], solve(points[n].at, config, util)) for n in names]

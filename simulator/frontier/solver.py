@@ -1,0 +1,288 @@
+"""The largest feasible training run at a date, and what stops it from being larger.
+
+For a date the solver tries every workload family of the date, every device on sale
+(with its price, precision and interconnect), and every model size of the family; for
+each it takes the most devices the constraints allow, finds the best layout with the
+layout search (`utilization`), and turns it into a run:
+
+    devices n = min(budget / (price x longest run), largest cluster or one host or one
+                device (by the techniques known), batch limit / per-device batch)
+    FLOP      = n x peak x MFU x goodput x duration
+
+where goodput is the exact expected share of wall time kept under exponential
+failures with Young's checkpoint interval (costs/failures.py). A family whose
+technique lets independent actors run (self-play, architecture search) is bound by
+neither the batch nor the cluster size: only by its budget. When no layout fits the
+device count it halves the count. The largest FLOP wins; then each constraint is
+relaxed 2x in turn and the run re-solved: a constraint binds when relaxing it enlarges
+the run (more than BIND_TOLERANCE). `binding` lists them by gain, the longest-run
+duration last (it binds whenever the budget does not).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.eras import NoPriceError, devices_available, precision_of_era, price_per_device_hour, \
+    pre_gpu_computers, techniques_known
+from simulator.catalog.hardware import accelerators, default_links
+from simulator.costs import batch as cb
+from simulator.costs import failures as cf
+from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
+from simulator.frontier.inputs import value_at
+from simulator.frontier.utilization import Fit, Utilization, pow2_floor
+from simulator.frontier.workloads import Family, families_at
+from simulator.specs import Precision, Recompute, Schedule, Transformer
+from simulator.units import HOUR_S, PFS_DAY_FLOP
+
+CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory")
+BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
+MAX_HALVINGS = 12
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The constraints at a date (None: no documented value applies)."""
+
+    budget_usd: float | None
+    max_duration_days: float
+    max_devices: float | None
+    host_devices: float | None
+
+    def scales(self) -> dict:
+        return {"max_duration_days": self.max_duration_days, "max_devices": self.max_devices or 1.0,
+                "host_devices": self.host_devices or 1.0}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One candidate (or the winner) at a date; infeasible runs carry `reason`."""
+
+    at: date
+    feasible: bool
+    reason: str = ""
+    family: str = ""
+    model: str = ""
+    device: str = ""
+    device_name: str = ""
+    precision: str = ""
+    peak_flops_per_s: float = 0.0
+    n_devices: int = 0
+    days: float = 0.0
+    flop: float = 0.0
+    mfu: float = 0.0
+    goodput: float = 1.0
+    useful_fraction: float = 1.0
+    global_batch: int = 0
+    critical_batch: float = math.nan
+    layout: str = ""
+    price_usd_per_hour: float = math.nan
+    cost_usd: float = math.nan
+    devices_limited_by: str = ""
+    techniques_used: tuple[str, ...] = ()
+    caps: Caps | None = None
+    binding: tuple[str, ...] = ()
+    gains: dict = field(default_factory=dict)
+
+    @property
+    def pfs_days(self) -> float:
+        return self.flop / PFS_DAY_FLOP
+
+    @property
+    def useful_flop(self) -> float:
+        return self.flop * self.useful_fraction
+
+
+def caps_at(at: date, config: FrontierConfig) -> Caps:
+    """The constraint values of `config` at `at` (series from frontier_inputs.csv)."""
+    if config.budget_usd is not None:
+        budget = config.budget_usd
+    else:
+        when = min(at, config.budget_frozen_at or at)
+        spend = value_at("annual_spend_usd", when)
+        budget = None if spend is None else (
+            spend * value_at("compute_share_of_spend", when) * value_at("run_share_of_compute", when))
+    days = config.max_duration_days or value_at("max_duration_days", at)
+    return Caps(None if budget is None else budget * config.budget_scale, float(days),
+                config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at))
+
+
+def _devices(at: date, config: FrontierConfig) -> list[tuple[str, object]]:
+    keys = {a.name: k for k, a in {**pre_gpu_computers(), **accelerators()}.items()}
+    out = [(keys[a.name], a) for a in devices_available(at)]
+    return [(k, a) for k, a in out if config.devices is None or k in config.devices]
+
+
+def _price(key: str, at: date, config: FrontierConfig) -> tuple[float, str]:
+    try:
+        p = price_per_device_hour(key, at, prefer=config.price)
+        return p.usd_per_hour, ""
+    except NoPriceError as exc:
+        return math.nan, str(exc)
+
+
+def _batch(fam: Family, model, at: date, known: set[str], config: FrontierConfig) -> tuple[float, float]:
+    """(critical batch, largest batch allowed) in examples (sequences for transformers)."""
+    if fam.kaplan and isinstance(model, Transformer):
+        tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.layer_params))
+        crit = tokens / model.seq_len
+    else:
+        step = fam.batch_limit(at, known)
+        crit = step.examples if step else float(fam.per_device_batch)
+    crit *= config.critical_batch_scale
+    return crit, float(cb.largest_useful_batch(crit, config.max_waste))
+
+
+def _batches(b_max: float, n: int, per_device: int, transformer: bool) -> tuple[int, ...]:
+    top = int(b_max)
+    if transformer:
+        p = pow2_floor(top)
+        return tuple(sorted({max(1, p // 4), max(1, p // 2), p, top}))
+    return tuple(sorted({max(1, min(top, n * per_device)), max(1, top // n * n) if top >= n else 1}))
+
+
+def _techniques_used(fam: Family, fit: Fit, n: int, node: int, batch_free: bool, known: set[str],
+                     at: date, config: FrontierConfig) -> tuple[str, ...]:
+    lay, used = fit.layout, set()
+    used.add("single_device" if n == 1 else "")
+    if n > 1:
+        if batch_free and n > node:
+            used.add(fam.batch_free_with)
+        elif n <= node and "intra_machine_split" in fam.techniques:
+            used.add("intra_machine_split")
+        else:
+            used.add("sync_data_parallel_multi_node")
+    if lay is not None:
+        base = [s for s in fam.batch_limits if s.technique is None and s.since <= at]
+        if base and lay.global_batch > max(s.examples for s in base) * config.critical_batch_scale:
+            used.add("large_batch")
+        used |= {"pipeline_parallel"} if lay.pp > 1 else set()
+        used |= {"tensor_parallel"} if lay.tp > 1 else set()
+        used |= {"sharded_data_parallel"} if lay.zero.stage else set()
+        used |= {"activation_recompute"} if lay.recompute is Recompute.FULL else set()
+        used |= {"selective_recompute_sequence_parallel"} if (lay.recompute is Recompute.SELECTIVE
+                                                              or lay.sequence_parallel) else set()
+        used |= {"interleaved_pipeline"} if lay.schedule is Schedule.INTERLEAVED else set()
+        used |= {"flash_attention"} if "flash_attention" in known and isinstance(fam.models[0], Transformer) else set()
+    return tuple(sorted(used - {""}))
+
+
+def _layout_text(fit: Fit) -> str:
+    lay = fit.layout
+    if lay is None:
+        return ""
+    return (f"dp{lay.dp} tp{lay.tp} pp{lay.pp} mb{lay.micro_batch} B{lay.global_batch} {lay.schedule.value}"
+            f"{'' if lay.virtual_stages == 1 else f' v{lay.virtual_stages}'} rc={lay.recompute.value}"
+            f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}")
+
+
+def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, model, caps: Caps,
+              config: FrontierConfig, util: Utilization, precision: Precision, floor: float = 0.0) -> Run | None:
+    """The run of `model` on `acc`, or None when even at MFU 1 it could not beat `floor`."""
+    admitted = fam.techniques & known
+    batch_free = fam.batch_free_with in admitted
+    intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)
+    host = max(1, int(caps.host_devices or 1))
+    node = min(node_default or host, host)
+    limits: dict[str, float] = {}
+    if batch_free:  # independent actors: no interconnect, no batch limit; the actor's devices
+        limits["supply"] = max(caps.max_devices or host, 1)
+    elif "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None:
+        limits["supply"] = max(caps.max_devices or host, 1)
+    elif admitted & {"intra_machine_split", "sync_data_parallel_multi_node"} and intra is not None:
+        limits["host"] = node
+    else:
+        limits["technique"] = 1  # one device: no multi-device technique, or no documented interconnect
+    crit, b_max = _batch(fam, model, at, known, config)
+    if not batch_free and not isinstance(model, Transformer):
+        limits["batch"] = max(1.0, b_max // fam.per_device_batch)
+    hours = caps.max_duration_days * 24
+    if caps.budget_usd is not None:
+        limits["budget"] = caps.budget_usd / (price * hours)
+    limited_by = min(limits, key=limits.get) if limits else "budget"
+    n = max(1, int(min(limits.values()))) if limits else 1
+    if caps.budget_usd is not None and price * hours > caps.budget_usd:  # not one device for the longest run
+        hours = caps.budget_usd / price
+    if n * acc.peak(precision) * hours * HOUR_S <= floor:
+        return None
+    fit, tries = None, 0
+    while True:
+        n_eval = 1 if batch_free else pow2_floor(n)
+        batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
+        fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision)
+        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS:
+            break
+        limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
+            else "layout"
+        n, tries = max(1, n // 2), tries + 1
+    common = dict(at=at, family=fam.key, model=model.name, device=key, device_name=acc.name,
+                  precision=precision.value, caps=caps)
+    if fit.layout is None:
+        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
+    mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, n) if config.failure_rate_per_device_hour else \
+        math.inf
+    ckpt = model.params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s
+    goodput = 1.0 if math.isinf(mtbf) else float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt,
+                                                                      config.restart_s, mtbf))
+    peak = acc.peak(precision)
+    flop = n * peak * fit.mfu * goodput * hours * HOUR_S
+    used = _techniques_used(fam, fit, n, node, batch_free, known, at, config)
+    return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=fit.mfu,
+               goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
+               global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit),
+               price_usd_per_hour=price, cost_usd=n * price * hours, devices_limited_by=limited_by,
+               techniques_used=used, **common)
+
+
+def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, list[Run]]:
+    """The largest run at `at` and every candidate tried (feasible or not)."""
+    known = {t.key for t in techniques_known(min(at, config.techniques_frozen_at or at))}
+    caps = caps_at(at, config)
+    era = precision_of_era(at)
+    tried: list[Run] = []
+    fams = [f for f in families_at(at) if config.families is None or f.key in config.families]
+    floor = 0.0
+    for key, acc0 in sorted(_devices(at, config), key=lambda ka: -(ka[1].peak(era) or ka[1].peak(Precision.FP32) or 0)):
+        precision = era if acc0.peak(era) else Precision.FP32
+        if not acc0.peak(precision):
+            tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=key))
+            continue
+        price, why = _price(key, at, config)
+        if caps.budget_usd is not None and not math.isfinite(price):
+            tried.append(Run(at, False, f"{acc0.name}: no price ({why})", device=key))
+            continue
+        acc = replace(acc0, memory_bytes=acc0.memory_bytes * config.memory_scale)
+        for fam in fams:
+            for model in fam.models_at(at):
+                run = _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor)
+                if run is not None:
+                    tried.append(run)
+                    floor = max(floor, run.flop)
+    ok = [r for r in tried if r.feasible]
+    if not ok:
+        why = "; ".join(dict.fromkeys(r.reason for r in tried)) or "no device or workload family at this date"
+        return Run(at, False, why, caps=caps), tried
+    return max(ok, key=lambda r: (r.flop, -r.n_devices)), tried
+
+
+def solve(at: date, config: FrontierConfig, util: Utilization | None = None, relax: bool = True) -> Run:
+    """The largest feasible run at `at` with the binding constraints and 2x-relaxation gains."""
+    util = util or Utilization(default_efficiency())
+    run, _ = best_run(at, config, util)
+    if not (relax and run.feasible):
+        return run
+    gains = {}
+    for c in CONSTRAINTS:
+        if c == "budget" and run.caps.budget_usd is None:
+            continue
+        bigger, _ = best_run(at, config.relaxed(c, 2.0, run.caps.scales()), util)
+        gains[c] = bigger.flop / run.flop if bigger.feasible else math.nan
+    # the longest run binds whenever the budget does not (every run lasts as long as
+    # allowed), so it is listed last: the first entry is the informative constraint
+    binding = tuple(sorted((c for c, g in gains.items() if g > 1 + BIND_TOLERANCE),
+                           key=lambda c: (c == "duration", -gains[c])))
+    return replace(run, gains=gains, binding=binding)
+

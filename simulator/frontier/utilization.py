@@ -1,0 +1,101 @@
+"""Model FLOPs utilization of a candidate run, from the layout search (closed form).
+
+The frontier asks, for one model on n devices of one kind with the techniques of a
+date, how fast the best legal layout trains: `best_layout` runs the layout search over
+the space those techniques allow (tensor parallelism only once Megatron is known,
+pipelining once GPipe is, ZeRO once published, recompute and FlashAttention likewise)
+and returns the fastest feasible layout's MFU. Results are cached per search, and the
+solver evaluates device counts on a power-of-two grid, so a quarterly frontier reuses
+most searches.
+
+Devices without a memory bandwidth (the pre-GPU computers) have no roofline: they are
+taken as compute-bound at the fitted GEMM efficiency (an assumption, stated in the
+README), on one device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from simulator.search.rank import search_layouts
+from simulator.specs import (Accelerator, Attention, Cluster, Efficiency, GenericNetwork, Layout, Link, Precision,
+                             Recompute, Schedule, SearchSpace, Transformer, Zero)
+
+#: Stand-in link for one-device clusters (never used: nothing is communicated).
+NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The best layout found, or why none was."""
+
+    mfu: float  # model FLOPs / (time x devices used x peak); 0 when infeasible
+    layout: Layout | None
+    devices_used: int  # tp x pp x dp (the rest of n idle)
+    step_time_s: float
+    reason: str = ""  # the most common infeasibility when no layout fits
+
+
+def search_space(model, known: set[str], batches: tuple[int, ...], node: int) -> SearchSpace:
+    """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
+    of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
+    divide heads and layers (the others are infeasible anyway)."""
+    pipeline, tensor = "pipeline_parallel" in known, "tensor_parallel" in known
+    schedules = (Schedule.ONE_F_ONE_B,) + ((Schedule.INTERLEAVED,) if "interleaved_pipeline" in known else ())
+    recompute = [Recompute.NONE] + ([Recompute.FULL] if "activation_recompute" in known else [])
+    selective = "selective_recompute_sequence_parallel" in known
+    if selective:
+        recompute.append(Recompute.SELECTIVE)
+    zero = (Zero.STAGE_0,) + ((Zero.STAGE_1,) if "sharded_data_parallel" in known else ())
+    return SearchSpace(global_batches=batches, max_micro_batch=2 if isinstance(model, Transformer) else 1,
+                       schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
+                       sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
+                       top_k=0, max_tp=node if tensor else 1, max_pp=None if pipeline else 1, divisors_only=True)
+
+
+class Utilization:
+    """Cached best-layout searches (one instance per frontier run)."""
+
+    def __init__(self, eff: Efficiency):
+        self.eff = eff
+        self._cache: dict[tuple, Fit] = {}
+        self.searches = 0
+
+    def best_layout(self, model: Transformer | GenericNetwork, acc: Accelerator, n: int, node: int,
+                    intra: Link | None, inter: Link | None, known: set[str], batches: tuple[int, ...],
+                    precision: Precision) -> Fit:
+        """The fastest feasible layout of `model` on n devices (`node` per host)."""
+        attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
+        key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, frozenset(known), batches,
+               precision, attention)
+        if key not in self._cache:
+            self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention)
+        return self._cache[key]
+
+    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention) -> Fit:
+        if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
+            return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
+        self.searches += 1
+        node = max(1, min(node, n))
+        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK)
+        base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
+        result = search_layouts(model, cluster, base, search_space(model, known, batches, node), self.eff)
+        ok = result.frame[result.frame.reason == ""]
+        if ok.empty:
+            counts = result.reason_counts
+            return Fit(0.0, None, 0, float("nan"), max(counts, key=counts.get) if counts else "no candidate layout")
+        row = ok.iloc[0]
+        layout = replace(base, global_batch=int(row.global_batch), dp=int(row.dp), tp=int(row.tp), pp=int(row.pp),
+                         micro_batch=int(row.micro_batch), schedule=Schedule(row.schedule),
+                         virtual_stages=int(row.virtual_stages), recompute=Recompute(row.recompute),
+                         sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(int(row.zero)))
+        used = int(row.devices)
+        # search MFU is over the devices used; idle devices count against the run
+        return Fit(float(row.mfu) * used / n, layout, used, float(row.step_time_s))
+
+
+def pow2_floor(n: float) -> int:
+    """The largest power of two <= n (1 for n < 2)."""
+    return 1 if n < 2 else int(2 ** np.floor(np.log2(n)))
