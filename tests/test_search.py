@@ -34,6 +34,7 @@ from simulator.specs import (
     Cluster,
     GenericNetwork,
     Layout,
+    Precision,
     Reason,
     Recompute,
     Schedule,
@@ -470,3 +471,22 @@ def test_tensor_parallel_group_must_divide_the_node():
     ok = res.frame[res.frame.reason == ""]
     assert (8 % ok.tp == 0).all()
     assert (res.frame[res.frame.tp == 3].reason == Reason.TP_ABOVE_DOMAIN.value).all()
+
+
+def test_max_tp_max_pp_and_divisors_only_restrict_the_space():
+    model = find_model("gpt-22b")
+    acc = catalog.find_accelerator("a100-80gb")
+    intra, inter, node = catalog.default_links("a100-80gb")
+    cluster = Cluster(acc, 64, node, intra, inter)
+    base = Layout(global_batch=256, precision=Precision.BF16)
+    full = SearchSpace(global_batches=(256,), top_k=0)
+    eff = default_efficiency()
+    everything = search_layouts(model, cluster, base, full, eff).frame
+    narrow = search_layouts(model, cluster, base, dataclasses.replace(full, max_tp=2, max_pp=4), eff).frame
+    assert narrow.tp.max() == 2 and narrow.pp.max() == 4 and len(narrow) < len(everything)
+    divisors = search_layouts(model, cluster, base, dataclasses.replace(full, divisors_only=True), eff).frame
+    assert (model.heads % divisors.tp == 0).all() and (model.layers % divisors.pp == 0).all()
+    # dropping non-divisors drops only infeasible candidates: the ranking of feasible ones is unchanged
+    ok_all, ok_div = everything[everything.reason == ""], divisors[divisors.reason == ""]
+    assert len(ok_all) == len(ok_div)
+    assert ok_all.iloc[0].step_time_s == pytest.approx(ok_div.iloc[0].step_time_s)

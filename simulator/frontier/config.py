@@ -47,6 +47,9 @@ DEFAULT_SOURCES = {
     "max_devices": "catalog/frontier_inputs.csv: cluster_devices",
     "host_devices": "catalog/frontier_inputs.csv: host_devices",
     "max_duration_days": "catalog/frontier_inputs.csv: max_duration_days",
+    "budget_scale": "1: the budget series as sourced (no scaling)",
+    "critical_batch_scale": "1: the batch limits as sourced in catalog/workloads.toml (no scaling)",
+    "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
 }
 
 

@@ -30,18 +30,19 @@ LANDMARKS = ("AlexNet", "Neural Machine Translation (GNMT)", "AlphaGo Zero")
 
 
 def date_grid(start: date, end: date, step: str) -> list[date]:
-    """First days of months from `start` to `end` inclusive, every 1, 3 or 12 months."""
+    """First days of months from `start` to `end` inclusive, every 1, 3 or 12 months,
+    aligned to calendar quarters (Jan, Apr, Jul, Oct) or years (Jan)."""
     if step not in STEPS:
         raise ValueError(f"step {step!r}: one of {', '.join(STEPS)}")
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    out, (y, m) = [], (start.year, start.month)
-    first = date(y, m, 1) if start.day == 1 else date(y + (m == 12), m % 12 + 1, 1)
-    y, m = first.year, first.month
-    while date(y, m, 1) <= end:
-        out.append(date(y, m, 1))
-        m += STEPS[step]
-        y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
+    k = STEPS[step]
+    index = start.year * 12 + start.month - 1 + (start.day > 1)  # months since year 0, first full month
+    index += -index % k
+    out = []
+    while (at := date(index // 12, index % 12 + 1, 1)) <= end:
+        out.append(at)
+        index += k
     return out
 
 

@@ -10,7 +10,8 @@ layout search (`utilization`), and turns it into a run:
     FLOP      = n x peak x MFU x goodput x duration
 
 where goodput is the exact expected share of wall time kept under exponential
-failures with Young's checkpoint interval (costs/failures.py). A family whose
+failures with Young's checkpoint interval (costs/failures.py); a synchronous job
+fails as a whole, independent actors one at a time. A family whose
 technique lets independent actors run (self-play, architecture search) is bound by
 neither the batch nor the cluster size: only by its budget. When no layout fits the
 device count it halves the count. The largest FLOP wins; then each constraint is
@@ -114,6 +115,13 @@ def _devices(at: date, config: FrontierConfig) -> list[tuple[str, object]]:
     keys = {a.name: k for k, a in {**pre_gpu_computers(), **accelerators()}.items()}
     out = [(keys[a.name], a) for a in devices_available(at)]
     return [(k, a) for k, a in out if config.devices is None or k in config.devices]
+
+
+def _no_device(at: date, config: FrontierConfig) -> str:
+    if config.devices is None:
+        return f"no device on sale at {at}"
+    return (f"none of the allowed devices ({', '.join(config.devices)}) is usable at {at}: released later or "
+            "no peak FLOP/s in the catalog")
 
 
 def _price(key: str, at: date, config: FrontierConfig) -> tuple[float, str]:
@@ -222,7 +230,9 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
                   precision=precision.value, caps=caps)
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
-    mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, n) if config.failure_rate_per_device_hour else \
+    # a synchronous job stops when any device fails; independent actors lose only their own work
+    job = fit.devices_used if batch_free else n
+    mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, job) if config.failure_rate_per_device_hour else \
         math.inf
     ckpt = model.params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s
     goodput = 1.0 if math.isinf(mtbf) else float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt,
@@ -263,7 +273,8 @@ def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, 
                     floor = max(floor, run.flop)
     ok = [r for r in tried if r.feasible]
     if not ok:
-        why = "; ".join(dict.fromkeys(r.reason for r in tried)) or "no device or workload family at this date"
+        why = "; ".join(dict.fromkeys(r.reason for r in tried)) or (
+            _no_device(at, config) if not _devices(at, config) else f"no workload family at {at}")
         return Run(at, False, why, caps=caps), tried
     return max(ok, key=lambda r: (r.flop, -r.n_devices)), tried
 
