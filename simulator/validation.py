@@ -99,7 +99,7 @@ def _num(text: str | None) -> float | None:
 
 def _int(row: dict, key: str) -> int | None:
     v = _num(row.get(key))
-    return None if v is None or v <= 0 else int(round(v))
+    return None if v is None or v <= 0 else round(v)
 
 
 def read_zero(text: str) -> Zero:

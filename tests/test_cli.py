@@ -179,7 +179,7 @@ def test_bad_value_with_brackets_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("argv", [["step", "--bogus"], ["frobnicate"], ["validate", "--nope"]])
 def test_unknown_flag_or_command(capsys, argv):
-    code, out, err = run(capsys, *argv)
+    code, _out, err = run(capsys, *argv)
     assert code == 2
     one_line(err)
 
@@ -328,7 +328,7 @@ def test_validate_other_measurements(capsys, tmp_path):
 def test_validate_csv_without_hardware_column(capsys, tmp_path):
     path = tmp_path / "nohw.csv"
     _write_csv(path, [c for c in OTHER_COLUMNS if c != "hardware"], [{"id": "X-1", "n_devices": 8}])
-    code, out, err = run(capsys, "validate", "--measurements", str(path))
+    code, _out, err = run(capsys, "validate", "--measurements", str(path))
     assert code == 2
     line = one_line(err)
     assert str(path) in line and "hardware" in line

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cli_helpers import one_line, run
+
 from simulator.frontier.config import load_frontier
 
 

@@ -17,6 +17,7 @@ catalog/efficiency.toml except through closed forms computed from the same costs
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections import Counter
 from pathlib import Path
@@ -168,7 +169,7 @@ def _check_records(costs: StepCosts, run) -> None:
     assert set(keys) == expected and set(keys.values()) == {1}
     for s in range(p):
         mine = sorted((r for r in recs if r.stage == s), key=lambda r: r.start_s)
-        for a, b in zip(mine, mine[1:]):
+        for a, b in itertools.pairwise(mine):
             assert b.start_s >= a.end_s - 1e-12, (a, b)
     at = {(r.op, r.chunk * p + r.stage, r.micro_batch): r for r in recs}
     c = costs.p2p_s
@@ -318,7 +319,7 @@ def test_p2p_on_the_dp_link_delays_the_reduction():
     on the same link: the reduction (and that device) ends one transfer later than
     with the two on different links."""
     p, m, c = 4, 8, 0.3
-    kw = dict(p2p_s=c, p2p_inter=True, dp_reduce_s=20.0, layers_per_chunk=4, optimizer_s=0.05)
+    kw = {"p2p_s": c, "p2p_inter": True, "dp_reduce_s": 20.0, "layers_per_chunk": 4, "optimizer_s": 0.05}
     shared = simulate(synthetic(p, m, 1.0, 2.0, dp_inter=True, **kw))
     apart = simulate(synthetic(p, m, 1.0, 2.0, dp_inter=False, **kw))
     assert shared.last_compute_end_s == pytest.approx(apart.last_compute_end_s, rel=REL)

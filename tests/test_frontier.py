@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from simulator.catalog.eras import techniques, techniques_known
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.eras import techniques, techniques_known
 from simulator.costs import failures as cf
 from simulator.costs.batch import batch_limits
 from simulator.frontier import inputs
@@ -119,7 +119,7 @@ def test_relaxing_the_binding_constraint_enlarges_the_run(util):
 
 def test_budget_bound_run_spends_its_budget(util):
     at = date(2023, 1, 1)
-    roomy = dict(max_devices=1e7)  # the largest cluster must not bind
+    roomy = {"max_devices": 1e7}  # the largest cluster must not bind
     run = solve(at, cfg(budget_usd=20e6, **roomy), util, relax=False)
     assert run.devices_limited_by == "budget"
     assert run.cost_usd == pytest.approx(20e6, rel=2 * run.price_usd_per_hour * run.days * 24 / 20e6)
@@ -136,7 +136,7 @@ def test_budget_below_one_device_shortens_the_run(util):
 def test_batch_limit_caps_data_parallelism(util):
     # mid-2016: synchronous multi-node DP known, large-batch training not yet: ImageNet's useful
     # batch is VGG's 256 images at 32 per GPU, so at most 8 replicas however big the cluster
-    roomy = dict(families=("vision_cnn",), max_devices=1e5, budget_usd=1e9)
+    roomy = {"families": ("vision_cnn",), "max_devices": 1e5, "budget_usd": 1e9}
     at = date(2016, 6, 1)
     run = solve(at, cfg(**roomy), util, relax=False)
     assert run.n_devices == 256 // 32 and run.devices_limited_by in ("batch", "host")

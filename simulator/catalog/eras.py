@@ -330,9 +330,9 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
     if acc.release_date is not None and at < acc.release_date:
         raise NoPriceError(f"{key}: released {acc.release_date}, after {at}")
     bought = _purchase(key, acc, at, is_computer)
-    if not is_computer and (prefer == "cloud" or bought is None):
-        if cloud := _cloud(key, at, _COMMITMENTS[commitment], vendor):
-            return cloud
+    cloud = None if is_computer or (prefer == "capex" and bought) else _cloud(key, at, _COMMITMENTS[commitment], vendor)
+    if cloud:
+        return cloud
     if bought is None:
         raise NoPriceError(f"{key}: no cloud or purchase price at or before {at}")
     usd, when, acquired, overhead, label, source = bought

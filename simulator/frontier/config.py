@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
 from simulator.catalog.hardware import accelerators
 from simulator.costs.failures import DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
-from simulator.scenario import ScenarioError
 from simulator.frontier.workloads import families
+from simulator.scenario import ScenarioError
 
 BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
 
@@ -119,9 +119,9 @@ _TOP = {"name", "description", "frontier", "sources"}
 
 def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     """A FrontierConfig from a parsed TOML document; ScenarioError on bad input."""
-    for key in data:
+    for key, value in data.items():
         if key not in _TOP:
-            raise ScenarioError(origin, None, key, data[key], f"unknown key; allowed: {', '.join(sorted(_TOP))}")
+            raise ScenarioError(origin, None, key, value, f"unknown key; allowed: {', '.join(sorted(_TOP))}")
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
@@ -134,9 +134,8 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
         if key not in allowed:
             raise bad(f"unknown key; allowed: {', '.join(sorted(allowed))}")
         if key in _NUMBERS:
-            low = 0 if key in _ZERO_OK else 0.0
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < low or (value == 0 and key not in _ZERO_OK):
+            if not ok or value < 0 or (value == 0 and key not in _ZERO_OK):
                 raise bad("must be a number > 0" if key not in _ZERO_OK else "must be a number >= 0")
             if key == "max_waste" and not value < 1:
                 raise bad("must be in (0, 1)")
@@ -181,6 +180,3 @@ def load_frontier(path: Path | str | None = None) -> FrontierConfig:
         raise ScenarioError(origin, None, None, problem=f"not valid TOML: {exc}") from None
     return parse_frontier(data, origin)
 
-
-def as_dict(config: FrontierConfig) -> dict:
-    return asdict(config)

@@ -9,6 +9,7 @@ device, the budget, the largest cluster, the binding constraint.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -75,7 +76,7 @@ def jumps(runs: list[Run], threshold: float = 2.0) -> list[tuple[Growth, list[st
     """Consecutive feasible pairs whose frontier grows by at least `threshold`x."""
     ok = [r for r in runs if r.feasible]
     out = []
-    for a, b in zip(ok, ok[1:]):
+    for a, b in itertools.pairwise(ok):
         if b.flop >= threshold * a.flop:
             out.append((decompose(a, b), what_changed(a, b)))
     return out

@@ -27,8 +27,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.catalog.eras import NoPriceError, devices_available, precision_of_era, price_per_device_hour, \
-    pre_gpu_computers, techniques_known
+from simulator.catalog.eras import (
+    NoPriceError,
+    devices_available,
+    pre_gpu_computers,
+    precision_of_era,
+    price_per_device_hour,
+    techniques_known,
+)
 from simulator.catalog.hardware import accelerators, default_links
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
@@ -196,9 +202,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     host = max(1, int(caps.host_devices or 1))
     node = min(node_default or host, host)
     limits: dict[str, float] = {}
-    if batch_free:  # independent actors: no interconnect, no batch limit; the actor's devices
-        limits["supply"] = max(caps.max_devices or host, 1)
-    elif "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None:
+    if batch_free or "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None:  # independent actors: no interconnect, no batch limit; the actor's devices
         limits["supply"] = max(caps.max_devices or host, 1)
     elif admitted & {"intra_machine_split", "sync_data_parallel_multi_node"} and intra is not None:
         limits["host"] = node
@@ -226,8 +230,8 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
             else "layout"
         n, tries = max(1, n // 2), tries + 1
-    common = dict(at=at, family=fam.key, model=model.name, device=key, device_name=acc.name,
-                  precision=precision.value, caps=caps)
+    common = {"at": at, "family": fam.key, "model": model.name, "device": key, "device_name": acc.name,
+                  "precision": precision.value, "caps": caps}
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
     # a synchronous job stops when any device fails; independent actors lose only their own work

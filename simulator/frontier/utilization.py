@@ -20,8 +20,21 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from simulator.search.rank import search_layouts
-from simulator.specs import (Accelerator, Attention, Cluster, Efficiency, GenericNetwork, Layout, Link, Precision,
-                             Recompute, Schedule, SearchSpace, Transformer, Zero)
+from simulator.specs import (
+    Accelerator,
+    Attention,
+    Cluster,
+    Efficiency,
+    GenericNetwork,
+    Layout,
+    Link,
+    Precision,
+    Recompute,
+    Schedule,
+    SearchSpace,
+    Transformer,
+    Zero,
+)
 
 #: Stand-in link for one-device clusters (never used: nothing is communicated).
 NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
