@@ -1,4 +1,4 @@
-"""Command line: `simulator step`, `validate`, `search`, `frontier`.
+"""Command line: `simulator step`, `validate`, `search` here; the trend commands in cli/trend.py.
 
 Thin: parse, call the library, print or save. The only module that exits. Bad input
 (a scenario, a CSV, a flag) gets one line naming the file, key and value, and exit
@@ -8,53 +8,17 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from simulator.catalog import calibration_csv_path
 from simulator.catalog.efficiency import default_efficiency
+from simulator.cli.common import BadInput, UsageError, _json, _new_file, _scenario, app, err, out
 from simulator.engine.step import StepResult, simulate_step
-from simulator.scenario import ScenarioError, default_scenario_path, load_scenario
 from simulator.units import GB, fmt_seconds
-
-try:  # typer < 0.29 uses click; later versions vendor it
-    from click.exceptions import UsageError
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from typer._click.exceptions import UsageError
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Parallel-training scaling simulator: how long a step takes, and why.",
-)
-# markup off: scenario values such as "[cluster]" or "[/x]" print as written
-out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, markup=False)
-
-
-class BadInput(Exception):
-    """User input error: printed as one line, exit code 2."""
-
-
-def _scenario(path: Path | None):
-    try:
-        return load_scenario(path if path is not None else default_scenario_path())
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from None
-
-
-def _new_file(path: Path, flag: str) -> Path:
-    """Runs never overwrite earlier results."""
-    if path.exists():
-        raise BadInput(f"{flag} {path}: file exists; runs never overwrite earlier results")
-    if not path.parent.exists():
-        raise BadInput(f"{flag} {path}: folder {path.parent} does not exist")
-    return path
 
 
 def _pct(x: float, total: float) -> str:
@@ -106,21 +70,6 @@ def step(
     out.print(step_table(result, f"{sc.name}: {sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"))
     if trace is not None:
         out.print(f"trace written to {trace}")
-
-
-def _json(obj) -> str:
-    """Strict JSON: NaN and infinities become null (json.dumps would write NaN)."""
-
-    def clean(x):
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj), default=str, allow_nan=False)
 
 
 @app.command()
@@ -260,94 +209,7 @@ def search(
         out.print(f"candidates written to {run / 'candidates.csv'}")
 
 
-def _flag_date(text: str, flag: str):
-    from datetime import date
-
-    parts = text.strip().split("-")
-    try:
-        return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
-    except (TypeError, ValueError):
-        raise BadInput(f"{flag} {text!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
-
-
-def _sci(x: float) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{x:.3g}"
-
-
-@app.command()
-def frontier(
-    scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
-    start: str = typer.Option("2012", "--start", help="First date: YYYY, YYYY-MM or YYYY-MM-DD."),
-    end: str = typer.Option("2018", "--end", help="Last date (inclusive)."),
-    step: str = typer.Option("quarter", "--step", help="month, quarter or year."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """The largest feasible training run at each date and the constraint that binds it."""
-    from rich.progress import Progress
-
-    from simulator.frontier.config import load_frontier
-    from simulator.frontier.decompose import jumps
-    from simulator.frontier.series import STEPS, compare, date_grid, frontier_series, published, to_frame
-    from simulator.frontier.utilization import Utilization
-    from simulator.report.frontier_plot import plot_frontier
-    from simulator.runs import new_run_dir, write_meta, write_scenario
-
-    if step not in STEPS:
-        raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
-    first, last = _flag_date(start, "--start"), _flag_date(end, "--end")
-    if last < first:
-        raise BadInput(f"--end {end!r}: before --start {start!r}")
-    try:
-        config = load_frontier(scenario)
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from None
-    dates = date_grid(first, last, step)
-    util = Utilization(default_efficiency())
-    with Progress(console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("solving the frontier", total=len(dates))
-        runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util)
-    frame = to_frame(runs)
-    landmarks = [(p, r) for p, r in compare(config, util=util) if first <= p.at <= last]
-    run_dir = new_run_dir("frontier")
-    frame.to_csv(run_dir / "frontier.csv", index=False)
-    plot_frontier(frame, run_dir / "frontier.png", published(), title=f"Largest feasible training run: {config.name}")
-    write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, searches=util.searches)
-    growth = jumps(runs)
-    payload = {
-        "scenario": config.name, "run_dir": str(run_dir), "csv": str(run_dir / "frontier.csv"),
-        "figure": str(run_dir / "frontier.png"), "rows": frame.to_dict(orient="records"),
-        "landmarks": [{"system": p.system, "date": p.at, "published_flop": p.flop, "simulated_flop": r.flop,
-                       "ratio": r.flop / p.flop if r.feasible else None, "binding": list(r.binding)}
-                      for p, r in landmarks],
-        "jumps": [{"from": g.start.at, "to": g.end.at, "growth": g.total, "factors": g.factors, "changes": why}
-                  for g, why in growth],
-    }
-    if as_json:
-        out.print_json(_json(payload))
-        return
-    t = Table(title=f"{config.name}: largest feasible run, {first} to {last} by {step}", title_justify="left")
-    for c in ("date", "pfs-days", "FLOP", "devices", "device", "workload", "days", "MFU", "goodput", "cost USD",
-              "binding (2x gain)"):
-        t.add_column(c, justify="left" if c in ("date", "device", "workload", "binding (2x gain)") else "right")
-    shown = runs if len(runs) <= 30 else [r for r in runs if r.at.month == runs[0].at.month]
-    for r in shown:
-        if not r.feasible:
-            t.add_row(r.at.isoformat(), "-", "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {r.reason}")
-            continue
-        bind = ", ".join(f"{c} {r.gains[c]:.2f}x" for c in r.binding) or "none"
-        t.add_row(r.at.isoformat(), _sci(r.pfs_days), _sci(r.flop), f"{r.n_devices:,}", r.device_name, r.family,
-                  f"{r.days:.0f}", f"{r.mfu:.2f}", f"{r.goodput:.2f}", _sci(r.cost_usd), bind)
-    out.print(t)
-    if len(shown) < len(runs):
-        out.print(f"(one row per year shown; all {len(runs)} dates are in the CSV)")
-    for p, r in landmarks:
-        ratio = f"{r.flop / p.flop:.3g}x published" if r.feasible else f"infeasible: {r.reason}"
-        out.print(f"{p.system} ({p.at}): published {p.flop:.3g} FLOP, frontier {_sci(r.flop)} FLOP -> {ratio}")
-    for g, why in growth:
-        parts = ", ".join(f"{k} x{v:.3g}" for k, v in g.factors.items() if not math.isclose(v, 1.0, rel_tol=1e-3))
-        out.print(f"jump {g.start.at} -> {g.end.at}: x{g.total:.3g} ({parts}); {'; '.join(why)}")
-    out.print(f"written: {run_dir / 'frontier.csv'}, {run_dir / 'frontier.png'}")
+from simulator.cli import trend  # noqa: F401  (registers frontier, reproduce, project, efficiency)
 
 
 def main(argv: list[str] | None = None) -> int:
