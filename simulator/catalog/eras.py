@@ -161,8 +161,9 @@ def _computers() -> dict[str, Accelerator]:
         out[key] = Accelerator(
             name=r["name"], vendor=r["vendor"], kind=r["kind"] or "computer", release_date=available,
             # the peak of the source, whatever its width (peak_precision column), filed as FP32
-            peak_flops_per_s={Precision.FP32: peak}, memory_bytes=math.nan,
-            memory_bandwidth_bytes_per_s=None, scale_up_bandwidth_bytes_per_s=None, scale_up_domain=None,
+            peak_flops_per_s={Precision.FP32: peak},
+            memory_bytes=(gb * 1e9) if (gb := _float(r, "memory_gb", COMPUTERS_CSV)) else math.nan,
+            memory_bandwidth_bytes_per_s=(bw * 1e9) if (bw := _float(r, "memory_bandwidth_gb_s", COMPUTERS_CSV)) else None, scale_up_bandwidth_bytes_per_s=None, scale_up_domain=None,
             tdp_w=_float(r, "power_w", COMPUTERS_CSV), purchase_price_usd=_float(r, "purchase_price_usd", COMPUTERS_CSV),
             cloud_price_usd_per_hour=None, source=r["source"])
     return out
@@ -199,8 +200,9 @@ def pre_gpu_computers() -> dict[str, Accelerator]:
     """The pre-catalog computers by key, as Accelerators (kind 'computer', or 'gpu' for the GTX 280).
 
     Peak FLOP/s is the source's figure, filed under FP32 whatever its width (36- to 64-bit
-    floats; see the peak_precision column). Memory is unknown (nan); tdp_w is the power of
-    the whole machine where known.
+    floats; see the peak_precision column). Memory and its bandwidth are unknown (nan,
+    None) except where the row gives them (the GTX 280); tdp_w is the power of the whole
+    machine where known.
     """
     return dict(_computers())
 
@@ -312,7 +314,8 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
        Price: the latest purchase row at or before `at` (else the catalog's per-chip price).
        Server overhead (1.54-1.69) applies to single-chip prices, interconnect and server
        power factor to accelerators and cards; prices and powers of pre-GPU computers
-       (price_basis 'system') are whole machines. USD/kWh: Epoch's yearly table (2010-2025).
+       (price_basis 'system') are whole machines. USD/kWh: Epoch's yearly table (2010-2025;
+       later years hold the last price, and the method says so).
     prefer='capex' takes step 2 first and the cloud price only where no purchase price
     is documented (Cottier et al.'s main method amortises hardware an owner bought).
     NoPriceError when no price, TDP or electricity price is documented (energy=False omits
@@ -348,11 +351,14 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
         return DevicePrice(hardware, method + "; energy omitted", source)
     if acc.tdp_w is None:
         raise NoPriceError(f"{key}: power (TDP) unknown, energy cost cannot be computed (energy=False omits it)")
-    kwh = power_usd_per_kwh if power_usd_per_kwh is not None else ELECTRICITY_USD_PER_KWH.get(at.year)
+    last = max(ELECTRICITY_USD_PER_KWH)
+    kwh = power_usd_per_kwh if power_usd_per_kwh is not None else ELECTRICITY_USD_PER_KWH.get(min(at.year, last))
+    held = power_usd_per_kwh is None and at.year > last
     if kwh is None:
         raise NoPriceError(f"no electricity price for {at.year} in Epoch's table "
                            f"({min(ELECTRICITY_USD_PER_KWH)}-{max(ELECTRICITY_USD_PER_KWH)}); pass power_usd_per_kwh")
     factor = 1.0 if system else _server_power_factor(key)
     power = acc.tdp_w / 1000 * factor * pue * kwh
     return DevicePrice(hardware + power, method + f" + energy {acc.tdp_w / 1000:g} kW x server factor "
-                       f"{factor:.3f} x PUE {pue:g} x ${kwh:g}/kWh", source)
+                       f"{factor:.3f} x PUE {pue:g} x ${kwh:g}/kWh" + (f" (the {last} price, held)" if held else ""),
+                       source)

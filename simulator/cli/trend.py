@@ -94,3 +94,114 @@ def frontier(
     out.print(f"written: {run_dir / 'frontier.csv'}, {run_dir / 'frontier.png'}")
 
 
+
+
+def _binding_text(shares: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
+@app.command()
+def reproduce(
+    scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
+    start: str = typer.Option("1959", "--start", help="First date of the frontier."),
+    end: str | None = typer.Option(None, "--end", help="Last date (default: today)."),
+    step: str = typer.Option("quarter", "--step", help="month, quarter or year."),
+    samples: int = typer.Option(1000, "--samples", min=10, help="Bootstrap resamples of each era's fit."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+) -> None:
+    """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era."""
+    from datetime import date
+
+    from rich.progress import Progress
+
+    from simulator.frontier.series import STEPS
+    from simulator.report.trend_plot import plot_reproduction
+    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.trend.reproduce import notable_runs
+    from simulator.trend.reproduce import reproduce as run_reproduction
+
+    if step not in STEPS:
+        raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
+    first = _flag_date(start, "--start")
+    last = _flag_date(end, "--end") if end else date.today()
+    if last < first:
+        raise BadInput(f"--end {last}: before --start {first}")
+    config = _frontier_config(scenario)
+    with Progress(console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("solving the frontier", total=None)
+        rep = run_reproduction(config, first, last, step, n_boot=samples, seed=seed,
+                               progress=lambda d, n: bar.update(task, completed=d, total=n))
+    run_dir = new_run_dir("reproduce")
+    csv_path, fig_path = run_dir / "frontier.csv", run_dir / "reproduce.png"
+    rep.frame.to_csv(csv_path, index=False)
+    plot_reproduction(rep, fig_path, notable_runs(), title=f"Largest feasible training run ({config.name}) "
+                      "against AI and Compute")
+    summary = {"scenario": config.name, **rep.summary(), "frontier_csv": str(csv_path), "figure": str(fig_path),
+               "start": first, "end": last, "step": step, "bootstrap_samples": samples, "seed": seed}
+    (run_dir / "summary.json").write_text(_json(summary))
+    write_scenario(run_dir, config.to_raw())
+    write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, samples=samples, seed=seed)
+    if as_json:
+        out.print_json(_json(summary))
+        return
+    s, pub = rep.summary(), rep.summary()["published"]
+
+    def months(key: str) -> str:
+        v, ci = s[f"{key}_doubling_months"], s[f"{key}_doubling_ci"]
+        return "-" if v is None else f"{v:.1f} months [{ci[0]:.1f}, {ci[1]:.1f}]"
+
+    t = Table(title=f"{config.name}: simulated frontier against 'AI and Compute'", title_justify="left")
+    for c in ("quantity", "simulated (90% bootstrap CI)", "published"):
+        t.add_column(c)
+    refit_m, refit_f = pub["modern_doubling_months_refit"], pub["first_era_doubling_months_refit"]
+    t.add_row("doubling time, 2012-2018", months("modern"),
+              f"3.4 months (fit 3.43){'' if refit_m is None else f'; our fit of the points {refit_m:.1f}'}")
+    t.add_row("doubling time, before 2012", months("first_era"),
+              f"about 2 years{'' if refit_f is None else f'; our fit of the points {refit_f:.1f} months'}")
+    t.add_row("doubling time, after 2018", months("post_2018"), "-")
+    t.add_row("growth AlexNet -> AlphaGo Zero", f"{_sci(s['alexnet_to_alphago_zero_growth'])}x",
+              f">300,000x ({pub['alexnet_to_alphago_zero_growth_of_points']:.3g}x between the points)")
+    t.add_row("Moore's law (2-year doubling), same span", f"{s['moore_growth_same_span']:.3g}x", "")
+    out.print(t)
+    for era, shares in s["binding_by_era"].items():
+        out.print(f"binding constraint, {era}: {_binding_text(shares)}")
+    out.print(f"written: {csv_path}, {fig_path}, {run_dir / 'summary.json'}")
+
+
+@app.command()
+def efficiency(
+    years: str = typer.Option("2012,2015,2019,2022,2025", "--years", help="Comma-separated years to price an "
+                              "AlexNet-level run in."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Fit algorithmic efficiency (AI and Efficiency) and price an AlexNet-level run by year."""
+    from simulator.trend.efficiency import efficiency_report
+
+    try:
+        wanted = tuple(int(y) for y in years.split(","))
+    except ValueError:
+        raise BadInput(f"--years {years!r}: not a comma-separated list of years") from None
+    if any(not 1950 <= y <= 2100 for y in wanted):
+        raise BadInput(f"--years {years!r}: years must be between 1950 and 2100")
+    rep = efficiency_report(wanted, seed=seed)
+    if as_json:
+        out.print_json(_json(rep))
+        return
+    fit, pub = rep["fit"], rep["published"]
+    out.print(f"AlexNet-level ImageNet accuracy ({rep['target']}): compute needed fell {fit['total_reduction']:.3g}x "
+              f"from {fit['first_date']} to {fit['last_date']} (published {pub['reduction']}x); fitted halving "
+              f"time {fit['halving_months']:.1f} months, 90% CI [{fit['ci'][0]:.1f}, {fit['ci'][1]:.1f}] "
+              f"(published {pub['halving_months']}); Moore's law over the same span {fit['moore_reduction']:.3g}x "
+              f"(published {pub['moore']}x).")
+    t = Table(title="An AlexNet-level run on the hardware of each year (cheapest device)", title_justify="left")
+    for c in ("year", "algorithmic multiplier", "FLOP", "device", "MFU", "hours", "cost USD"):
+        t.add_column(c, justify="left" if c == "device" else "right")
+    for r in rep["runs"]:
+        if r.get("device_key") is None:
+            t.add_row(str(r["year"]), "-", "-", r.get("reason", "no priced device"), "-", "-", "-")
+            continue
+        t.add_row(str(r["year"]), f"{r['multiplier']:.3g}", _sci(r["flop"]), r["device_name"], f"{r['mfu']:.2f}",
+                  f"{r['hours']:.3g}", f"{r['cost_usd']:.3g}")
+    out.print(t)
