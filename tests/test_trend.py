@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import one_line, run
+
 from simulator.frontier.config import load_frontier
 from simulator.trend.fit import fit_doubling, moore_growth
 from simulator.trend.reproduce import ERAS, reproduce

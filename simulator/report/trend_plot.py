@@ -49,7 +49,7 @@ def plot_reproduction(rep, path: Path, notable=(), title: str = "Training comput
             ax.annotate(p.system, (_when(p.at), p.flop / PFS_DAY_FLOP), fontsize=7, xytext=(4, -10),
                         textcoords="offset points")
     last = ok["when"].max().date()
-    for era, fit in rep.fits.items():
+    for fit in rep.fits.values():
         if fit is None:
             continue
         a, b = fit.start, min(fit.end, last)
