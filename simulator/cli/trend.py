@@ -205,3 +205,68 @@ def efficiency(
         t.add_row(str(r["year"]), f"{r['multiplier']:.3g}", _sci(r["flop"]), r["device_name"], f"{r['mfu']:.2f}",
                   f"{r['hours']:.3g}", f"{r['cost_usd']:.3g}")
     out.print(t)
+
+
+@app.command()
+def project(
+    scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
+    to: int = typer.Option(2040, "--to", help="Last year of the projection."),
+    start_year: int = typer.Option(2025, "--from", help="Start from the simulated frontier of this year (mid-year)."),
+    samples: int = typer.Option(1000, "--samples", min=10, help="Monte Carlo samples."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the samples (recorded in the run folder)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Project the largest feasible run forward under cost, power, supply and latency limits."""
+    from datetime import date
+
+    from simulator.frontier.series import date_grid, frontier_series, to_frame
+    from simulator.frontier.solver import solve
+    from simulator.frontier.utilization import Utilization
+    from simulator.report.projection_plot import plot_projection
+    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.trend.efficiency import efficiency_points, fit_efficiency
+    from simulator.trend.project import LIMITS, project as run_projection, start_date
+
+    if not 2013 <= start_year <= 2100:
+        raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
+    if to <= start_year or to > 2200:
+        raise BadInput(f"--to {to}: must be after --from {start_year} and at most 2200")
+    config = _frontier_config(scenario)
+    util = Utilization(default_efficiency())
+    start = solve(start_date(start_year), config, util, relax=False)
+    if not start.feasible or start.caps is None or start.caps.budget_usd is None:
+        raise BadInput(f"--from {start_year}: the frontier there has no budgeted run to start from "
+                       f"({start.reason or 'no budget documented'})")
+    halving = fit_efficiency(efficiency_points(), seed=seed).halving_months
+    proj = run_projection(start, to, samples, seed, halving_months=halving)
+    table = proj.table()
+    history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False, util=util))
+    run_dir = new_run_dir("project")
+    table.to_csv(run_dir / "projection.csv", index=False)
+    plot_projection(table, run_dir / "projection.png", history, title=f"Projected largest training run ({config.name}, "
+                    f"{samples} samples, seed {seed})")
+    summary = {"scenario": config.name, "seed": seed, "samples": samples, "start": start.at,
+               "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
+                             "budget_usd": start.caps.budget_usd},
+               "first_year_binding": proj.first_year_binding(), "algorithmic_halving_months": halving,
+               "table": table.to_dict(orient="records"), "csv": str(run_dir / "projection.csv"),
+               "figure": str(run_dir / "projection.png")}
+    (run_dir / "summary.json").write_text(_json(summary))
+    write_scenario(run_dir, config.to_raw())
+    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, start=start.at, to=to)
+    if as_json:
+        out.print_json(_json(summary))
+        return
+    out.print(f"start: the simulated frontier at {start.at}: {start.n_devices:,} x {start.device_name}, "
+              f"{start.flop:.3g} FLOP, budget ${start.caps.budget_usd:,.0f}")
+    t = Table(title=f"largest run per year, {samples} samples (seed {seed})", title_justify="left")
+    for c in ("year", "FLOP p10", "median", "p90", "cost USD (median)", "effective (median)", *LIMITS):
+        t.add_column(c, justify="right")
+    for r in table.itertuples():
+        t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
+                  _sci(r.effective_flop_median), *(f"{getattr(r, f'share_bound_by_{k}'):.0%}" for k in LIMITS))
+    out.print(t)
+    firsts = proj.first_year_binding()
+    out.print("first year each limit binds in most samples: " + ", ".join(
+        f"{k} {v if v is not None else 'never'}" for k, v in firsts.items()))
+    out.print(f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}")

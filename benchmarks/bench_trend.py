@@ -1,0 +1,50 @@
+"""End-to-end wall time of `simulator reproduce` and `simulator project --samples 1000`.
+
+    python benchmarks/bench_trend.py
+
+Each command runs in-process through the CLI entry point, in a temporary working
+directory (its run folder is thrown away), with the built-in baseline scenario:
+`reproduce` solves the frontier quarterly from 1959 to today with every constraint's
+2x relaxation, fits each era with 1000 bootstrap samples and draws the figure;
+`project` starts from the 2025 frontier and samples 1000 futures to 2040.
+
+Targets (issue 6), on the 2-core CI machine: reproduce under 60 s, project under
+120 s. Prints PASS/FAIL; exit status 1 on FAIL. Not a pytest file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import time
+
+from simulator.cli import main
+
+CASES = [(["reproduce"], 60.0), (["project", "--samples", "1000"], 120.0)]
+
+
+def main_bench() -> int:
+    ok = True
+    for argv, target in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            here = os.getcwd()
+            os.chdir(tmp)
+            try:
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    code = main(argv)
+                wall = time.perf_counter() - t0
+            finally:
+                os.chdir(here)
+        passed = code == 0 and wall < target
+        ok &= passed
+        print(f"simulator {' '.join(argv):<28} exit {code}  wall {wall:6.1f} s   "
+              f"{'PASS' if passed else 'FAIL'} (< {target:.0f} s)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main_bench())
