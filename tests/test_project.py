@@ -10,12 +10,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from cli_helpers import one_line, run
+
 from simulator.frontier.config import load_frontier
 from simulator.frontier.solver import solve
-from simulator.trend.project import (ASPECT, GDP_SHARE_CAP, LIMITS, Param, latency_flop, parse_params, project,
-                                     projection_parameters, start_date)
+from simulator.trend.project import (
+    ASPECT,
+    GDP_SHARE_CAP,
+    LIMITS,
+    Param,
+    latency_flop,
+    parse_params,
+    project,
+    projection_parameters,
+    start_date,
+)
 
 
 @pytest.fixture(scope="module")

@@ -225,7 +225,8 @@ def project(
     from simulator.report.projection_plot import plot_projection
     from simulator.runs import new_run_dir, write_meta, write_scenario
     from simulator.trend.efficiency import efficiency_points, fit_efficiency
-    from simulator.trend.project import LIMITS, project as run_projection, start_date
+    from simulator.trend.project import LIMITS, start_date
+    from simulator.trend.project import project as run_projection
 
     if not 2013 <= start_year <= 2100:
         raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
