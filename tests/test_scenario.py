@@ -13,7 +13,7 @@ from simulator.scenario import Scenario, ScenarioError, default_scenario_path, l
 from simulator.specs import Attention, GenericNetwork, Precision, Recompute, Schedule, Transformer, Zero
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
 
 BASE = {
     "name": "test",

@@ -45,7 +45,7 @@ from simulator.units import GB
 from simulator.validation import describe, parse_row, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
 EFF = default_efficiency()
 #: The closed form may differ from the event engine by this much (relative).
 CLOSED_FORM_TOLERANCE = 0.03

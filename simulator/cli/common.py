@@ -12,10 +12,10 @@ from rich.console import Console
 
 from simulator.scenario import ScenarioError, default_scenario_path, load_scenario
 
-try:  # typer < 0.29 uses click; later versions vendor it
-    from click.exceptions import UsageError
-except ImportError:  # pragma: no cover - depends on the installed typer
+try:  # typer >= 0.29 vendors click (and a separately installed click, e.g. with dask, is another class)
     from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import UsageError
 
 __all__ = ["BadInput", "UsageError", "app", "err", "out"]
 

@@ -239,7 +239,7 @@ def project(
         raise BadInput(f"--from {start_year}: the frontier there has no budgeted run to start from "
                        f"({start.reason or 'no budget documented'})")
     halving = fit_efficiency(efficiency_points(), seed=seed).halving_months
-    proj = run_projection(start, to, samples, seed, halving_months=halving)
+    proj = run_projection(start, to, samples, seed, halving_months=halving, power_cap_w=config.power_cap_w)
     table = proj.table()
     history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False, util=util))
     run_dir = new_run_dir("project")

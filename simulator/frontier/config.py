@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
-from simulator.catalog.hardware import accelerators
+from simulator.catalog.hardware import accelerators, links
 from simulator.costs.failures import DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError
@@ -76,6 +76,9 @@ class FrontierConfig:
     restart_s: float = RESTART_S
     price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
     memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
+    intra_link: str | None = None  # links.csv key replacing every device's scale-up link
+    inter_link: str | None = None  # links.csv key replacing every device's scale-out link
+    power_cap_w: float | None = None  # most power one site can give a run (the projection's site power cap)
     sources: tuple[tuple[str, str], ...] = ()
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
@@ -110,7 +113,8 @@ class FrontierConfig:
 
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
-            "restart_s", "memory_scale"}
+            "restart_s", "memory_scale", "power_cap_w"}
+_LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
 _LISTS = {"devices", "families"}
@@ -125,7 +129,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
-    allowed = _NUMBERS | _DATES | _LISTS | {"price"}
+    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | {"price"}
     out = {}
     for key, value in table.items():
         def bad(problem, key=key, value=value):
@@ -152,6 +156,10 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             if not isinstance(value, list) or not value or any(v not in known for v in value):
                 raise bad(f"must be a non-empty list of: {', '.join(known)}")
             out[key] = tuple(dict.fromkeys(value))
+        elif key in _LINKS:
+            if value not in links():
+                raise bad(f"not a link of links.csv; one of: {', '.join(links())}")
+            out[key] = value
         elif value not in ("capex", "cloud"):
             raise bad("must be \"capex\" or \"cloud\"")
         else:

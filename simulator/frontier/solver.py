@@ -12,8 +12,9 @@ layout search (`utilization`), and turns it into a run:
 where goodput is the exact expected share of wall time kept under exponential
 failures with Young's checkpoint interval (costs/failures.py); a synchronous job
 fails as a whole, independent actors one at a time. A family whose
-technique lets independent actors run (self-play, architecture search) is bound by
-neither the batch nor the cluster size: only by its budget. When no layout fits the
+technique lets independent actors run (self-play, architecture search) needs no
+interconnect and fails one actor at a time, but its actors are bound to a batch-bound
+learner (actors_per_learner, AlphaZero's 5,000 : 64). When no layout fits the
 device count it halves the count. The largest FLOP wins; then each constraint is
 relaxed 2x in turn and the run re-solved: a constraint binds when relaxing it enlarges
 the run (more than BIND_TOLERANCE). `binding` lists them by gain, the longest-run
@@ -35,7 +36,7 @@ from simulator.catalog.eras import (
     price_per_device_hour,
     techniques_known,
 )
-from simulator.catalog.hardware import accelerators, default_links
+from simulator.catalog.hardware import accelerators, default_links, links
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
@@ -199,6 +200,9 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     admitted = fam.techniques & known
     batch_free = fam.batch_free_with in admitted
     intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)
+    if key in accelerators() and (config.intra_link or config.inter_link):  # a what-if interconnect
+        intra = links()[config.intra_link] if config.intra_link else intra
+        inter = links()[config.inter_link] if config.inter_link else inter
     host = max(1, int(caps.host_devices or 1))
     node = min(node_default or host, host)
     limits: dict[str, float] = {}
@@ -209,8 +213,11 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     else:
         limits["technique"] = 1  # one device: no multi-device technique, or no documented interconnect
     crit, b_max = _batch(fam, model, at, known, config)
+    learners = max(1.0, b_max // fam.per_device_batch)
     if not batch_free and not isinstance(model, Transformer):
-        limits["batch"] = max(1.0, b_max // fam.per_device_batch)
+        limits["batch"] = learners
+    elif batch_free and fam.actors_per_learner:  # the learner stays batch-bound; actors scale with it
+        limits["batch"] = learners * (1 + fam.actors_per_learner)
     hours = caps.max_duration_days * 24
     if caps.budget_usd is not None:
         limits["budget"] = caps.budget_usd / (price * hours)

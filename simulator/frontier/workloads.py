@@ -21,7 +21,8 @@ from simulator.specs import GenericNetwork, Transformer
 
 WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "since", "source", "models", "model_since", "techniques", "per_device_batch",
-         "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch"}
+         "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch", "actors_per_learner",
+         "actors_per_learner_source"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique"}
 
 
@@ -48,6 +49,7 @@ class Family:
     batch_free_with: str | None
     batch_limits: tuple[BatchStep, ...]
     kaplan: bool  # critical batch from Kaplan et al. 2020 instead of batch_limits
+    actors_per_learner: float | None = None  # independent actors per (batch-bound) learner device
 
     def models_at(self, at: date) -> tuple[Transformer | GenericNetwork, ...]:
         """The family's models published on or before `at`."""
@@ -92,11 +94,14 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
             raise ValueError(f"{here}: unknown technique {s['technique']!r}")
         steps.append(BatchStep(_date(s["since"], here), int(s["examples"]), source, s.get("technique")))
     kaplan = t.get("critical_batch") == "kaplan"
+    if "actors_per_learner" in t and not t.get("actors_per_learner_source"):
+        raise ValueError(f"{where}: actors_per_learner needs actors_per_learner_source")
     if not steps and not kaplan and t["techniques"] != ["single_device"]:
         raise ValueError(f"{where}: a multi-device family needs batch_limits or critical_batch = 'kaplan'")
     return Family(key, t["name"], _date(t["since"], where), t["source"], tuple(models[m] for m in t["models"]),
                   {m: _date(d, where) for m, d in t.get("model_since", {}).items()}, frozenset(t["techniques"]),
-                  int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan)
+                  int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan,
+                  t.get("actors_per_learner"))
 
 
 @cache

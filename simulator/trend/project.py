@@ -133,7 +133,7 @@ def latency_flop(duration_s, batch_tokens, t_layer_s):
 
 
 def project(start: Run, to_year: int, samples: int, seed: int, params: dict[str, Param] | None = None,
-            halving_months: float | None = None) -> Projection:
+            halving_months: float | None = None, power_cap_w: float | None = None) -> Projection:
     """Sample the largest run of each year from start.at.year + 1 to `to_year`."""
     if not start.feasible or start.caps is None or start.caps.budget_usd is None:
         raise ValueError(f"the start run at {start.at} is not a budgeted feasible run: {start.reason}")
@@ -161,6 +161,8 @@ def project(start: Run, to_year: int, samples: int, seed: int, params: dict[str,
     p0 = start.n_devices * draw["installed_watts_per_gpu"] * tdp / H100_TDP_W
     frac = np.clip((years[None, :] - start.at.year) / max(2030 - start.at.year, 1), 0, 1)
     site = p0 * (draw["single_campus_power_2030"] / p0) ** frac
+    if power_cap_w is not None:
+        site = np.minimum(site, power_cap_w)
     flop_power = site / watts * peak * mfu * dur
     # supply (H100-equivalents)
     k = years[None, :] - 2024
