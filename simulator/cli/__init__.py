@@ -209,7 +209,7 @@ def search(
         out.print(f"candidates written to {run / 'candidates.csv'}")
 
 
-from simulator.cli import trend  # noqa: F401  (registers frontier, reproduce, project, efficiency)
+from simulator.cli import explore, trend  # noqa: F401  (register the trend and what-if commands)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,203 @@
+"""Sweeps: a grid (and Monte Carlo samples) of scenario keys, run through any command.
+
+A point sets dotted scenario keys (`frontier.budget_scale`, `layout.tp`,
+`cluster.devices` ...) and the command's own parameters (`date` for frontier; `to`,
+`samples`, `seed` for project) and runs one command on the modified scenario:
+
+    step      one simulated step        search   the best layout
+    frontier  the largest run at `date`  project  the projected run in year `to`
+
+`run_point` is a pure top-level function of (command, scenario text, origin, point),
+so the same point gives the same row whichever executor runs it: in this process,
+in local processes (concurrent.futures), or on a Dask cluster. A point that fails
+returns its error in the row; the others still finish.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import os
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+
+import numpy as np
+
+COMMANDS = ("step", "search", "frontier", "project")
+#: Parameters of each command that are not scenario keys, with their defaults.
+COMMAND_KEYS = {"step": {}, "search": {}, "frontier": {"date": "2020-01-01"},
+                "project": {"from": 2025, "to": 2030, "samples": 200, "seed": 0}}
+
+
+class SweepError(ValueError):
+    """A bad --set / --samples argument (one line)."""
+
+
+def _value(text: str):
+    """A TOML scalar (number, bool, quoted or bare string)."""
+    text = text.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_set(text: str) -> tuple[str, list | tuple[float, float]]:
+    """'key=v1,v2,...' -> (key, [values]); 'key=lo:hi' -> (key, (lo, hi)) for sampling."""
+    key, sep, rest = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not rest.strip():
+        raise SweepError(f"--set {text!r}: expected key=v1,v2,... or key=lo:hi")
+    if ":" in rest and "," not in rest and not rest.strip().startswith('"'):
+        lo, hi = (_value(x) for x in rest.split(":", 1))
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi)) or not lo < hi:
+            raise SweepError(f"--set {text!r}: a range needs two numbers lo < hi")
+        return key, (float(lo), float(hi))
+    return key, [_value(v) for v in rest.split(",")]
+
+
+def points(sets: list[str], samples: int = 0, seed: int = 0) -> list[dict]:
+    """The Cartesian grid of the value lists, times `samples` uniform draws of the ranges."""
+    parsed = [parse_set(s) for s in sets]
+    keys = [k for k, _ in parsed]
+    if len(set(keys)) != len(keys):
+        raise SweepError(f"--set: a key is given twice: {keys}")
+    grid = [(k, v) for k, v in parsed if isinstance(v, list)]
+    ranges = [(k, v) for k, v in parsed if isinstance(v, tuple)]
+    if ranges and samples < 1:
+        raise SweepError(f"--set {ranges[0][0]}=lo:hi needs --samples N")
+    rng = np.random.default_rng(seed)
+    out = []
+    for combo in itertools.product(*(v for _, v in grid)) if grid else [()]:
+        base = dict(zip((k for k, _ in grid), combo))
+        for _ in range(max(samples, 1) if ranges else 1):
+            out.append({**base, **{k: float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges}})
+    return out
+
+
+def _apply(raw: dict, point: dict, command: str) -> tuple[dict, dict]:
+    """(scenario dict with the point's keys set, the command's own parameters)."""
+    data, params = copy.deepcopy(raw), dict(COMMAND_KEYS[command])
+    for key, value in point.items():
+        if key in params:
+            params[key] = value
+            continue
+        *tables, leaf = key.split(".")
+        node = data
+        for t in tables:
+            node = node.setdefault(t, {})
+            if not isinstance(node, dict):
+                raise SweepError(f"--set {key}: {t} is not a table")
+        node[leaf] = value
+        if tables == ["frontier"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+            data.setdefault("sources", {})[leaf] = f"sweep: {key} = {value} (a what-if)"
+    return data, params
+
+
+_UTIL = None  # one layout-search cache per process
+
+
+def _util():
+    global _UTIL
+    if _UTIL is None:
+        from simulator.catalog.efficiency import default_efficiency
+        from simulator.frontier.utilization import Utilization
+
+        _UTIL = Utilization(default_efficiency())
+    return _UTIL
+
+
+def _run(command: str, data: dict, params: dict, origin: str) -> dict:
+    if command in ("step", "search"):
+        from simulator.catalog.efficiency import default_efficiency
+        from simulator.engine.step import simulate_step
+        from simulator.scenario import parse_scenario
+        from simulator.search import search_layouts
+        from simulator.search.rank import used_cluster
+        from simulator.specs import SearchSpace
+
+        sc = parse_scenario(data, origin)
+        eff = default_efficiency()
+        if command == "step":
+            r = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+            return {"feasible": r.feasible, "step_time_s": r.step_time_s, "mfu": r.mfu, "detail": r.detail}
+        space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
+        res = search_layouts(sc.model, sc.cluster, sc.layout, space, eff)
+        if res.best is None:
+            return {"feasible": False, "evaluated": res.evaluated}
+        lay, best = res.best
+        return {"feasible": True, "step_time_s": best.step_time_s, "mfu": best.mfu, "tp": lay.tp, "pp": lay.pp,
+                "dp": lay.dp, "evaluated": res.evaluated}
+    from simulator.frontier.config import parse_frontier
+    from simulator.frontier.solver import solve
+
+    config = parse_frontier(data, origin)
+    if command == "frontier":
+        at = params["date"] if isinstance(params["date"], date) else date.fromisoformat(str(params["date"]))
+        r = solve(at, config, _util(), relax=False)
+        return {"feasible": r.feasible, "flop": r.flop, "pfs_days": r.pfs_days, "n_devices": r.n_devices,
+                "device": r.device, "family": r.family, "days": r.days, "mfu": r.mfu, "cost_usd": r.cost_usd,
+                "devices_limited_by": r.devices_limited_by, "reason": r.reason}
+    from simulator.trend.project import project, start_date
+
+    start = solve(start_date(int(params["from"])), config, _util(), relax=False)
+    proj = project(start, int(params["to"]), int(params["samples"]), int(params["seed"]), power_cap_w=config.power_cap_w)
+    last = proj.table().iloc[-1]
+    return {"feasible": True, "year": int(last.year), "flop_p10": float(last.flop_p10),
+            "flop_median": float(last.flop_median), "flop_p90": float(last.flop_p90),
+            "cost_usd_median": float(last.cost_usd_median)}
+
+
+def run_point(command: str, text: str, origin: str, point: dict) -> dict:
+    """One row: the point's values, then the command's outputs, or `error`."""
+    row = dict(point)
+    try:
+        data, params = _apply(tomllib.loads(text), point, command)
+        row.update(_run(command, data, params, origin))
+        row["error"] = ""
+    except Exception as exc:  # a failed point is reported in its row; the sweep goes on
+        row["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+def run_points(command: str, text: str, origin: str, pts: list[dict], workers: int = 1, client=None,
+               progress=None) -> list[dict]:
+    """Rows in point order. workers=1: this process; >1: local processes; client: Dask."""
+    if command not in COMMANDS:
+        raise SweepError(f"--command {command!r}: one of {', '.join(COMMANDS)}")
+    rows: list[dict | None] = [None] * len(pts)
+    done = 0
+
+    def tick():
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, len(pts))
+
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.map(run_point, [command] * len(pts), [text] * len(pts), [origin] * len(pts), pts,
+                             pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures):
+            rows[index[fut.key]] = fut.result()
+            tick()
+    elif workers > 1 and len(pts) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, len(pts) // (workers * 8))
+            for i, row in enumerate(pool.map(run_point, [command] * len(pts), [text] * len(pts),
+                                             [origin] * len(pts), pts, chunksize=chunk)):
+                rows[i] = row
+                tick()
+    else:
+        for i, p in enumerate(pts):
+            rows[i] = run_point(command, text, origin, p)
+            tick()
+    return rows  # type: ignore[return-value]
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
