@@ -157,7 +157,7 @@ def run_point(command: str, text: str, origin: str, point: dict) -> dict:
         data, params = _apply(tomllib.loads(text), point, command)
         row.update(_run(command, data, params, origin))
         row["error"] = ""
-    except Exception as exc:  # a failed point is reported in its row; the sweep goes on
+    except Exception as exc:  # noqa: BLE001 - a failed point is reported in its row; the sweep goes on
         row["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
 

@@ -84,3 +84,79 @@ def sweep(
         return
     out.print(frame.to_string(max_rows=40, max_colwidth=40))
     out.print(f"{len(pts)} points ({failed} failed) with {executor}; written: {run_dir / 'sweep.csv'}")
+
+
+@app.command()
+def explain(
+    scenario: Path | None = typer.Argument(None, help="Step scenario TOML with a complete [layout] (default: built-in)."),
+    frontier_too: bool = typer.Option(True, "--frontier/--no-frontier", help="Also draw the binding constraint "
+                                      "per era from the baseline frontier."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+) -> None:
+    """Figures that teach one step: Gantt chart, time and memory breakdowns, scaling curves."""
+    from datetime import date
+
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.cli.common import _scenario
+    from simulator.engine.step import simulate_step
+    from simulator.report import explain as ex
+    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.search.rank import used_cluster
+
+    sc = _scenario(scenario)
+    if not sc.has_layout:
+        raise BadInput(f"{sc.origin}: [layout] is not complete (tp, pp, dp): explain needs one layout to draw")
+    eff = default_efficiency()
+    result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+    run_dir = new_run_dir("explain")
+    written = []
+    title = f"{sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"
+    if result.feasible:
+        written += [ex.gantt(result.records, run_dir / "gantt.png", title),
+                    ex.breakdown(result, run_dir / "breakdown.png", title)]
+    if result.memory is not None:
+        written.append(ex.memory(result, run_dir / "memory.png", f"{title}: memory per device"))
+    n = sc.cluster.n_devices
+    counts = sorted({2 ** k for k in range(max(0, n.bit_length() - 5), n.bit_length() + 2)})
+    table = ex.scaling_table(sc.model, sc.cluster, sc.layout, eff, counts)
+    table.to_csv(run_dir / "scaling.csv", index=False)
+    written.append(ex.scaling(table, run_dir / "scaling.png", title))
+    if frontier_too:
+        from simulator.frontier.config import load_frontier
+        from simulator.frontier.series import date_grid, frontier_series, published, to_frame
+        from simulator.report.frontier_plot import plot_frontier
+
+        runs = frontier_series(load_frontier(), date_grid(date(2012, 1, 1), date(2025, 12, 31), "year"))
+        frame = to_frame(runs)
+        frame.to_csv(run_dir / "frontier.csv", index=False)
+        written.append(plot_frontier(frame, run_dir / "frontier_binding.png", published(),
+                                     title="Binding constraint per era (baseline frontier)"))
+    (run_dir / "step.json").write_text(_json({"scenario": sc.name, **result.to_dict()}))
+    write_scenario(run_dir, sc.raw)
+    write_meta(run_dir, scenario=sc.origin)
+    payload = {"run_dir": str(run_dir), "feasible": result.feasible, "reason": result.detail,
+               "figures": [str(p) for p in written]}
+    if as_json:
+        out.print_json(_json(payload))
+        return
+    if not result.feasible:
+        out.print(f"{sc.name}: the layout is infeasible ({result.detail}); memory and scaling figures only")
+    out.print(f"written to {run_dir}: " + ", ".join(p.name for p in written) + ", scaling.csv, step.json")
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder (outputs/<command>/<run-id>)."),
+) -> None:
+    """Assemble a run folder's figures and tables into one self-contained HTML page."""
+    from simulator.report.html import build_report
+
+    if not run_dir.is_dir():
+        raise BadInput(f"{run_dir}: not a folder")
+    if not any(run_dir.glob("*.png")) and not any(run_dir.glob("*.csv")):
+        raise BadInput(f"{run_dir}: no figures or tables to report (is it a run folder?)")
+    target = run_dir / "report.html"
+    if target.exists():
+        raise BadInput(f"{target}: file exists; runs never overwrite earlier results")
+    target.write_text(build_report(run_dir), encoding="utf-8")
+    out.print(f"written: {target}")
