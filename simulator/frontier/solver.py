@@ -206,7 +206,8 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     host = max(1, int(caps.host_devices or 1))
     node = min(node_default or host, host)
     limits: dict[str, float] = {}
-    if batch_free or "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None:  # independent actors: no interconnect, no batch limit; the actor's devices
+    multi_node = "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None
+    if batch_free or multi_node:  # independent actors need no interconnect; a synchronous job needs both links
         limits["supply"] = max(caps.max_devices or host, 1)
     elif admitted & {"intra_machine_split", "sync_data_parallel_multi_node"} and intra is not None:
         limits["host"] = node
