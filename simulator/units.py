@@ -39,3 +39,19 @@ def fmt_seconds(t_s: float) -> str:
     if t_s < 3 * DAY_S:
         return f"{t_s / HOUR_S:.1f} h"
     return f"{t_s / DAY_S:.1f} d"
+
+
+def partial_date(text: str):
+    """YYYY-MM-DD, or YYYY-MM / YYYY meaning the first day of that month or year.
+
+    ValueError when `text` is not such a date (the caller names the file, key or flag).
+    """
+    from datetime import date
+
+    parts = str(text).strip().split("-")
+    if not 1 <= len(parts) <= 3:
+        raise ValueError(f"not a date: {text!r}")
+    try:
+        return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
+    except (TypeError, ValueError):
+        raise ValueError(f"not a date: {text!r}") from None

@@ -243,3 +243,14 @@ def test_bad_scenario_values_are_one_line(table, problem):
         parse_frontier({"frontier": table, "sources": src}, "bad.toml")
     text = str(info.value)
     assert problem in text and "bad.toml" in text and "\n" not in text
+
+
+def test_partial_dates_mean_the_first_day_of_their_period():
+    from simulator.units import partial_date
+
+    assert partial_date("2012") == date(2012, 1, 1)
+    assert partial_date("2012-09") == date(2012, 9, 1)
+    assert partial_date(" 2012-09-30 ") == date(2012, 9, 30)
+    for bad in ("20x2", "2012-13", "2012-1-2-3", ""):
+        with pytest.raises(ValueError, match="not a date"):
+            partial_date(bad)

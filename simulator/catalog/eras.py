@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from simulator.catalog.hardware import accelerators
 from simulator.specs import Accelerator, Precision
+from simulator.units import partial_date
 
 TECHNIQUES_CSV = "techniques.csv"
 COMPUTERS_CSV = "pre_gpu_computers.csv"
@@ -120,10 +121,9 @@ def _date(row: dict[str, str], col: str, name: str, required: bool = False) -> d
     value = row.get(col, "")
     if not value and not required:
         return None
-    parts = value.split("-")
     try:
-        return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
-    except (TypeError, ValueError):
+        return partial_date(value)
+    except ValueError:
         raise ValueError(f"{name}: key={row['key']!r}: column {col!r}: not a date: {value!r}") from None
 
 

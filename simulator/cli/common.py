@@ -66,12 +66,11 @@ def _json(obj) -> str:
 
 def _flag_date(text: str, flag: str):
     """A date flag: YYYY, YYYY-MM or YYYY-MM-DD (the first day of the period)."""
-    from datetime import date
+    from simulator.units import partial_date
 
-    parts = text.strip().split("-")
     try:
-        return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
-    except (TypeError, ValueError):
+        return partial_date(text)
+    except ValueError:
         raise BadInput(f"{flag} {text!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
 
 

@@ -23,6 +23,8 @@ from datetime import date
 from functools import cache
 from importlib.resources import files
 
+from simulator.units import partial_date
+
 INPUTS_CSV = "frontier_inputs.csv"
 LATEST_PER_ACTOR = ("annual_spend_usd",)
 LARGEST_SO_FAR = ("cluster_devices", "host_devices")
@@ -56,10 +58,9 @@ class Value(float):
 
 
 def _since(text: str, key: str) -> date:
-    parts = text.split("-")
     try:
-        return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
-    except (TypeError, ValueError):
+        return partial_date(text)
+    except ValueError:
         raise ValueError(f"{INPUTS_CSV}: key={key!r}: column 'since': not a date: {text!r}") from None
 
 

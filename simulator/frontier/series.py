@@ -22,6 +22,7 @@ from simulator.catalog.efficiency import default_efficiency
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.solver import CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
+from simulator.units import partial_date
 
 STEPS = {"month": 1, "quarter": 3, "year": 12}
 PUBLISHED_CSV = "ai_and_compute.csv"
@@ -92,17 +93,13 @@ class Published:
     source: str
 
 
-def _date(text: str) -> date | None:
-    parts = text.split("-") if text else []
-    return date(*(int(p) for p in parts), *([1] * (3 - len(parts)))) if parts else None
-
-
 def published() -> list[Published]:
     """Points of ai_and_compute.csv with a date and a FLOP value."""
     text = files("simulator.catalog").joinpath(PUBLISHED_CSV).read_text(encoding="utf-8")
     out = []
     for r in csv.DictReader(io.StringIO(text)):
-        at, flop = _date(r["publication_date"].strip()), r["training_flop"].strip()
+        text_date, flop = r["publication_date"].strip(), r["training_flop"].strip()
+        at = partial_date(text_date) if text_date else None
         if at and flop:
             out.append(Published(r["system"], at, float(flop), r["era"], r["source"]))
     return out
