@@ -125,7 +125,9 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     """A FrontierConfig from a parsed TOML document; ScenarioError on bad input."""
     for key, value in data.items():
         if key not in _TOP:
-            raise ScenarioError(origin, None, key, value, f"unknown key; allowed: {', '.join(sorted(_TOP))}")
+            hint = " (this looks like a step scenario; frontier commands take a [frontier] scenario)" if key in (
+                "model", "cluster", "layout", "search") else ""
+            raise ScenarioError(origin, None, key, value, f"unknown key; allowed: {', '.join(sorted(_TOP))}{hint}")
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
