@@ -38,15 +38,14 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 #: minutes; no published restart time was found in the reference data (verify).
 RESTART_S = 600.0
 
+#: Sources of the constant defaults, written into a resolved scenario (the series defaults
+#: - budget, largest cluster, devices per host, longest run - are left out of it and keep
+#: their per-row sources in catalog/frontier_inputs.csv).
 DEFAULT_SOURCES = {
     "max_waste": "McCandlish et al. 2018 (arXiv 1812.06162), Sec. 2.2: B = B_crit trade-off",
     "failure_rate_per_device_hour": "Llama 3 (Dubey et al. 2024, Sec. 3.3.4): 419 interruptions, 54 days, 16,384 GPUs",
     "checkpoint_bytes_per_s": "Llama 3 (Dubey et al. 2024, Sec. 3.3.1): 2 TB/s sustained storage (from memory - verify)",
     "restart_s": "assumption (no published restart time in the reference data; verify)",
-    "budget": "catalog/frontier_inputs.csv: annual_spend_usd x compute_share_of_spend x run_share_of_compute",
-    "max_devices": "catalog/frontier_inputs.csv: cluster_devices",
-    "host_devices": "catalog/frontier_inputs.csv: host_devices",
-    "max_duration_days": "catalog/frontier_inputs.csv: max_duration_days",
     "budget_scale": "1: the budget series as sourced (no scaling)",
     "critical_batch_scale": "1: the batch limits as sourced in catalog/workloads.toml (no scaling)",
     "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
