@@ -21,10 +21,8 @@ import csv
 import io
 import math
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from importlib.resources import files
-
-import numpy as np
 
 from simulator.catalog import eras
 from simulator.catalog.efficiency import default_efficiency
@@ -32,13 +30,12 @@ from simulator.catalog.hardware import accelerators
 from simulator.catalog.models import find_model
 from simulator.frontier.utilization import Utilization
 from simulator.specs import Efficiency, Precision
+from simulator.trend.fit import fit_doubling, moore_growth, years
 
 CSV_NAME = "algorithmic_efficiency.csv"
 ALEXNET_TARGET = "AlexNet level (79.1% top-5)"
 COLUMNS = ("benchmark", "target", "model", "compute_tfs_days", "reduction_vs_first", "date", "source")
 FLOP_PER_TFS_DAY = 1e12 * 86_400  # teraflop/s-day, the unit of the source tables
-DAYS_PER_YEAR = 365.25
-MOORE_DOUBLING_MONTHS = 24.0  # Hernandez & Brown compare with Moore's law at a 2-year doubling
 PUBLISHED_SOURCE = ("Hernandez & Brown 2020, 'Measuring the Algorithmic Efficiency of Neural Networks' "
                     "(arXiv 2005.04305); OpenAI, 'AI and Efficiency' (2020-05-05): 44x less compute for "
                     "AlexNet-level ImageNet accuracy 2012-2019, halving every 16 months, Moore's law 11x")
@@ -95,10 +92,6 @@ class AlexNetRun:
     multiplier: float
 
 
-def _years(d: date) -> float:
-    return d.toordinal() / DAYS_PER_YEAR
-
-
 def parse_efficiency_csv(text: str, name: str = CSV_NAME) -> list[EffPoint]:
     """Parse the table's text; ValueError names the file, the row (line and model) and the column."""
     reader = csv.DictReader(io.StringIO(text))
@@ -140,53 +133,36 @@ def efficiency_points(target: str = ALEXNET_TARGET) -> list[EffPoint]:
     return found
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(intercept)
-
-
-def _months(slope: float) -> float:
-    return 12.0 / slope if slope > 0 else math.inf
-
-
 def fit_efficiency(points: list[EffPoint], n_boot: int = 1000, seed: int = 0) -> EfficiencyFit:
-    """Least-squares fit of log2(reduction) on years (date.toordinal() / 365.25).
+    """Least-squares fit of log2(reduction) on years, with a bootstrap 90% interval.
 
-    halving_months = 12 / slope. The 90% interval resamples the points with replacement
-    (numpy.random.default_rng(seed)), skips resamples whose dates are all equal, takes the
-    5th and 95th percentiles of the slope and maps them to months (12 / slope; a
-    non-positive slope bound gives an infinite halving time).
+    The same fit as every trend of the package (`simulator.trend.fit.fit_doubling`):
+    the reduction doubles every `halving_months` (12 / slope); the interval resamples the
+    points with replacement (numpy.random.default_rng(seed)).
     """
     pts = sorted(points, key=lambda p: p.date)
     if len({p.date for p in pts}) < 2:
         raise ValueError("fit_efficiency: need points at two or more distinct dates")
     if n_boot < 1:
         raise ValueError(f"fit_efficiency: n_boot={n_boot!r}: must be >= 1")
-    x = np.array([_years(p.date) for p in pts])
-    y = np.log2([p.reduction for p in pts])
-    slope, intercept = _slope(x, y)
-    rng = np.random.default_rng(seed)
-    slopes = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(pts), len(pts))
-        if np.ptp(x[idx]) == 0:
-            continue
-        slopes.append(_slope(x[idx], y[idx])[0])
-    lo, hi = np.percentile(slopes, [5, 95]) if slopes else (slope, slope)
-    span = _years(pts[-1].date) - _years(pts[0].date)
+    fit = fit_doubling([p.date for p in pts], [p.reduction for p in pts], pts[0].date,
+                       pts[-1].date + timedelta(days=1), n_boot=n_boot, seed=seed)
+    if fit is None:
+        raise ValueError(f"fit_efficiency: need at least 3 points, got {len(pts)}")
+    span = years(pts[-1].date) - years(pts[0].date)
     return EfficiencyFit(
-        slope_per_year=slope, intercept=intercept, halving_months=_months(slope),
-        ci_months=(_months(float(hi)), _months(float(lo))), n_boot=n_boot, seed=seed, n_points=len(pts),
+        slope_per_year=fit.slope_per_year, intercept=fit.intercept, halving_months=fit.doubling_months,
+        ci_months=(fit.ci_low, fit.ci_high), n_boot=n_boot, seed=seed, n_points=len(pts),
         first_date=pts[0].date, last_date=pts[-1].date, span_years=span,
-        total_reduction=pts[-1].reduction / pts[0].reduction, fitted_reduction=2.0 ** (slope * span),
-        moore_reduction=2.0 ** (span * 12 / MOORE_DOUBLING_MONTHS),
+        total_reduction=pts[-1].reduction / pts[0].reduction, fitted_reduction=2.0 ** (fit.slope_per_year * span),
+        moore_reduction=moore_growth(pts[0].date, pts[-1].date),
         first_compute_tfs_days=pts[0].compute_tfs_days, sources=tuple(dict.fromkeys(p.source for p in pts)))
 
 
 def multiplier(at: date, fit: EfficiencyFit) -> float:
     """Algorithmic-efficiency multiplier at `at` relative to the fit's first date:
     2 ** (slope x years since the first date); below 1 before that date (not clamped)."""
-    return 2.0 ** (fit.slope_per_year * (_years(at) - _years(fit.first_date)))
+    return 2.0 ** (fit.slope_per_year * (years(at) - years(fit.first_date)))
 
 
 def alexnet_level_run(year: int, fit: EfficiencyFit, eff: Efficiency | None = None) -> AlexNetRun | None:
