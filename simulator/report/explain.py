@@ -19,6 +19,7 @@ import pandas as pd
 from simulator.engine.pipeline import BACKWARD, DP_GATHER, DP_REDUCE, FORWARD, OPTIMIZER, SEND, ZERO_GATHER, ZERO_REDUCE
 from simulator.search import search_layouts
 from simulator.specs import Cluster, SearchSpace
+from simulator.report.figures import pyplot, save
 from simulator.units import GB
 
 OP_COLOURS = {FORWARD: "tab:blue", BACKWARD: "tab:green", SEND: "tab:orange", DP_REDUCE: "tab:red",
@@ -26,18 +27,9 @@ OP_COLOURS = {FORWARD: "tab:blue", BACKWARD: "tab:green", SEND: "tab:orange", DP
 FAMILIES = {"data parallel (ZeRO allowed)": {"max_tp": 1, "max_pp": 1}, "tensor + data": {"max_pp": 1}, "3D (tensor + pipeline + data)": {}}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) -> Path:
     """One row per stage for compute and one for its link; time in seconds."""
-    plt = _plt()
+    plt = pyplot()
     stages = sorted({r[0] for r in records})[:max_stages]
     fig, ax = plt.subplots(figsize=(12, 0.5 + 0.55 * len(stages)), dpi=110)
     for stage, op, _chunk, _mb, start, end in records:
@@ -53,28 +45,22 @@ def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) ->
     ax.set_title(title + (f" (first {max_stages} stages)" if len({r[0] for r in records}) > max_stages else ""))
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in OP_COLOURS.values()]
     ax.legend(handles, list(OP_COLOURS), fontsize=7, ncol=4, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def breakdown(result, path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     items = {k.removesuffix("_s").replace("_", " "): v for k, v in result.breakdown_s.items() if v > 0}
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     ax.barh(list(items), list(items.values()), color="tab:blue")
     ax.set_xlabel("seconds per step")
     ax.set_title(f"{title}: step {result.step_time_s:.3g} s, MFU {result.mfu:.2f}")
     ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def memory(result, path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     m = result.memory
     parts = {"weights": m.weights, "gradients": m.gradients, "optimizer states": m.optimizer,
              "activations": m.activations}
@@ -88,10 +74,7 @@ def memory(result, path: Path, title: str) -> Path:
     ax.set_xlabel("GB on the most loaded device")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right", ncol=3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def scaling_table(model, cluster: Cluster, base_layout, eff, counts: list[int]) -> pd.DataFrame:
@@ -112,7 +95,7 @@ def scaling_table(model, cluster: Cluster, base_layout, eff, counts: list[int]) 
 
 
 def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
     for family, part in table.groupby("family", sort=False):
         a1.plot(part.devices, part.mfu, marker="o", label=family)
@@ -125,7 +108,4 @@ def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
     a2.set_yscale("log")
     a1.legend(fontsize=8)
     fig.suptitle(f"{title}: missing points = no layout of that family fits (memory, batch)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulator.report.figures import pyplot, save
 from simulator.units import PFS_DAY_FLOP
 
 #: One colour per constraint (matplotlib's tab10), the same in every figure.
@@ -20,11 +21,9 @@ COLOURS = {"budget": "tab:red", "supply": "tab:blue", "host": "tab:orange", "tec
 
 def plot_frontier(frame: pd.DataFrame, path: Path, published=(), title: str = "Largest feasible training run") -> Path:
     """Save the figure to `path` (PNG) and return it. `published`: Published points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+
+    plt = pyplot()
 
     ok = frame[frame.feasible].copy()
     ok["when"] = pd.to_datetime(ok["date"])
@@ -47,7 +46,4 @@ def plot_frontier(frame: pd.DataFrame, path: Path, published=(), title: str = "L
     ax.grid(True, which="major", alpha=0.3)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulator.report.figures import pyplot, save
 from simulator.units import PFS_DAY_FLOP
 
 
 def plot_projection(table: pd.DataFrame, path: Path, history: pd.DataFrame | None = None,
                     title: str = "Projected largest training run") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
     if history is not None and len(history):
@@ -34,7 +32,4 @@ def plot_projection(table: pd.DataFrame, path: Path, history: pd.DataFrame | Non
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.report.frontier_plot import COLOURS
+from simulator.report.figures import pyplot, save
 from simulator.units import PFS_DAY_FLOP
 
 
@@ -22,11 +23,9 @@ def _when(d: date) -> pd.Timestamp:
 
 def plot_reproduction(rep, path: Path, notable=(), title: str = "Training compute of the largest feasible run") -> Path:
     """Save the figure of a `Reproduction` to `path` (PNG) and return it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+
+    plt = pyplot()
 
     ok = rep.frame[rep.frame.feasible].copy()
     ok["when"] = pd.to_datetime(ok["date"])
@@ -65,7 +64,4 @@ def plot_reproduction(rep, path: Path, notable=(), title: str = "Training comput
     ax.xaxis.set_major_locator(mdates.YearLocator(5))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
