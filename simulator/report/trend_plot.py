@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.report.frontier_plot import COLOURS
 from simulator.report.figures import pyplot, save
+from simulator.report.frontier_plot import COLOURS
 from simulator.units import PFS_DAY_FLOP
 
 
