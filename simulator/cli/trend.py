@@ -137,7 +137,8 @@ def reproduce(
     rep.frame.to_csv(csv_path, index=False)
     plot_reproduction(rep, fig_path, notable_runs(), title=f"Largest feasible training run ({config.name}) "
                       "against AI and Compute")
-    summary = {"scenario": config.name, **rep.summary(), "frontier_csv": str(csv_path), "figure": str(fig_path),
+    s = rep.summary()
+    summary = {"scenario": config.name, **s, "frontier_csv": str(csv_path), "figure": str(fig_path),
                "start": first, "end": last, "step": step, "bootstrap_samples": samples, "seed": seed}
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
@@ -145,7 +146,7 @@ def reproduce(
     if as_json:
         out.print_json(_json(summary))
         return
-    s, pub = rep.summary(), rep.summary()["published"]
+    pub = s["published"]
 
     def months(key: str) -> str:
         v, ci = s[f"{key}_doubling_months"], s[f"{key}_doubling_ci"]

@@ -14,6 +14,7 @@ import io
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from importlib.resources import files
 
 import pandas as pd
@@ -93,8 +94,9 @@ class Published:
     source: str
 
 
-def published() -> list[Published]:
-    """Points of ai_and_compute.csv with a date and a FLOP value."""
+@cache
+def published() -> tuple[Published, ...]:
+    """Points of ai_and_compute.csv with a date and a FLOP value (read once)."""
     text = files("simulator.catalog").joinpath(PUBLISHED_CSV).read_text(encoding="utf-8")
     out = []
     for r in csv.DictReader(io.StringIO(text)):
@@ -102,7 +104,7 @@ def published() -> list[Published]:
         at = partial_date(text_date) if text_date else None
         if at and flop:
             out.append(Published(r["system"], at, float(flop), r["era"], r["source"]))
-    return out
+    return tuple(out)
 
 
 def compare(config: FrontierConfig, names=LANDMARKS, util: Utilization | None = None) -> list[tuple[Published, Run]]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cache
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import (
@@ -118,8 +119,13 @@ def caps_at(at: date, config: FrontierConfig) -> Caps:
                 config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at))
 
 
+@cache
+def _device_keys() -> dict[str, str]:
+    return {a.name: k for k, a in {**pre_gpu_computers(), **accelerators()}.items()}
+
+
 def _devices(at: date, config: FrontierConfig) -> list[tuple[str, object]]:
-    keys = {a.name: k for k, a in {**pre_gpu_computers(), **accelerators()}.items()}
+    keys = _device_keys()
     out = [(keys[a.name], a) for a in devices_available(at)]
     return [(k, a) for k, a in out if config.devices is None or k in config.devices]
 
@@ -131,9 +137,11 @@ def _no_device(at: date, config: FrontierConfig) -> str:
             "no peak FLOP/s in the catalog")
 
 
-def _price(key: str, at: date, config: FrontierConfig) -> tuple[float, str]:
+@cache
+def _price(key: str, at: date, prefer: str) -> tuple[float, str]:
+    """(USD per device-hour, why not) - the same for every relaxation of a date, so cached."""
     try:
-        p = price_per_device_hour(key, at, prefer=config.price)
+        p = price_per_device_hour(key, at, prefer=prefer)
         return p.usd_per_hour, ""
     except NoPriceError as exc:
         return math.nan, str(exc)
@@ -161,8 +169,8 @@ def _batches(b_max: float, n: int, per_device: int, transformer: bool) -> tuple[
 
 def _techniques_used(fam: Family, fit: Fit, n: int, node: int, batch_free: bool, known: set[str],
                      at: date, config: FrontierConfig) -> tuple[str, ...]:
-    lay, used = fit.layout, set()
-    used.add("single_device" if n == 1 else "")
+    lay = fit.layout
+    used = {"single_device"} if n == 1 else set()
     if n > 1:
         if batch_free and n > node:
             used.add(fam.batch_free_with)
@@ -182,7 +190,7 @@ def _techniques_used(fam: Family, fit: Fit, n: int, node: int, batch_free: bool,
                                                               or lay.sequence_parallel) else set()
         used |= {"interleaved_pipeline"} if lay.schedule is Schedule.INTERLEAVED else set()
         used |= {"flash_attention"} if "flash_attention" in known and isinstance(fam.models[0], Transformer) else set()
-    return tuple(sorted(used - {""}))
+    return tuple(sorted(used))
 
 
 def _layout_text(fit: Fit) -> str:
@@ -222,13 +230,13 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     hours = caps.max_duration_days * 24
     if caps.budget_usd is not None:
         limits["budget"] = caps.budget_usd / (price * hours)
-    limited_by = min(limits, key=limits.get) if limits else "budget"
-    n = max(1, int(min(limits.values()))) if limits else 1
+    limited_by = min(limits, key=limits.get)  # never empty: supply, host or technique is always set
+    n = max(1, int(min(limits.values())))
     if caps.budget_usd is not None and price * hours > caps.budget_usd:  # not one device for the longest run
         hours = caps.budget_usd / price
     if n * acc.peak(precision) * hours * HOUR_S <= floor:
         return None
-    fit, tries = None, 0
+    tries = 0
     while True:
         n_eval = 1 if batch_free else pow2_floor(n)
         batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
@@ -272,7 +280,7 @@ def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, 
         if not acc0.peak(precision):
             tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=key))
             continue
-        price, why = _price(key, at, config)
+        price, why = _price(key, at, config.price)
         if caps.budget_usd is not None and not math.isfinite(price):
             tried.append(Run(at, False, f"{acc0.name}: no price ({why})", device=key))
             continue

@@ -50,7 +50,7 @@ class Reproduction:
     published_fits: dict[str, TrendFit | None]  # the same fits on the published points
     alexnet: Run
     alphago_zero: Run
-    points: list[Published]
+    points: tuple[Published, ...]
 
     @property
     def growth(self) -> float:
