@@ -246,7 +246,8 @@ def _by_prefix(table: dict[str, float], key: str) -> float:
     return next(v for prefix, v in table.items() if key.startswith(prefix))
 
 
-def _server_power_factor(key: str) -> float:
+def server_power_factor(key: str) -> float:
+    """Server power per chip TDP (Epoch hardware.py: chip_to_server_power x server_TDP_fraction)."""
     return _by_prefix(_CHIP_TO_SERVER, key) * (0.43 if key.startswith("tpu") else 0.75)
 
 
@@ -357,7 +358,7 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
     if kwh is None:
         raise NoPriceError(f"no electricity price for {at.year} in Epoch's table "
                            f"({min(ELECTRICITY_USD_PER_KWH)}-{max(ELECTRICITY_USD_PER_KWH)}); pass power_usd_per_kwh")
-    factor = 1.0 if system else _server_power_factor(key)
+    factor = 1.0 if system else server_power_factor(key)
     power = acc.tdp_w / 1000 * factor * pue * kwh
     return DevicePrice(hardware + power, method + f" + energy {acc.tdp_w / 1000:g} kW x server factor "
                        f"{factor:.3f} x PUE {pue:g} x ${kwh:g}/kWh" + (f" (the {last} price, held)" if held else ""),

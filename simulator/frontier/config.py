@@ -49,6 +49,7 @@ DEFAULT_SOURCES = {
     "budget_scale": "1: the budget series as sourced (no scaling)",
     "critical_batch_scale": "1: the batch limits as sourced in catalog/workloads.toml (no scaling)",
     "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
+    "duration_growth_scale": "1: the duration-growth rows of catalog/frontier_inputs.csv as sourced (no scaling)",
 }
 
 
@@ -78,6 +79,9 @@ class FrontierConfig:
     intra_link: str | None = None  # links.csv key replacing every device's scale-up link
     inter_link: str | None = None  # links.csv key replacing every device's scale-out link
     power_cap_w: float | None = None  # most power one site can give a run (the projection's site power cap)
+    site_power_w: float | None = None  # a site's power for every date instead of the series (W)
+    async_replicas: float | None = None  # useful asynchronous replicas instead of the series
+    duration_growth_scale: float = 1.0  # multiplies the log of every duration-growth row (input uncertainty)
     sources: tuple[tuple[str, str], ...] = ()
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
@@ -88,7 +92,8 @@ class FrontierConfig:
         if constraint == "duration":
             return replace(self, max_duration_days=s["max_duration_days"] * factor)
         if constraint == "supply":
-            return replace(self, max_devices=s["max_devices"] * factor)
+            site = s.get("site_power_w")
+            return replace(self, max_devices=s["max_devices"] * factor, site_power_w=site * factor if site else None)
         if constraint == "host":
             return replace(self, host_devices=s["host_devices"] * factor)
         if constraint == "batch":
@@ -112,7 +117,7 @@ class FrontierConfig:
 
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
-            "restart_s", "memory_scale", "power_cap_w"}
+            "restart_s", "memory_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale"}
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}

@@ -31,17 +31,17 @@ from functools import cache
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import (
     NoPriceError,
-    devices_available,
-    pre_gpu_computers,
     precision_of_era,
     price_per_device_hour,
     techniques_known,
 )
 from simulator.catalog.hardware import accelerators, default_links, links
+from simulator.catalog.supply import COMPUTER_KEY, computer_price_per_hour, devices_usable, facility_watts_per_device
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
+from simulator.frontier import sizing
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
-from simulator.frontier.inputs import value_at
+from simulator.frontier.inputs import accepted_duration_days, async_replicas_at, site_power_at, value_at
 from simulator.frontier.utilization import Fit, Utilization, pow2_floor
 from simulator.frontier.workloads import Family, families_at
 from simulator.specs import Precision, Recompute, Schedule, Transformer
@@ -60,10 +60,21 @@ class Caps:
     max_duration_days: float
     max_devices: float | None
     host_devices: float | None
+    site_power_w: float | None = None  # most power one site gives a run (None: device counts only)
+    async_replicas: float | None = None  # most useful asynchronous replicas (None: not documented yet)
 
     def scales(self) -> dict:
         return {"max_duration_days": self.max_duration_days, "max_devices": self.max_devices or 1.0,
-                "host_devices": self.host_devices or 1.0}
+                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w,
+                "async_replicas": self.async_replicas or 1.0}
+
+    def supply_devices(self, key: str) -> float | None:
+        """Most devices of `key` one site gives a run: its power / the device's facility
+        power; the largest cluster's device count where either is unknown."""
+        watts = facility_watts_per_device(key)
+        if watts and self.site_power_w:
+            return self.site_power_w / watts
+        return self.max_devices
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,8 @@ class Run:
     global_batch: int = 0
     critical_batch: float = math.nan
     layout: str = ""
+    ended_by: str = ""  # "duration" (the accepted run length) or "data" (the sized model used all the data)
+    params: float = math.nan
     price_usd_per_hour: float = math.nan
     cost_usd: float = math.nan
     devices_limited_by: str = ""
@@ -114,20 +127,18 @@ def caps_at(at: date, config: FrontierConfig) -> Caps:
         spend = value_at("annual_spend_usd", when)
         budget = None if spend is None else (
             spend * value_at("compute_share_of_spend", when) * value_at("run_share_of_compute", when))
-    days = config.max_duration_days or value_at("max_duration_days", at)
+    days = config.max_duration_days or accepted_duration_days(at, growth_scale=config.duration_growth_scale)
+    if config.max_devices is not None:  # a device count set by the scenario replaces the sites
+        site = config.site_power_w
+    else:
+        site = config.site_power_w or site_power_at(at)
     return Caps(None if budget is None else budget * config.budget_scale, float(days),
-                config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at))
-
-
-@cache
-def _device_keys() -> dict[str, str]:
-    return {a.name: k for k, a in {**pre_gpu_computers(), **accelerators()}.items()}
+                config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at),
+                None if site is None else float(site), config.async_replicas or async_replicas_at(at))
 
 
 def _devices(at: date, config: FrontierConfig) -> list[tuple[str, object]]:
-    keys = _device_keys()
-    out = [(keys[a.name], a) for a in devices_available(at)]
-    return [(k, a) for k, a in out if config.devices is None or k in config.devices]
+    return [(k, a) for k, a in devices_usable(at) if config.devices is None or k in config.devices]
 
 
 def _no_device(at: date, config: FrontierConfig) -> str:
@@ -138,8 +149,10 @@ def _no_device(at: date, config: FrontierConfig) -> str:
 
 
 @cache
-def _price(key: str, at: date, prefer: str) -> tuple[float, str]:
+def _price(key: str, at: date, prefer: str, acc=None) -> tuple[float, str]:
     """(USD per device-hour, why not) - the same for every relaxation of a date, so cached."""
+    if key == COMPUTER_KEY:
+        return computer_price_per_hour(acc), ""
     try:
         p = price_per_device_hour(key, at, prefer=prefer)
         return p.usd_per_hour, ""
@@ -202,28 +215,44 @@ def _layout_text(fit: Fit) -> str:
             f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}")
 
 
-def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, model, caps: Caps,
-              config: FrontierConfig, util: Utilization, precision: Precision, floor: float = 0.0) -> Run | None:
-    """The run of `model` on `acc`, or None when even at MFU 1 it could not beat `floor`."""
-    admitted = fam.techniques & known
-    batch_free = fam.batch_free_with in admitted
+def _links_of(key: str, config: FrontierConfig):
     intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)
     if key in accelerators() and (config.intra_link or config.inter_link):  # a what-if interconnect
         intra = links()[config.intra_link] if config.intra_link else intra
         inter = links()[config.inter_link] if config.inter_link else inter
+    return intra, inter, node_default
+
+
+def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, model, caps: Caps,
+              config: FrontierConfig, util: Utilization, precision: Precision, floor: float = 0.0,
+              flop_needed: float | None = None) -> Run | None:
+    """The run of `model` on `acc`, or None when even at MFU 1 it could not beat `floor`.
+
+    `flop_needed`: the most compute the model can use (a sized model's tokens that exist);
+    a run that gets there before the accepted duration stops there."""
+    admitted = fam.techniques & known
+    batch_free = fam.batch_free_with in admitted
+    intra, inter, node_default = _links_of(key, config)
     host = max(1, int(caps.host_devices or 1))
     node = min(node_default or host, host)
     limits: dict[str, float] = {}
     multi_node = "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None
-    if batch_free or multi_node:  # independent actors need no interconnect; a synchronous job needs both links
-        limits["supply"] = max(caps.max_devices or host, 1)
+    asynchronous = (not batch_free and "async_data_parallel" in admitted and inter is not None
+                    and caps.async_replicas is not None and not isinstance(model, Transformer))
+    supply = caps.supply_devices(key)
+    if batch_free or multi_node or asynchronous:  # actors need no interconnect; other jobs need both links
+        limits["supply"] = max(supply or host, 1)
     elif admitted & {"intra_machine_split", "sync_data_parallel_multi_node"} and intra is not None:
         limits["host"] = node
     else:
         limits["technique"] = 1  # one device: no multi-device technique, or no documented interconnect
     crit, b_max = _batch(fam, model, at, known, config)
     learners = max(1.0, b_max // fam.per_device_batch)
-    if not batch_free and not isinstance(model, Transformer):
+    replica = 1
+    if asynchronous:  # independent replicas of one host each (Downpour SGD), at most the sourced count
+        replica = int(min(node, learners))
+        limits["batch"] = max(learners, replica * caps.async_replicas)
+    elif not batch_free and not isinstance(model, Transformer):
         limits["batch"] = learners
     elif batch_free and fam.actors_per_learner:  # the learner stays batch-bound; actors scale with it
         limits["batch"] = learners * (1 + fam.actors_per_learner)
@@ -236,9 +265,10 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         hours = caps.budget_usd / price
     if n * acc.peak(precision) * hours * HOUR_S <= floor:
         return None
+    async_run = asynchronous and n > learners
     tries = 0
     while True:
-        n_eval = 1 if batch_free else pow2_floor(n)
+        n_eval = 1 if batch_free else pow2_floor(min(n, replica)) if async_run else pow2_floor(n)
         batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
         fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision)
         if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS:
@@ -247,24 +277,79 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
             else "layout"
         n, tries = max(1, n // 2), tries + 1
     common = {"at": at, "family": fam.key, "model": model.name, "device": key, "device_name": acc.name,
-                  "precision": precision.value, "caps": caps}
+              "precision": precision.value, "caps": caps}
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
-    # a synchronous job stops when any device fails; independent actors lose only their own work
-    job = fit.devices_used if batch_free else n
-    mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, job) if config.failure_rate_per_device_hour else \
-        math.inf
-    ckpt = model.params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s
-    goodput = 1.0 if math.isinf(mtbf) else float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt,
-                                                                      config.restart_s, mtbf))
     peak = acc.peak(precision)
+
+    def goodput_of(job: int) -> float:
+        # a synchronous job stops when any device fails; independent actors or replicas lose only their own work
+        mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, job) if config.failure_rate_per_device_hour \
+            else math.inf
+        ckpt = model.params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s
+        return 1.0 if math.isinf(mtbf) else float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt,
+                                                                      config.restart_s, mtbf))
+
+    independent = batch_free or async_run
+    goodput = goodput_of(fit.devices_used if independent else n)
     flop = n * peak * fit.mfu * goodput * hours * HOUR_S
+    # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
+    while not independent and n >= 2 * max(node, 2):
+        m = n // 2
+        smaller = util.best_layout(model, acc, pow2_floor(m), min(node, pow2_floor(m)), intra, inter, known,
+                                   _batches(b_max, pow2_floor(m), fam.per_device_batch, isinstance(model, Transformer)),
+                                   precision)
+        if smaller.layout is None:
+            break
+        g = goodput_of(m)
+        f = m * peak * smaller.mfu * g * hours * HOUR_S
+        if f <= flop:
+            break
+        n, fit, goodput, flop, limited_by = m, smaller, g, f, "utilization"
+    ended_by = "duration"
+    if flop_needed is not None and flop_needed < flop:  # trained before the accepted duration runs out
+        hours *= flop_needed / flop
+        flop, ended_by = flop_needed, "data"
     used = _techniques_used(fam, fit, n, node, batch_free, known, at, config)
+    if async_run:
+        used = tuple(sorted((set(used) - {"sync_data_parallel_multi_node"}) | {"async_data_parallel"}))
     return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=fit.mfu,
                goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit),
                price_usd_per_hour=price, cost_usd=n * price * hours, devices_limited_by=limited_by,
-               techniques_used=used, **common)
+               techniques_used=used, ended_by=ended_by, params=float(model.params), **common)
+
+
+def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: Caps, config: FrontierConfig,
+           util: Utilization, precision: Precision, floor: float) -> list[Run]:
+    """The run of the family's largest sized model that trains compute-optimally within the
+    accepted duration (frontier/sizing.py), trained on all the tokens the duration allows
+    up to the data that exists; sizes are tried from the largest that could fit down."""
+    hours = caps.max_duration_days * 24
+    n_ub = caps.supply_devices(key) or caps.host_devices or 1.0
+    if caps.budget_usd is not None:
+        n_ub = min(n_ub, max(1.0, caps.budget_usd / (price * hours)))
+    ub = n_ub * acc.peak(precision) * hours * HOUR_S  # no run on this device exceeds this (MFU 1)
+    tried: list[Run] = []
+    sizes = sizing.ladder(sizing.max_params(fam.tokens_available, fam.max_epochs, fam.tokens_per_param))
+
+    def run_of(params: float) -> Run | None:
+        model = sizing.shape(params)
+        data_cap = sizing.data_flop(model, fam.tokens_available, fam.max_epochs)
+        return _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor, data_cap)
+
+    for i in range(len(sizes) - 1, -1, -1):
+        if sizing.optimal_flop(sizing.shape(sizes[i]), fam.tokens_per_param) > ub:
+            continue
+        run = run_of(sizes[i])
+        if run is None:
+            break  # smaller models cannot beat the floor either
+        if run.feasible and run.flop >= sizing.optimal_flop(sizing.shape(sizes[i]), fam.tokens_per_param):
+            # the next smaller size, trained on more tokens, may use the devices better
+            smaller = run_of(sizes[i - 1]) if i else None
+            return tried[-1:] + [run] + ([smaller] if smaller is not None and smaller.feasible else [])
+        tried.append(run)
+    return [r for r in tried if not r.feasible][-1:]
 
 
 def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, list[Run]]:
@@ -280,12 +365,17 @@ def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, 
         if not acc0.peak(precision):
             tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=key))
             continue
-        price, why = _price(key, at, config.price)
+        price, why = _price(key, at, config.price, acc0 if key == COMPUTER_KEY else None)
         if caps.budget_usd is not None and not math.isfinite(price):
             tried.append(Run(at, False, f"{acc0.name}: no price ({why})", device=key))
             continue
         acc = replace(acc0, memory_bytes=acc0.memory_bytes * config.memory_scale)
         for fam in fams:
+            if fam.sized:
+                for run in _sized(at, fam, known, key, acc, price, caps, config, util, precision, floor):
+                    tried.append(run)
+                    floor = max(floor, run.flop)
+                continue
             for model in fam.models_at(at):
                 run = _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor)
                 if run is not None:

@@ -22,7 +22,8 @@ from simulator.specs import GenericNetwork, Transformer
 WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "since", "source", "models", "model_since", "techniques", "per_device_batch",
          "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch", "actors_per_learner",
-         "actors_per_learner_source"}
+         "actors_per_learner_source", "size_rule", "tokens_per_param", "tokens_available", "max_epochs",
+         "size_rule_source"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique"}
 
 
@@ -50,6 +51,14 @@ class Family:
     batch_limits: tuple[BatchStep, ...]
     kaplan: bool  # critical batch from Kaplan et al. 2020 instead of batch_limits
     actors_per_learner: float | None = None  # independent actors per (batch-bound) learner device
+    size_rule: str | None = None  # "chinchilla": sized by frontier/sizing.py instead of `models`
+    tokens_per_param: float = 20.0
+    tokens_available: float = float("inf")
+    max_epochs: float = 1.0
+
+    @property
+    def sized(self) -> bool:
+        return self.size_rule is not None
 
     def models_at(self, at: date) -> tuple[Transformer | GenericNetwork, ...]:
         """The family's models published on or before `at`."""
@@ -96,12 +105,15 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
     kaplan = t.get("critical_batch") == "kaplan"
     if "actors_per_learner" in t and not t.get("actors_per_learner_source"):
         raise ValueError(f"{where}: actors_per_learner needs actors_per_learner_source")
+    if "size_rule" in t and (t["size_rule"] != "chinchilla" or not t.get("size_rule_source")):
+        raise ValueError(f"{where}: size_rule must be 'chinchilla' and needs size_rule_source")
     if not steps and not kaplan and t["techniques"] != ["single_device"]:
         raise ValueError(f"{where}: a multi-device family needs batch_limits or critical_batch = 'kaplan'")
     return Family(key, t["name"], _date(t["since"], where), t["source"], tuple(models[m] for m in t["models"]),
                   {m: _date(d, where) for m, d in t.get("model_since", {}).items()}, frozenset(t["techniques"]),
                   int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan,
-                  t.get("actors_per_learner"))
+                  t.get("actors_per_learner"), t.get("size_rule"), float(t.get("tokens_per_param", 20.0)),
+                  float(t.get("tokens_available", float("inf"))), float(t.get("max_epochs", 1.0)))
 
 
 @cache

@@ -1,0 +1,162 @@
+"""What one actor could get at a date: devices in volume, computers by price-performance, power.
+
+Package data next to this module (every row has a `source` and a `verification` column):
+- availability.csv: the date each catalog accelerator was available in volume (first
+  systems shipped, cloud GA, internal deployment), as opposed to its announcement date
+  (accelerators.csv `release_date`, which prices keep using: Epoch's acquisition delay);
+- price_performance.csv: computers before GPUs as a price-performance series (FLOP/s per
+  purchase dollar), so a run before the GPU catalog buys computer time at the era's
+  price instead of getting the fastest machine of its day for free.
+
+`devices_usable(at)` is what the frontier solver may run on at a date: catalog
+accelerators from their volume date, and before the first GPU of the catalog one
+computer priced at the best price-performance known at the date, as large as the
+largest single computer of the date (pre_gpu_computers.csv), plus the GTX 280. Read on
+first use and cached; nothing at import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib.resources import files
+
+from simulator.catalog.eras import (
+    EPOCH_LIFETIME_YEARS,
+    EPOCH_PUE,
+    HOURS_PER_YEAR,
+    pre_gpu_computers,
+    server_power_factor,
+)
+from simulator.catalog.hardware import accelerators
+from simulator.specs import Accelerator, Precision
+from simulator.units import partial_date
+
+AVAILABILITY_CSV = "availability.csv"
+PRICE_PERFORMANCE_CSV = "price_performance.csv"
+#: Key of the price-performance computer in frontier results.
+COMPUTER_KEY = "computer"
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    key: str
+    since: date
+    machine: str
+    flop_per_s_per_usd: float
+    source: str
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = files("simulator.catalog").joinpath(name).read_text(encoding="utf-8")
+    rows = [{k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
+    seen: set[str] = set()
+    for r in rows:
+        if not r.get("key") or r["key"] in seen:
+            raise ValueError(f"{name}: key={r.get('key')!r}: empty or duplicate key")
+        seen.add(r["key"])
+        if not r.get("source"):
+            raise ValueError(f"{name}: key={r['key']!r}: column 'source': empty")
+    return rows
+
+
+def _day(r: dict[str, str], col: str, name: str) -> date:
+    try:
+        return partial_date(r[col])
+    except (KeyError, ValueError):
+        raise ValueError(f"{name}: key={r['key']!r}: column {col!r}: not a date: {r.get(col)!r}") from None
+
+
+@cache
+def volume_dates() -> dict[str, date]:
+    """Accelerator key -> first volume availability (availability.csv)."""
+    out, catalog = {}, accelerators()
+    for r in _rows(AVAILABILITY_CSV):
+        if r["key"] not in catalog:
+            raise ValueError(f"{AVAILABILITY_CSV}: key={r['key']!r}: not an accelerators.csv key")
+        out[r["key"]] = _day(r, "volume_date", AVAILABILITY_CSV)
+    return out
+
+
+def usable_from(key: str) -> date | None:
+    """The date a catalog device can be had in volume: availability.csv, else its release date."""
+    return volume_dates().get(key) or accelerators()[key].release_date
+
+
+@cache
+def price_points() -> tuple[PricePoint, ...]:
+    out = []
+    for r in _rows(PRICE_PERFORMANCE_CSV):
+        try:
+            value = float(r["flop_per_s_per_usd"])
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{PRICE_PERFORMANCE_CSV}: key={r['key']!r}: column 'flop_per_s_per_usd': "
+                             f"not a number > 0: {r['flop_per_s_per_usd']!r}")
+        out.append(PricePoint(r["key"], _day(r, "since", PRICE_PERFORMANCE_CSV), r["machine"], value, r["source"]))
+    return tuple(sorted(out, key=lambda p: p.since))
+
+
+def price_performance(at: date) -> PricePoint | None:
+    """The best FLOP/s per purchase dollar known at `at` (None before the first row)."""
+    known = [p for p in price_points() if p.since <= at]
+    return max(known, key=lambda p: p.flop_per_s_per_usd, default=None)
+
+
+def first_gpu_date() -> date:
+    return min(d for k in accelerators() if (d := usable_from(k)) is not None)
+
+
+def computer_at(at: date) -> Accelerator | None:
+    """One computer as large as the largest of `at` (pre_gpu_computers.csv), priced at the
+    best price-performance of `at` (price_performance.csv); None when either is missing."""
+    largest = max((c for c in pre_gpu_computers().values() if c.release_date <= at and c.kind == "computer"),
+                  key=lambda c: c.peak(Precision.FP32), default=None)
+    point = price_performance(at)
+    if largest is None or point is None:
+        return None
+    peak = largest.peak(Precision.FP32)
+    return Accelerator(
+        name=f"computer of {at.year} ({largest.name}-size at {point.machine} price-performance)", vendor="",
+        kind="computer", release_date=largest.release_date, peak_flops_per_s={Precision.FP32: peak},
+        memory_bytes=math.nan, memory_bandwidth_bytes_per_s=None, scale_up_bandwidth_bytes_per_s=None,
+        scale_up_domain=None, tdp_w=None, purchase_price_usd=peak / point.flop_per_s_per_usd,
+        cloud_price_usd_per_hour=None,
+        source=f"peak: {largest.source}; price: {PRICE_PERFORMANCE_CSV} row {point.key!r}: {point.source}")
+
+
+def computer_price_per_hour(acc: Accelerator) -> float:
+    """USD per hour of the price-performance computer: its purchase price amortised over
+    Epoch's lifetime (3.1 years of calendar hours, utilization 1; Cottier et al. 2024).
+    Energy is not added: the series prices whole systems and their power is not documented."""
+    return acc.purchase_price_usd / (EPOCH_LIFETIME_YEARS * HOURS_PER_YEAR)
+
+
+def devices_usable(at: date) -> list[tuple[str, Accelerator]]:
+    """(key, device) one could train on at `at` (module doc), slowest first."""
+    catalog = [(k, a) for k, a in accelerators().items()
+               if a.peak_flops_per_s and (d := usable_from(k)) is not None and d <= at]
+    if at < first_gpu_date():
+        gpus = [(k, c) for k, c in pre_gpu_computers().items() if c.kind != "computer" and c.release_date <= at]
+        machine = computer_at(at)
+        catalog = gpus + ([(COMPUTER_KEY, machine)] if machine else [])
+    return sorted(catalog, key=lambda ka: (ka[1].release_date or date.min, ka[1].name))
+
+
+def facility_watts_per_device(key: str) -> float | None:
+    """Facility power one device draws: TDP x Epoch's server power factor x PUE 1.25
+    (epoch-research/training-cost-trends hardware.py); None without a TDP."""
+    acc = accelerators().get(key) or pre_gpu_computers().get(key)
+    if acc is None or not acc.tdp_w:
+        return None
+    return acc.tdp_w * server_power_factor(key) * EPOCH_PUE
+
+
+def generic_facility_watts(tdp_w: float) -> float:
+    """Facility power of a device of `tdp_w` not in the catalog: Epoch's default server factor."""
+    return tdp_w * server_power_factor("") * EPOCH_PUE

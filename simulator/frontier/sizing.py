@@ -1,0 +1,66 @@
+"""Models sized by the solver: a transformer of any size from a documented shape rule.
+
+A family with `size_rule = "chinchilla"` (catalog/workloads.toml) is not trained from a
+menu: for a parameter count N the shape comes from `shape`, and the run that trains it
+compute-optimally needs C_opt = 6 N D FLOP with D = tokens_per_param x N tokens
+(Hoffmann et al. 2022: about 20 tokens per parameter; 6 N D: Kaplan et al. 2020). The
+data it may use is bounded by the text that existed (`tokens_available`) repeated at
+most `max_epochs` times (Muennighoff et al. 2023: up to 4 epochs are about as good as
+new data), so N <= tokens_available x max_epochs / tokens_per_param.
+
+Shape rule (an engineering rule fitted by eye to published shapes, stated as such in
+the README: GPT-3 Table 2.1, Chinchilla and Gopher): aspect ratio r = d_model / layers
+of 64 up to 1e9 parameters, 128 up to 2e11, 200 above; d_model = (N r / 12)^(1/3)
+rounded to a multiple of 128 (of 1024 from 1e10 parameters, so the head count is a
+multiple of 8); layers = d_model / r (a multiple of 8 from 32 layers, so pipeline
+stages divide them); head size 64 below 1e9 parameters, else 128; ffn = 4 d_model; sequence 2048 and vocabulary 51,200 (Megatron-LM's padded
+GPT-2 vocabulary, Narayanan et al. 2021). It gives GPT-3 175B's 96 x 12288.
+"""
+
+from __future__ import annotations
+
+import math
+
+from simulator.specs import Transformer
+
+SEQ_LEN = 2048
+VOCAB = 51200
+#: ladder of sizes tried: factor 2 from 1e8 parameters
+SMALLEST_PARAMS = 1e8
+LADDER_FACTOR = 2.0
+
+
+def shape(params: float) -> Transformer:
+    """A GPT-style transformer of about `params` parameters (module doc)."""
+    r = 64 if params <= 1e9 else 128 if params <= 2e11 else 200
+    head = 64 if params < 1e9 else 128
+    unit = head * (8 if params >= 1e10 else 1)  # heads a multiple of 8 at scale, so tensor parallelism divides them
+    d_model = max(unit, round((params * r / 12) ** (1 / 3) / unit) * unit)
+    layers = max(2, round(d_model / r))
+    layers = layers if layers < 32 else round(layers / 8) * 8  # pipeline stages divide the layers
+    return Transformer(name=f"sized-{params:.3g}", layers=layers, hidden=d_model, heads=d_model // head,
+                       seq_len=SEQ_LEN, vocab=VOCAB, source="frontier/sizing.py shape rule")
+
+
+def ladder(max_params: float) -> list[float]:
+    """Parameter counts tried, smallest first, up to `max_params`."""
+    out, n = [], SMALLEST_PARAMS
+    while n <= max_params:
+        out.append(n)
+        n *= LADDER_FACTOR
+    return out
+
+
+def optimal_flop(model: Transformer, tokens_per_param: float) -> float:
+    """Compute of a compute-optimal run: 6 N D with D = tokens_per_param x N."""
+    n = float(model.params)
+    return 6.0 * n * tokens_per_param * n
+
+
+def max_params(tokens_available: float, max_epochs: float, tokens_per_param: float) -> float:
+    return tokens_available * max_epochs / tokens_per_param if math.isfinite(tokens_available) else math.inf
+
+
+def data_flop(model: Transformer, tokens_available: float, max_epochs: float) -> float:
+    """The most compute training `model` can use: 6 N x every token that exists, repeated."""
+    return 6.0 * float(model.params) * tokens_available * max_epochs
