@@ -254,6 +254,9 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         limits["batch"] = max(learners, replica * caps.async_replicas)
     elif not batch_free and not isinstance(model, Transformer):
         limits["batch"] = learners
+    elif isinstance(model, Transformer):  # each data-parallel rank needs a sequence of the batch
+        limits["batch"] = max(1.0, b_max) * (node if "tensor_parallel" in known else 1) * (
+            model.layers if "pipeline_parallel" in known else 1)
     elif batch_free and fam.actors_per_learner:  # the learner stays batch-bound; actors scale with it
         limits["batch"] = learners * (1 + fam.actors_per_learner)
     hours = caps.max_duration_days * 24
@@ -271,7 +274,10 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         n_eval = 1 if batch_free else pow2_floor(min(n, replica)) if async_run else pow2_floor(n)
         batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
         fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision)
-        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS:
+        # fewer devices never shard the model more: out of memory stays out of memory
+        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS or "memory" in fit.reason:
+            if fit.layout is None and "memory" in fit.reason:
+                limited_by = "memory"
             break
         limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
             else "layout"
@@ -330,6 +336,8 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
     if caps.budget_usd is not None:
         n_ub = min(n_ub, max(1.0, caps.budget_usd / (price * hours)))
     ub = n_ub * acc.peak(precision) * hours * HOUR_S  # no run on this device exceeds this (MFU 1)
+    if ub <= floor:
+        return []
     tried: list[Run] = []
     sizes = sizing.ladder(sizing.max_params(fam.tokens_available, fam.max_epochs, fam.tokens_per_param))
 
@@ -338,8 +346,18 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
         data_cap = sizing.data_flop(model, fam.tokens_available, fam.max_epochs)
         return _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor, data_cap)
 
+    _, _, node_default = _links_of(key, config)
+    node = min(node_default or 1, int(caps.host_devices or 1))
+    tp = node if "tensor_parallel" in known else 1
+
+    def bound(model) -> float:  # MFU 1 with as many devices as the batch lets one model use
+        _, b_max = _batch(fam, model, at, known, config)
+        pp = model.layers if "pipeline_parallel" in known else 1
+        return min(n_ub, max(1.0, b_max) * tp * pp) * acc.peak(precision) * hours * HOUR_S
+
     for i in range(len(sizes) - 1, -1, -1):
-        if sizing.optimal_flop(sizing.shape(sizes[i]), fam.tokens_per_param) > ub:
+        model = sizing.shape(sizes[i])
+        if sizing.optimal_flop(model, fam.tokens_per_param) > bound(model):
             continue
         run = run_of(sizes[i])
         if run is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simulator.search.rank import search_layouts
+from simulator.search.rank import best_layout_closed_form
 from simulator.specs import (
     Accelerator,
     Attention,
@@ -36,6 +36,11 @@ from simulator.specs import (
     Zero,
 )
 
+#: Most tensor-parallel ranks the frontier searches (for speed): TPU pods are one scale-up
+#: domain of 256-8,960 chips, and every tp up to the pod would be tried otherwise;
+#: published TPU and GPU runs use tp of 8-64 (Megatron-LM tp 8 in a DGX; PaLM's 12-way
+#: model parallelism, Chowdhery et al. 2022).
+MAX_TP = 64
 #: Stand-in link for one-device clusters (never used: nothing is communicated).
 NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
 
@@ -65,7 +70,8 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int) ->
     return SearchSpace(global_batches=batches, max_micro_batch=2 if isinstance(model, Transformer) else 1,
                        schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
                        sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
-                       top_k=0, max_tp=node if tensor else 1, max_pp=None if pipeline else 1, divisors_only=True)
+                       top_k=0, max_tp=min(node, MAX_TP) if tensor else 1, max_pp=None if pipeline else 1,
+                       divisors_only=True)
 
 
 class Utilization:
@@ -94,19 +100,18 @@ class Utilization:
         node = max(1, min(node, n))
         cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK)
         base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
-        result = search_layouts(model, cluster, base, search_space(model, known, batches, node), self.eff)
-        ok = result.frame[result.frame.reason == ""]
-        if ok.empty:
-            counts = result.reason_counts
+        found = best_layout_closed_form(model, cluster, base, search_space(model, known, batches, node), self.eff)
+        if found.row is None:
+            counts = found.reason_counts
             return Fit(0.0, None, 0, float("nan"), max(counts, key=counts.get) if counts else "no candidate layout")
-        row = ok.iloc[0]
-        layout = replace(base, global_batch=int(row.global_batch), dp=int(row.dp), tp=int(row.tp), pp=int(row.pp),
-                         micro_batch=int(row.micro_batch), schedule=Schedule(row.schedule),
-                         virtual_stages=int(row.virtual_stages), recompute=Recompute(row.recompute),
-                         sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(int(row.zero)))
-        used = int(row.devices)
+        row = found.row
+        layout = replace(base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]),
+                         pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),
+                         virtual_stages=int(row["virtual_stages"]), recompute=Recompute(row["recompute"]),
+                         sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(int(row["zero"])))
+        used = int(row["devices"])
         # search MFU is over the devices used; idle devices count against the run
-        return Fit(float(row.mfu) * used / n, layout, used, float(row.step_time_s))
+        return Fit(float(row["mfu"]) * used / n, layout, used, float(row["step_time_s"]))
 
 
 def pow2_floor(n: float) -> int:

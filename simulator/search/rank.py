@@ -160,3 +160,40 @@ def search_layouts(
         top.append((layout, simulate_step(model, used_cluster(cluster, layout), layout, eff)))
     top.sort(key=lambda lr: -lr[1].tokens_per_s if lr[1].feasible else 0.0)
     return SearchResult(frame, top, len(frame), scoring, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class Best:
+    """The fastest feasible candidate of a search (closed form), without the full table."""
+
+    row: dict | None  # the COLUMNS of the best candidate; None when none is feasible
+    reason_counts: dict[str, int]  # infeasible candidates per reason
+    evaluated: int
+
+
+def best_layout_closed_form(
+    model: Transformer | GenericNetwork, cluster: Cluster, base: Layout, space: SearchSpace, eff: Efficiency,
+) -> Best:  # fmt: skip
+    """The first row `search_layouts` would rank (most tokens/s, then least memory), found
+    group by group with numpy and no DataFrame: the frontier solver runs thousands of
+    searches and needs only the winner and why the others failed."""
+    if cluster.accelerator.peak(base.precision) is None:
+        raise ValueError(f"{cluster.accelerator.name} has no peak at {base.precision.value}")
+    names = np.array([""] + [r.value for r in REASONS])
+    counts = np.zeros(len(names), dtype=np.int64)
+    best, best_key, evaluated = None, (-np.inf, np.inf), 0
+    for g in groups(model, cluster, space):
+        cols = score_group(model, cluster, base, g, space, eff)
+        codes = np.searchsorted(names, cols["reason"], sorter=np.argsort(names))
+        counts += np.bincount(np.argsort(names)[codes], minlength=len(names))
+        evaluated += len(g)
+        ok = np.flatnonzero(cols["reason"] == "")
+        if not len(ok):
+            continue
+        tps, mem = cols["tokens_per_s"][ok], cols["memory_gb"][ok]
+        i = ok[np.lexsort((mem, -tps))[0]]
+        key = (float(cols["tokens_per_s"][i]), float(cols["memory_gb"][i]))
+        if key[0] > best_key[0] or (key[0] == best_key[0] and key[1] < best_key[1]):
+            best, best_key = {c: cols[c][i] for c in COLUMNS}, key
+    reasons = {str(names[k]): int(v) for k, v in enumerate(counts) if k and v}
+    return Best(best, reasons, evaluated)
