@@ -12,7 +12,7 @@ from cli_helpers import one_line, run
 
 from simulator.frontier.config import load_frontier
 from simulator.trend.fit import fit_doubling, moore_growth
-from simulator.trend.reproduce import ERAS, reproduce
+from simulator.trend.reproduce import DATA_END, ERAS, reproduce
 
 
 def _exponential(doubling_months: float, start=date(2000, 1, 1), n=40, noise=None):
@@ -51,7 +51,7 @@ def test_moore_counterfactual_is_two_year_doubling():
 
 @pytest.fixture(scope="module")
 def baseline():
-    return reproduce(load_frontier(), date(1959, 1, 1), date(2022, 12, 31), "quarter", n_boot=200, seed=0)
+    return reproduce(load_frontier(), date(1959, 1, 1), DATA_END, "quarter", samples=8, seed=0)
 
 
 def test_reproduction_summary(baseline):
@@ -73,21 +73,62 @@ def test_reproduction_shows_the_regime_change(baseline):
     assert "batch" in s["binding_by_era"]["modern"]  # data parallelism was batch-bound in 2012-2018
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 6 targets not met from sourced inputs: baseline gives modern doubling 4.9 months (target 3-4), "
-    "first era 34 months (18-30), AlexNet->AlphaGo Zero 3.7e4x (1e5-1e6); see README 'What the reproduction "
-    "gets wrong'. strict: a change that meets them makes this fail, so the note gets updated"))
-def test_reproduction_meets_the_issue_targets(baseline):
+def test_intervals_come_from_input_draws(baseline):
     s = baseline.summary()
-    assert 3.0 <= s["modern_doubling_months"] <= 4.0
-    assert 18 <= s["first_era_doubling_months"] <= 30
-    assert 1e5 <= s["alexnet_to_alphago_zero_growth"] <= 1e6
+    lo, hi = s["alexnet_to_alphago_zero_growth_ci"]
+    assert lo < hi and lo <= s["alexnet_to_alphago_zero_growth"] * 1.05 and hi >= s["alexnet_to_alphago_zero_growth"] / 1.05
+    # no uncertain input reaches the first era (the run-length growth starts in 2010, the budget
+    # never binds a one-computer run), so its interval has no width: not a bootstrap artefact
+    first = s["first_era_doubling_ci"]
+    assert first[1] - first[0] < 0.01 * s["first_era_doubling_months"]
+    lo, hi = s["post_2018_doubling_ci"]
+    assert lo < hi and lo / 1.05 <= s["post_2018_doubling_months"] <= hi * 1.05  # 8 draws: the median may sit near an edge
+
+
+def test_frontier_falls_only_for_a_stated_reason(baseline):
+    f = baseline.frame[baseline.frame.feasible].reset_index(drop=True)
+    for i in range(1, len(f)):
+        if f.flop[i] < f.flop[i - 1] * (1 - 1e-9):
+            assert f.fall_reason[i] and "carried" not in f.fall_reason[i], f.date[i]
+
+
+def test_first_era_points_sit_under_the_frontier(baseline):
+    fe = baseline.summary()["first_era_points"]
+    assert fe["compared"] >= 5 and fe["all_under_frontier"]  # every point at or below, within 0.5 orders
+
+
+# The issue's targets. Each is a strict expected failure while the sourced inputs do not meet it
+# (the README says which input would have to differ); a change that meets one makes its test fail,
+# so the note gets updated.
+@pytest.mark.xfail(strict=True, reason="modern doubling 4.3 months from the sourced inputs (target 3-4)")
+def test_target_modern_doubling(baseline):
+    assert 3.0 <= baseline.summary()["modern_doubling_months"] <= 4.0
+
+
+@pytest.mark.xfail(strict=True, reason="first-era doubling 35.8 months (target 18-30): largest-computer series")
+def test_target_first_era_doubling(baseline):
+    assert 18 <= baseline.summary()["first_era_doubling_months"] <= 30
+
+
+@pytest.mark.xfail(strict=True, reason="AlexNet to AlphaGo Zero 8.5e4x (target 1e5-1e6)")
+def test_target_alexnet_to_alphago_zero(baseline):
+    assert 1e5 <= baseline.summary()["alexnet_to_alphago_zero_growth"] <= 1e6
+
+
+@pytest.mark.xfail(strict=True, reason="first-era points 2.3 orders below the frontier (median; target about 1)")
+def test_target_first_era_frontier_within_an_order(baseline):
+    assert baseline.summary()["first_era_points"]["median_oom_above"] <= 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="after 2018 the frontier grows 2.9x a year (target 4-5x)")
+def test_target_post_2018_growth(baseline):
+    assert 4.0 <= baseline.summary()["post_2018_growth_per_year"] <= 5.0
 
 
 def test_reproduce_cli_writes_summary_and_json(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, text, _ = run(capsys, "reproduce", "--start", "1990", "--end", "2019", "--step", "year",
-                        "--samples", "50", "--json")
+                        "--samples", "3", "--json")
     assert code == 0
     data = json.loads(text)
     for key in ("modern_doubling_months", "first_era_doubling_months", "post_2018_doubling_months",

@@ -104,10 +104,12 @@ def _binding_text(shares: dict[str, float]) -> str:
 def reproduce(
     scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
     start: str = typer.Option("1959", "--start", help="First date of the frontier."),
-    end: str | None = typer.Option(None, "--end", help="Last date (default: today)."),
+    end: str | None = typer.Option(None, "--end", help="Last date (default: 2026-07-01, the latest date of the "
+                                   "era inputs, so the answer does not change with the day)."),
     step: str = typer.Option("quarter", "--step", help="month, quarter or year."),
-    samples: int = typer.Option(1000, "--samples", min=10, help="Bootstrap resamples of each era's fit."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    samples: int = typer.Option(20, "--samples", min=0, help="Draws of the uncertain inputs for the intervals "
+                                "(0: no intervals)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the input draws."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
 ) -> None:
     """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era."""
@@ -118,19 +120,19 @@ def reproduce(
     from simulator.frontier.series import STEPS
     from simulator.report.trend_plot import plot_reproduction
     from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.trend.reproduce import notable_runs
+    from simulator.trend.reproduce import DATA_END, notable_runs
     from simulator.trend.reproduce import reproduce as run_reproduction
 
     if step not in STEPS:
         raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
     first = _flag_date(start, "--start")
-    last = _flag_date(end, "--end") if end else date.today()
+    last = _flag_date(end, "--end") if end else DATA_END
     if last < first:
         raise BadInput(f"--end {last}: before --start {first}")
     config = _frontier_config(scenario)
     with Progress(console=err, transient=True, disable=as_json) as bar:
-        task = bar.add_task("solving the frontier", total=None)
-        rep = run_reproduction(config, first, last, step, n_boot=samples, seed=seed,
+        task = bar.add_task("solving the frontier, then the input draws", total=None)
+        rep = run_reproduction(config, first, last, step, samples=samples, seed=seed,
                                progress=lambda d, n: bar.update(task, completed=d, total=n))
     run_dir = new_run_dir("reproduce")
     csv_path, fig_path = run_dir / "frontier.csv", run_dir / "reproduce.png"
@@ -139,7 +141,7 @@ def reproduce(
                       "against AI and Compute")
     s = rep.summary()
     summary = {"scenario": config.name, **s, "frontier_csv": str(csv_path), "figure": str(fig_path),
-               "start": first, "end": last, "step": step, "bootstrap_samples": samples, "seed": seed}
+               "start": first, "end": last, "step": step, "input_samples": samples, "seed": seed}
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
     write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, samples=samples, seed=seed)
@@ -150,19 +152,28 @@ def reproduce(
 
     def months(key: str) -> str:
         v, ci = s[f"{key}_doubling_months"], s[f"{key}_doubling_ci"]
-        return "-" if v is None else f"{v:.1f} months [{ci[0]:.1f}, {ci[1]:.1f}]"
+        return "-" if v is None else f"{v:.1f} months" + ("" if not ci else f" [{ci[0]:.1f}, {ci[1]:.1f}]")
 
     t = Table(title=f"{config.name}: simulated frontier against 'AI and Compute'", title_justify="left")
-    for c in ("quantity", "simulated (90% bootstrap CI)", "published"):
+    for c in ("quantity", f"simulated (90%, {samples} input draws)", "published"):
         t.add_column(c)
     refit_m, refit_f = pub["modern_doubling_months_refit"], pub["first_era_doubling_months_refit"]
     t.add_row("doubling time, 2012-2018", months("modern"),
               f"3.4 months (fit 3.43){'' if refit_m is None else f'; our fit of the points {refit_m:.1f}'}")
     t.add_row("doubling time, before 2012", months("first_era"),
               f"about 2 years{'' if refit_f is None else f'; our fit of the points {refit_f:.1f} months'}")
-    t.add_row("doubling time, after 2018", months("post_2018"), "-")
-    t.add_row("growth AlexNet -> AlphaGo Zero", f"{_sci(s['alexnet_to_alphago_zero_growth'])}x",
+    per_year = s["post_2018_growth_per_year"]
+    t.add_row("doubling time, after 2018", months("post_2018") + ("" if per_year is None else f" ({per_year:.1f}x/yr)"),
+              "frontier models 4-5x a year (Epoch AI)")
+    g_ci = s["alexnet_to_alphago_zero_growth_ci"]
+    t.add_row("growth AlexNet -> AlphaGo Zero", f"{_sci(s['alexnet_to_alphago_zero_growth'])}x"
+              + ("" if not g_ci else f" [{_sci(g_ci[0])}, {_sci(g_ci[1])}]"),
               f">300,000x ({pub['alexnet_to_alphago_zero_growth_of_points']:.3g}x between the points)")
+    fe = s["first_era_points"]
+    if fe["median_oom_above"] is not None:
+        t.add_row("first-era points: frontier above them (median)", f"{fe['median_oom_above']:.1f} orders of magnitude"
+                  f" ({fe['compared']} points, {'all' if fe['all_under_frontier'] else 'not all'} under it)",
+                  "a ceiling: within about one order")
     t.add_row("Moore's law (2-year doubling), same span", f"{s['moore_growth_same_span']:.3g}x", "")
     out.print(t)
     for era, shares in s["binding_by_era"].items():

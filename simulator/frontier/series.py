@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from importlib.resources import files
@@ -48,16 +48,57 @@ def date_grid(start: date, end: date, step: str) -> list[date]:
     return out
 
 
+def fall_reason(before: Run, after: Run) -> str:
+    """Why a run possible at `before.at` may not be possible at `after.at`: an input that fell
+    ("" when none did: the earlier run is still feasible)."""
+    a, b = before.caps, after.caps
+    why = []
+    if a.budget_usd is not None and b.budget_usd is not None and b.budget_usd < a.budget_usd * (1 - 1e-9):
+        why.append(f"budget fell from {a.budget_usd:.3g} to {b.budget_usd:.3g} USD")
+    if b.max_duration_days < a.max_duration_days * (1 - 1e-9):
+        why.append(f"accepted run length fell from {a.max_duration_days:.0f} to {b.max_duration_days:.0f} days")
+    if (a.site_power_w or 0) > (b.site_power_w or 0) * (1 + 1e-9):
+        why.append("site power fell")
+    if (a.max_devices or 0) > (b.max_devices or 0) * (1 + 1e-9):
+        why.append("largest cluster fell")
+    if before.device == after.device and after.price_usd_per_hour > before.price_usd_per_hour * (1 + 1e-9):
+        why.append(f"{before.device} price rose from {before.price_usd_per_hour:.3g} to "
+                   f"{after.price_usd_per_hour:.3g} USD/h")
+    return "; ".join(why)
+
+
+def monotone(runs: list[Run]) -> list[Run]:
+    """The frontier falls only for a stated reason: a date whose run is smaller than the
+    previous date's keeps its own run when an input fell (the reason is in `fall_reason`),
+    else the previous run, which is still feasible, is carried (and says so)."""
+    out: list[Run] = []
+    for run in runs:
+        prev = out[-1] if out else None
+        if prev is not None and prev.feasible and run.feasible and run.flop < prev.flop * (1 - 1e-9):
+            why = fall_reason(prev, run)
+            if why:
+                run = replace(run, fall_reason=why)
+            else:
+                since = prev.fall_reason.split("carried from ")[-1] if "carried from" in prev.fall_reason else \
+                    prev.at.isoformat()
+                run = replace(prev, at=run.at, caps=run.caps,
+                              fall_reason=f"no input fell; the solver's run was {run.flop:.3g} FLOP, the earlier "
+                                          f"run is still feasible: carried from {since}")
+        out.append(run)
+    return out
+
+
 def frontier_series(config: FrontierConfig, dates: list[date], progress=None, relax: bool = True,
                     util: Utilization | None = None) -> list[Run]:
-    """The solved run of each date; `progress(done, total)` after each."""
+    """The solved run of each date (never falling without a stated reason, `monotone`);
+    `progress(done, total)` after each."""
     util = util or Utilization(default_efficiency())
     runs = []
     for i, at in enumerate(dates):
         runs.append(solve(at, config, util, relax=relax))
         if progress is not None:
             progress(i + 1, len(dates))
-    return runs
+    return monotone(runs)
 
 
 def to_frame(runs: list[Run]) -> pd.DataFrame:
@@ -78,7 +119,9 @@ def to_frame(runs: list[Run]) -> pd.DataFrame:
             "max_devices": caps.max_devices if caps and caps.max_devices else math.nan,
             "host_devices": caps.host_devices if caps and caps.host_devices else math.nan,
             "max_duration_days": caps.max_duration_days if caps else math.nan,
-            "reason": r.reason,
+            "reason": r.reason, "fall_reason": r.fall_reason, "ended_by": r.ended_by, "params": r.params,
+            "site_power_w": caps.site_power_w if caps and caps.site_power_w else math.nan,
+            "async_replicas": caps.async_replicas if caps and caps.async_replicas else math.nan,
         }
         row.update({f"gain_2x_{c}": r.gains.get(c, math.nan) for c in CONSTRAINTS})
         rows.append(row)

@@ -101,6 +101,7 @@ class Run:
     layout: str = ""
     ended_by: str = ""  # "duration" (the accepted run length) or "data" (the sized model used all the data)
     params: float = math.nan
+    fall_reason: str = ""  # why the frontier is below the previous date's, or that the earlier run was carried
     price_usd_per_hour: float = math.nan
     cost_usd: float = math.nan
     devices_limited_by: str = ""
