@@ -102,7 +102,7 @@ LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": i
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,
-          "divisors_only": bool}
+          "divisors_only": bool, "tp_across_nodes": bool}
 #: [layout] keys that make it a complete layout (else the search chooses them)
 LAYOUT_SPLIT = ("tp", "pp", "dp")
 

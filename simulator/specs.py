@@ -269,4 +269,5 @@ class SearchSpace:
     max_tp: int | None = None  # None: up to the node size (tp = 1 when tensor parallelism is unknown)
     max_pp: int | None = None  # None: up to the layers (pp = 1 when pipelining is unknown)
     divisors_only: bool = False  # enumerate only tp dividing the heads and pp dividing the layers
+    tp_across_nodes: bool = False  # tp may also be a multiple of the node size (its collectives cross the network)
     top_k: int = 5  # candidates re-simulated by the event engine

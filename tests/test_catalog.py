@@ -26,7 +26,7 @@ def _csv(name: str) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ accelerators
 def test_every_accelerator_row_has_a_source():
     rows = _csv("accelerators.csv")
-    assert len(rows) == 32  # 31 hardware.csv rows, V100 split into 16GB and 32GB
+    assert len(rows) == 33  # 31 hardware.csv rows, V100 split into 16GB and 32GB, the 3 GB GTX 580 (issue 11)
     assert all(r["source"].strip() for r in rows)
     assert all(a.source.strip() for a in catalog.accelerators().values())
 
@@ -116,7 +116,7 @@ def test_default_links_of_a100_and_missing_defaults():
     ("V100 16 GB", "v100-16gb"),
     ("TPU v4", "tpu-v4"),
     ("B200", "b200"),
-    ("GTX 580", "gtx580"),
+    ("GTX 580", "gtx580-3gb"),  # a family name without a distinguishing token: the variant with most memory
 ])
 def test_find_accelerator(text, key):
     assert catalog.find_accelerator(text) is catalog.accelerators()[key]

@@ -88,9 +88,12 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         return None
     if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
         return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
-    if cluster.devices_per_node % layout.tp:
-        # Megatron places tp ranks innermost: groups stay in a node only if tp divides it
-        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp}, {cluster.devices_per_node} per node")
+    node = cluster.devices_per_node
+    if node % layout.tp and (layout.tp < node or layout.tp % node):
+        # Megatron places tp ranks innermost: a group stays in one node if tp divides it, or
+        # spans whole nodes if tp is a multiple of it (its collectives then cross the network,
+        # costs/collectives.tp_group); any other tp splits a node between groups
+        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp}, {node} per node")
     if layout.zero.stage >= 2 and layout.pp > 1:
         # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism";
         # Megatron's distributed optimizer is ZeRO-1.

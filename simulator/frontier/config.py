@@ -82,6 +82,9 @@ class FrontierConfig:
     site_power_w: float | None = None  # a site's power for every date instead of the series (W)
     async_replicas: float | None = None  # useful asynchronous replicas instead of the series
     duration_growth_scale: float = 1.0  # multiplies the log of every duration-growth row (input uncertainty)
+    max_tp: float | None = None  # most tensor-parallel ranks searched (None: utilization.MAX_TP)
+    ignore_budget: bool = False  # "disregarding cost": no budget at any date
+    min_utilization: float | None = None  # a run must reach this share of the device's best MFU
     sources: tuple[tuple[str, str], ...] = ()
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
@@ -117,11 +120,13 @@ class FrontierConfig:
 
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
-            "restart_s", "memory_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale"}
+            "restart_s", "memory_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale",
+            "max_tp", "min_utilization"}
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
 _LISTS = {"devices", "families"}
+_BOOLS = {"ignore_budget"}
 _TOP = {"name", "description", "frontier", "sources"}
 
 
@@ -135,7 +140,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
-    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | {"price"}
+    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | _BOOLS | {"price"}
     out = {}
     for key, value in table.items():
         def bad(problem, key=key, value=value):
@@ -149,6 +154,8 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
                 raise bad("must be a number > 0" if key not in _ZERO_OK else "must be a number >= 0")
             if key == "max_waste" and not value < 1:
                 raise bad("must be in (0, 1)")
+            if key == "min_utilization" and not value <= 1:
+                raise bad("must be in (0, 1]")
             if key not in sources or not str(sources[key]).strip():
                 raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")
             out[key] = float(value)
@@ -162,6 +169,10 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             if not isinstance(value, list) or not value or any(v not in known for v in value):
                 raise bad(f"must be a non-empty list of: {', '.join(known)}")
             out[key] = tuple(dict.fromkeys(value))
+        elif key in _BOOLS:
+            if not isinstance(value, bool):
+                raise bad("must be true or false")
+            out[key] = value
         elif key in _LINKS:
             if value not in links():
                 raise bad(f"not a link of links.csv; one of: {', '.join(links())}")

@@ -42,14 +42,14 @@ from simulator.costs import failures as cf
 from simulator.frontier import sizing
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
 from simulator.frontier.inputs import accepted_duration_days, async_replicas_at, site_power_at, value_at
-from simulator.frontier.utilization import Fit, Utilization, pow2_floor
+from simulator.frontier.utilization import MAX_TP, Fit, Utilization, pow2_floor
 from simulator.frontier.workloads import Family, families_at
 from simulator.specs import Precision, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, PFS_DAY_FLOP
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory")
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
-MAX_HALVINGS = 12
+MAX_HALVINGS = 16
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ class Run:
 
 def caps_at(at: date, config: FrontierConfig) -> Caps:
     """The constraint values of `config` at `at` (series from frontier_inputs.csv)."""
-    if config.budget_usd is not None:
+    if config.ignore_budget:
+        budget = None
+    elif config.budget_usd is not None:
         budget = config.budget_usd
     else:
         when = min(at, config.budget_frozen_at or at)
@@ -224,6 +226,18 @@ def _links_of(key: str, config: FrontierConfig):
     return intra, inter, node_default
 
 
+def _model_parallel(model: Transformer, node: int, known: set[str], config: FrontierConfig) -> int:
+    """Most devices one replica of `model` can span: the largest tp the search may use
+    (dividing the heads, within the host or whole hosts, at most max_tp) x the layers."""
+    tp = 1
+    if "tensor_parallel" in known:
+        cap = int(config.max_tp or MAX_TP)
+        ok = [t for t in range(1, cap + 1) if model.heads % t == 0 and (node % t == 0 if t <= node else t % node == 0
+                                                                         and (t // node) & (t // node - 1) == 0)]
+        tp = max(ok)
+    return tp * (model.layers if "pipeline_parallel" in known else 1)
+
+
 def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, model, caps: Caps,
               config: FrontierConfig, util: Utilization, precision: Precision, floor: float = 0.0,
               flop_needed: float | None = None) -> Run | None:
@@ -256,8 +270,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     elif not batch_free and not isinstance(model, Transformer):
         limits["batch"] = learners
     elif isinstance(model, Transformer):  # each data-parallel rank needs a sequence of the batch
-        limits["batch"] = max(1.0, b_max) * (node if "tensor_parallel" in known else 1) * (
-            model.layers if "pipeline_parallel" in known else 1)
+        limits["batch"] = max(1.0, b_max) * _model_parallel(model, node, known, config)
     elif batch_free and fam.actors_per_learner:  # the learner stays batch-bound; actors scale with it
         limits["batch"] = learners * (1 + fam.actors_per_learner)
     hours = caps.max_duration_days * 24
@@ -274,14 +287,19 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     while True:
         n_eval = 1 if batch_free else pow2_floor(min(n, replica)) if async_run else pow2_floor(n)
         batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
-        fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision)
-        # fewer devices never shard the model more: out of memory stays out of memory
-        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS or "memory" in fit.reason:
-            if fit.layout is None and "memory" in fit.reason:
+        fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision,
+                               int(config.max_tp or MAX_TP))
+        if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * util.eff.gemm:
+            fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
+                      f"device's best ({util.eff.gemm:.2f}, a large matrix multiply)")
+        # fewer devices never shard the model more: when every layout ran out of memory (or broke a
+        # structural rule), halving cannot help
+        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS or fit.memory_bound:
+            if fit.layout is None and fit.memory_bound:
                 limited_by = "memory"
             break
         limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
-            else "layout"
+            else "utilization" if "utilization" in fit.reason else "layout"
         n, tries = max(1, n // 2), tries + 1
     common = {"at": at, "family": fam.key, "model": model.name, "device": key, "device_name": acc.name,
               "precision": precision.value, "caps": caps}
@@ -305,7 +323,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         m = n // 2
         smaller = util.best_layout(model, acc, pow2_floor(m), min(node, pow2_floor(m)), intra, inter, known,
                                    _batches(b_max, pow2_floor(m), fam.per_device_batch, isinstance(model, Transformer)),
-                                   precision)
+                                   precision, int(config.max_tp or MAX_TP))
         if smaller.layout is None:
             break
         g = goodput_of(m)
@@ -349,12 +367,11 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
 
     _, _, node_default = _links_of(key, config)
     node = min(node_default or 1, int(caps.host_devices or 1))
-    tp = node if "tensor_parallel" in known else 1
 
     def bound(model) -> float:  # MFU 1 with as many devices as the batch lets one model use
         _, b_max = _batch(fam, model, at, known, config)
-        pp = model.layers if "pipeline_parallel" in known else 1
-        return min(n_ub, max(1.0, b_max) * tp * pp) * acc.peak(precision) * hours * HOUR_S
+        return min(n_ub, max(1.0, b_max) * _model_parallel(model, node, known, config)) * acc.peak(precision) \
+            * hours * HOUR_S
 
     for i in range(len(sizes) - 1, -1, -1):
         model = sizing.shape(sizes[i])

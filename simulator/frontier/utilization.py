@@ -29,6 +29,7 @@ from simulator.specs import (
     Layout,
     Link,
     Precision,
+    Reason,
     Recompute,
     Schedule,
     SearchSpace,
@@ -36,10 +37,9 @@ from simulator.specs import (
     Zero,
 )
 
-#: Most tensor-parallel ranks the frontier searches (for speed): TPU pods are one scale-up
-#: domain of 256-8,960 chips, and every tp up to the pod would be tried otherwise;
-#: published TPU and GPU runs use tp of 8-64 (Megatron-LM tp 8 in a DGX; PaLM's 12-way
-#: model parallelism, Chowdhery et al. 2022).
+#: Most tensor-parallel ranks the frontier searches by default (a scenario's max_tp sets
+#: another): TPU pods are one scale-up domain of 256-8,960 chips, and every tp up to the
+#: pod would be tried otherwise. A search-space limit for speed, not a sourced fact.
 MAX_TP = 64
 #: Stand-in link for one-device clusters (never used: nothing is communicated).
 NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
@@ -54,12 +54,15 @@ class Fit:
     devices_used: int  # tp x pp x dp (the rest of n idle)
     step_time_s: float
     reason: str = ""  # the most common infeasibility when no layout fits
+    memory_bound: bool = False  # no layout fits and fewer devices cannot help (only memory or structure failed)
 
 
-def search_space(model, known: set[str], batches: tuple[int, ...], node: int) -> SearchSpace:
+def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = 64) -> SearchSpace:  # noqa: E501
     """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
     of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
-    divide heads and layers (the others are infeasible anyway)."""
+    divide heads and layers (the others are infeasible anyway). Tensor parallelism may
+    span whole hosts (tp a multiple of the host, up to `max_tp`), its collectives priced on
+    the network tier they cross (costs/collectives.tp_group)."""
     pipeline, tensor = "pipeline_parallel" in known, "tensor_parallel" in known
     schedules = (Schedule.ONE_F_ONE_B,) + ((Schedule.INTERLEAVED,) if "interleaved_pipeline" in known else ())
     recompute = [Recompute.NONE] + ([Recompute.FULL] if "activation_recompute" in known else [])
@@ -70,8 +73,8 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int) ->
     return SearchSpace(global_batches=batches, max_micro_batch=2 if isinstance(model, Transformer) else 1,
                        schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
                        sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
-                       top_k=0, max_tp=min(node, MAX_TP) if tensor else 1, max_pp=None if pipeline else 1,
-                       divisors_only=True)
+                       top_k=0, max_tp=max_tp if tensor else 1, max_pp=None if pipeline else 1,
+                       divisors_only=True, tp_across_nodes=tensor)
 
 
 class Utilization:
@@ -84,26 +87,31 @@ class Utilization:
 
     def best_layout(self, model: Transformer | GenericNetwork, acc: Accelerator, n: int, node: int,
                     intra: Link | None, inter: Link | None, known: set[str], batches: tuple[int, ...],
-                    precision: Precision) -> Fit:
+                    precision: Precision, max_tp: int = MAX_TP) -> Fit:
         """The fastest feasible layout of `model` on n devices (`node` per host)."""
         attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
         key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, frozenset(known), batches,
-               precision, attention)
+               precision, attention, max_tp)
         if key not in self._cache:
-            self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention)
+            self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention,
+                                            max_tp)
         return self._cache[key]
 
-    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention) -> Fit:
+    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp) -> Fit:
         if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
             return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
         self.searches += 1
         node = max(1, min(node, n))
         cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK)
         base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
-        found = best_layout_closed_form(model, cluster, base, search_space(model, known, batches, node), self.eff)
+        found = best_layout_closed_form(model, cluster, base, search_space(model, known, batches, node, max_tp),
+                                        self.eff)
         if found.row is None:
             counts = found.reason_counts
-            return Fit(0.0, None, 0, float("nan"), max(counts, key=counts.get) if counts else "no candidate layout")
+            helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
+                        Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value}
+            return Fit(0.0, None, 0, float("nan"), max(counts, key=counts.get) if counts else "no candidate layout",
+                       memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless)
         row = found.row
         layout = replace(base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]),
                          pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),

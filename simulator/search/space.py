@@ -64,15 +64,23 @@ class Group:
 def model_splits(
     model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace | None = None
 ) -> list[tuple[int, int]]:
-    """(tp, pp) pairs: every tp up to the node size, every pp up to the layers that
+    """(tp, pp) pairs: every tp up to the node size (and, with tp_across_nodes, power-of-two
+    multiples of it), every pp up to the layers that
     leaves at least one replica (dp = devices // (tp pp); the rest stay idle), within
     the space's max_tp / max_pp."""
     n = cluster.n_devices
     if isinstance(model, GenericNetwork):
         return [(1, 1)]
-    max_tp = min(cluster.devices_per_node, n, space.max_tp or n) if space else min(cluster.devices_per_node, n)
+    node = cluster.devices_per_node
+    max_tp = min(node, n, space.max_tp or n) if space else min(node, n)
+    tps = list(range(1, max_tp + 1))
+    if space is not None and space.tp_across_nodes:  # whole nodes: 2, 4, 8 ... x the node size
+        t = 2 * node
+        while t <= min(n, space.max_tp or n):
+            tps.append(t)
+            t *= 2
     max_pp = min(model.layers, space.max_pp or model.layers) if space else model.layers
-    pairs = [(t, p) for t in range(1, max_tp + 1) for p in range(1, min(max_pp, n // t) + 1)]
+    pairs = [(t, p) for t in tps for p in range(1, min(max_pp, n // t) + 1)]
     if space is not None and space.divisors_only:
         pairs = [(t, p) for t, p in pairs if model.heads % t == 0 and model.layers % p == 0]
     return pairs
@@ -124,7 +132,10 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         code[(code == 0) & mask] = CODE[reason]
 
     if isinstance(model, Transformer):
-        mark(node % g.tp != 0, Reason.TP_ABOVE_DOMAIN)
+        inside = node % g.tp == 0
+        if space.tp_across_nodes:  # or whole nodes of tp ranks, the collectives crossing the network
+            inside |= (g.tp % node == 0)
+        mark(~inside, Reason.TP_ABOVE_DOMAIN)
         kv = model.n_kv_heads
         mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
         mark(model.layers % (g.pp * g.virtual_stages) != 0, Reason.PP_NOT_DIVIDING_LAYERS)
