@@ -284,11 +284,18 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         return None
     async_run = asynchronous and n > learners
     tries = 0
+
+    def fit_on(k: int) -> Fit:
+        batches = _batches(b_max, k, fam.per_device_batch, isinstance(model, Transformer))
+        return util.best_layout(model, acc, k, min(node, k), intra, inter, known, batches, precision,
+                                int(config.max_tp or MAX_TP))
+
     while True:
-        n_eval = 1 if batch_free else pow2_floor(min(n, replica)) if async_run else pow2_floor(n)
-        batches = _batches(b_max, n_eval, fam.per_device_batch, isinstance(model, Transformer))
-        fit = util.best_layout(model, acc, n_eval, min(node, n_eval), intra, inter, known, batches, precision,
-                               int(config.max_tp or MAX_TP))
+        if async_run:  # the replica size (up to one host) with the best utilization
+            sizes = [2 ** i for i in range(pow2_floor(min(n, replica)).bit_length())]
+            fit = max((fit_on(k) for k in sizes), key=lambda f: f.mfu)
+        else:
+            fit = fit_on(1 if batch_free else pow2_floor(n))
         if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * util.eff.gemm:
             fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
                       f"device's best ({util.eff.gemm:.2f}, a large matrix multiply)")

@@ -4,8 +4,9 @@ The frontier's grid points are not independent samples (each is the same mechani
 quarter later), so a bootstrap over them says little. Instead each uncertain input with
 a published range (catalog/uncertainty.csv: a two-piece lognormal through p10, median,
 p90, as in `simulator project`) is drawn `samples` times with numpy's default_rng(seed);
-every draw re-solves the frontier (without the 2x relaxations) and refits each era, and
-the interval is the 5th-95th percentile of the refits. Inputs without a published range
+every draw re-solves the frontier (without the 2x relaxations, on a grid the caller
+chooses) and refits each era; the interval is the 5th-95th percentile of the refit over
+the median-input refit on the same grid, times the caller's estimate. Inputs without a published range
 are held at their value, so the intervals are lower bounds of the real uncertainty.
 """
 
@@ -71,24 +72,31 @@ def draw_configs(config: FrontierConfig, samples: int, seed: int) -> list[Fronti
     return out
 
 
+def _measures(config: FrontierConfig, dates: list[date], eras: dict[str, tuple[date, date]],
+              landmarks: tuple[date, date], util: Utilization) -> dict[str, float | None]:
+    """Each era's doubling months and the growth between the landmarks, for one config."""
+    runs = [r for r in frontier_series(config, dates, relax=False, util=util) if r.feasible]
+    out: dict[str, float | None] = {}
+    for era, (a, b) in eras.items():
+        fit = fit_doubling([r.at for r in runs], [r.flop for r in runs], max(a, dates[0]), b, n_boot=0)
+        out[era] = None if fit is None else fit.doubling_months
+    first, last = (solve(d, config, util, relax=False) for d in landmarks)
+    out["growth"] = last.flop / first.flop if first.feasible and last.feasible else None
+    return out
+
+
 def input_intervals(config: FrontierConfig, dates: list[date], eras: dict[str, tuple[date, date]],
                     landmarks: tuple[date, date], samples: int, seed: int, util: Utilization,
                     progress=None) -> dict:
-    """{era: [lo, hi] doubling months, 'growth': [lo, hi]} over `samples` input draws."""
-    months: dict[str, list[float]] = {era: [] for era in eras}
-    growth: list[float] = []
+    """{era: [lo, hi], 'growth': [lo, hi]} as ratios to the median-input config's value on
+    the same grid: the caller multiplies its own estimate (on a finer grid, perhaps) by them."""
+    base = _measures(config, dates, eras, landmarks, util)
+    ratios: dict[str, list[float]] = {k: [] for k in base}
     for i, c in enumerate(draw_configs(config, samples, seed)):
-        runs = [r for r in frontier_series(c, dates, relax=False, util=util) if r.feasible]
-        for era, (a, b) in eras.items():
-            fit = fit_doubling([r.at for r in runs], [r.flop for r in runs], max(a, dates[0]), b, n_boot=0)
-            if fit is not None:
-                months[era].append(fit.doubling_months)
-        first, last = (solve(d, c, util, relax=False) for d in landmarks)
-        if first.feasible and last.feasible:
-            growth.append(last.flop / first.flop)
+        for k, v in _measures(c, dates, eras, landmarks, util).items():
+            if v is not None and base[k]:
+                ratios[k].append(v / base[k])
         if progress is not None:
             progress(i + 1, samples)
     q = [50 * (1 - LEVEL), 50 * (1 + LEVEL)]
-    out = {era: [float(v) for v in np.percentile(m, q)] if m else None for era, m in months.items()}
-    out["growth"] = [float(v) for v in np.percentile(growth, q)] if growth else None
-    return out
+    return {k: [float(v) for v in np.percentile(r, q)] if r else None for k, r in ratios.items()}
