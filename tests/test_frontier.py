@@ -106,7 +106,7 @@ def test_frozen_techniques_are_never_used_and_shrink_the_run(util):
     host = frozen.caps.host_devices
     assert frozen.n_devices <= max(host, frozen.caps.async_replicas * host)
     assert "async_data_parallel" in frozen.techniques_used or frozen.n_devices <= host
-    assert frozen.flop < free.flop / 10
+    assert frozen.flop < free.flop / 3  # 2012 had asynchronous replicas (DistBelief): they go far, not as far
 
 
 def test_relaxing_the_binding_constraint_enlarges_the_run(util):
