@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from dataclasses import replace
 from datetime import date
 
@@ -136,7 +137,7 @@ def test_budget_bound_run_spends_its_budget(util):
 @pytest.mark.parametrize("at", [date(1975, 1, 1), date(2014, 6, 1), date(2019, 1, 1), date(2024, 1, 1)])
 def test_a_larger_budget_never_shrinks_the_run(at, util):
     runs = [solve(at, cfg(budget_scale=k), util, relax=False).flop for k in (0.25, 0.5, 1.0, 2.0, 4.0)]
-    assert all(b >= a * 0.999 for a, b in zip(runs, runs[1:])), runs
+    assert all(b >= a * 0.999 for a, b in pairwise(runs)), runs
 
 
 def test_budget_below_one_device_shortens_the_run(util):

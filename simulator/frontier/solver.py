@@ -365,7 +365,8 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
     if ub <= floor:
         return []
     tried: list[Run] = []
-    sizes = sizing.ladder(sizing.max_params(fam.tokens_available, fam.max_epochs, fam.tokens_per_param))
+    most = sizing.max_params(fam.tokens_available, fam.max_epochs, fam.tokens_per_param)
+    sizes = [p for p in sizing.ladder(most) if sizing.shape(p).params <= most]
 
     def run_of(params: float) -> Run | None:
         model = sizing.shape(params)

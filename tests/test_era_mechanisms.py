@@ -1,0 +1,229 @@
+"""The mechanisms that set a run's size by era (issue 11): budgets, run length, supply
+from sites and volume dates, price-performance computers, sized models and their data,
+asynchronous replicas, tensor parallelism across hosts, Epoch's GTX 580 question."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+import re
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from simulator.catalog import supply
+from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.eras import EPOCH_LIFETIME_YEARS, EPOCH_PUE, HOURS_PER_YEAR, server_power_factor
+from simulator.catalog.hardware import accelerators, links
+from simulator.costs import collectives as coll
+from simulator.costs.step import check_layout
+from simulator.frontier import inputs, sizing
+from simulator.frontier import solver as solver_module
+from simulator.frontier.config import load_frontier, parse_frontier
+from simulator.frontier.solver import caps_at, solve
+from simulator.frontier.utilization import Utilization
+from simulator.scenario import ScenarioError, find_model
+from simulator.search.rank import best_layout_closed_form, search_layouts
+from simulator.specs import Cluster, Layout, Reason, Recompute, SearchSpace
+
+BASE = load_frontier()
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+EFF = default_efficiency()
+HEADER = "key,quantity,since,value,unit,actor,source,verification,notes\n"
+
+
+@pytest.fixture(scope="module")
+def util():
+    return Utilization(EFF)
+
+
+# ------------------------------------------------------------------ run length
+def test_accepted_run_length_is_anchor_times_growth_capped():
+    rows = inputs.parse_inputs(HEADER + "a,duration_days,2020-01-01,100,days,x,s,doc,\n"
+                               "g1,duration_growth_per_year,2018-01-01,1.5,x,x,s,doc,\n"
+                               "g2,duration_growth_per_year,2021-01-01,2.0,x,x,s,doc,\n"
+                               "m,max_duration_days,2000-01-01,300,days,x,s,doc,\n")
+    years = (date(2021, 1, 1).toordinal() - date(2020, 1, 1).toordinal()) / 365.25
+    at = date(2021, 1, 1)
+    assert inputs.accepted_duration_days(at, rows) == pytest.approx(100 * 1.5 ** years)
+    back = (date(2020, 1, 1).toordinal() - date(2018, 1, 1).toordinal()) / 365.25
+    assert inputs.accepted_duration_days(date(2018, 1, 1), rows) == pytest.approx(100 / 1.5 ** back)
+    # before the first growth row the length is held, and the economic bound caps it
+    assert inputs.accepted_duration_days(date(2010, 1, 1), rows) == pytest.approx(100 / 1.5 ** back)
+    assert inputs.accepted_duration_days(date(2024, 1, 1), rows) == 300
+
+
+@pytest.mark.parametrize("at", [date(1970, 1, 1), date(2012, 9, 30), date(2016, 1, 1), date(2019, 1, 1),
+                                date(2022, 7, 1), date(2025, 7, 1)])
+def test_a_run_never_exceeds_the_accepted_length(at, util):
+    run = solve(at, BASE, util, relax=False)
+    assert run.feasible and run.days <= run.caps.max_duration_days * (1 + 1e-9)
+    assert run.caps.max_duration_days == pytest.approx(inputs.accepted_duration_days(at))
+
+
+def test_run_length_grows_with_the_date():
+    days = [inputs.accepted_duration_days(date(y, 1, 1)) for y in range(2010, 2026)]
+    assert all(b >= a for a, b in pairwise(days)) and days[-1] > 10 * days[0]
+
+
+# ------------------------------------------------------------------ budgets
+def test_every_era_has_a_budget():
+    for at in (date(1960, 1, 1), date(1975, 1, 1), date(1990, 1, 1), date(2008, 1, 1), date(2013, 1, 1)):
+        assert caps_at(at, BASE).budget_usd and caps_at(at, BASE).budget_usd > 0
+
+
+def test_ignore_budget_removes_it(util):
+    assert caps_at(date(2020, 1, 1), replace(BASE, ignore_budget=True)).budget_usd is None
+
+
+# ------------------------------------------------------------------ supply
+def test_supply_is_site_power_over_facility_watts():
+    at = date(2023, 7, 1)
+    caps = caps_at(at, BASE)
+    h100 = accelerators()["h100-sxm"].tdp_w * server_power_factor("h100-sxm") * EPOCH_PUE
+    assert supply.facility_watts_per_device("h100-sxm") == pytest.approx(h100)
+    assert caps.site_power_w == pytest.approx(26000 * h100)  # Google A3: 26,000 H100 (frontier_inputs.csv)
+    assert caps.supply_devices("h100-sxm") == pytest.approx(26000)
+    b200 = supply.facility_watts_per_device("b200")
+    assert caps.supply_devices("b200") == pytest.approx(26000 * h100 / b200)
+
+
+def test_a_device_is_never_used_before_its_volume_date(util):
+    vol = supply.volume_dates()["h100-sxm"]
+    assert vol > accelerators()["h100-sxm"].release_date  # announced 2022-09, shipped in volume later
+    only = replace(BASE, devices=("h100-sxm",))
+    assert not solve(vol.replace(day=1) if vol.day > 1 else date(vol.year - (vol.month == 1), (vol.month - 2) % 12 + 1,
+                                                                     1), only, util, relax=False).feasible
+    assert solve(vol, only, util, relax=False).feasible
+    for at in (date(2017, 7, 1), date(2020, 7, 1), date(2024, 12, 1), date(2025, 6, 1)):
+        run = solve(at, BASE, util, relax=False)
+        assert supply.usable_from(run.device) <= at, (at, run.device)
+
+
+# ------------------------------------------------------------------ computers before GPUs
+def test_computers_before_gpus_are_priced_at_the_eras_price_performance(util):
+    at = date(1985, 6, 1)
+    run = solve(at, BASE, util, relax=False)
+    assert run.device == supply.COMPUTER_KEY and run.n_devices == 1
+    machine = supply.computer_at(at)
+    point = supply.price_performance(at)
+    assert machine.purchase_price_usd == pytest.approx(machine.peak_flops_per_s[next(iter(machine.peak_flops_per_s))]
+                                                       / point.flop_per_s_per_usd)
+    assert run.price_usd_per_hour == pytest.approx(machine.purchase_price_usd / (EPOCH_LIFETIME_YEARS
+                                                                                 * HOURS_PER_YEAR))
+    assert run.cost_usd <= run.caps.budget_usd * (1 + 1e-9)
+
+
+def test_a_budget_below_the_machine_shortens_the_first_era_run(util):
+    run = solve(date(1985, 6, 1), replace(BASE, budget_usd=1000.0), util, relax=False)
+    assert run.cost_usd == pytest.approx(1000.0) and run.days < run.caps.max_duration_days
+
+
+# ------------------------------------------------------------------ sized models and data
+def test_shape_rule_gives_gpt3_at_175b():
+    m = sizing.shape(1.75e11)
+    assert (m.layers, m.hidden, m.heads) == (96, 12288, 96)
+    for n in (1e8, 1e10, 1e12, 1e13):  # the ladder counts non-embedding parameters (Kaplan's N)
+        m = sizing.shape(n)
+        assert m.layers * m.layer_params == pytest.approx(n, rel=0.35)
+
+
+@pytest.mark.parametrize("at", [date(2019, 1, 1), date(2022, 1, 1), date(2025, 7, 1)])
+def test_a_sized_model_never_needs_more_data_than_existed(at, util, monkeypatch):
+    fam = next(f for f in solver_module.families_at(at) if f.sized)
+    run = solve(at, replace(BASE, families=(fam.key,)), util, relax=False)
+    tokens = run.flop / (6 * run.params)
+    assert tokens <= fam.tokens_available * fam.max_epochs
+    # with little text in existence, the run stops when it has used all of it
+    scarce = replace(fam, tokens_available=1e9)
+    monkeypatch.setattr(solver_module, "families_at", lambda d: [scarce])
+    small = solve(at, replace(BASE, families=(fam.key,)), util, relax=False)
+    assert small.feasible and small.flop / (6 * small.params) <= 1e9 * fam.max_epochs * (1 + 1e-9)
+    assert small.params <= sizing.max_params(1e9, fam.max_epochs, fam.tokens_per_param)
+
+
+def test_a_sized_model_is_trained_at_least_compute_optimally(util):
+    run = solve(date(2023, 1, 1), replace(BASE, families=("transformer_lm",)), util, relax=False)
+    assert run.flop >= 6 * run.params * 20 * run.params * 0.999  # Hoffmann et al.: 20 tokens per parameter
+
+
+# ------------------------------------------------------------------ asynchronous replicas
+@pytest.mark.parametrize("replicas", [None, 4.0])
+def test_asynchronous_replicas_never_exceed_their_limit(replicas, util):
+    cfg = replace(BASE, families=("vision_cnn",), max_devices=1e6, site_power_w=1e12, async_replicas=replicas)
+    for at in (date(2013, 7, 1), date(2015, 7, 1)):
+        run = solve(at, cfg, util, relax=False)
+        assert "async_data_parallel" in run.techniques_used, at
+        limit = run.caps.async_replicas
+        assert limit == (replicas or inputs.async_replicas_at(at))
+        assert run.n_devices <= limit * run.caps.host_devices
+    assert inputs.async_replicas_at(date(2012, 11, 1)) is None  # Dean et al. 2012 (NIPS, 2012-12)
+
+
+# ------------------------------------------------------------------ tensor parallelism across hosts
+def test_tp_across_hosts_is_priced_on_the_network():
+    cluster = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
+    model = find_model("gpt3-175b")
+    ok = Layout(global_batch=64, tp=16, pp=4, dp=1, recompute=Recompute.FULL)
+    assert check_layout(model, cluster, ok) is None
+    odd = replace(ok, tp=12, pp=1, dp=4, global_batch=48)  # 12 ranks: one node and a half
+    assert check_layout(model, replace(cluster, n_devices=48), odd).reason is Reason.TP_ABOVE_DOMAIN
+    g = coll.tp_group(cluster, ok, EFF)
+    intra, inter = coll.tiers(cluster, EFF)
+    n = 1e8
+    assert g.all_reduce(n) == pytest.approx(2 * intra.all_gather(n, 8) + inter.all_reduce(n / 8, 2))
+    space = SearchSpace(global_batches=(64,), top_k=0, tp_across_nodes=True, max_tp=32, divisors_only=True)
+    found = best_layout_closed_form(model, cluster, ok, space, EFF)
+    assert found.row is not None
+    frame = search_layouts(model, cluster, ok, space, EFF).frame
+    assert (frame.tp == 16).any() and (frame.tp == 32).any()
+    assert not (frame[frame.reason == ""].tp % 8 != 0)[frame[frame.reason == ""].tp > 8].any()
+
+
+@pytest.mark.parametrize("name", ["search-gpt3-175b-4096", "search-mtnlg-530b-5128"])
+def test_lean_search_finds_the_same_best_layout(name):
+    from simulator.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS / f"{name}.toml")
+    space = replace(sc.search, top_k=0)
+    frame = search_layouts(sc.model, sc.cluster, sc.layout, space, EFF).frame
+    best = best_layout_closed_form(sc.model, sc.cluster, sc.layout, space, EFF)
+    first = frame[frame.reason == ""].iloc[0]
+    for col in ("tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute", "zero", "global_batch"):
+        assert best.row[col] == first[col], col
+    assert best.evaluated == len(frame)
+    assert best.reason_counts == {k: v for k, v in frame[frame.reason != ""].reason.value_counts().items()}
+
+
+# ------------------------------------------------------------------ Epoch's GTX 580 question
+def test_epoch_gtx580_question_is_answered_with_its_conditions(util):
+    cfg = load_frontier(SCENARIOS / "epoch-gtx580.toml")
+    run = solve(date(2025, 1, 1), cfg, util, relax=False)
+    assert run.feasible and run.device == "gtx580-3gb" and run.caps.budget_usd is None
+    assert run.days <= 91.3 + 1e-9
+    assert run.mfu >= 0.8 * EFF.gemm - 1e-12
+    free = solve(date(2025, 1, 1), replace(cfg, min_utilization=None), util, relax=False)
+    assert free.flop >= run.flop  # the utilization floor only ever removes runs
+
+
+@pytest.mark.xfail(strict=True, reason="Epoch's ~1e26 FLOP is not reached: 4.7e22 (see the README section)")
+def test_epoch_gtx580_within_an_order_of_epochs_answer(util):
+    run = solve(date(2025, 1, 1), load_frontier(SCENARIOS / "epoch-gtx580.toml"), util, relax=False)
+    assert abs(math.log10(run.flop / 1e26)) <= 1
+
+
+# ------------------------------------------------------------------ new scenario keys
+@pytest.mark.parametrize("table,problem", [
+    ({"ignore_budget": "yes"}, "true or false"),
+    ({"min_utilization": 1.5}, "(0, 1]"),
+    ({"max_tp": 64}, "no source"),
+    ({"site_power_w": -1.0}, "> 0"),
+])
+def test_new_keys_are_validated_in_one_line(table, problem):
+    sources = {k: "s" for k in table if k != "max_tp"}
+    with pytest.raises(ScenarioError, match=re.escape(problem)) as err:
+        parse_frontier({"frontier": table, "sources": sources}, "x.toml")
+    text = str(err.value)
+    assert "\n" not in text and "x.toml" in text and next(iter(table)) in text
