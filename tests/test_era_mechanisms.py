@@ -5,10 +5,10 @@ asynchronous replicas, tensor parallelism across hosts, Epoch's GTX 580 question
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 import re
 from dataclasses import replace
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import pytest

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from dataclasses import replace
 from datetime import date
+from itertools import pairwise
 
 import pytest
 

@@ -113,7 +113,6 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
 ) -> None:
     """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era."""
-    from datetime import date
 
     from rich.progress import Progress
 
