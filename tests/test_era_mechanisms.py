@@ -227,3 +227,23 @@ def test_new_keys_are_validated_in_one_line(table, problem):
         parse_frontier({"frontier": table, "sources": sources}, "x.toml")
     text = str(err.value)
     assert "\n" not in text and "x.toml" in text and next(iter(table)) in text
+
+
+@pytest.mark.parametrize("at", [date(2012, 9, 30), date(2014, 10, 1), date(2016, 1, 1), date(2019, 1, 1)])
+def test_a_supervised_run_never_uses_more_examples_than_existed(at, util):
+    from simulator.catalog.models import find_model as builtin
+
+    cfg = replace(BASE, families=("vision_cnn",))
+    run = solve(at, cfg, util, relax=False)
+    fam = next(f for f in solver_module.families_at(at) if f.key == "vision_cnn")
+    examples = run.flop / (3 * builtin(run.model).flops_per_example)
+    assert examples <= fam.examples_at(at) * (1 + 1e-9)
+    if run.ended_by == "data":  # then the data binds: twice the data, twice the run
+        assert "data" in solve(at, cfg, util).binding
+
+
+def test_alexnets_date_is_bound_by_imagenet():
+    # Krizhevsky et al. 2012: ~90 passes over 1.2M images; 3 x forward FLOP per example
+    run = solve(date(2012, 9, 30), BASE, Utilization(EFF), relax=False)
+    assert run.model == "alexnet" and run.ended_by == "data"
+    assert run.flop == pytest.approx(3 * 1.45e9 * 1.2e6 * 90)

@@ -11,6 +11,7 @@ import pytest
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import techniques, techniques_known
+from simulator.catalog.hardware import default_links
 from simulator.costs import failures as cf
 from simulator.costs.batch import batch_limits
 from simulator.frontier import inputs
@@ -103,8 +104,9 @@ def test_frozen_techniques_are_never_used_and_shrink_the_run(util):
                                                               util, relax=False)
     later = {k for k, t in techniques().items() if t.available > date(2012, 12, 31)}
     assert not set(frozen.techniques_used) & later
-    # 2012's techniques: one host, or asynchronous replicas of one host each (DistBelief, 2011-12)
-    host = frozen.caps.host_devices
+    # 2012's techniques: one host (a TPU's pod is its scale-up domain), or asynchronous replicas
+    # of one host each (DistBelief, 2011-12)
+    host = max(frozen.caps.host_devices, default_links(frozen.device)[2] or 1)
     assert frozen.n_devices <= max(host, frozen.caps.async_replicas * host)
     assert "async_data_parallel" in frozen.techniques_used or frozen.n_devices <= host
     assert frozen.flop < free.flop / 3  # 2012 had asynchronous replicas (DistBelief): they go far, not as far
@@ -149,7 +151,8 @@ def test_budget_below_one_device_shortens_the_run(util):
 def test_batch_limit_caps_data_parallelism(util):
     # mid-2016: synchronous multi-node DP known, large-batch training not yet: ImageNet's useful
     # batch is VGG's 256 images at 32 per GPU, so at most 8 replicas however big the cluster
-    roomy = {"families": ("vision_cnn",), "max_devices": 1e5, "budget_usd": 1e9, "async_replicas": 1.0}
+    roomy = {"families": ("vision_cnn",), "max_devices": 1e5, "budget_usd": 1e9, "async_replicas": 1.0,
+             "data_scale": 1e6}  # the data must not bind either
     at = date(2016, 6, 1)
     run = solve(at, cfg(**roomy), util, relax=False)
     assert run.n_devices == 256 // 32 and run.devices_limited_by in ("batch", "host")
@@ -161,7 +164,8 @@ def test_batch_limit_caps_data_parallelism(util):
 
 
 def test_batch_waste_is_counted(util):
-    run = solve(date(2017, 7, 1), cfg(families=("vision_cnn",), max_devices=1e5, budget_usd=1e9), util, relax=False)
+    run = solve(date(2017, 7, 1), cfg(families=("vision_cnn",), max_devices=1e5, budget_usd=1e9, data_scale=1e6), util,
+                relax=False)
     assert run.useful_fraction == pytest.approx(1 / (1 + run.global_batch / run.critical_batch))
     assert run.useful_flop < run.flop
 

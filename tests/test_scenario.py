@@ -321,6 +321,7 @@ PUBLISHED = {  # total parameters as published
     "chinchilla-70b": 70e9,    # Hoffmann et al. 2022 Table 4
     "alexnet": 61e6,           # Krizhevsky et al. 2012 (~60M)
     "resnet50": 25.6e6,        # reference implementation
+    "vgg16": 138e6,            # Simonyan & Zisserman 2014 Table 2 (configuration D)
     "lenet5": 60e3,            # LeCun et al. 1998 Sec. II.B
     "seq2seq-lstm": 384e6,     # Sutskever et al. 2014 Sec. 3.4
     "alphago-zero-net": 46.4e6,  # Epoch AI (Silver et al. 2017 architecture)
@@ -345,6 +346,7 @@ def test_every_builtin_is_cited_and_off_counts_are_flagged():
 
 def test_generic_networks_count_flop_not_multiply_adds():
     assert find_model("resnet50").flops_per_example == pytest.approx(2 * 3.8e9)
+    assert find_model("vgg16").flops_per_example == pytest.approx(2 * 15.5e9, rel=0.01)
     assert find_model("alexnet").flops_per_example == pytest.approx(2 * 724e6, rel=0.01)
     for key in ("alexnet", "resnet50", "lenet5", "seq2seq-lstm", "alphago-zero-net"):
         assert "ESTIMATE" in model_notes()[key]

@@ -49,6 +49,7 @@ DEFAULT_SOURCES = {
     "budget_scale": "1: the budget series as sourced (no scaling)",
     "critical_batch_scale": "1: the batch limits as sourced in catalog/workloads.toml (no scaling)",
     "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
+    "data_scale": "1: the training data of catalog/workloads.toml as sourced (no scaling)",
     "duration_growth_scale": "1: the duration-growth rows of catalog/frontier_inputs.csv as sourced (no scaling)",
 }
 
@@ -76,6 +77,7 @@ class FrontierConfig:
     restart_s: float = RESTART_S
     price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
     memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
+    data_scale: float = 1.0  # training data multiplier (examples and tokens that exist; for the 2x relaxation)
     intra_link: str | None = None  # links.csv key replacing every device's scale-up link
     inter_link: str | None = None  # links.csv key replacing every device's scale-out link
     power_cap_w: float | None = None  # most power one site can give a run (the projection's site power cap)
@@ -103,6 +105,8 @@ class FrontierConfig:
             return replace(self, critical_batch_scale=self.critical_batch_scale * factor)
         if constraint == "memory":
             return replace(self, memory_scale=self.memory_scale * factor)
+        if constraint == "data":
+            return replace(self, data_scale=self.data_scale * factor)
         raise ValueError(f"unknown constraint {constraint!r}")
 
     def to_raw(self) -> dict:
@@ -120,7 +124,7 @@ class FrontierConfig:
 
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
-            "restart_s", "memory_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale",
+            "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale",
             "max_tp", "min_utilization"}
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour"}

@@ -47,7 +47,7 @@ from simulator.frontier.workloads import Family, families_at
 from simulator.specs import Precision, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, PFS_DAY_FLOP
 
-CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory")
+CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 MAX_HALVINGS = 16
 
@@ -226,6 +226,15 @@ def _links_of(key: str, config: FrontierConfig):
     return intra, inter, node_default
 
 
+def _node(node_default: int | None, intra, host: int) -> int:
+    """Devices in one scale-up domain: a device's documented system on its own fabric
+    (NVLink/NVSwitch server, TPU pod on ICI, GB200 rack) as documented; PCIe hosts are
+    capped by the era's largest host (host_devices series, which describes GPU servers)."""
+    if node_default and intra is not None and "pcie" not in intra.name.lower().replace(" ", ""):
+        return node_default
+    return min(node_default or host, host)
+
+
 def _model_parallel(model: Transformer, node: int, known: set[str], config: FrontierConfig) -> int:
     """Most devices one replica of `model` can span: the largest tp the search may use
     (dividing the heads, within the host or whole hosts, at most max_tp) x the layers."""
@@ -249,7 +258,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     batch_free = fam.batch_free_with in admitted
     intra, inter, node_default = _links_of(key, config)
     host = max(1, int(caps.host_devices or 1))
-    node = min(node_default or host, host)
+    node = _node(node_default, intra, host)
     limits: dict[str, float] = {}
     multi_node = "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None
     asynchronous = (not batch_free and "async_data_parallel" in admitted and inter is not None
@@ -280,7 +289,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     n = max(1, int(min(limits.values())))
     if caps.budget_usd is not None and price * hours > caps.budget_usd:  # not one device for the longest run
         hours = caps.budget_usd / price
-    if n * acc.peak(precision) * hours * HOUR_S <= floor:
+    if min(n * acc.peak(precision) * hours * HOUR_S, flop_needed or math.inf) <= floor:
         return None
     async_run = asynchronous and n > learners
     tries = 0
@@ -340,6 +349,21 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
         n, fit, goodput, flop, limited_by = m, smaller, g, f, "utilization"
     ended_by = "duration"
     if flop_needed is not None and flop_needed < flop:  # trained before the accepted duration runs out
+        # the data is all used: take the fewest devices (halving) that still finish in time
+        if independent:
+            m = max(1, math.ceil(n * flop_needed / flop))
+            goodput = goodput_of(fit.devices_used if batch_free else max(1, m))
+            n, flop, limited_by = m, m * peak * fit.mfu * goodput * hours * HOUR_S, "data"
+        while not independent and n >= 2:
+            m = n // 2
+            smaller = fit_on(pow2_floor(m))
+            if smaller.layout is None:
+                break
+            g = goodput_of(m)
+            f = m * peak * smaller.mfu * g * hours * HOUR_S
+            if f < flop_needed:
+                break
+            n, fit, goodput, flop, limited_by = m, smaller, g, f, "data"
         hours *= flop_needed / flop
         flop, ended_by = flop_needed, "data"
     used = _techniques_used(fam, fit, n, node, batch_free, known, at, config)
@@ -365,16 +389,17 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
     if ub <= floor:
         return []
     tried: list[Run] = []
-    most = sizing.max_params(fam.tokens_available, fam.max_epochs, fam.tokens_per_param)
+    tokens = fam.tokens_available * config.data_scale
+    most = sizing.max_params(tokens, fam.max_epochs, fam.tokens_per_param)
     sizes = [p for p in sizing.ladder(most) if sizing.shape(p).params <= most]
 
     def run_of(params: float) -> Run | None:
         model = sizing.shape(params)
-        data_cap = sizing.data_flop(model, fam.tokens_available, fam.max_epochs)
+        data_cap = sizing.data_flop(model, tokens, fam.max_epochs)
         return _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor, data_cap)
 
-    _, _, node_default = _links_of(key, config)
-    node = min(node_default or 1, int(caps.host_devices or 1))
+    intra, _, node_default = _links_of(key, config)
+    node = _node(node_default, intra, max(1, int(caps.host_devices or 1)))
 
     def bound(model) -> float:  # MFU 1 with as many devices as the batch lets one model use
         _, b_max = _batch(fam, model, at, known, config)
@@ -420,8 +445,12 @@ def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, 
                     tried.append(run)
                     floor = max(floor, run.flop)
                 continue
+            examples = fam.examples_at(at)
             for model in fam.models_at(at):
-                run = _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor)
+                # a supervised model trains on the examples that exist, for the epochs of its time
+                data_cap = None if examples is None else 3 * model.flops_per_example * examples * config.data_scale
+                run = _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor,
+                                data_cap)
                 if run is not None:
                     tried.append(run)
                     floor = max(floor, run.flop)

@@ -23,8 +23,9 @@ WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "since", "source", "models", "model_since", "techniques", "per_device_batch",
          "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch", "actors_per_learner",
          "actors_per_learner_source", "size_rule", "tokens_per_param", "tokens_available", "max_epochs",
-         "size_rule_source"}
+         "size_rule_source", "data"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique"}
+_DATA_KEYS = {"since", "examples", "epochs", "source"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class BatchStep:
     examples: int
     source: str
     technique: str | None = None
+
+
+@dataclass(frozen=True)
+class DataStep:
+    """From `since` a training set of `examples` existed, used for `epochs` passes."""
+
+    since: date
+    examples: float
+    epochs: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,18 @@ class Family:
     tokens_per_param: float = 20.0
     tokens_available: float = float("inf")
     max_epochs: float = 1.0
+    data: tuple[DataStep, ...] = ()  # training sets known from each date, with their passes
+
+    def examples_at(self, at: date) -> float | None:
+        """Most training examples one run could process at `at` (examples x passes of the
+        largest documented use of each set); None: no bound documented."""
+        known = [d.examples * d.epochs for d in self.data if d.since <= at]
+        return float(max(known)) if known else None
 
     @property
     def sized(self) -> bool:
         return self.size_rule is not None
+
 
     def models_at(self, at: date) -> tuple[Transformer | GenericNetwork, ...]:
         """The family's models published on or before `at`."""
@@ -102,6 +121,13 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
         if s.get("technique") and s["technique"] not in known_tech:
             raise ValueError(f"{here}: unknown technique {s['technique']!r}")
         steps.append(BatchStep(_date(s["since"], here), int(s["examples"]), source, s.get("technique")))
+    data = []
+    for i, d in enumerate(t.get("data", [])):
+        here = f"{where} data[{i}]"
+        if set(d) != _DATA_KEYS or not str(d["source"]).strip() or not (float(d["examples"]) > 0
+                                                                         and float(d["epochs"]) > 0):
+            raise ValueError(f"{here}: needs since, examples > 0, epochs > 0 and source")
+        data.append(DataStep(_date(d["since"], here), float(d["examples"]), float(d["epochs"]), d["source"]))
     kaplan = t.get("critical_batch") == "kaplan"
     if "actors_per_learner" in t and not t.get("actors_per_learner_source"):
         raise ValueError(f"{where}: actors_per_learner needs actors_per_learner_source")
@@ -113,7 +139,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
                   {m: _date(d, where) for m, d in t.get("model_since", {}).items()}, frozenset(t["techniques"]),
                   int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan,
                   t.get("actors_per_learner"), t.get("size_rule"), float(t.get("tokens_per_param", 20.0)),
-                  float(t.get("tokens_available", float("inf"))), float(t.get("max_epochs", 1.0)))
+                  float(t.get("tokens_available", float("inf"))), float(t.get("max_epochs", 1.0)), tuple(data))
 
 
 @cache
