@@ -337,9 +337,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
     while not independent and n >= 2 * max(node, 2):
         m = n // 2
-        smaller = util.best_layout(model, acc, pow2_floor(m), min(node, pow2_floor(m)), intra, inter, known,
-                                   _batches(b_max, pow2_floor(m), fam.per_device_batch, isinstance(model, Transformer)),
-                                   precision, int(config.max_tp or MAX_TP))
+        smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
             break
         g = goodput_of(m)
