@@ -299,12 +299,13 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
     if isinstance(model, Transformer):
         if model.heads % tp:
             raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
-        if tp > cluster.devices_per_node or cluster.devices_per_node % tp:
-            raise r.error("layout", "tp", tp, "must divide [cluster] devices_per_node="
-                          f"{cluster.devices_per_node} (tensor parallelism stays in a node)")
+        node = cluster.devices_per_node
+        if node % tp and (tp < node or tp % node):
+            raise r.error("layout", "tp", tp, f"must divide [cluster] devices_per_node={node} or be a "
+                          "multiple of it (a tensor-parallel group fills whole nodes)")
         interleaved = v["schedule"] is Schedule.INTERLEAVED
-        if not interleaved and model.layers % pp:
-            raise r.error("layout", "pp", pp, f"must divide the model's {model.layers} layers")
+        if not interleaved and pp > model.layers:
+            raise r.error("layout", "pp", pp, f"more stages than the model's {model.layers} layers")
         chunks = pp * v["virtual_stages"]
         if interleaved and model.layers % chunks:
             raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"

@@ -26,7 +26,7 @@ from simulator.frontier.solver import caps_at, solve
 from simulator.frontier.utilization import Utilization
 from simulator.scenario import ScenarioError, find_model
 from simulator.search.rank import best_layout_closed_form, search_layouts
-from simulator.specs import Cluster, Layout, Reason, Recompute, SearchSpace
+from simulator.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Zero
 
 BASE = load_frontier()
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -247,3 +247,39 @@ def test_alexnets_date_is_bound_by_imagenet():
     run = solve(date(2012, 9, 30), BASE, Utilization(EFF), relax=False)
     assert run.model == "alexnet" and run.ended_by == "data"
     assert run.flop == pytest.approx(3 * 1.45e9 * 1.2e6 * 90)
+
+
+# ------------------------------------------------------------------ uneven pipeline stages (issue 12)
+def test_uneven_stages_put_the_extra_layers_mid_pipeline():
+    from simulator.costs.step import stage_layers
+
+    per = stage_layers(126, 16)  # Llama 3 405B: 126 layers on 16 stages
+    assert sum(per) == 126 and max(per) == 8 and per[0] == per[-1] == 7
+    assert stage_layers(96, 8) == (12,) * 8
+    assert stage_layers(70, 12)[1:-1] == (6,) * 10 and sum(stage_layers(70, 12)) == 70
+
+
+@pytest.mark.parametrize("layers,pp", [(70, 8), (70, 12), (126, 16), (95, 4)])
+def test_uneven_stages_closed_form_matches_the_engine(layers, pp):
+    from simulator.costs.closed_form import step_time
+    from simulator.costs.step import unit_costs
+    from simulator.engine.step import simulate_step
+
+    model = replace(find_model("gpt3-175b"), layers=layers)
+    cluster = Cluster(accelerators()["h100-sxm"], 8 * pp * 2, 8, links()["nvlink4"], links()["ib-ndr"])
+    lay = Layout(global_batch=64, tp=8, pp=pp, dp=2, micro_batch=1, recompute=Recompute.FULL, zero=Zero.STAGE_1)
+    assert check_layout(model, cluster, lay) is None
+    engine = simulate_step(model, cluster, lay, EFF)
+    assert engine.feasible, engine.detail
+    closed = float(step_time(unit_costs(model, cluster, lay, EFF), lay, EFF.comm_processor_usage))
+    assert closed == pytest.approx(engine.step_time_s, rel=0.03)
+    # the heaviest stage sets the pace: one more layer per stage than the even share costs time
+    even = replace(model, layers=pp * (layers // pp))
+    assert engine.step_time_s >= simulate_step(even, cluster, lay, EFF).step_time_s
+
+
+def test_interleaving_still_needs_equal_virtual_stages():
+    model = replace(find_model("gpt3-175b"), layers=70)
+    cluster = Cluster(accelerators()["h100-sxm"], 64, 8, links()["nvlink4"], links()["ib-ndr"])
+    lay = Layout(global_batch=64, tp=8, pp=8, dp=1, schedule=Schedule.INTERLEAVED, virtual_stages=2)
+    assert check_layout(model, cluster, lay).reason is Reason.PP_NOT_DIVIDING_LAYERS

@@ -55,7 +55,11 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
         f, b, tail = k * fwd, k * bwd, 0.0
     t = v * (f + b)
     logits = u.logits_fwd_s + u.logits_bwd_s
-    pipe = m * (t + logits) + (p - 1) * t / v + 2 * (p * v - 1) * u.p2p_s
+    # uneven stages: the most loaded stage (k layers) or the last (fewer layers plus the
+    # output layer) sets the steady state; the fill and drain go at the mean stage
+    last = np.where(k > u.layers_last, v * u.layers_last * (fwd + bwd), t) + logits
+    mean = np.where(k > u.layers_last, v * u.layers_mean * (fwd + bwd), t)
+    pipe = m * np.maximum(t, last) + (p - 1) * mean / v + 2 * (p * v - 1) * u.p2p_s
     nb = np.minimum(k, MAX_BUCKETS)
     bucket = u.dp_reduce_s / nb
     dp_exposed = np.where(u.dp_reduce_s > 0, np.maximum(bucket, nb * bucket - (nb - 1) * b / nb), 0.0)

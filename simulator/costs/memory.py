@@ -71,7 +71,7 @@ def stage_params(model: Transformer | GenericNetwork, layout: Layout) -> float:
     its layers plus the input embedding; Megatron keeps a tied copy on the last stage)."""
     if isinstance(model, GenericNetwork):
         return model.params / (layout.tp * layout.pp)
-    layers = model.layers / layout.pp
+    layers = np.ceil(model.layers / layout.pp)  # uneven stages: the most loaded one
     return (layers * model.layer_params + model.embedding_params) / layout.tp
 
 
@@ -122,7 +122,7 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
         if layout.recompute is Recompute.FULL:
             kept = kept / max(model.layers, 1) ** 0.5  # sqrt(n) checkpointing (Chen 2016)
         return kept * inflight_microbatches(layout)
-    layers = model.layers / layout.pp
+    layers = np.ceil(model.layers / layout.pp)
     stored = layers * layer_activation_bytes(model, layout, b) * inflight_microbatches(layout)
     if layout.recompute is not Recompute.NONE:
         # the layer being recomputed holds its full activations during its backward

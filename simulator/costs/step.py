@@ -71,6 +71,19 @@ class StepCosts:
         return len(self.fwd_compute_s)
 
 
+def stage_layers(layers: int, stages: int) -> tuple[int, ...]:
+    """Layers of each (virtual) pipeline stage: as even as possible, the extra layers on
+    the middle stages, so the first stage (with the embedding) and the last (with the
+    output layer) are the lighter ones, as Megatron-Core's first/last-stage layer options
+    and torchtitan's splits allow (Llama 3 405B: 126 layers on 16 stages)."""
+    base, extra = divmod(layers, stages)
+    order = list(range(1, stages - 1)) + [0, stages - 1] if stages > 2 else list(range(stages))
+    out = [base] * stages
+    for i in order[:extra]:
+        out[i] += 1
+    return tuple(out)
+
+
 def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout) -> Infeasible | None:
     """The first structural reason this layout cannot run, or None."""
     if layout.n_devices != cluster.n_devices:
@@ -99,7 +112,9 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         # Megatron's distributed optimizer is ZeRO-1.
         return Infeasible(Reason.ZERO_WITH_PIPELINE, f"zero={layout.zero.stage}, pp={layout.pp}")
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
-    if model.layers % (layout.pp * v):
+    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v)):
+        # 1F1B and GPipe place uneven stages (Megatron-Core, DeepSpeed, torchtitan); the
+        # interleaved schedule needs the same layers in every virtual stage
         return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
     if v > 1 and layout.n_microbatches % layout.pp:
         return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
@@ -144,7 +159,9 @@ class UnitCosts:
     numpy arrays, and then so is every field here (the layout search scores many
     layouts at once with these; `step_costs` expands one of them per stage)."""
 
-    layers_per_chunk: object
+    layers_per_chunk: object  # layers of the most loaded virtual stage
+    layers_last: object  # layers of the last virtual stage (it also computes the output layer)
+    layers_mean: object  # layers per virtual stage on average
     layer_fwd_s: object  # compute of one layer forward
     layer_bwd_s: object  # compute of one layer backward, recomputation included
     layer_fwd_tp_s: object  # tensor-parallel collectives of one layer forward
@@ -178,11 +195,13 @@ def unit_costs(
     zero = layout.zero.stage
     if isinstance(model, GenericNetwork):
         lt = generic_time(model, layout, r, eff)
-        layers_per_chunk = max(model.layers, 1)
+        layers_per_chunk = layers_last = layers_mean = max(model.layers, 1)
         fwd, bwd, ftp, btp, lf, lb = lt.forward / layers_per_chunk, lt.backward / layers_per_chunk, 0.0, 0.0, 0.0, 0.0
         chunk_params, p2p_bytes = model.params, 0.0
     else:
-        layers_per_chunk = model.layers // (p * v)
+        layers_per_chunk = -(-model.layers // (p * v))  # ceil: uneven stages put the extra layers mid-pipeline
+        layers_last = model.layers // (p * v)
+        layers_mean = model.layers / (p * v)
         lt = transformer_layer_time(model, layout, r, eff)
         out = logits_time(model, layout, r, eff)
         # Megatron: 2 all-reduces per layer forward and 2 backward (or, with sequence
@@ -207,6 +226,8 @@ def unit_costs(
     zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if zero == 3 else ((), ())
     return UnitCosts(
         layers_per_chunk=layers_per_chunk,
+        layers_last=layers_last,
+        layers_mean=layers_mean,
         layer_fwd_s=fwd,
         layer_bwd_s=bwd,
         layer_fwd_tp_s=ftp,
@@ -238,15 +259,16 @@ def step_costs(
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     n = layout.pp * v
     k = u.layers_per_chunk
-    fwd = tuple(float(k * u.layer_fwd_s + (u.logits_fwd_s if g == n - 1 else 0.0)) for g in range(n))
-    bwd = tuple(float(k * u.layer_bwd_s + (u.logits_bwd_s if g == n - 1 else 0.0)) for g in range(n))
+    per = stage_layers(model.layers, n) if isinstance(model, Transformer) else (int(k),) * n
+    fwd = tuple(float(per[g] * u.layer_fwd_s + (u.logits_fwd_s if g == n - 1 else 0.0)) for g in range(n))
+    bwd = tuple(float(per[g] * u.layer_bwd_s + (u.logits_bwd_s if g == n - 1 else 0.0)) for g in range(n))
     dp_on = layout.dp > 1
     return StepCosts(
         layout=layout,
         fwd_compute_s=fwd,
         bwd_compute_s=bwd,
-        fwd_tp_s=(float(k * u.layer_fwd_tp_s),) * n,
-        bwd_tp_s=(float(k * u.layer_bwd_tp_s),) * n,
+        fwd_tp_s=tuple(float(per[g] * u.layer_fwd_tp_s) for g in range(n)),
+        bwd_tp_s=tuple(float(per[g] * u.layer_bwd_tp_s) for g in range(n)),
         p2p_s=float(u.p2p_s),
         p2p_inter=bool(u.p2p_inter),
         dp_reduce_s=float(u.dp_reduce_s),

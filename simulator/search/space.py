@@ -138,7 +138,9 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark(~inside, Reason.TP_ABOVE_DOMAIN)
         kv = model.n_kv_heads
         mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
-        mark(model.layers % (g.pp * g.virtual_stages) != 0, Reason.PP_NOT_DIVIDING_LAYERS)
+        chunks = g.pp * g.virtual_stages  # uneven stages need the 1F1B or GPipe schedule
+        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0)),
+             Reason.PP_NOT_DIVIDING_LAYERS)
     if g.zero.stage >= 2:
         mark(g.pp > 1, Reason.ZERO_WITH_PIPELINE)
     if space.max_global_batch is not None:
