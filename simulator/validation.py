@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 from simulator.catalog import default_links, find_accelerator
+from simulator.catalog.models import builtin_models
 from simulator.engine.step import StepResult, simulate_step
 from simulator.specs import (
     Attention,
@@ -146,6 +147,13 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     if shape["seq_len"] is None and _int(row, "seq"):
         shape["seq_len"] = _int(row, "seq")
     missing = [k for k in REQUIRED if shape[k] is None]
+    builtin = builtin_models().get((row.get("model") or "").strip())
+    if missing and isinstance(builtin, Transformer):  # a row naming a built-in model needs no shape
+        shape.update(layers=builtin.layers, hidden=builtin.hidden, heads=builtin.heads, seq_len=builtin.seq_len,
+                     vocab=shape["vocab"] or builtin.vocab, ffn_hidden=shape["ffn_hidden"] or builtin.ffn_hidden,
+                     kv_heads=shape["kv_heads"] or builtin.kv_heads)
+        out.defaulted.append(f"shape of built-in {row['model'].strip()}")
+        missing = []
     if missing:
         out.skipped = f"model shape missing: {', '.join(missing)}"
         return out, None
@@ -192,7 +200,7 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         vocab=vocab,
         kv_heads=kv,
         ffn_hidden=ffn,
-        gated_mlp=bool(re.search(r"swiglu|geglu|gated", text.lower())),
+        gated_mlp=bool(re.search(r"swiglu|geglu|gated", text.lower())) or bool(builtin and builtin.gated_mlp),
     )
     sharding = row.get("sharding") or ""
     tp, pp, dp = _int(row, "tp"), _int(row, "pp"), _int(row, "dp")
@@ -256,8 +264,35 @@ def describe(layout: Layout) -> str:
     return " ".join(parts)
 
 
+#: Columns whose values must be fractions in (0, 1] when given (a percentage is a unit error).
+FRACTIONS = ("mfu", "hfu")
+#: Columns whose values must be positive numbers when given.
+POSITIVE = ("n_devices", "iteration_time_s", "global_batch_seqs", "global_batch_tokens", "micro_batch", "tp", "pp",
+            "dp", "virtual_pipeline_stages", "layers", "hidden", "heads", "seq_len", "vocab", "ffn_hidden",
+            "kv_heads")
+
+
+def check_values(path, rows: list[dict]) -> None:
+    """ValueError (one line: file, row, column, value) on a value no run can have: an MFU or
+    HFU outside (0, 1] (44 for 0.44), a count or time that is not a positive number."""
+    for i, row in enumerate(rows, start=2):
+        where = f"{path}: row {i} (id={row.get('id') or '?'})"
+        for col in FRACTIONS + POSITIVE:
+            text = (row.get(col) or "").strip()
+            if not text:
+                continue
+            value = _num(text)
+            if value is None or not math.isfinite(value):
+                raise ValueError(f"{where}: column {col!r}: {text!r} is not a number")
+            if col in FRACTIONS and not 0 < value <= 1:
+                raise ValueError(f"{where}: column {col!r}: {text} is not in (0, 1] (a fraction: 0.44, not 44)")
+            if col in POSITIVE and value <= 0:
+                raise ValueError(f"{where}: column {col!r}: {text} must be a positive number")
+
+
 def read_rows(path: Path) -> list[dict]:
-    """Rows of a calibration-format CSV (ValueError naming the file if unreadable)."""
+    """Rows of a calibration-format CSV (ValueError naming the file, row, column and value
+    when unreadable, a required column is missing or a value is impossible)."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -266,8 +301,13 @@ def read_rows(path: Path) -> list[dict]:
     if not rows:
         raise ValueError(f"{path}: no data rows")
     absent = [k for k in ("id", "n_devices", "hardware") if k not in rows[0]]
+    if not any(k in rows[0] for k in METRICS):
+        absent.append(" or ".join(METRICS))
+    if not all(k in rows[0] for k in REQUIRED) and "model" not in rows[0]:
+        absent.append("model (a built-in model key) or the shape columns " + ", ".join(REQUIRED))
     if absent:
         raise ValueError(f"{path}: column(s) {', '.join(absent)} missing (calibration format expected)")
+    check_values(path, rows)
     return rows
 
 

@@ -337,3 +337,42 @@ def test_validate_csv_without_hardware_column(capsys, tmp_path):
 def test_validate_missing_csv(capsys, tmp_path):
     code, _, err = run(capsys, "validate", "--measurements", str(tmp_path / "absent.csv"))
     assert code == 2 and "absent.csv" in one_line(err)
+
+
+@pytest.mark.parametrize("column,value,needle", [
+    ("hfu", "44", "'hfu': 44 is not in (0, 1]"),
+    ("mfu", "1.3", "'mfu': 1.3 is not in (0, 1]"),
+    ("n_devices", "-32", "'n_devices': -32 must be a positive number"),
+    ("iteration_time_s", "0", "'iteration_time_s': 0 must be a positive number"),
+    ("layers", "many", "'layers': 'many' is not a number"),
+])
+def test_validate_rejects_impossible_values_in_one_line(capsys, tmp_path, column, value, needle):
+    path = tmp_path / "units.csv"
+    cols = [*OTHER_COLUMNS, "hfu", "iteration_time_s"]
+    row = {"id": "U-1", "model": "gpt3-175b", "hardware": "a100-80gb", "n_devices": 1024, "global_batch_seqs": 1536,
+           "tp": 8, "pp": 8, "hfu": 0.44, column: value}
+    _write_csv(path, cols, [row])
+    code, _, err = run(capsys, "validate", "--measurements", str(path))
+    line = one_line(err)
+    assert code == 2 and str(path) in line and "row 2 (id=U-1)" in line and needle in line
+
+
+def test_validate_needs_a_metric_and_a_model_column(capsys, tmp_path):
+    path = tmp_path / "nomodel.csv"
+    cols = [c for c in OTHER_COLUMNS if c not in ("model", "layers", "mfu", "hfu", "iteration_time_s")]
+    _write_csv(path, cols, [{"id": "X-1", "n_devices": 8, "hardware": "a100-80gb"}])
+    code, _, err = run(capsys, "validate", "--measurements", str(path))
+    line = one_line(err)
+    assert code == 2 and "iteration_time_s or mfu or hfu" in line and "model (a built-in model key)" in line
+
+
+def test_validate_row_naming_a_builtin_model_needs_no_shape(capsys, tmp_path):
+    path = tmp_path / "builtin.csv"
+    row = {"id": "B-1", "model": "megatron-1t", "hardware": "a100-80gb", "n_devices": 3072, "global_batch_seqs": 3072,
+           "tp": 8, "pp": 64, "activation_recompute": "full", "precision": "fp16", "hfu": 0.52}
+    _write_csv(path, [*OTHER_COLUMNS, "hfu"], [row])
+    code, out, err = run(capsys, "validate", "--json", "--measurements", str(path))
+    assert code == 0, err
+    got = json.loads(out)["rows"][0]
+    assert not got["skipped"] and "shape of built-in megatron-1t" in got["defaulted"]
+    assert abs(got["rel_error"]) < 0.05  # the Narayanan Table 1 row, read from the built-in shape
