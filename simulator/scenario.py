@@ -25,6 +25,7 @@ from pathlib import Path
 
 from simulator import catalog
 from simulator.catalog.models import find_model
+from simulator.catalog.stacks import find_stack, stacks
 from simulator.specs import (
     Attention,
     Cluster,
@@ -34,6 +35,7 @@ from simulator.specs import (
     Recompute,
     Schedule,
     SearchSpace,
+    Stack,
     Transformer,
     Zero,
 )
@@ -79,12 +81,14 @@ class Scenario:
     raw: dict = field(hash=False, compare=False, repr=False)
     search: SearchSpace | None = None  # the [search] table, for `simulator search`
     has_layout: bool = True  # False: [layout] gives only batch/precision, the search picks the rest
+    stack: Stack | None = None  # the [stack] table: the framework (None: DeepSpeed's rules)
 
 
 # ------------------------------------------------------------------ schema
 NUMBER = "number"  # positive int or float
 TOP = {"name": str, "description": str, "model": dict, "cluster": dict, "layout": dict,
-       "search": dict}
+       "search": dict, "stack": dict}
+STACK = {"name": str}
 TRANSFORMER = {"name": str, "source": str, "layers": int, "hidden": int, "heads": int,
                "seq_len": int, "vocab": int, "kv_heads": int, "ffn_hidden": int,
                "gated_mlp": bool}
@@ -340,17 +344,37 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
     cluster, cluster_raw = _cluster(r, top["cluster"])
     has_layout = "search" not in top or any(k in top["layout"] for k in LAYOUT_SPLIT)
     layout = _layout(r, top["layout"], model, cluster, partial=not has_layout)
+    stack = None
+    if "stack" in top:
+        key = r.table("stack", top["stack"], STACK, ("name",))["name"]
+        try:
+            stack = find_stack(key)
+        except KeyError:
+            raise r.error("stack", "name", key, f"unknown stack; one of: {', '.join(stacks())}") from None
+        if has_layout:
+            z = layout.zero.stage
+            why = (f"has no ZeRO stage {z}" if z > stack.max_zero else
+                   f"cannot combine ZeRO-{z} with pp={layout.pp}" if layout.pp > 1 and z > stack.max_zero_with_pipeline
+                   else "has no interleaved schedule" if layout.schedule is Schedule.INTERLEAVED
+                   and not stack.interleaved else "has no sequence parallelism" if layout.sequence_parallel
+                   and not stack.sequence_parallel else "")
+            if why:
+                raise r.error("stack", "name", key, f"{key} {why} (the [layout] asks for it)")
     search = _search(r, top["search"], layout) if "search" in top else None
+    if search is not None and stack is not None:
+        search = dataclasses.replace(search, stack=stack.key)
     name = top.get("name") or Path(r.origin).stem
     raw = {"name": name, **({"description": top["description"]} if top.get("description") else {}),
            "model": _model_raw(model), "cluster": cluster_raw, "layout": _layout_raw(layout)}
+    if stack is not None:
+        raw["stack"] = {"name": stack.key}
     if search is not None:
         raw["search"] = _search_raw(search)
         if not has_layout:
             raw["layout"] = {k: raw["layout"][k] for k in ("global_batch", "precision", "attention")}
     return Scenario(name=name, description=top.get("description", ""), model=model,
                     cluster=cluster, layout=layout, origin=r.origin, raw=raw, search=search,
-                    has_layout=has_layout)
+                    has_layout=has_layout, stack=stack)
 
 
 def _search(r: _Reader, data: dict, layout: Layout) -> SearchSpace:

@@ -84,6 +84,7 @@ class Reason(enum.Enum):
     BATCH_ABOVE_LIMIT = "global batch above the limit"
     ZERO_WITH_PIPELINE = "ZeRO-2/3 cannot be combined with pipeline parallelism"
     MODEL_PARALLEL_UNSUPPORTED = "workload admits data parallelism only"
+    STACK_UNSUPPORTED = "the software stack does not run this layout"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 
 
@@ -255,6 +256,21 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class Stack:
+    """A training framework: which layouts it can run (catalog/stacks.toml, with evidence)."""
+
+    key: str
+    name: str
+    since: date
+    max_zero: int  # most ZeRO sharding it offers
+    max_zero_with_pipeline: int  # most sharding it combines with pipeline parallelism
+    interleaved: bool
+    uneven_stages: bool
+    sequence_parallel: bool
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     """What the layout search may vary (the scenario's [search] table)."""
 
@@ -270,4 +286,5 @@ class SearchSpace:
     max_pp: int | None = None  # None: up to the layers (pp = 1 when pipelining is unknown)
     divisors_only: bool = False  # enumerate only tp dividing the heads and pp dividing the layers
     tp_across_nodes: bool = False  # tp may also be a multiple of the node size (its collectives cross the network)
+    stack: str | None = None  # catalog/stacks.toml key: only layouts that stack runs (None: DeepSpeed's rules)
     top_k: int = 5  # candidates re-simulated by the event engine

@@ -121,7 +121,7 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
         sc = parse_scenario(data, origin)
         eff = default_efficiency()
         if command == "step":
-            r = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+            r = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
             return {"feasible": r.feasible, "step_time_s": r.step_time_s, "mfu": r.mfu, "detail": r.detail}
         space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
         res = search_layouts(sc.model, sc.cluster, sc.layout, space, eff)

@@ -283,3 +283,69 @@ def test_interleaving_still_needs_equal_virtual_stages():
     cluster = Cluster(accelerators()["h100-sxm"], 64, 8, links()["nvlink4"], links()["ib-ndr"])
     lay = Layout(global_batch=64, tp=8, pp=8, dp=1, schedule=Schedule.INTERLEAVED, virtual_stages=2)
     assert check_layout(model, cluster, lay).reason is Reason.PP_NOT_DIVIDING_LAYERS
+
+
+# ------------------------------------------------------------------ software stacks (issue 12)
+def test_every_stack_field_rests_on_sourced_evidence():
+    from simulator.catalog.stacks import stack_evidence, stacks
+
+    ev = stack_evidence()
+    assert len(stacks()) >= 4 and all(r["source"].strip() and r["verification"] for r in ev.values())
+    assert all(s.source for s in stacks().values())
+
+
+@pytest.mark.parametrize("stack,zero,pp,ok", [
+    ("megatron-deepspeed-2022", 2, 8, False),  # DeepSpeed's PipelineEngine asserts ZeRO < 2
+    ("torchtitan-fsdp2", 2, 8, True),  # FSDP2 with reshard_after_forward = False under PP
+    ("torchtitan-fsdp2", 3, 8, False),
+    ("megatron-core-2024", 2, 1, False),  # the distributed optimizer is ZeRO-1
+    ("megatron-core-2024", 1, 8, True),
+    (None, 2, 8, False),  # without a stack: DeepSpeed's rule
+])
+def test_stacks_decide_what_combines_with_pipelining(stack, zero, pp, ok):
+    from simulator.catalog.stacks import find_stack
+    from simulator.specs import Zero as Z
+
+    cluster = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
+    lay = Layout(global_batch=64, tp=8, pp=pp, dp=64 // (8 * pp), zero=Z.parse(zero), recompute=Recompute.FULL)
+    bad = check_layout(find_model("gpt3-175b"), cluster, lay, find_stack(stack))
+    assert (bad is None) == ok, bad
+
+
+def test_megatron_2021_places_no_uneven_stages_and_the_search_follows_the_stack():
+    from simulator.catalog.stacks import find_stack
+
+    model = replace(find_model("gpt3-175b"), layers=70)
+    cluster = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
+    lay = Layout(global_batch=64, tp=8, pp=8, dp=1, recompute=Recompute.FULL)
+    assert check_layout(model, cluster, lay, find_stack("megatron-lm-2021")).reason is Reason.PP_NOT_DIVIDING_LAYERS
+    assert check_layout(model, cluster, lay, find_stack("megatron-core-2024")) is None
+    space = SearchSpace(global_batches=(64,), top_k=0, stack="megatron-deepspeed-2022")
+    frame = search_layouts(model, cluster, lay, space, EFF).frame
+    ok = frame[frame.reason == ""]
+    assert len(ok) and not (ok.schedule == Schedule.INTERLEAVED.value).any()  # DeepSpeed: 1F1B only
+    assert not ((ok.zero >= 2) & (ok.pp > 1)).any() and not ok.sequence_parallel.any()
+    assert (frame.reason == Reason.STACK_UNSUPPORTED.value).any()
+
+
+def test_llama3_scenario_runs_metas_sharding_under_its_stack():
+    from simulator.engine.step import simulate_step
+    from simulator.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS / "llama3-405b-h100.toml")
+    assert sc.stack.key == "torchtitan-fsdp2" and (sc.layout.tp, sc.layout.pp, sc.layout.zero.stage) == (8, 16, 2)
+    assert simulate_step(sc.model, sc.cluster, sc.layout, EFF, sc.stack).feasible
+    assert not simulate_step(sc.model, sc.cluster, sc.layout, EFF).feasible  # DeepSpeed could not run it
+
+
+@pytest.mark.parametrize("table,needle", [({"name": "foo"}, "unknown stack; one of"),
+                                          ({"name": "megatron-core-2024"}, "has no ZeRO stage 2"),
+                                          ({"nme": "x"}, "unknown key")])
+def test_stack_table_is_validated_in_one_line(table, needle):
+    from simulator.scenario import parse_scenario
+
+    data = {"model": {"name": "gpt3-175b"}, "cluster": {"accelerator": "a100-80gb", "devices": 64},
+            "layout": {"global_batch": 64, "tp": 8, "pp": 8, "zero": 2}, "stack": table}
+    with pytest.raises(ScenarioError, match=re.escape(needle)) as err:
+        parse_scenario(data, "s.toml")
+    assert "\n" not in str(err.value) and "s.toml: [stack]" in str(err.value)

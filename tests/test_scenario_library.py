@@ -57,7 +57,7 @@ def test_frontier_scenarios_answer_their_question_and_run(path, util):
 def test_step_scenarios_simulate(path):
     sc = load_scenario(path)
     if sc.has_layout:  # every shipped layout is feasible (the answers quote its numbers)
-        result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, default_efficiency())
+        result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, default_efficiency(), sc.stack)
         assert result.feasible and result.step_time_s > 0, (path.name, result.detail)
 
 

@@ -58,7 +58,7 @@ def step(
     sc = _scenario(scenario)
     if trace is not None:
         _new_file(trace, "--trace")
-    result = simulate_step(sc.model, sc.cluster, sc.layout, default_efficiency())
+    result = simulate_step(sc.model, sc.cluster, sc.layout, default_efficiency(), sc.stack)
     if trace is not None and result.feasible:
         trace.write_text(json.dumps(chrome_trace(result.records, sc.name)))
     if as_json:
@@ -156,7 +156,7 @@ def search(
     if sc.has_layout:
         from simulator.search.rank import used_cluster
 
-        base_res = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+        base_res = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
         baseline = {"layout": _layout_dict(sc.layout), "rank": res.rank_of(sc.layout), **base_res.to_dict()}
     run = None
     if out_dir:

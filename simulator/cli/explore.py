@@ -107,7 +107,7 @@ def explain(
     if not sc.has_layout:
         raise BadInput(f"{sc.origin}: [layout] is not complete (tp, pp, dp): explain needs one layout to draw")
     eff = default_efficiency()
-    result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff)
+    result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
     run_dir = new_run_dir("explain")
     written = []
     title = f"{sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"

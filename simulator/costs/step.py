@@ -32,6 +32,7 @@ from simulator.specs import (
     Reason,
     Recompute,
     Schedule,
+    Stack,
     Transformer,
 )
 
@@ -84,8 +85,10 @@ def stage_layers(layers: int, stages: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout) -> Infeasible | None:
-    """The first structural reason this layout cannot run, or None."""
+def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout,
+                 stack: Stack | None = None) -> Infeasible | None:
+    """The first structural reason this layout cannot run under `stack`, or None (without a
+    stack: DeepSpeed's rules, no ZeRO-2/3 with pipelining)."""
     if layout.n_devices != cluster.n_devices:
         return Infeasible(Reason.DEVICES_MISMATCH, f"dp*tp*pp={layout.n_devices}, devices={cluster.n_devices}")
     if cluster.accelerator.peak(layout.precision) is None:
@@ -107,15 +110,27 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         # spans whole nodes if tp is a multiple of it (its collectives then cross the network,
         # costs/collectives.tp_group); any other tp splits a node between groups
         return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp}, {node} per node")
-    if layout.zero.stage >= 2 and layout.pp > 1:
-        # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism";
-        # Megatron's distributed optimizer is ZeRO-1.
-        return Infeasible(Reason.ZERO_WITH_PIPELINE, f"zero={layout.zero.stage}, pp={layout.pp}")
+    # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism"; Megatron's
+    # distributed optimizer is ZeRO-1; torchtitan's FSDP2 keeps the weights between forward
+    # and backward under pipelining (ZeRO-2 semantics)
+    with_pp = stack.max_zero_with_pipeline if stack is not None else 1
+    if layout.zero.stage > with_pp and layout.pp > 1:
+        return Infeasible(Reason.ZERO_WITH_PIPELINE, f"zero={layout.zero.stage}, pp={layout.pp}"
+                          + (f" under {stack.key}" if stack is not None else ""))
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
-    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v)):
+    uneven = model.layers % layout.pp != 0
+    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v)) or (
+            uneven and stack is not None and not stack.uneven_stages):
         # 1F1B and GPipe place uneven stages (Megatron-Core, DeepSpeed, torchtitan); the
         # interleaved schedule needs the same layers in every virtual stage
         return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
+    if stack is not None:
+        if layout.zero.stage > stack.max_zero:
+            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no ZeRO stage {layout.zero.stage}")
+        if v > 1 and not stack.interleaved:
+            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no interleaved schedule")
+        if layout.sequence_parallel and not stack.sequence_parallel:
+            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no sequence parallelism")
     if v > 1 and layout.n_microbatches % layout.pp:
         return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
     return None
@@ -249,10 +264,10 @@ def unit_costs(
 
 
 def step_costs(
-    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
 ) -> StepCosts | Infeasible:
     """Assemble the costs of one step per virtual stage, or say why it cannot run."""
-    bad = check_layout(model, cluster, layout)
+    bad = check_layout(model, cluster, layout, stack)
     if bad is not None:
         return bad
     u = unit_costs(model, cluster, layout, eff)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from simulator.costs.memory import Memory
 from simulator.costs.step import Infeasible, StepCosts, step_costs
 from simulator.engine.pipeline import EngineRun, simulate
-from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Transformer
+from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Stack, Transformer
 from simulator.units import GB
 
 BREAKDOWN_KEYS = (
@@ -97,10 +97,11 @@ def breakdown(costs: StepCosts, run: EngineRun) -> dict[str, float]:
 
 
 def simulate_step(
-    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
 ) -> StepResult:
-    """Simulate one step of `model` on `cluster` split as `layout`."""
-    costs = step_costs(model, cluster, layout, eff)
+    """Simulate one step of `model` on `cluster` split as `layout`, trained with `stack`
+    (None: DeepSpeed's rules for what can combine)."""
+    costs = step_costs(model, cluster, layout, eff, stack)
     if isinstance(costs, Infeasible):
         return _infeasible(costs, layout)
     mem = costs.memory

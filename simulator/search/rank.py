@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simulator.catalog.stacks import find_stack
 from simulator.costs.closed_form import step_time
 from simulator.costs.flops import model_flops_per_step
 from simulator.costs.step import unit_costs
@@ -157,7 +158,7 @@ def search_layouts(
     top = []
     for row in frame[frame.reason == ""].head(space.top_k).itertuples():
         layout = layout_of(row, base)
-        top.append((layout, simulate_step(model, used_cluster(cluster, layout), layout, eff)))
+        top.append((layout, simulate_step(model, used_cluster(cluster, layout), layout, eff, find_stack(space.stack))))
     top.sort(key=lambda lr: -lr[1].tokens_per_s if lr[1].feasible else 0.0)
     return SearchResult(frame, top, len(frame), scoring, time.perf_counter() - t0)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.catalog.stacks import find_stack
 from simulator.specs import (
     Cluster,
     GenericNetwork,
@@ -34,6 +35,7 @@ REASONS = (
     Reason.TP_NOT_DIVIDING_HEADS,
     Reason.PP_NOT_DIVIDING_LAYERS,
     Reason.ZERO_WITH_PIPELINE,
+    Reason.STACK_UNSUPPORTED,
     Reason.BATCH_ABOVE_LIMIT,
     Reason.BATCH_NOT_DIVISIBLE,
     Reason.TOO_FEW_MICROBATCHES,
@@ -127,6 +129,7 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int) -> np.ndarray:
     """Reason code per candidate for every rule except memory (0 = none)."""
     code = np.zeros(len(g), np.int8)
+    stack = find_stack(space.stack)
 
     def mark(mask, reason):
         code[(code == 0) & mask] = CODE[reason]
@@ -139,10 +142,15 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         kv = model.n_kv_heads
         mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
         chunks = g.pp * g.virtual_stages  # uneven stages need the 1F1B or GPipe schedule
-        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0)),
+        uneven = (model.layers % g.pp != 0) & (stack is not None and not stack.uneven_stages)
+        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0)) | uneven,
              Reason.PP_NOT_DIVIDING_LAYERS)
-    if g.zero.stage >= 2:
+    if g.zero.stage > (stack.max_zero_with_pipeline if stack is not None else 1):
         mark(g.pp > 1, Reason.ZERO_WITH_PIPELINE)
+    if stack is not None:
+        unsupported = (g.zero.stage > stack.max_zero or (g.schedule is Schedule.INTERLEAVED and not stack.interleaved)
+                       or (g.sequence_parallel and not stack.sequence_parallel))
+        mark(np.full(len(g), unsupported), Reason.STACK_UNSUPPORTED)
     if space.max_global_batch is not None:
         mark(g.global_batch > space.max_global_batch, Reason.BATCH_ABOVE_LIMIT)
     mark(g.global_batch % (g.dp * g.micro_batch) != 0, Reason.BATCH_NOT_DIVISIBLE)

@@ -1,0 +1,72 @@
+"""Software stacks (catalog/stacks.toml) with the evidence behind each (stack_evidence.csv).
+
+A stack is what a scenario trains *with*: the same layout runs differently, or not at
+all, under Megatron-LM 2021, Megatron-DeepSpeed, Megatron-Core or torchtitan. Every
+field of a stack names the evidence rows it rests on, and every evidence row names the
+repository, file and argument it was read in (verification 'repo'). Read on first use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from functools import cache
+from importlib.resources import files
+
+from simulator.specs import Stack
+from simulator.units import partial_date
+
+STACKS_TOML = "stacks.toml"
+EVIDENCE_CSV = "stack_evidence.csv"
+_FIELDS = {"name", "since", "max_zero", "max_zero_with_pipeline", "interleaved", "uneven_stages",
+           "sequence_parallel", "evidence"}
+
+
+@cache
+def stack_evidence() -> dict[str, dict[str, str]]:
+    """'stack:behaviour' -> the evidence row (value, since, source, verification, notes)."""
+    text = files("simulator.catalog").joinpath(EVIDENCE_CSV).read_text(encoding="utf-8")
+    out = {}
+    for r in csv.DictReader(io.StringIO(text)):
+        key = f"{r['stack']}:{r['behaviour']}"
+        if key in out or not r["source"].strip():
+            raise ValueError(f"{EVIDENCE_CSV}: {key}: duplicate or without a source")
+        out[key] = r
+    return out
+
+
+@cache
+def _stacks() -> dict[str, Stack]:
+    data = tomllib.loads(files("simulator.catalog").joinpath(STACKS_TOML).read_text(encoding="utf-8"))
+    evidence = stack_evidence()
+    out = {}
+    for key, t in data.items():
+        where = f"{STACKS_TOML}: [{key}]"
+        if set(t) != _FIELDS:
+            raise ValueError(f"{where}: needs exactly the keys {', '.join(sorted(_FIELDS))}")
+        missing = [e for e in t["evidence"] if e not in evidence]
+        if not t["evidence"] or missing:
+            raise ValueError(f"{where}: evidence rows not in {EVIDENCE_CSV}: {missing or 'none given'}")
+        if not 0 <= t["max_zero_with_pipeline"] <= t["max_zero"] <= 3:
+            raise ValueError(f"{where}: need 0 <= max_zero_with_pipeline <= max_zero <= 3")
+        source = "; ".join(f"{e}: {evidence[e]['source']}" for e in t["evidence"])
+        out[key] = Stack(key, t["name"], partial_date(str(t["since"])), int(t["max_zero"]),
+                         int(t["max_zero_with_pipeline"]), bool(t["interleaved"]), bool(t["uneven_stages"]),
+                         bool(t["sequence_parallel"]), source)
+    return out
+
+
+def stacks() -> dict[str, Stack]:
+    """All stacks by key (a fresh dict of frozen objects)."""
+    return dict(_stacks())
+
+
+def find_stack(key: str | None) -> Stack | None:
+    """The stack of `key` (None for None); KeyError listing the keys otherwise."""
+    if key is None:
+        return None
+    try:
+        return _stacks()[key]
+    except KeyError:
+        raise KeyError(f"unknown stack {key!r}; one of: {', '.join(_stacks())}") from None
