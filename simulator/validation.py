@@ -16,6 +16,7 @@ accelerator, a global batch or a measured figure is skipped with the reason.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pathlib import Path
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.models import builtin_models
 from simulator.engine.step import StepResult, simulate_step
+from simulator.search.rank import search_layouts
 from simulator.specs import (
     Attention,
     Cluster,
@@ -33,6 +35,7 @@ from simulator.specs import (
     Precision,
     Recompute,
     Schedule,
+    SearchSpace,
     Transformer,
     Zero,
 )
@@ -311,11 +314,56 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def validate(rows: list[dict], eff: Efficiency) -> list[Row]:
-    """Predict every usable row; skipped rows carry their reason."""
+#: Layout fields the search may choose when a row leaves them unstated (`fill="search"`).
+SEARCHABLE = ("micro_batch", "activation_recompute", "sequence_parallel", "virtual_pipeline_stages")
+
+
+def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
+    """The row's model, cluster and the fastest layout that keeps every stated field (tp,
+    pp, dp, batch, sharding, precision ...) and chooses the unstated ones by the layout
+    search; the row's `defaulted` then says what was searched and found."""
+    model, cluster, layout = spec
+    free = [k for k in SEARCHABLE if k in row.defaulted]
+    if not free:
+        return spec
+    space = SearchSpace(
+        global_batches=(layout.global_batch,),
+        max_micro_batch=8 if "micro_batch" in free else layout.micro_batch,
+        schedules=((Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED) if "virtual_pipeline_stages" in free and layout.pp > 1
+                   else (layout.schedule,)),
+        max_virtual_stages=4 if "virtual_pipeline_stages" in free else max(layout.virtual_stages, 2),
+        recompute=tuple(Recompute) if "activation_recompute" in free else (layout.recompute,),
+        sequence_parallel=(False, True) if "sequence_parallel" in free and layout.tp > 1 else (layout.sequence_parallel,),
+        zero=(layout.zero,), max_tp=layout.tp, max_pp=layout.pp, top_k=0)
+    frame = search_layouts(model, cluster, layout, space, eff).frame
+    hit = frame[(frame.reason == "") & (frame.tp == layout.tp) & (frame.pp == layout.pp) & (frame.dp == layout.dp)
+                & (frame.micro_batch >= 1)]
+    if "micro_batch" not in free:
+        hit = hit[hit.micro_batch == layout.micro_batch]
+    if hit.empty:
+        row.defaulted.append("searched: no feasible completion")
+        return spec
+    best = hit.iloc[0]
+    found = dataclasses.replace(
+        layout, micro_batch=int(best.micro_batch), schedule=Schedule(best.schedule),
+        virtual_stages=int(best.virtual_stages), recompute=Recompute(best.recompute),
+        sequence_parallel=bool(best.sequence_parallel))
+    row.defaulted = [k for k in row.defaulted if k not in free] + [f"searched {', '.join(free)}"]
+    row.layout = describe(found)
+    return model, cluster, found
+
+
+def validate(rows: list[dict], eff: Efficiency, fill: str = "defaults") -> list[Row]:
+    """Predict every usable row; skipped rows carry their reason. Unstated layout fields take
+    `DEFAULTS` (fill="defaults") or the fastest feasible choice of the layout search
+    (fill="search"), and the row says which."""
+    if fill not in ("defaults", "search"):
+        raise ValueError(f"fill={fill!r}: 'defaults' or 'search'")
     out = []
     for raw in rows:
         row, spec = parse_row(raw)
+        if spec is not None and fill == "search":
+            spec = search_unstated(row, spec, eff)
         if spec is not None:
             result = simulate_step(*spec, eff)
             row.result = result

@@ -376,3 +376,23 @@ def test_validate_row_naming_a_builtin_model_needs_no_shape(capsys, tmp_path):
     got = json.loads(out)["rows"][0]
     assert not got["skipped"] and "shape of built-in megatron-1t" in got["defaulted"]
     assert abs(got["rel_error"]) < 0.05  # the Narayanan Table 1 row, read from the built-in shape
+
+
+def test_validate_can_search_the_unstated_fields(capsys, tmp_path):
+    # Llama 3 405B at 16,384 H100 (Dubey et al. 2024, Table 4: tp 8, pp 16, dp 128, 2048 sequences, 41% MFU);
+    # the row states neither recompute nor sequence parallelism nor micro-batches
+    path = tmp_path / "llama3.csv"
+    row = {"id": "L3", "model": "llama3-405b", "hardware": "h100-sxm", "n_devices": 16384, "global_batch_seqs": 2048,
+           "tp": 8, "pp": 16, "dp": 128, "precision": "bf16", "mfu": 0.41}
+    _write_csv(path, OTHER_COLUMNS, [row])
+    code, out, _ = run(capsys, "validate", "--json", "--measurements", str(path))
+    default = json.loads(out)["rows"][0]
+    assert code == 0 and "out of memory" in default["skipped"]  # 2021 defaults: no recompute, no sp
+    code, out, _ = run(capsys, "validate", "--json", "--fill", "search", "--measurements", str(path))
+    searched = json.loads(out)["rows"][0]
+    assert code == 0 and not searched["skipped"] and searched["predicted"] > 0
+    filled = searched["defaulted"].split(";")
+    assert "activation_recompute" not in filled and any(f.startswith("searched ") for f in filled)
+    assert searched["layout"].startswith("tp8 pp16 dp128")
+    code, _, err = run(capsys, "validate", "--fill", "guess", "--measurements", str(path))
+    assert code == 2 and "--fill 'guess'" in one_line(err)

@@ -78,6 +78,9 @@ def validate(
         None, "--measurements", help="CSV in the format of the packaged calibration set (default: that set)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print rows and summary as JSON."),
+    fill: str = typer.Option("defaults", "--fill", help="Unstated layout fields (micro-batch, recompute, sequence "
+                             "parallelism, interleaving): 'defaults' (documented 2021 defaults) or 'search' (the "
+                             "fastest feasible choice that keeps every stated field)."),
 ) -> None:
     """Re-predict published measurements (MFU, HFU or iteration time) and report the error."""
     from rich.progress import track
@@ -86,6 +89,8 @@ def validate(
     from simulator.validation import validate as run_validation
 
     path = measurements if measurements is not None else calibration_csv_path()
+    if fill not in ("defaults", "search"):
+        raise BadInput(f"--fill {fill!r}: 'defaults' or 'search'")
     try:
         raw = read_rows(path)
     except ValueError as exc:
@@ -93,7 +98,7 @@ def validate(
     eff = default_efficiency()
     rows = []
     for r in track(raw, description="validating", console=err, transient=True, disable=as_json):
-        rows.extend(run_validation([r], eff))
+        rows.extend(run_validation([r], eff, fill))
     summ = summary(rows)
     if as_json:
         payload = {"measurements": str(path), "summary": summ, "rows": [r.to_dict() for r in rows]}
