@@ -36,8 +36,14 @@ class Precision(_Choice):
 
     @property
     def bytes(self) -> int:
-        """Bytes of one weight/activation element stored in this precision."""
-        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[self.value]
+        """Bytes of one weight, activation or gradient element stored and communicated.
+
+        FP8 training runs the matrix multiplies at the FP8 peak and keeps weights,
+        activations and gradients in BF16 (Micikevicius et al. 2022, 'FP8 Formats for Deep
+        Learning', arXiv 2209.05433, Sec. 4: FP8 GEMM inputs, higher-precision master
+        weights, outputs and other operations; NVIDIA Transformer Engine's fp8_autocast,
+        catalog/stack_evidence.csv 'megatron-core-2024:fp8'), so it stores 2 bytes."""
+        return {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 2}[self.value]
 
 
 class Schedule(_Choice):

@@ -349,3 +349,19 @@ def test_stack_table_is_validated_in_one_line(table, needle):
     with pytest.raises(ScenarioError, match=re.escape(needle)) as err:
         parse_scenario(data, "s.toml")
     assert "\n" not in str(err.value) and "s.toml: [stack]" in str(err.value)
+
+
+def test_fp8_runs_the_matmuls_faster_and_stores_bf16():
+    from simulator.engine.step import simulate_step
+    from simulator.specs import Precision
+
+    model = find_model("gpt3-175b")
+    cluster = Cluster(accelerators()["h100-sxm"], 64, 8, links()["nvlink4"], links()["ib-ndr"])
+    bf16 = Layout(global_batch=64, tp=8, pp=8, dp=1, recompute=Recompute.FULL, precision=Precision.BF16)
+    fp8 = replace(bf16, precision=Precision.FP8)
+    a, b = simulate_step(model, cluster, bf16, EFF), simulate_step(model, cluster, fp8, EFF)
+    assert a.feasible and b.feasible
+    assert b.memory.total == pytest.approx(a.memory.total)  # weights, activations, gradients stay BF16
+    assert b.step_time_s < a.step_time_s  # the GEMMs run at the FP8 peak (2x on H100)
+    a100 = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
+    assert simulate_step(model, a100, fp8, EFF).reason is Reason.NO_PEAK_AT_PRECISION  # where the hardware has it
