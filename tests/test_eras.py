@@ -130,7 +130,18 @@ def test_precision_of_era():
     assert eras.precision_of_era(date(2017, 10, 9)) is Precision.FP32
     assert eras.precision_of_era(date(2017, 10, 10)) is Precision.FP16
     assert eras.precision_of_era(date(2022, 1, 1)) is Precision.BF16
+    assert eras.precision_of_era(date(2025, 1, 1)) is Precision.FP8
     assert all(src for _, _, src in eras.PRECISION_ERAS)
+
+
+def test_a_device_runs_the_newest_precision_it_has():
+    from simulator.catalog.hardware import accelerators
+
+    at = date(2025, 6, 1)
+    assert eras.precision_for(accelerators()["h100-sxm"], at) is Precision.FP8
+    assert eras.precision_for(accelerators()["a100-80gb"], at) is Precision.BF16  # no FP8 peak
+    assert eras.precision_for(accelerators()["v100-16gb"], date(2018, 1, 1)) is Precision.FP16
+    assert eras.precision_for(accelerators()["gtx580"], at) is Precision.FP32
 
 
 # ------------------------------------------------------------------ prices

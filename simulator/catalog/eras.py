@@ -57,6 +57,10 @@ PRECISION_ERAS: tuple[tuple[date, Precision, str], ...] = (
     (date(2017, 10, 10), Precision.FP16, "Micikevicius et al. 2017, 'Mixed Precision Training', arXiv 1710.03740"),
     (date(2020, 5, 14), Precision.BF16, ("A100 release (accelerators.csv), first GPU with BF16 tensor cores; TPUs "
                                          "trained in bfloat16 before (Kalamkar et al. 2019, arXiv 1905.12322)")),
+    (date(2024, 12, 27), Precision.FP8, ("DeepSeek-AI 2024, 'DeepSeek-V3 Technical Report' (arXiv 2412.19437): FP8 "
+                                        "mixed-precision training validated on a 671B-parameter model, the first at "
+                                        "frontier scale (date of the arXiv v1, from memory - verify); devices without "
+                                        "an FP8 peak keep BF16")),
 )
 _COMMITMENTS = {"on_demand": "usd_per_chip_hour_on_demand", "1yr": "usd_per_chip_hour_1yr_commit",
                 "3yr": "usd_per_chip_hour_3yr_commit"}
@@ -219,6 +223,15 @@ def devices_available(at: date) -> list[Accelerator]:
     else:
         found = [a for a in catalog if a.release_date <= at and a.peak_flops_per_s]
     return sorted(found, key=lambda a: (a.release_date, a.name))
+
+
+def precision_for(acc: Accelerator, at: date) -> Precision:
+    """The newest precision of the eras up to `at` that `acc` has a peak at (FP8 from 2024-12,
+    else BF16 ...; FP32 when it has none of them)."""
+    for start, precision, _ in reversed(PRECISION_ERAS):
+        if start <= at and acc.peak(precision):
+            return precision
+    return Precision.FP32
 
 
 def precision_of_era(at: date) -> Precision:

@@ -31,6 +31,7 @@ from functools import cache
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import (
     NoPriceError,
+    precision_for,
     precision_of_era,
     price_per_device_hour,
     techniques_known,
@@ -427,8 +428,8 @@ def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, 
     tried: list[Run] = []
     fams = [f for f in families_at(at) if config.families is None or f.key in config.families]
     floor = 0.0
-    for key, acc0 in sorted(_devices(at, config), key=lambda ka: -(ka[1].peak(era) or ka[1].peak(Precision.FP32) or 0)):
-        precision = era if acc0.peak(era) else Precision.FP32
+    for key, acc0 in sorted(_devices(at, config), key=lambda ka: -(ka[1].peak(precision_for(ka[1], at)) or 0)):
+        precision = precision_for(acc0, at)
         if not acc0.peak(precision):
             tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=key))
             continue

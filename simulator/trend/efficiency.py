@@ -29,7 +29,7 @@ from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.models import find_model
 from simulator.frontier.utilization import Utilization
-from simulator.specs import Efficiency, Precision
+from simulator.specs import Efficiency
 from simulator.trend.fit import fit_doubling, moore_growth, years
 
 CSV_NAME = "algorithmic_efficiency.csv"
@@ -172,7 +172,7 @@ def alexnet_level_run(year: int, fit: EfficiencyFit, eff: Efficiency | None = No
     FLOP, Hernandez & Brown's unit) / the efficiency multiplier at July 1, clamped at 1
     before the fit's first date (the trend is measured from AlexNet on: earlier years get
     AlexNet's own compute) and extrapolated past the last point (2019-05-28). Each device of
-    eras.devices_available runs it alone at precision_of_era (FP32 if no peak at that one),
+    eras.devices_available runs it alone at eras.precision_for (the newest precision of the era it has),
     at the layout search's MFU for the catalog 'alexnet' model (batch 128, one device),
     for hours = FLOP / (peak x MFU) at price_per_device_hour(prefer='capex') (devices
     without a documented price are skipped). Returns the cheapest, or None if none is priced.
@@ -181,11 +181,11 @@ def alexnet_level_run(year: int, fit: EfficiencyFit, eff: Efficiency | None = No
     mult = max(1.0, multiplier(at, fit))
     flop = fit.first_compute_tfs_days * FLOP_PER_TFS_DAY / mult
     keys = {a.name: k for k, a in {**eras.pre_gpu_computers(), **accelerators()}.items()}
-    util, model, era = Utilization(eff or default_efficiency()), find_model("alexnet"), eras.precision_of_era(at)
+    util, model = Utilization(eff or default_efficiency()), find_model("alexnet")
     best: AlexNetRun | None = None
     for acc in eras.devices_available(at):
         key = keys.get(acc.name)
-        precision = era if acc.peak(era) else Precision.FP32
+        precision = eras.precision_for(acc, at)
         peak = acc.peak(precision)
         if key is None or not peak:
             continue
