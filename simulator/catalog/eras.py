@@ -106,7 +106,9 @@ class _PriceRow:
 
 
 # ------------------------------------------------------------------ parsing
-def _rows(name: str, keyed: bool = True) -> list[dict[str, str]]:
+def catalog_rows(name: str, keyed: bool = True) -> list[dict[str, str]]:
+    """Rows of a package CSV with stripped cells; an empty or duplicate key (when `keyed`) or
+    an empty source raises ValueError naming the file and the key."""
     text = files("simulator.catalog").joinpath(name).read_text(encoding="utf-8")
     rows = [{k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
     seen: set[str] = set()
@@ -120,7 +122,7 @@ def _rows(name: str, keyed: bool = True) -> list[dict[str, str]]:
     return rows
 
 
-def _date(row: dict[str, str], col: str, name: str, required: bool = False) -> date | None:
+def catalog_date(row: dict[str, str], col: str, name: str, required: bool = False) -> date | None:
     """ISO date, or YYYY-MM / YYYY meaning the first day of that month or year."""
     value = row.get(col, "")
     if not value and not required:
@@ -144,24 +146,24 @@ def _float(row: dict[str, str], col: str, name: str) -> float | None:
 
 @cache
 def _techniques() -> dict[str, Technique]:
-    return {r["key"]: Technique(r["key"], r["name"], _date(r, "published", TECHNIQUES_CSV, True), r["source"],
-                                r["what_it_unlocks"], r["max_devices_rule"], _date(r, "in_use_from", TECHNIQUES_CSV))
-            for r in _rows(TECHNIQUES_CSV)}
+    return {r["key"]: Technique(r["key"], r["name"], catalog_date(r, "published", TECHNIQUES_CSV, True), r["source"],
+                                r["what_it_unlocks"], r["max_devices_rule"], catalog_date(r, "in_use_from", TECHNIQUES_CSV))
+            for r in catalog_rows(TECHNIQUES_CSV)}
 
 
 @cache
 def _computer_rows() -> dict[str, dict[str, str]]:
-    return {r["key"]: r for r in _rows(COMPUTERS_CSV)}
+    return {r["key"]: r for r in catalog_rows(COMPUTERS_CSV)}
 
 
 @cache
 def _computers() -> dict[str, Accelerator]:
     out = {}
     for key, r in _computer_rows().items():
-        available, peak = _date(r, "available", COMPUTERS_CSV, True), _float(r, "peak_flops_per_s", COMPUTERS_CSV)
+        available, peak = catalog_date(r, "available", COMPUTERS_CSV, True), _float(r, "peak_flops_per_s", COMPUTERS_CSV)
         if not peak:
             raise ValueError(f"{COMPUTERS_CSV}: key={key!r}: column 'peak_flops_per_s': required, > 0")
-        _date(r, "price_date", COMPUTERS_CSV)  # validated here, used by the price lookup
+        catalog_date(r, "price_date", COMPUTERS_CSV)  # validated here, used by the price lookup
         out[key] = Accelerator(
             name=r["name"], vendor=r["vendor"], kind=r["kind"] or "computer", release_date=available,
             # the peak of the source, whatever its width (peak_precision column), filed as FP32
@@ -176,11 +178,11 @@ def _computers() -> dict[str, Accelerator]:
 @cache
 def _prices() -> tuple[_PriceRow, ...]:
     catalog, out = accelerators(), []
-    for r in _rows(PRICES_CSV, keyed=False):
+    for r in catalog_rows(PRICES_CSV, keyed=False):
         r["key"] = f"{r['accelerator_key']} {r['hardware']} {r['price_date']}"
         if r["accelerator_key"] not in catalog or r["match"] not in ("device", "family"):
             raise ValueError(f"{PRICES_CSV}: key={r['key']!r}: unknown accelerator_key or match")
-        price_date = _date(r, "price_date", PRICES_CSV, True)
+        price_date = catalog_date(r, "price_date", PRICES_CSV, True)
         cloud = {c: v for c in _COMMITMENTS.values() if (v := _float(r, c, PRICES_CSV)) is not None}
         out.append(_PriceRow(r["accelerator_key"], r["match"], r["hardware"], price_date, r["vendor"],
                              cloud, _float(r, "purchase_price_usd", PRICES_CSV), r["notes"], r["source"]))
@@ -291,7 +293,7 @@ def _purchase(key: str, acc: Accelerator, at: date, is_computer: bool):
     """(USD, price date, acquisition date, server overhead, label, source) of the latest price <= at."""
     if is_computer:
         r = _computer_rows()[key]
-        when, usd = _date(r, "price_date", COMPUTERS_CSV), acc.purchase_price_usd
+        when, usd = catalog_date(r, "price_date", COMPUTERS_CSV), acc.purchase_price_usd
         if usd is None or when is None or when > at:
             return None
         overhead = _by_prefix(_SERVER_COST, key) if r["price_basis"] == "card" else 1.0

@@ -17,24 +17,22 @@ first use and cached; nothing at import.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib.resources import files
 
 from simulator.catalog.eras import (
     EPOCH_LIFETIME_YEARS,
     EPOCH_PUE,
     HOURS_PER_YEAR,
+    catalog_date,
+    catalog_rows,
     pre_gpu_computers,
     server_power_factor,
 )
 from simulator.catalog.hardware import accelerators
 from simulator.specs import Accelerator, Precision
-from simulator.units import partial_date
 
 AVAILABILITY_CSV = "availability.csv"
 PRICE_PERFORMANCE_CSV = "price_performance.csv"
@@ -51,34 +49,14 @@ class PricePoint:
     source: str
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    text = files("simulator.catalog").joinpath(name).read_text(encoding="utf-8")
-    rows = [{k: (v or "").strip() for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
-    seen: set[str] = set()
-    for r in rows:
-        if not r.get("key") or r["key"] in seen:
-            raise ValueError(f"{name}: key={r.get('key')!r}: empty or duplicate key")
-        seen.add(r["key"])
-        if not r.get("source"):
-            raise ValueError(f"{name}: key={r['key']!r}: column 'source': empty")
-    return rows
-
-
-def _day(r: dict[str, str], col: str, name: str) -> date:
-    try:
-        return partial_date(r[col])
-    except (KeyError, ValueError):
-        raise ValueError(f"{name}: key={r['key']!r}: column {col!r}: not a date: {r.get(col)!r}") from None
-
-
 @cache
 def volume_dates() -> dict[str, date]:
     """Accelerator key -> first volume availability (availability.csv)."""
     out, catalog = {}, accelerators()
-    for r in _rows(AVAILABILITY_CSV):
+    for r in catalog_rows(AVAILABILITY_CSV):
         if r["key"] not in catalog:
             raise ValueError(f"{AVAILABILITY_CSV}: key={r['key']!r}: not an accelerators.csv key")
-        out[r["key"]] = _day(r, "volume_date", AVAILABILITY_CSV)
+        out[r["key"]] = catalog_date(r, "volume_date", AVAILABILITY_CSV, True)
     return out
 
 
@@ -90,7 +68,7 @@ def usable_from(key: str) -> date | None:
 @cache
 def price_points() -> tuple[PricePoint, ...]:
     out = []
-    for r in _rows(PRICE_PERFORMANCE_CSV):
+    for r in catalog_rows(PRICE_PERFORMANCE_CSV):
         try:
             value = float(r["flop_per_s_per_usd"])
         except ValueError:
@@ -98,7 +76,7 @@ def price_points() -> tuple[PricePoint, ...]:
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{PRICE_PERFORMANCE_CSV}: key={r['key']!r}: column 'flop_per_s_per_usd': "
                              f"not a number > 0: {r['flop_per_s_per_usd']!r}")
-        out.append(PricePoint(r["key"], _day(r, "since", PRICE_PERFORMANCE_CSV), r["machine"], value, r["source"]))
+        out.append(PricePoint(r["key"], catalog_date(r, "since", PRICE_PERFORMANCE_CSV, True), r["machine"], value, r["source"]))
     return tuple(sorted(out, key=lambda p: p.since))
 
 

@@ -33,6 +33,8 @@ from datetime import date
 from functools import cache
 from importlib.resources import files
 
+from simulator.catalog.eras import catalog_date, catalog_rows
+from simulator.catalog.supply import facility_watts_per_device, generic_facility_watts
 from simulator.units import partial_date
 
 INPUTS_CSV = "frontier_inputs.csv"
@@ -169,8 +171,6 @@ def accepted_duration_days(at: date, rows: tuple[InputRow, ...] | None = None,
 
 def cluster_watts(row: InputRow) -> float | None:
     """Facility power of a cluster_devices row: its count x its device's facility watts."""
-    from simulator.catalog.supply import facility_watts_per_device, generic_facility_watts
-
     per = facility_watts_per_device(row.device) if row.device else None
     if per is None and row.device_tdp_w:
         per = generic_facility_watts(row.device_tdp_w)
@@ -195,14 +195,8 @@ ASYNC_CSV = "async_replicas.csv"
 
 @cache
 def _async_rows() -> tuple[tuple[date, float, str], ...]:
-    text = files("simulator.catalog").joinpath(ASYNC_CSV).read_text(encoding="utf-8")
-    out = []
-    for r in csv.DictReader(io.StringIO(text)):
-        if not r.get("source", "").strip():
-            raise ValueError(f"{ASYNC_CSV}: key={r['key']!r}: column 'source': empty")
-        if r["read_by_rule"].strip() == "yes":
-            out.append((partial_date(r["since"]), float(r["replicas"]), r["key"]))
-    return tuple(out)
+    return tuple((catalog_date(r, "since", ASYNC_CSV, True), float(r["replicas"]), r["key"])
+                 for r in catalog_rows(ASYNC_CSV) if r["read_by_rule"] == "yes")
 
 
 def async_replicas_at(at: date) -> float | None:

@@ -335,34 +335,27 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     independent = batch_free or async_run
     goodput = goodput_of(fit.devices_used if independent else n)
     flop = n * peak * fit.mfu * goodput * hours * HOUR_S
-    # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
-    while not independent and n >= 2 * max(node, 2):
-        m = n // 2
+
+    def halved(m: int):
+        """(fit, goodput, FLOP) of the same synchronous run on m devices, or None."""
         smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
-            break
+            return None
         g = goodput_of(m)
-        f = m * peak * smaller.mfu * g * hours * HOUR_S
-        if f <= flop:
-            break
-        n, fit, goodput, flop, limited_by = m, smaller, g, f, "utilization"
+        return smaller, g, m * peak * smaller.mfu * g * hours * HOUR_S
+
+    # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
+    while not independent and n >= 2 * max(node, 2) and (h := halved(n // 2)) is not None and h[2] > flop:
+        n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
     ended_by = "duration"
     if flop_needed is not None and flop_needed < flop:  # trained before the accepted duration runs out
-        # the data is all used: take the fewest devices (halving) that still finish in time
+        # the data is all used: take the fewest devices that still finish in time
         if independent:
             m = max(1, math.ceil(n * flop_needed / flop))
             goodput = goodput_of(fit.devices_used if batch_free else max(1, m))
             n, flop, limited_by = m, m * peak * fit.mfu * goodput * hours * HOUR_S, "data"
-        while not independent and n >= 2:
-            m = n // 2
-            smaller = fit_on(pow2_floor(m))
-            if smaller.layout is None:
-                break
-            g = goodput_of(m)
-            f = m * peak * smaller.mfu * g * hours * HOUR_S
-            if f < flop_needed:
-                break
-            n, fit, goodput, flop, limited_by = m, smaller, g, f, "data"
+        while not independent and n >= 2 and (h := halved(n // 2)) is not None and h[2] >= flop_needed:
+            n, (fit, goodput, flop), limited_by = n // 2, h, "data"
         hours *= flop_needed / flop
         flop, ended_by = flop_needed, "data"
     used = _techniques_used(fam, fit, n, node, batch_free, known, at, config)
@@ -407,12 +400,13 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
 
     for i in range(len(sizes) - 1, -1, -1):
         model = sizing.shape(sizes[i])
-        if sizing.optimal_flop(model, fam.tokens_per_param) > bound(model):
+        optimal = sizing.optimal_flop(model, fam.tokens_per_param)
+        if optimal > bound(model):
             continue
         run = run_of(sizes[i])
         if run is None:
             break  # smaller models cannot beat the floor either
-        if run.feasible and run.flop >= sizing.optimal_flop(sizing.shape(sizes[i]), fam.tokens_per_param):
+        if run.feasible and run.flop >= optimal:
             # the next smaller size, trained on more tokens, may use the devices better
             smaller = run_of(sizes[i - 1]) if i else None
             return tried[-1:] + [run] + ([smaller] if smaller is not None and smaller.feasible else [])
