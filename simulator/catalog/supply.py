@@ -126,6 +126,7 @@ def devices_usable(at: date) -> list[tuple[str, Accelerator]]:
     return sorted(catalog, key=lambda ka: (ka[1].release_date or date.min, ka[1].name))
 
 
+@cache
 def facility_watts_per_device(key: str) -> float | None:
     """Facility power one device draws: TDP x Epoch's server power factor x PUE 1.25
     (epoch-research/training-cost-trends hardware.py); None without a TDP."""

@@ -145,6 +145,7 @@ def _years(a: date, b: date) -> float:
     return (b.toordinal() - a.toordinal()) / 365.25
 
 
+@cache
 def accepted_duration_days(at: date, rows: tuple[InputRow, ...] | None = None,
                            growth_scale: float = 1.0) -> Value | None:
     """The longest run an actor accepts at `at` (module doc), in days; None without rows.
@@ -177,6 +178,7 @@ def cluster_watts(row: InputRow) -> float | None:
     return None if per is None else row.value * per
 
 
+@cache
 def site_power_at(at: date, rows: tuple[InputRow, ...] | None = None) -> Value | None:
     """The most power one actor's site gives a run at `at` (W): the largest site_power_w
     row or cluster_devices row (converted with its device's power) at or before `at`."""

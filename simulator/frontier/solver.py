@@ -66,8 +66,7 @@ class Caps:
 
     def scales(self) -> dict:
         return {"max_duration_days": self.max_duration_days, "max_devices": self.max_devices or 1.0,
-                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w,
-                "async_replicas": self.async_replicas or 1.0}
+                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w}
 
     def supply_devices(self, key: str) -> float | None:
         """Most devices of `key` one site gives a run: its power / the device's facility
