@@ -271,3 +271,17 @@ def test_partial_dates_mean_the_first_day_of_their_period():
     for bad in ("20x2", "2012-13", "2012-1-2-3", ""):
         with pytest.raises(ValueError, match="not a date"):
             partial_date(bad)
+
+
+def test_a_dip_without_a_reason_carries_the_run_it_was_solved_at(util):
+    from simulator.frontier.series import monotone
+
+    base = solve(date(2023, 1, 1), BASE, util, relax=False)
+    runs = [base, replace(base, at=date(2023, 4, 1), flop=base.flop / 2),
+            replace(base, at=date(2023, 7, 1), flop=base.flop / 3)]
+    out = monotone(runs)
+    assert [r.flop for r in out] == [base.flop] * 3 and [r.at for r in out] == [r.at for r in runs]
+    assert all(r.fall_reason.endswith("carried from 2023-01-01") for r in out[1:])
+    cheaper = replace(base.caps, budget_usd=base.caps.budget_usd / 10)
+    fell = monotone([base, replace(base, at=date(2023, 4, 1), flop=base.flop / 2, caps=cheaper)])
+    assert fell[1].flop == base.flop / 2 and "budget fell" in fell[1].fall_reason

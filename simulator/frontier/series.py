@@ -72,18 +72,20 @@ def monotone(runs: list[Run]) -> list[Run]:
     previous date's keeps its own run when an input fell (the reason is in `fall_reason`),
     else the previous run, which is still feasible, is carried (and says so)."""
     out: list[Run] = []
+    solved_at = None  # the date the carried run was solved at
     for run in runs:
         prev = out[-1] if out else None
+        carried = False
         if prev is not None and prev.feasible and run.feasible and run.flop < prev.flop * (1 - 1e-9):
             why = fall_reason(prev, run)
             if why:
                 run = replace(run, fall_reason=why)
             else:
-                since = prev.fall_reason.split("carried from ")[-1] if "carried from" in prev.fall_reason else \
-                    prev.at.isoformat()
+                carried, solved_at = True, solved_at or prev.at
                 run = replace(prev, at=run.at, caps=run.caps,
                               fall_reason=f"no input fell; the solver's run was {run.flop:.3g} FLOP, the earlier "
-                                          f"run is still feasible: carried from {since}")
+                                          f"run is still feasible: carried from {solved_at.isoformat()}")
+        solved_at = solved_at if carried else None
         out.append(run)
     return out
 

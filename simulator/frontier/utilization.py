@@ -57,7 +57,7 @@ class Fit:
     memory_bound: bool = False  # no layout fits and fewer devices cannot help (only memory or structure failed)
 
 
-def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = 64) -> SearchSpace:
+def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = MAX_TP) -> SearchSpace:
     """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
     of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
     divide heads and layers (the others are infeasible anyway). Tensor parallelism may
