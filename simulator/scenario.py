@@ -91,7 +91,10 @@ TOP = {"name": str, "description": str, "model": dict, "cluster": dict, "layout"
 STACK = {"name": str}
 TRANSFORMER = {"name": str, "source": str, "layers": int, "hidden": int, "heads": int,
                "seq_len": int, "vocab": int, "kv_heads": int, "ffn_hidden": int,
-               "gated_mlp": bool}
+               "gated_mlp": bool, "experts": int, "top_k": int, "expert_ffn": int,
+               "shared_experts": int, "dense_layers": int, "capacity_factor": NUMBER,
+               "load_imbalance": NUMBER, "head_size": int, "q_lora_rank": int,
+               "kv_lora_rank": int, "rope_head_dim": int}
 GENERIC = {"name": str, "source": str, "params": NUMBER, "flops_per_example": NUMBER,
            "activation_bytes_per_example": NUMBER, "layers": int}
 MODEL = {**TRANSFORMER, **GENERIC}
@@ -102,7 +105,7 @@ CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
 LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
-          "attention": Attention}
+          "attention": Attention, "cp": int, "ep": int}
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,
@@ -214,9 +217,17 @@ def _model(r: _Reader, data: dict) -> Transformer | GenericNetwork:
                       f"inline fields ({', '.join(TRANSFORMER_REQUIRED)} or "
                       f"{', '.join(GENERIC_REQUIRED)})")
     if isinstance(model, Transformer):
-        if model.hidden % model.heads:
+        if model.hidden % model.heads and model.head_size is None:
             raise r.error("model", "heads", model.heads,
-                          f"must divide hidden={model.hidden}")
+                          f"must divide hidden={model.hidden} (or give head_size)")
+        if model.moe and not 1 <= model.top_k <= model.experts:
+            raise r.error("model", "top_k", model.top_k, f"must be between 1 and experts={model.experts}")
+        if model.dense_layers >= model.layers:
+            raise r.error("model", "dense_layers", model.dense_layers, f"must be below layers={model.layers}")
+        if (model.capacity_factor is not None and model.capacity_factor < 1) or model.load_imbalance < 1:
+            key = "load_imbalance" if model.load_imbalance < 1 else "capacity_factor"
+            raise r.error("model", key, getattr(model, key), "must be at least 1 (the busiest expert's "
+                          "load over the mean)")
         if model.heads % model.n_kv_heads:
             raise r.error("model", "kv_heads", model.kv_heads,
                           f"must divide heads={model.heads}")
@@ -286,20 +297,30 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
     if partial:
         return Layout(**{**v, "dp": cluster.n_devices})
     tp, pp, devices = v["tp"], v["pp"], cluster.n_devices
+    cp = v["cp"]
     if isinstance(model, GenericNetwork):
-        for key in ("tp", "pp"):
+        for key in ("tp", "pp", "cp", "ep"):
             if v[key] > 1:
                 raise r.error("layout", key, v[key], f"the generic network {model.name!r} "
-                              "admits data parallelism only (tp and pp must be 1)")
+                              "admits data parallelism only (tp, pp, cp and ep must be 1)")
     if "dp" in f:
-        if v["dp"] * tp * pp != devices:
-            raise r.error("layout", "dp", v["dp"], f"dp*tp*pp = {v['dp'] * tp * pp} must "
+        if v["dp"] * tp * pp * cp != devices:
+            raise r.error("layout", "dp", v["dp"], f"dp*tp*pp*cp = {v['dp'] * tp * pp * cp} must "
                           f"equal [cluster] devices={devices}")
-    elif devices % (tp * pp):
-        raise r.error("layout", "pp", pp, f"tp*pp = {tp * pp} must divide [cluster] "
-                      f"devices={devices} (dp = devices/(tp*pp) when omitted)")
+    elif devices % (tp * pp * cp):
+        raise r.error("layout", "pp", pp, f"tp*pp*cp = {tp * pp * cp} must divide [cluster] "
+                      f"devices={devices} (dp = devices/(tp*pp*cp) when omitted)")
     else:
-        v["dp"] = devices // (tp * pp)
+        v["dp"] = devices // (tp * pp * cp)
+    if isinstance(model, Transformer):
+        if cp > 1 and model.seq_len % (2 * cp):
+            raise r.error("layout", "cp", cp, f"2*cp must divide the model's seq_len={model.seq_len}")
+        ep = v["ep"]
+        if ep > 1 and not model.moe:
+            raise r.error("layout", "ep", ep, f"the model {model.name!r} has no experts")
+        if ep > 1 and (model.experts % ep or (v["dp"] * cp) % ep):
+            raise r.error("layout", "ep", ep, f"must divide the experts ({model.experts}) and "
+                          f"dp*cp = {v['dp'] * cp}")
     if isinstance(model, Transformer):
         if model.heads % tp:
             raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
@@ -357,7 +378,9 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
                    f"cannot combine ZeRO-{z} with pp={layout.pp}" if layout.pp > 1 and z > stack.max_zero_with_pipeline
                    else "has no interleaved schedule" if layout.schedule is Schedule.INTERLEAVED
                    and not stack.interleaved else "has no sequence parallelism" if layout.sequence_parallel
-                   and not stack.sequence_parallel else "")
+                   and not stack.sequence_parallel else "has no context parallelism" if layout.cp > 1
+                   and not stack.context_parallel else "has no expert parallelism" if layout.ep > 1
+                   and not stack.expert_parallel else "")
             if why:
                 raise r.error("stack", "name", key, f"{key} {why} (the [layout] asks for it)")
     search = _search(r, top["search"], layout) if "search" in top else None
@@ -399,8 +422,15 @@ def _search_raw(space: SearchSpace) -> dict:
     return out
 
 
+#: Model keys written to a resolved scenario only when they differ from their default
+#: (a dense model with multi-head attention needs none of them).
+_OPTIONAL_MODEL_KEYS = ("experts", "top_k", "shared_experts", "dense_layers", "load_imbalance", "rope_head_dim")
+
+
 def _model_raw(model) -> dict:
-    return {k: v for k, v in dataclasses.asdict(model).items() if v is not None}
+    defaults = {f.name: f.default for f in dataclasses.fields(model)}
+    return {k: v for k, v in dataclasses.asdict(model).items()
+            if v is not None and not (k in _OPTIONAL_MODEL_KEYS and v == defaults[k])}
 
 
 def _layout_raw(layout: Layout) -> dict:

@@ -91,6 +91,8 @@ class Reason(enum.Enum):
     ZERO_WITH_PIPELINE = "ZeRO-2/3 cannot be combined with pipeline parallelism"
     MODEL_PARALLEL_UNSUPPORTED = "workload admits data parallelism only"
     STACK_UNSUPPORTED = "the software stack does not run this layout"
+    CP_NOT_DIVIDING_SEQ = "2 x cp does not divide the sequence"
+    EP_NOT_DIVIDING = "ep does not divide the experts or dp x cp (or the model has no experts)"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 
 
@@ -134,6 +136,7 @@ class Link:
     bandwidth_bytes_per_s: float
     latency_s: float
     source: str = ""
+    torus: tuple[int, ...] = ()  # a torus's shape (TPU ICI): collectives run per dimension
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,16 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Transformer:
-    """A GPT-style decoder: what is trained. `gated_mlp` means SwiGLU (3 matrices)."""
+    """A GPT-style decoder: what is trained. `gated_mlp` means SwiGLU (3 matrices).
+
+    Mixture of experts (`experts` > 0): every layer after the first `dense_layers` has
+    `experts` routed MLPs of width `expert_ffn`, of which each token uses `top_k`, plus
+    `shared_experts` always used (Fedus et al. 2022; Jiang et al. 2024, Mixtral; DeepSeek-AI
+    2024, DeepSeek-V3). `capacity_factor` pads every expert to that multiple of its mean
+    load (GShard, Switch); None is dropless routing, the busiest expert then carrying
+    `load_imbalance` x the mean. Multi-head latent attention (`kv_lora_rank`, DeepSeek-V2/V3)
+    projects keys and values through a rank-`kv_lora_rank` latent, queries through
+    `q_lora_rank`, with `rope_head_dim` extra query/key dimensions per head."""
 
     name: str
     layers: int
@@ -165,6 +177,17 @@ class Transformer:
     ffn_hidden: int | None = None  # None: 4 x hidden
     gated_mlp: bool = False
     source: str = ""
+    experts: int = 0
+    top_k: int = 1
+    expert_ffn: int | None = None  # None: ffn
+    shared_experts: int = 0
+    dense_layers: int = 0
+    capacity_factor: float | None = None
+    load_imbalance: float = 1.0
+    head_size: int | None = None  # None: hidden / heads
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    rope_head_dim: int = 0
 
     @property
     def n_kv_heads(self) -> int:
@@ -176,16 +199,78 @@ class Transformer:
 
     @property
     def head_dim(self) -> int:
-        return self.hidden // self.heads
+        return self.hidden // self.heads if self.head_size is None else self.head_size
 
     @property
-    def layer_params(self) -> int:
-        """Weights of one layer: attention, MLP, two layer norms (biases included)."""
-        h, kv = self.hidden, self.n_kv_heads * self.head_dim
-        attn = h * (h + 2 * kv) + (h + 2 * kv) + h * h + h
+    def moe(self) -> bool:
+        return self.experts > 0
+
+    @property
+    def moe_share(self) -> float:
+        """Share of the layers with routed experts."""
+        return (self.layers - self.dense_layers) / self.layers if self.moe else 0.0
+
+    @property
+    def mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def qk_dim(self) -> int:
+        """Query/key width of one head (rotary dimensions included)."""
+        return self.head_dim + self.rope_head_dim
+
+    @property
+    def kv_width(self) -> int:
+        """Key plus value elements per token that context parallelism exchanges."""
+        if self.mla:
+            return self.heads * (self.qk_dim + self.head_dim)
+        return 2 * self.n_kv_heads * self.head_dim
+
+    def attention_mats(self) -> tuple[tuple[int, int], ...]:
+        """(inputs, outputs) of each attention matrix per token, in forward order; the
+        last is the output projection (row-parallel under tp)."""
+        h, a, d = self.hidden, self.heads, self.head_dim
+        if self.mla:
+            q = ((h, self.q_lora_rank), (self.q_lora_rank, a * self.qk_dim)) if self.q_lora_rank else (
+                (h, a * self.qk_dim),)
+            kv = ((h, self.kv_lora_rank + self.rope_head_dim), (self.kv_lora_rank, a * 2 * d))
+            return q + kv + ((a * d, h),)
+        return ((h, a * d + 2 * self.n_kv_heads * d), (a * d, h))
+
+    @property
+    def expert_params(self) -> int:
+        """Weights of one expert MLP."""
+        f = self.ffn if self.expert_ffn is None else self.expert_ffn
+        return (3 if self.gated_mlp else 2) * self.hidden * f
+
+    @property
+    def routed_layer_params(self) -> float:
+        """Routed-expert weights per layer, averaged over the layers (what ep shards)."""
+        return self.moe_share * self.experts * self.expert_params
+
+    @property
+    def layer_params(self) -> float:
+        """Weights of one layer, averaged over the layers: attention, MLP (or experts, their
+        router and shared experts), layer norms; biases of dense models included."""
+        h = self.hidden
+        attn = sum(i * o for i, o in self.attention_mats())
+        if not self.mla:
+            attn += self.attention_mats()[0][1] + h
         mlp_mats = 3 if self.gated_mlp else 2
         mlp = mlp_mats * h * self.ffn + self.ffn + h
+        if self.moe:
+            per_moe = (self.experts + self.shared_experts) * self.expert_params + h * self.experts
+            mlp = (self.dense_layers * mlp + (self.layers - self.dense_layers) * per_moe) / self.layers
         return attn + mlp + 4 * h
+
+    @property
+    def active_mlp_params(self) -> float:
+        """MLP weights one token passes through, averaged over the layers."""
+        dense = (3 if self.gated_mlp else 2) * self.hidden * self.ffn
+        if not self.moe:
+            return dense
+        per_moe = (self.top_k + self.shared_experts) * self.expert_params + self.hidden * self.experts
+        return (1 - self.moe_share) * dense + self.moe_share * per_moe
 
     @property
     def embedding_params(self) -> int:
@@ -194,7 +279,7 @@ class Transformer:
 
     @property
     def params(self) -> int:
-        return self.layers * self.layer_params + self.embedding_params + 2 * self.hidden
+        return round(self.layers * self.layer_params + self.embedding_params + 2 * self.hidden)
 
 
 @dataclass(frozen=True)
@@ -250,10 +335,12 @@ class Layout:
     zero: Zero = Zero.STAGE_0
     precision: Precision = Precision.BF16
     attention: Attention = Attention.FLASH
+    cp: int = 1  # context parallel: the sequence split over cp ranks (ring attention)
+    ep: int = 1  # expert parallel: the experts split over ep of the dp x cp ranks
 
     @property
     def n_devices(self) -> int:
-        return self.dp * self.tp * self.pp
+        return self.dp * self.tp * self.pp * self.cp
 
     @property
     def n_microbatches(self) -> int:
@@ -274,6 +361,13 @@ class Stack:
     uneven_stages: bool
     sequence_parallel: bool
     source: str = ""
+    # how it runs what it runs (each a stack_evidence.csv row); the defaults are the
+    # behaviour without a stack, on which the A100 calibration rests
+    tp_overlap: bool = False  # tp collectives pipelined with the GEMMs (needs sequence parallelism)
+    dp_overlap: bool = True  # gradient reduction bucket by bucket during backward
+    param_gather_overlap: bool = False  # ZeRO-1 weight all-gather hidden behind the next forward
+    context_parallel: bool = True
+    expert_parallel: bool = True
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ def synthetic(
         dp_reduce_s=0.0,
         dp_gather_s=0.0,
         dp_inter=False,
+        dp_overlap=True,
         zero3_fwd=(),
         zero3_bwd=(),
         layers_per_chunk=1,

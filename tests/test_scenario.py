@@ -165,7 +165,7 @@ BAD = {
                                              "global_batch": 64}}, (),
                                  "[layout] virtual_stages", "5", "pp*virtual_stages = 40"),
     "dp*tp*pp != devices": ({"layout": {"dp": 2}}, (), "[layout] dp", "2",
-                            "dp*tp*pp = 128 must equal [cluster] devices=64"),
+                            "dp*tp*pp*cp = 128 must equal [cluster] devices=64"),
     "tp*pp not dividing devices": ({"cluster": {"devices": 100}}, (("layout", "dp"),),
                                    "[layout] pp", "8", "devices=100"),
     "batch not divisible": ({"layout": {"tp": 8, "pp": 1, "dp": 8, "global_batch": 60}}, (),

@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.costs.step import UnitCosts
+from simulator.costs.step import MAX_BUCKETS, UnitCosts
 from simulator.specs import Layout, Schedule
-
-#: Gradient buckets per chunk, as in the engine.
-MAX_BUCKETS = 8
 
 
 def zero3_op_time(pieces: tuple, per_layer_s, layers, usage: float):
@@ -62,9 +59,12 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
     pipe = m * np.maximum(t, last) + (p - 1) * mean / v + 2 * (p * v - 1) * u.p2p_s
     nb = np.minimum(k, MAX_BUCKETS)
     bucket = u.dp_reduce_s / nb
-    dp_exposed = np.where(u.dp_reduce_s > 0, np.maximum(bucket, nb * bucket - (nb - 1) * b / nb), 0.0)
-    # the reductions of the v chunks overlap backward compute, which slows by `usage`;
-    # about p / 2 + v of the slowed cooldown ops lie on the critical path (an
-    # approximation checked against the engine, which models each one)
-    contention = usage * (p / 2 + v) * u.dp_reduce_s
+    if u.dp_overlap:
+        dp_exposed = np.where(u.dp_reduce_s > 0, np.maximum(bucket, nb * bucket - (nb - 1) * b / nb), 0.0)
+        # the reductions of the v chunks overlap backward compute, which slows by `usage`;
+        # about p / 2 + v of the slowed cooldown ops lie on the critical path (an
+        # approximation checked against the engine, which models each one)
+        contention = usage * (p / 2 + v) * u.dp_reduce_s
+    else:  # one reduction of all chunks after the last backward (Megatron-LM 2021, DeepSpeed's pipeline)
+        dp_exposed, contention = v * u.dp_reduce_s, 0.0
     return pipe + tail + dp_exposed + contention + u.optimizer_s + v * u.dp_gather_s

@@ -14,8 +14,14 @@ Groups spanning nodes run hierarchically (as NCCL does with one NIC per GPU):
 reduce-scatter inside the node, all-reduce of the 1/local shard across nodes, then
 all-gather inside the node; only 1/local of the bytes crosses the network.
 
-Rank placement follows Megatron-LM: tensor-parallel ranks innermost, then data,
-then pipeline; a group's `local` size is how many of its ranks share a node.
+Rank placement follows Megatron-Core: tensor-parallel ranks innermost, then context,
+then data (expert-parallel groups are carved from the data ranks), then pipeline; a
+group's `local` size is how many of its ranks share a node.
+
+A torus tier (TPU ICI, Jouppi et al. 2020, 2023) has no switch: a group spanning j of
+the torus's k dimensions runs a ring along each of them at once (XLA's multi-dimensional
+collectives; jax-ml/scaling-book, "collectives over multiple axes get the bandwidth of
+each"), so it uses j / k of the chip's links and crosses sum(d_i - 1) hops, not r - 1.
 
 Units: bytes, bytes/s, seconds. Bandwidths are per device, per direction. Sizes
 and rank counts may be numpy arrays (the layout search scores many at once).
@@ -42,23 +48,37 @@ class Tier:
     bandwidth_bytes_per_s: float
     latency_s: float  # per collective phase
     hop_latency_s: float = 0.0  # per hop
+    torus: tuple[int, ...] = ()  # the torus's shape (TPU ICI); () for a switched tier
+
+    def _ring(self, ranks):
+        """(bandwidth a ring over `ranks` gets, hops of one pass around it)."""
+        r = np.maximum(ranks, 1)
+        if not self.torus:
+            return self.bandwidth_bytes_per_s, r - 1
+        k = len(self.torus)
+        side = float(np.prod(self.torus)) ** (1 / k)
+        j = np.clip(np.ceil(np.log(r) / np.log(side) - 1e-9), 1, k)
+        return self.bandwidth_bytes_per_s * j / k, j * (r ** (1 / j) - 1)
 
     def p2p(self, n_bytes: float) -> float:
-        """Point-to-point transfer time."""
-        return self.latency_s + n_bytes / self.bandwidth_bytes_per_s
+        """Point-to-point transfer time (on a torus: one of the chip's 2k links)."""
+        bw = self.bandwidth_bytes_per_s / (2 * len(self.torus) if self.torus else 1)
+        return self.latency_s + n_bytes / bw
 
     def all_reduce(self, n_bytes, ranks):
-        """min(ring, double binary tree) all-reduce time (0 for one rank)."""
-        bw, hop = self.bandwidth_bytes_per_s, self.hop_latency_s
+        """min(ring, double binary tree) all-reduce time (0 for one rank); rings only on a torus."""
+        hop = self.hop_latency_s
         r = np.maximum(ranks, 1)
-        ring = 2 * (self.latency_s + (r - 1) * (hop + n_bytes / r / bw))
-        tree = 2 * (self.latency_s + np.log2(r) * hop) + 2 * n_bytes / bw
+        bw, hops = self._ring(r)
+        ring = 2 * (self.latency_s + hops * hop + (r - 1) * n_bytes / r / bw)
+        tree = 2 * (self.latency_s + np.log2(r) * hop) + 2 * n_bytes / bw if not self.torus else ring
         return _scalar(np.where((r > 1) & (n_bytes > 0), np.minimum(ring, tree), 0.0))
 
     def all_gather(self, n_bytes, ranks):
         """Ring all-gather (or reduce-scatter) of a buffer of n_bytes in total."""
         r = np.maximum(ranks, 1)
-        t = self.latency_s + (r - 1) * (self.hop_latency_s + n_bytes / r / self.bandwidth_bytes_per_s)
+        bw, hops = self._ring(r)
+        t = self.latency_s + hops * self.hop_latency_s + (r - 1) * n_bytes / r / bw
         return _scalar(np.where((r > 1) & (n_bytes > 0), t, 0.0))
 
 
@@ -94,6 +114,23 @@ class Group:
         inter = self.inter.all_gather(n_bytes, self.ranks)
         return _scalar(np.where(self.nodes > 1, inter, self.intra.all_gather(n_bytes, self.ranks)))
 
+    def all_to_all(self, n_bytes):
+        """All-to-all of the n_bytes each rank holds (it keeps 1/r, sends the rest): the
+        share for ranks in its node crosses the node tier, the rest the network, at once
+        (NCCL's all-to-all is point-to-point sends to every peer)."""
+        r = np.maximum(self.ranks, 1)
+        local = np.minimum(np.maximum(self.local, 1), r)
+        near = n_bytes * (local - 1) / r / self.intra.bandwidth_bytes_per_s
+        far = n_bytes * (r - local) / r / self.inter.bandwidth_bytes_per_s
+        lat = np.where(self.nodes > 1, self.inter.latency_s, self.intra.latency_s)
+        return _scalar(np.where((r > 1) & (n_bytes > 0), lat + np.maximum(near, far), 0.0))
+
+    def ring_pass(self, n_bytes):
+        """One step of a ring of point-to-point sends (ring attention): every rank sends
+        n_bytes to its neighbour, over the network if the ring leaves the node."""
+        t = np.where(self.nodes > 1, self.inter.p2p(n_bytes), self.intra.p2p(n_bytes))
+        return _scalar(np.where(self.ranks > 1, t, 0.0))
+
     @property
     def crosses_nodes(self):
         return self.nodes > 1
@@ -102,7 +139,7 @@ class Group:
 def tiers(cluster: Cluster, eff: Efficiency) -> tuple[Tier, Tier]:
     """Effective (intra-node, inter-node) tiers: catalog bandwidth x efficiency."""
     il, xl = cluster.intra_link, cluster.inter_link
-    intra = Tier(il.bandwidth_bytes_per_s * eff.intra_link, il.latency_s, eff.hop_latency_s)
+    intra = Tier(il.bandwidth_bytes_per_s * eff.intra_link, il.latency_s, eff.hop_latency_s, il.torus)
     inter = Tier(xl.bandwidth_bytes_per_s * eff.inter_link, xl.latency_s, eff.hop_latency_s)
     return intra, inter
 
@@ -112,16 +149,38 @@ def tp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
     return Group(layout.tp, np.minimum(layout.tp, cluster.devices_per_node), intra, inter)
 
 
-def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
-    """Data-parallel ranks sit tp apart: node_size // tp of them share a node."""
+def _group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group:
+    """`ranks` ranks `stride` apart: node_size // stride of them share a node."""
     intra, inter = tiers(cluster, eff)
-    local = np.maximum(1, np.minimum(layout.dp, cluster.devices_per_node // layout.tp))
-    return Group(layout.dp, local, intra, inter)
+    local = np.maximum(1, np.minimum(ranks, cluster.devices_per_node // stride))
+    return Group(ranks, local, intra, inter)
+
+
+def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+    """The gradient-reduction (and ZeRO) group: data and context ranks, tp apart
+    (Megatron-Core reduces gradients over dp x cp)."""
+    return _group(cluster, eff, layout.dp * layout.cp, layout.tp)
+
+
+def cp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+    """Context-parallel ranks sit tp apart."""
+    return _group(cluster, eff, layout.cp, layout.tp)
+
+
+def ep_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+    """Expert-parallel ranks: consecutive data ranks, tp x cp apart."""
+    return _group(cluster, eff, layout.ep, layout.tp * layout.cp)
+
+
+def expert_dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+    """Ranks holding the same experts, which reduce their gradients: dp x cp / ep of them,
+    tp x cp x ep apart."""
+    return _group(cluster, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
 
 
 def pp_crosses_nodes(cluster: Cluster, layout: Layout):
-    """Neighbouring pipeline stages sit tp x dp ranks apart: same node only if two fit."""
-    return 2 * layout.tp * layout.dp > cluster.devices_per_node
+    """Neighbouring pipeline stages sit tp x cp x dp ranks apart: same node only if two fit."""
+    return 2 * layout.tp * layout.cp * layout.dp > cluster.devices_per_node
 
 
 def pp_tier(cluster: Cluster, layout: Layout, eff: Efficiency) -> Tier:

@@ -69,33 +69,63 @@ def rates(acc: Accelerator, precision: Precision, eff: Efficiency) -> Rates | No
 
 @dataclass(frozen=True)
 class LayerTime:
-    """Seconds of one layer (or the logit layer) for one micro-batch on one device."""
+    """Seconds of one layer (or the logit layer) for one micro-batch on one device,
+    averaged over the layers (dense and mixture-of-experts layers)."""
 
     forward: float
     backward: float  # includes recomputation
     attention_core_forward: float  # part of `forward`, recomputed by selective recompute
+    gemm_forward: float = 0.0  # part of `forward`: the projection and MLP GEMMs
+
+
+def _attention_gemms(model: Transformer, tokens, t, r: Rates, el: float):
+    """Projections of one layer: column-parallel, then the row-parallel output."""
+    mats = model.attention_mats()
+    time = sum(r.gemm(tokens, o / t, i, el) for i, o in mats[:-1])
+    i, o = mats[-1]
+    return time + r.gemm(tokens, o, i / t, el)
+
+
+def _mlp_gemms(model: Transformer, tokens, layout: Layout, r: Rates, el: float):
+    """MLP GEMMs of one layer, averaged over dense and expert layers. Each of the ep ranks
+    holds experts / ep experts and receives top_k x load x its tokens on average; a local
+    expert multiplies tokens x top_k x load x ep / experts rows (a grouped GEMM whose weight
+    traffic dominates when few tokens reach each expert)."""
+    t, h = layout.tp, model.hidden
+    gate = 2 if model.gated_mlp else 1
+    dense = r.gemm(tokens, model.ffn * gate / t, h, el) + r.gemm(tokens, h, model.ffn / t, el)
+    if not model.moe:
+        return dense
+    fe = model.ffn if model.expert_ffn is None else model.expert_ffn
+    local = model.experts / layout.ep
+    load = model.capacity_factor or model.load_imbalance
+    rows = tokens * model.top_k * load * layout.ep / model.experts
+    moe = (r.gemm(rows, fe * gate / t, h, el, local) + r.gemm(rows, h, fe / t, el, local)
+           + r.gemm(tokens, model.experts, h, el))  # routed experts and the router
+    if model.shared_experts:
+        sh = model.shared_experts * fe
+        moe = moe + r.gemm(tokens, sh * gate / t, h, el) + r.gemm(tokens, h, sh / t, el)
+    return (1 - model.moe_share) * dense + model.moe_share * moe
 
 
 def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
-    """Forward and backward compute time of one transformer layer (tp comm excluded)."""
-    t, b, s, h = layout.tp, layout.micro_batch, model.seq_len, model.hidden
+    """Forward and backward compute time of one transformer layer (communication excluded).
+
+    Context parallelism splits the sequence: each of the cp ranks runs the projections
+    and MLP on s / cp tokens and attends its queries to all s keys (ring attention,
+    Liu et al. 2023; causal chunks balanced as Megatron-Core does)."""
+    t, b, s = layout.tp, layout.micro_batch, model.seq_len
     el = layout.precision.bytes
-    tokens = b * s
-    kv = model.n_kv_heads * model.head_dim
-    up = model.ffn * (2 if model.gated_mlp else 1)
-    dense = (
-        r.gemm(tokens, (h + 2 * kv) / t, h, el)  # QKV
-        + r.gemm(tokens, h, h / t, el)  # attention output projection
-        + r.gemm(tokens, up / t, h, el)  # MLP up (and gate)
-        + r.gemm(tokens, h, model.ffn / t, el)  # MLP down
-    )
+    sq = s / layout.cp
+    tokens = b * sq
+    dense = _attention_gemms(model, tokens, t, r, el) + _mlp_gemms(model, tokens, layout, r, el)
     heads = b * model.heads / t
-    dh = model.head_dim
+    qk, dv = model.qk_dim, model.head_dim
     if layout.attention is Attention.FLASH:
-        # fused kernel: 4 s^2 dh FLOP per head, reads Q K V, writes O; no s x s traffic
-        core = heads * (4 * s * s * dh / r.flops_per_s) + r.stream(heads * 4 * s * dh * el)
+        # fused kernel: 2 sq s (qk + dv) FLOP per head, reads Q K V, writes O; no s x s traffic
+        core = heads * (2 * sq * s * (qk + dv) / r.flops_per_s) + r.stream(heads * (sq + s) * (qk + dv) * el)
     else:
-        core = r.gemm(s, s, dh, el, heads) + r.gemm(s, dh, s, el, heads)
+        core = r.gemm(sq, s, qk, el, heads) + r.gemm(sq, dv, s, el, heads)
     no_rc = dataclasses.replace(layout, recompute=Recompute.NONE)
     act = layer_activation_bytes(model, no_rc, b)
     elementwise = r.stream(eff.elementwise_passes * act)
@@ -103,16 +133,16 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
     if layout.recompute is Recompute.FULL:
         extra = forward
     elif layout.recompute is Recompute.SELECTIVE:
-        core_act = 5 * model.heads * s * s * b / t * el / 2 if layout.attention is Attention.MATERIALIZED else 0.0
+        core_act = 5 * model.heads * sq * s * b / t * el / 2 if layout.attention is Attention.MATERIALIZED else 0.0
         extra = core + r.stream(eff.elementwise_passes * core_act)
     else:
         extra = 0.0
-    return LayerTime(forward, 2 * forward + extra, core)
+    return LayerTime(forward, 2 * forward + extra, core, dense)
 
 
 def logits_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
     """Output layer and fp32 cross-entropy on the last stage (vocabulary split over tp)."""
-    tokens = layout.micro_batch * model.seq_len
+    tokens = layout.micro_batch * model.seq_len / layout.cp
     el = layout.precision.bytes
     gemm = r.gemm(tokens, model.vocab / layout.tp, model.hidden, el)
     softmax = r.stream(eff.elementwise_passes * tokens * model.vocab / layout.tp * 4)
@@ -135,7 +165,9 @@ def generic_time(model: GenericNetwork, layout: Layout, r: Rates, eff: Efficienc
 ADAM_BYTES_PER_PARAM = 28
 
 
-def optimizer_time(params: float, layout: Layout, r: Rates) -> float:
-    """Memory-bound optimizer step over the parameters this device updates."""
-    local = params / (layout.dp if layout.zero.stage >= 1 else 1)
+def optimizer_time(params: float, layout: Layout, r: Rates, shard=None) -> float:
+    """Memory-bound optimizer step over the parameters this device updates (ZeRO shards
+    them over `shard` ranks, by default dp x cp)."""
+    shard = layout.dp * layout.cp if shard is None else shard
+    local = params / (shard if layout.zero.stage >= 1 else 1)
     return r.stream(ADAM_BYTES_PER_PARAM * local)

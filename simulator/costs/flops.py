@@ -11,7 +11,10 @@ and with full recompute (a second forward pass of every layer, not of the logits
 their 96 B s l h^2 (1 + s / 6h + V / 16 l h). Grouped-query attention and SwiGLU
 (three MLP matrices) generalise the terms below. The attention score and value
 products (2 x 2 B s^2 h) count in full, as Eq. 3 does, whether or not FlashAttention
-keeps the s x s matrix out of memory.
+keeps the s x s matrix out of memory. A mixture-of-experts layer counts the experts a
+token passes through (top-k routed plus shared) and its router (Fedus et al. 2022);
+multi-head latent attention counts its down- and up-projections and its wider query/key
+heads (DeepSeek-V3 report, Sec. 2.1.1).
 
 Units: counts in, FLOP out. Pure functions; no I/O.
 """
@@ -37,14 +40,12 @@ class LayerFlops:
 
 def layer_forward_flops(model: Transformer, batch: float) -> LayerFlops:
     """Forward FLOP of one transformer layer on `batch` sequences (whole layer, all tp ranks)."""
-    h, s = model.hidden, model.seq_len
-    kv = model.n_kv_heads * model.head_dim
+    s = model.seq_len
     tokens = batch * s
-    qkv = 2 * tokens * h * (h + 2 * kv)
-    proj = 2 * tokens * h * h
-    mlp = 2 * tokens * h * model.ffn * (3 if model.gated_mlp else 2)
-    core = 2 * 2 * tokens * s * h
-    return LayerFlops(dense=qkv + proj + mlp, attention_core=core)
+    attn = 2 * tokens * sum(i * o for i, o in model.attention_mats())
+    mlp = 2 * tokens * model.active_mlp_params
+    core = 2 * tokens * s * model.heads * (model.qk_dim + model.head_dim)
+    return LayerFlops(dense=attn + mlp, attention_core=core)
 
 
 def logits_forward_flops(model: Transformer, batch: float) -> float:

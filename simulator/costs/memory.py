@@ -66,13 +66,22 @@ class Memory:
         return self.total <= self.capacity
 
 
-def stage_params(model: Transformer | GenericNetwork, layout: Layout) -> float:
-    """Parameters held by the first pipeline stage on one tensor rank (the largest stage:
-    its layers plus the input embedding; Megatron keeps a tied copy on the last stage)."""
+def stage_params_split(model: Transformer | GenericNetwork, layout: Layout) -> tuple[float, float]:
+    """(replicated, routed-expert) parameters held by the first pipeline stage on one
+    tensor rank (the largest stage: its layers plus the input embedding; Megatron keeps a
+    tied copy on the last stage). Routed experts are split over the ep ranks."""
     if isinstance(model, GenericNetwork):
-        return model.params / (layout.tp * layout.pp)
+        return model.params / (layout.tp * layout.pp), 0.0
     layers = np.ceil(model.layers / layout.pp)  # uneven stages: the most loaded one
-    return (layers * model.layer_params + model.embedding_params) / layout.tp
+    routed = layers * model.routed_layer_params
+    dense = layers * model.layer_params - routed + model.embedding_params
+    return dense / layout.tp, routed / (layout.tp * layout.ep)
+
+
+def stage_params(model: Transformer | GenericNetwork, layout: Layout) -> float:
+    """All parameters of the first pipeline stage on one device (see stage_params_split)."""
+    dense, routed = stage_params_split(model, layout)
+    return dense + routed
 
 
 def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: float) -> float:
@@ -81,10 +90,17 @@ def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: floa
     Korthikanti et al. 2022 Eq. (Sec. 4.1-4.3), generalised to GQA and SwiGLU; see the
     module docstring. With full recompute this is the stored layer input only.
     """
-    s, b, h, t = model.seq_len, micro_batch, model.hidden, layout.tp
+    s, b, h, t = model.seq_len / layout.cp, micro_batch, model.hidden, layout.tp
     el = layout.precision.bytes / 2  # the formula counts 2-byte elements
-    kv_ratio = model.n_kv_heads / model.heads
+    kv_ratio = model.kv_width / (2 * h)
+    q_ratio = model.heads * model.qk_dim / h
     ffn_ratio = model.ffn / h
+    mlp = ffn_ratio * (6 if model.gated_mlp else 4)
+    if model.moe:  # routed copies of the input, the experts' intermediates, shared experts
+        fe = (model.ffn if model.expert_ffn is None else model.expert_ffn) / h
+        load = (model.capacity_factor or model.load_imbalance) * model.top_k
+        moe = 2 * load + (load + model.shared_experts) * fe * (6 if model.gated_mlp else 4)
+        mlp = (1 - model.moe_share) * mlp + model.moe_share * moe
     sp = layout.sequence_parallel
     if layout.recompute is Recompute.FULL:
         return 2 * s * b * h * el / (t if sp else 1)
@@ -93,12 +109,12 @@ def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: floa
     replicated = 10.0
     # Split across tp ranks: Q (2), K and V (2 + 2, scaled for GQA), projection
     # input (2), MLP intermediate (4 ffn/h for GeLU in/out; 6 ffn/h for SwiGLU).
-    split = 2 + 4 * kv_ratio + 2 + ffn_ratio * (6 if model.gated_mlp else 4)
+    split = 2 * q_ratio + 4 * kv_ratio + 2 + mlp
     per_token = (replicated + split) / t if sp else replicated + split / t
     dense = s * b * h * per_token * el
     core = 0.0
     if layout.attention is Attention.MATERIALIZED and layout.recompute is Recompute.NONE:
-        core = 5 * model.heads * s * s * b / t * el
+        core = 5 * model.heads * s * model.seq_len * b / t * el
     return dense + core
 
 
@@ -128,16 +144,19 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
         # the layer being recomputed holds its full activations during its backward
         full = dataclasses.replace(layout, recompute=Recompute.NONE)
         stored += layer_activation_bytes(model, full, b)
-    logits = b * model.seq_len * model.vocab / layout.tp * LOGIT_BYTES * 2
+    logits = b * model.seq_len / layout.cp * model.vocab / layout.tp * LOGIT_BYTES * 2
     return np.maximum(stored, stored / np.maximum(inflight_microbatches(layout), 1) + logits)
 
 
-def model_state_bytes(params: float, layout: Layout) -> tuple[float, float, float]:
-    """(weights, gradients, optimizer) bytes for `params` on one device under ZeRO."""
+def model_state_bytes(params: float, layout: Layout, shard=None) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer) bytes for `params` on one device under ZeRO, sharded
+    over `shard` ranks (by default dp x cp, Megatron's distributed-optimizer group; routed
+    experts over dp x cp / ep)."""
     mixed = layout.precision is not Precision.FP32
     w_bytes = layout.precision.bytes if mixed else 4
     opt_bytes = OPTIMIZER_BYTES_MIXED if mixed else OPTIMIZER_BYTES_FP32
-    stage, dp = layout.zero.stage, layout.dp
+    stage = layout.zero.stage
+    dp = layout.dp * layout.cp if shard is None else shard
     weights = params * w_bytes / (dp if stage >= 3 else 1)
     grads = params * w_bytes / (dp if stage >= 2 else 1)
     optim = params * opt_bytes / (dp if stage >= 1 else 1)
@@ -163,7 +182,11 @@ def zero3_working_bytes(model: Transformer | GenericNetwork, layout: Layout) -> 
 
 def device_memory(model: Transformer | GenericNetwork, layout: Layout, capacity: float) -> Memory:
     """Peak memory of the most loaded device, with its capacity for the fit check."""
-    weights, grads, optim = model_state_bytes(stage_params(model, layout), layout)
+    dense, routed = stage_params_split(model, layout)
+    weights, grads, optim = model_state_bytes(dense, layout)
+    if isinstance(model, Transformer) and model.moe:
+        ew, eg, eo = model_state_bytes(routed, layout, layout.dp * layout.cp / layout.ep)
+        weights, grads, optim = weights + ew, grads + eg, optim + eo
     weights = weights + zero3_working_bytes(model, layout)
     parts = (weights, grads, optim, activation_bytes(model, layout))
     if all(np.ndim(x) == 0 for x in parts):  # one layout: plain floats

@@ -23,7 +23,7 @@ from simulator.costs.compute import (
     transformer_layer_time,
 )
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
-from simulator.costs.memory import Memory, device_memory, stage_params
+from simulator.costs.memory import Memory, device_memory, stage_params_split
 from simulator.specs import (
     Cluster,
     Efficiency,
@@ -35,6 +35,10 @@ from simulator.specs import (
     Stack,
     Transformer,
 )
+
+
+#: Gradient (and gathered-weight) buckets per chunk (Megatron/DDP buckets as backward proceeds).
+MAX_BUCKETS = 8
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class StepCosts:
     dp_reduce_s: float  # gradient reduction of one chunk (all-reduce or reduce-scatter)
     dp_gather_s: float  # ZeRO-1/2: all-gather of updated weights of one chunk
     dp_inter: bool
+    dp_overlap: bool  # the reduction runs bucket by bucket during the last backward of each chunk
     # ZeRO-3, per layer: (share of the op's per-layer time, gather s before, reduce-scatter s after)
     zero3_fwd: tuple[tuple[float, float, float], ...]
     zero3_bwd: tuple[tuple[float, float, float], ...]
@@ -99,7 +104,7 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
             f"global batch {layout.global_batch} vs dp {layout.dp} x micro-batch {layout.micro_batch}",
         )
     if isinstance(model, GenericNetwork):
-        if layout.tp > 1 or layout.pp > 1:
+        if layout.tp > 1 or layout.pp > 1 or layout.cp > 1 or layout.ep > 1:
             return Infeasible(Reason.MODEL_PARALLEL_UNSUPPORTED, f"{model.name}: tp={layout.tp}, pp={layout.pp}")
         return None
     if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
@@ -131,6 +136,16 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
             return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no interleaved schedule")
         if layout.sequence_parallel and not stack.sequence_parallel:
             return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no sequence parallelism")
+    if layout.cp > 1 and model.seq_len % (2 * layout.cp):
+        # Megatron-Core splits the sequence into 2 cp chunks to balance causal attention
+        return Infeasible(Reason.CP_NOT_DIVIDING_SEQ, f"seq_len={model.seq_len}, cp={layout.cp}")
+    if layout.ep > 1 and (not model.moe or model.experts % layout.ep or (layout.dp * layout.cp) % layout.ep):
+        return Infeasible(Reason.EP_NOT_DIVIDING, f"ep={layout.ep}, experts={model.experts}, dp x cp={layout.dp * layout.cp}")
+    if stack is not None:
+        for on, can, what in ((layout.cp > 1, stack.context_parallel, "context parallelism"),
+                              (layout.ep > 1, stack.expert_parallel, "expert parallelism")):
+            if on and not can:
+                return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no {what}")
     if v > 1 and layout.n_microbatches % layout.pp:
         return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
     return None
@@ -188,6 +203,7 @@ class UnitCosts:
     dp_reduce_s: object
     dp_gather_s: object
     dp_inter: object
+    dp_overlap: bool
     zero3_fwd: tuple
     zero3_bwd: tuple
     optimizer_s: object
@@ -196,18 +212,58 @@ class UnitCosts:
     hardware_flops: object
 
 
+def _hidden(comm, compute, usage: float):
+    """Exposed time of `comm` pipelined with `compute`: what outlasts it, plus the share of
+    the device its kernels take while they overlap (Calculon's processor usage)."""
+    return np.maximum(comm - compute, 0.0) + usage * np.minimum(comm, compute)
+
+
+def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Efficiency, lt, stack: Stack | None):
+    """Exposed communication inside one layer, forward and backward: tensor-parallel
+    all-reduces (or all-gather / reduce-scatter pairs), the ring-attention exchange of
+    keys and values, and the expert dispatch and combine all-to-alls."""
+    el = layout.precision.bytes
+    b, sq, h = layout.micro_batch, model.seq_len / layout.cp, model.hidden
+    full = layout.recompute is Recompute.FULL
+    usage = eff.comm_processor_usage
+    # Megatron: 2 all-reduces per layer forward and 2 backward (with sequence parallelism,
+    # as many all-gather + reduce-scatter pairs: the same bytes); full recompute repeats the
+    # forward pair. With the stack's tp overlap (Megatron-Core's userbuffers, which need
+    # sequence parallelism) they are pipelined with the layer's GEMMs.
+    ar = coll.tp_group(cluster, layout, eff).all_reduce(b * sq * h * el)
+    f, bw = 2 * ar, (4 if full else 2) * ar
+    if stack is not None and stack.tp_overlap and layout.sequence_parallel:
+        f, bw = _hidden(f, lt.gemm_forward, usage), _hidden(bw, 2 * lt.gemm_forward, usage)
+    # ring attention (Liu et al. 2023; Megatron-Core cp_comm_type p2p): cp - 1 passes of
+    # this rank's keys and values, each overlapped with attention to the chunk in hand;
+    # backward passes keys, values and their gradients
+    cpg = coll.cp_group(cluster, layout, eff)
+    one = cpg.ring_pass(b * sq * model.kv_width * el / layout.tp)
+    ring, core = (layout.cp - 1) * one, lt.attention_core_forward * (layout.cp - 1) / layout.cp
+    cp_f = np.where(layout.cp > 1, np.maximum(one, ring - core), 0.0)
+    cp_b = np.where(layout.cp > 1, np.maximum(2 * one, 2 * ring - 2 * core), 0.0) + (cp_f if full else 0.0)
+    f, bw = f + cp_f, bw + cp_b
+    if model.moe:
+        # dispatch and combine of each token's top-k copies over the ep group, forward and
+        # backward (and the recomputed forward)
+        load = model.capacity_factor or model.load_imbalance
+        a2a = coll.ep_group(cluster, layout, eff).all_to_all(b * sq * model.top_k * load * h * el / layout.tp)
+        f, bw = f + model.moe_share * 2 * a2a, bw + model.moe_share * (4 if full else 2) * a2a
+    return f, bw
+
+
 def unit_costs(
-    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
 ) -> UnitCosts:
-    """Per-layer costs of a structurally valid layout (see `check_layout`)."""
+    """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`."""
     acc = cluster.accelerator
     r = rates(acc, layout.precision, eff)
     p = layout.pp
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     el = layout.precision.bytes
-    tp = coll.tp_group(cluster, layout, eff)
     dp = coll.dp_group(cluster, layout, eff)
     zero = layout.zero.stage
+    routed = 0.0
     if isinstance(model, GenericNetwork):
         lt = generic_time(model, layout, r, eff)
         layers_per_chunk = layers_last = layers_mean = max(model.layers, 1)
@@ -219,26 +275,30 @@ def unit_costs(
         layers_mean = model.layers / (p * v)
         lt = transformer_layer_time(model, layout, r, eff)
         out = logits_time(model, layout, r, eff)
-        # Megatron: 2 all-reduces per layer forward and 2 backward (or, with sequence
-        # parallelism, as many all-gather + reduce-scatter pairs: the same bytes);
-        # full recompute repeats the forward pair.
-        ar = tp.all_reduce(layout.micro_batch * model.seq_len * model.hidden * el)
-        n_bwd_ar = 2 + (2 if layout.recompute is Recompute.FULL else 0)
-        fwd, bwd, ftp, btp, lf, lb = lt.forward, lt.backward, 2 * ar, n_bwd_ar * ar, out.forward, out.backward
-        chunk_params = layers_per_chunk * model.layer_params
-        p2p_bytes = coll.pp_message_bytes(model.seq_len, layout.micro_batch, model.hidden, el, layout.tp)
+        ftp, btp = layer_comm(model, cluster, layout, eff, lt, stack)
+        fwd, bwd, lf, lb = lt.forward, lt.backward, out.forward, out.backward
+        chunk_params = layers_per_chunk * (model.layer_params - model.routed_layer_params)
+        routed = layers_per_chunk * model.routed_layer_params / layout.ep
+        p2p_bytes = coll.pp_message_bytes(model.seq_len // layout.cp, layout.micro_batch, model.hidden, el, layout.tp)
     intra, inter = coll.tiers(cluster, eff)
     crosses = coll.pp_crosses_nodes(cluster, layout)
     p2p = np.where(crosses, inter.p2p(p2p_bytes), intra.p2p(p2p_bytes))
-    grad_bytes = chunk_params / layout.tp * el
-    multi = layout.dp > 1
+    grad_bytes, expert_bytes = chunk_params / layout.tp * el, routed / layout.tp * el
+    edp = coll.expert_dp_group(cluster, layout, eff)
+    multi = layout.dp * layout.cp > 1
     if zero == 0:
-        dp_reduce, dp_gather = dp.all_reduce(grad_bytes), 0.0
+        dp_reduce, dp_gather = dp.all_reduce(grad_bytes) + edp.all_reduce(expert_bytes), 0.0
     elif zero in (1, 2):
-        dp_reduce, dp_gather = dp.all_gather(grad_bytes), dp.all_gather(grad_bytes)
+        dp_reduce = dp_gather = dp.all_gather(grad_bytes) + edp.all_gather(expert_bytes)
+        if stack is not None and stack.param_gather_overlap:
+            # the updated weights are gathered bucket by bucket as the next forward needs
+            # them (Megatron-Core --overlap-param-gather; FSDP2 prefetch): the first bucket waits
+            dp_gather = dp_gather / MAX_BUCKETS + eff.comm_processor_usage * dp_gather
     else:
         dp_reduce, dp_gather = 0.0, 0.0
     zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if zero == 3 else ((), ())
+    dense_params, routed_params = stage_params_split(model, layout)
+    expert_shard = layout.dp * layout.cp / layout.ep
     return UnitCosts(
         layers_per_chunk=layers_per_chunk,
         layers_last=layers_last,
@@ -254,9 +314,10 @@ def unit_costs(
         dp_reduce_s=np.where(multi, dp_reduce, 0.0),
         dp_gather_s=np.where(multi, dp_gather, 0.0),
         dp_inter=dp.crosses_nodes,
+        dp_overlap=stack is None or stack.dp_overlap,
         zero3_fwd=zero3_fwd,
         zero3_bwd=zero3_bwd,
-        optimizer_s=optimizer_time(stage_params(model, layout), layout, r),
+        optimizer_s=optimizer_time(dense_params, layout, r) + optimizer_time(routed_params, layout, r, expert_shard),
         memory=device_memory(model, layout, acc.memory_bytes),
         model_flops=model_flops_per_step(model, layout.global_batch),
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
@@ -270,14 +331,14 @@ def step_costs(
     bad = check_layout(model, cluster, layout, stack)
     if bad is not None:
         return bad
-    u = unit_costs(model, cluster, layout, eff)
+    u = unit_costs(model, cluster, layout, eff, stack)
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     n = layout.pp * v
     k = u.layers_per_chunk
     per = stage_layers(model.layers, n) if isinstance(model, Transformer) else (int(k),) * n
     fwd = tuple(float(per[g] * u.layer_fwd_s + (u.logits_fwd_s if g == n - 1 else 0.0)) for g in range(n))
     bwd = tuple(float(per[g] * u.layer_bwd_s + (u.logits_bwd_s if g == n - 1 else 0.0)) for g in range(n))
-    dp_on = layout.dp > 1
+    dp_on = layout.dp * layout.cp > 1
     return StepCosts(
         layout=layout,
         fwd_compute_s=fwd,
@@ -289,6 +350,7 @@ def step_costs(
         dp_reduce_s=float(u.dp_reduce_s),
         dp_gather_s=float(u.dp_gather_s),
         dp_inter=bool(u.dp_inter),
+        dp_overlap=u.dp_overlap,
         zero3_fwd=tuple(tuple(float(x) for x in piece) for piece in u.zero3_fwd) if dp_on else (),
         zero3_bwd=tuple(tuple(float(x) for x in piece) for piece in u.zero3_bwd) if dp_on else (),
         layers_per_chunk=int(k),

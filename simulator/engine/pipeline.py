@@ -29,11 +29,8 @@ from dataclasses import dataclass
 import simpy
 from simpy.events import NORMAL, Event
 
-from simulator.costs.step import StepCosts
+from simulator.costs.step import MAX_BUCKETS, StepCosts
 from simulator.engine.schedules import device_order
-
-#: Gradient buckets per chunk (Megatron/DDP reduce buckets as backward proceeds).
-MAX_BUCKETS = 8
 
 # Op kinds in records.
 FORWARD, BACKWARD, SEND, DP_REDUCE, DP_GATHER, ZERO_GATHER, ZERO_REDUCE, OPTIMIZER = (
@@ -179,7 +176,7 @@ def simulate(costs: StepCosts) -> EngineRun:
                         rs, re = dp_link.book(env.now, rs_s)
                         rec((s, ZERO_REDUCE, c, i, rs, re))
                         dp_done = max(dp_done, re)
-            elif is_bwd and last_bwd[c] == k and costs.dp_reduce_s > 0:
+            elif is_bwd and last_bwd[c] == k and costs.dp_reduce_s > 0 and costs.dp_overlap:
                 # gradients of this chunk are ready bucket by bucket during its backward
                 nb = min(costs.layers_per_chunk, MAX_BUCKETS)
                 for _ in range(nb):
@@ -197,6 +194,11 @@ def simulate(costs: StepCosts) -> EngineRun:
                 rec((s, SEND, c, i, ss, se))
                 (bwd_in if is_bwd else fwd_in)[dest][i].arm(se - env.now)
         compute_end[s] = env.now
+        if costs.dp_reduce_s > 0 and not costs.dp_overlap:  # one reduction after the last backward
+            for c in range(v):
+                rs, re = dp_link.book(env.now, costs.dp_reduce_s)
+                rec((s, DP_REDUCE, c, 0, rs, re))
+                dp_done = re
         dp_done = max(dp_done, dp_link.free_at) if dp_done else 0.0  # incl. p2p push-back
         if dp_done > env.now:
             yield env.timeout(dp_done - env.now)
