@@ -109,7 +109,8 @@ LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": i
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,
-          "divisors_only": bool, "tp_across_nodes": bool}
+          "divisors_only": bool, "tp_across_nodes": bool, "context_parallel": (int,),
+          "expert_parallel": (int,)}
 #: [layout] keys that make it a complete layout (else the search chooses them)
 LAYOUT_SPLIT = ("tp", "pp", "dp")
 
@@ -289,8 +290,9 @@ def _link_key(link) -> str:
 
 
 # ------------------------------------------------------------------ layout
-def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = False) -> Layout:
-    """The layout; `partial` (a search scenario without tp/pp/dp) checks types only."""
+def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = False, uneven: bool = False) -> Layout:
+    """The layout; `partial` (a search scenario without tp/pp/dp) checks types only;
+    `uneven`: the stack places stages of unequal layers, interleaved ones too."""
     f = r.table("layout", data, LAYOUT, ("global_batch",))
     defaults = {fl.name: fl.default for fl in dataclasses.fields(Layout)}
     v = {**defaults, **f}
@@ -332,7 +334,7 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
         if not interleaved and pp > model.layers:
             raise r.error("layout", "pp", pp, f"more stages than the model's {model.layers} layers")
         chunks = pp * v["virtual_stages"]
-        if interleaved and model.layers % chunks:
+        if interleaved and (model.layers % chunks and not uneven or chunks > model.layers):
             raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"
                           f"stages = {chunks} must divide the model's {model.layers} layers")
     per_step = v["dp"] * v["micro_batch"]
@@ -364,7 +366,6 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
     model = _model(r, top["model"])
     cluster, cluster_raw = _cluster(r, top["cluster"])
     has_layout = "search" not in top or any(k in top["layout"] for k in LAYOUT_SPLIT)
-    layout = _layout(r, top["layout"], model, cluster, partial=not has_layout)
     stack = None
     if "stack" in top:
         key = r.table("stack", top["stack"], STACK, ("name",))["name"]
@@ -372,6 +373,9 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
             stack = find_stack(key)
         except KeyError:
             raise r.error("stack", "name", key, f"unknown stack; one of: {', '.join(stacks())}") from None
+    layout = _layout(r, top["layout"], model, cluster, partial=not has_layout,
+                     uneven=stack is not None and stack.uneven_stages)
+    if stack is not None:
         if has_layout:
             z = layout.zero.stage
             why = (f"has no ZeRO stage {z}" if z > stack.max_zero else

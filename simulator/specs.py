@@ -387,4 +387,6 @@ class SearchSpace:
     divisors_only: bool = False  # enumerate only tp dividing the heads and pp dividing the layers
     tp_across_nodes: bool = False  # tp may also be a multiple of the node size (its collectives cross the network)
     stack: str | None = None  # catalog/stacks.toml key: only layouts that stack runs (None: DeepSpeed's rules)
+    context_parallel: tuple[int, ...] = (1,)  # cp degrees to try
+    expert_parallel: tuple[int, ...] | None = None  # ep degrees (None: every power of two up to the experts)
     top_k: int = 5  # candidates re-simulated by the event engine

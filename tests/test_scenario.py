@@ -319,6 +319,8 @@ PUBLISHED = {  # total parameters as published
     "llama2-70b": 70e9,        # Touvron et al. 2023
     "llama3-405b": 405e9,      # Llama 3 paper Table 3
     "chinchilla-70b": 70e9,    # Hoffmann et al. 2022 Table 4
+    "mixtral-8x7b": 46.7e9,    # Jiang et al. 2024 Sec. 2.1 (46.7B total, 12.9B active)
+    "deepseek-v3": 671e9,      # DeepSeek-V3 report (671B total, 37B activated)
     "alexnet": 61e6,           # Krizhevsky et al. 2012 (~60M)
     "resnet50": 25.6e6,        # reference implementation
     "vgg16": 138e6,            # Simonyan & Zisserman 2014 Table 2 (configuration D)
@@ -329,7 +331,7 @@ PUBLISHED = {  # total parameters as published
 
 
 @pytest.mark.parametrize("key", ["gpt3-175b", "megatron-1t", "mt-nlg-530b", "llama2-70b",
-                                 "llama3-405b", "gpt-22b", "gpt2-1.5b"])
+                                 "llama3-405b", "gpt-22b", "gpt2-1.5b", "mixtral-8x7b", "deepseek-v3"])
 def test_builtin_param_counts_within_3_percent(key):
     params = find_model(key).params
     assert abs(params / PUBLISHED[key] - 1) < 0.03, (key, params)

@@ -112,8 +112,13 @@ def _parse_links(text: str, filename: str = LINKS_CSV) -> dict[str, Link]:
         if bw is None or lat is None:
             raise ValueError(f"{filename}: key={r['key']!r}: gb_s_per_direction and latency_us "
                              "are required")
+        shape = (r.get("torus") or "").strip()
+        try:
+            torus = tuple(int(d) for d in shape.split("x")) if shape else ()
+        except ValueError:
+            raise ValueError(f"{filename}: key={r['key']!r}: torus={shape!r}: must be sizes joined by x (16x16x16)") from None
         out[r["key"]] = Link(name=r["name"], bandwidth_bytes_per_s=bw * GB, latency_s=lat / MEGA,
-                             source=r["source"])
+                             source=r["source"], torus=torus)
     return out
 
 

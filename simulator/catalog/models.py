@@ -15,7 +15,9 @@ from simulator.specs import GenericNetwork, Transformer
 MODELS_FILE = Path(__file__).with_name("models.toml")
 
 _TRANSFORMER_KEYS = {"layers", "hidden", "heads", "seq_len", "vocab", "kv_heads",
-                     "ffn_hidden", "gated_mlp", "source"}
+                     "ffn_hidden", "gated_mlp", "source", "experts", "top_k", "expert_ffn",
+                     "shared_experts", "dense_layers", "capacity_factor", "load_imbalance",
+                     "head_size", "q_lora_rank", "kv_lora_rank", "rope_head_dim"}
 _GENERIC_KEYS = {"params", "flops_per_example", "activation_bytes_per_example", "layers",
                  "source"}
 

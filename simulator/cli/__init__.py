@@ -127,7 +127,7 @@ def validate(
 def _layout_dict(layout) -> dict:
     return {
         "devices": layout.n_devices, "tp": layout.tp, "pp": layout.pp, "dp": layout.dp,
-        "micro_batch": layout.micro_batch, "schedule": layout.schedule.value,
+        "cp": layout.cp, "ep": layout.ep, "micro_batch": layout.micro_batch, "schedule": layout.schedule.value,
         "virtual_stages": layout.virtual_stages, "recompute": layout.recompute.value,
         "sequence_parallel": layout.sequence_parallel, "zero": layout.zero.stage,
         "global_batch": layout.global_batch,

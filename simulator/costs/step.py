@@ -36,7 +36,6 @@ from simulator.specs import (
     Transformer,
 )
 
-
 #: Gradient (and gathered-weight) buckets per chunk (Megatron/DDP buckets as backward proceeds).
 MAX_BUCKETS = 8
 
@@ -124,10 +123,13 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
                           + (f" under {stack.key}" if stack is not None else ""))
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     uneven = model.layers % layout.pp != 0
-    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v)) or (
-            uneven and stack is not None and not stack.uneven_stages):
+    uneven_ok = stack is not None and stack.uneven_stages
+    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v) and not uneven_ok) or (
+            uneven and stack is not None and not uneven_ok):
         # 1F1B and GPipe place uneven stages (Megatron-Core, DeepSpeed, torchtitan); the
-        # interleaved schedule needs the same layers in every virtual stage
+        # interleaved schedule needs the same layers in every virtual stage unless the stack
+        # places uneven ones (Megatron-Core, torchtitan; Llama 3 405B ran 126 layers on 16
+        # stages, interleaved)
         return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
     if stack is not None:
         if layout.zero.stage > stack.max_zero:

@@ -116,7 +116,8 @@ class Utilization:
         layout = replace(base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]),
                          pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),
                          virtual_stages=int(row["virtual_stages"]), recompute=Recompute(row["recompute"]),
-                         sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(int(row["zero"])))
+                         sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(int(row["zero"])),
+                         cp=int(row["cp"]), ep=int(row["ep"]))
         used = int(row["devices"])
         # search MFU is over the devices used; idle devices count against the run
         return Fit(float(row["mfu"]) * used / n, layout, used, float(row["step_time_s"]))

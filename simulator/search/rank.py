@@ -37,7 +37,7 @@ from simulator.specs import (
 from simulator.units import GB
 
 COLUMNS = [
-    "devices", "tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute",
+    "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
     "sequence_parallel", "zero", "global_batch", "reason", "memory_gb", "step_time_s",
     "tokens_per_s", "mfu",
 ]  # fmt: skip
@@ -74,7 +74,7 @@ class SearchResult:
             & (ok.micro_batch == layout.micro_batch) & (ok.schedule == layout.schedule.value)
             & (ok.virtual_stages == layout.virtual_stages) & (ok.recompute == layout.recompute.value)
             & (ok.sequence_parallel == layout.sequence_parallel) & (ok.zero == layout.zero.stage)
-            & (ok.global_batch == layout.global_batch)
+            & (ok.global_batch == layout.global_batch) & (ok.cp == layout.cp) & (ok.ep == layout.ep)
         ]  # fmt: skip
         return int(hit.index[0]) + 1 if len(hit) else None
 
@@ -91,7 +91,7 @@ def layout_of(row, base: Layout) -> Layout:
         micro_batch=int(row.micro_batch), schedule=Schedule.parse(row.schedule),
         virtual_stages=int(row.virtual_stages), recompute=Recompute.parse(row.recompute),
         sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(str(row.zero)),
-        precision=base.precision, attention=base.attention,
+        precision=base.precision, attention=base.attention, cp=int(row.cp), ep=int(row.ep),
     )  # fmt: skip
 
 
@@ -109,8 +109,9 @@ def score_group(
             global_batch=g.global_batch[ok], dp=g.dp[ok], tp=g.tp[ok], pp=g.pp[ok], micro_batch=g.micro_batch[ok],
             schedule=g.schedule, virtual_stages=g.virtual_stages, recompute=g.recompute,
             sequence_parallel=g.sequence_parallel, zero=g.zero, precision=base.precision, attention=base.attention,
+            cp=g.cp[ok], ep=g.ep[ok],
         )  # fmt: skip
-        u = unit_costs(model, cluster, lay, eff)  # uses the node size, not the device count
+        u = unit_costs(model, cluster, lay, eff, find_stack(space.stack))  # uses the node size, not the device count
         total = np.broadcast_to(u.memory.total, (ok.sum(),))
         mem[ok] = total
         t[ok] = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (ok.sum(),))
@@ -121,9 +122,9 @@ def score_group(
     peak = cluster.accelerator.peak(base.precision)
     tokens = g.global_batch * seq / t
     flops = model_flops_per_step(model, 1.0)  # per sequence (example)
-    used = g.tp * g.pp * g.dp
+    used = g.tp * g.pp * g.dp * g.cp
     return {
-        "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "micro_batch": g.micro_batch,
+        "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "cp": g.cp, "ep": g.ep, "micro_batch": g.micro_batch,
         "schedule": np.full(n, g.schedule.value), "virtual_stages": np.full(n, g.virtual_stages),
         "recompute": np.full(n, g.recompute.value), "sequence_parallel": np.full(n, g.sequence_parallel),
         "zero": np.full(n, g.zero.stage), "global_batch": g.global_batch,

@@ -1,7 +1,7 @@
 """Legal layouts as arrays: generators of options and predicates that rule them out.
 
-A candidate is (tp, pp, micro-batch, global batch) x (schedule, virtual stages,
-recompute, sequence parallel, ZeRO stage); dp = devices // (tp x pp), so a split that
+A candidate is (tp, pp, cp, ep, micro-batch, global batch) x (schedule, virtual stages,
+recompute, sequence parallel, ZeRO stage); dp = devices // (tp x pp x cp), so a split that
 does not divide the device count leaves the remainder idle (5128 GPUs can run 105
 layers as tp 8 x pp 35 x dp 18 on 5040 of them). Options that mean nothing are not
 generated (sequence parallelism without tensor parallelism, ZeRO without data
@@ -35,6 +35,8 @@ REASONS = (
     Reason.TP_NOT_DIVIDING_HEADS,
     Reason.PP_NOT_DIVIDING_LAYERS,
     Reason.ZERO_WITH_PIPELINE,
+    Reason.CP_NOT_DIVIDING_SEQ,
+    Reason.EP_NOT_DIVIDING,
     Reason.STACK_UNSUPPORTED,
     Reason.BATCH_ABOVE_LIMIT,
     Reason.BATCH_NOT_DIVISIBLE,
@@ -58,6 +60,8 @@ class Group:
     dp: np.ndarray
     micro_batch: np.ndarray
     global_batch: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -88,6 +92,19 @@ def model_splits(
     return pairs
 
 
+def expert_options(model: Transformer | GenericNetwork, space: SearchSpace) -> list[int]:
+    """ep degrees: the space's, or every power of two up to the experts (1 for dense models)."""
+    if not isinstance(model, Transformer) or not model.moe:
+        return [1]
+    if space.expert_parallel is not None:
+        return list(space.expert_parallel)
+    out, e = [], 1
+    while e <= model.experts:
+        out.append(e)
+        e *= 2
+    return out
+
+
 def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
     out = []
     for sched in space.schedules:
@@ -100,14 +117,17 @@ def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
 
 def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
     """Yield every candidate group (meaningless combinations left out)."""
-    splits = np.array(model_splits(model, cluster, space))
+    generic = isinstance(model, GenericNetwork)
+    cps = [1] if generic else list(space.context_parallel)
+    splits = np.array([(t, p, c, e) for t, p in model_splits(model, cluster, space) for c in cps
+                       for e in expert_options(model, space) if t * p * c <= cluster.n_devices])
     mbs = np.arange(1, space.max_micro_batch + 1)
     batches = np.array(space.global_batches)
     idx = np.array(list(itertools.product(range(len(splits)), range(len(mbs)), range(len(batches)))))
     tp_all, pp_all = splits[idx[:, 0], 0], splits[idx[:, 0], 1]
+    cp_all, ep_all = splits[idx[:, 0], 2], splits[idx[:, 0], 3]
     mb_all, b_all = mbs[idx[:, 1]], batches[idx[:, 2]]
-    dp_all = cluster.n_devices // (tp_all * pp_all)
-    generic = isinstance(model, GenericNetwork)
+    dp_all = cluster.n_devices // (tp_all * pp_all * cp_all)
     for (sched, v), rc, sp, zero in itertools.product(
         schedule_options(space), space.recompute, space.sequence_parallel, space.zero
     ):
@@ -117,13 +137,14 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
         if sp:
             keep &= tp_all > 1
         if zero.stage:
-            keep &= dp_all > 1
+            keep &= dp_all * cp_all > 1
         if sched is Schedule.INTERLEAVED:
             keep &= pp_all > 1
         if sched is Schedule.GPIPE:
             keep &= pp_all > 1  # with one stage GPipe is 1F1B
         if keep.any():
-            yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep])
+            yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep],
+                        cp_all[keep], ep_all[keep])
 
 
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int) -> np.ndarray:
@@ -141,16 +162,22 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark(~inside, Reason.TP_ABOVE_DOMAIN)
         kv = model.n_kv_heads
         mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
-        chunks = g.pp * g.virtual_stages  # uneven stages need the 1F1B or GPipe schedule
-        uneven = (model.layers % g.pp != 0) & (stack is not None and not stack.uneven_stages)
-        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0)) | uneven,
-             Reason.PP_NOT_DIVIDING_LAYERS)
+        chunks = g.pp * g.virtual_stages  # uneven interleaved stages need a stack that places them
+        uneven_ok = stack is not None and stack.uneven_stages
+        uneven = (model.layers % g.pp != 0) & (stack is not None and not uneven_ok)
+        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0) & (not uneven_ok))
+             | uneven, Reason.PP_NOT_DIVIDING_LAYERS)
     if g.zero.stage > (stack.max_zero_with_pipeline if stack is not None else 1):
         mark(g.pp > 1, Reason.ZERO_WITH_PIPELINE)
+    if isinstance(model, Transformer):
+        mark((g.cp > 1) & (model.seq_len % (2 * g.cp) != 0), Reason.CP_NOT_DIVIDING_SEQ)
+        experts = max(model.experts, 1)
+        mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
     if stack is not None:
         unsupported = (g.zero.stage > stack.max_zero or (g.schedule is Schedule.INTERLEAVED and not stack.interleaved)
                        or (g.sequence_parallel and not stack.sequence_parallel))
-        mark(np.full(len(g), unsupported), Reason.STACK_UNSUPPORTED)
+        mark(np.full(len(g), unsupported) | ((g.cp > 1) & (not stack.context_parallel))
+             | ((g.ep > 1) & (not stack.expert_parallel)), Reason.STACK_UNSUPPORTED)
     if space.max_global_batch is not None:
         mark(g.global_batch > space.max_global_batch, Reason.BATCH_ABOVE_LIMIT)
     mark(g.global_batch % (g.dp * g.micro_batch) != 0, Reason.BATCH_NOT_DIVISIBLE)

@@ -1,0 +1,254 @@
+"""Context and expert parallelism, MoE and MLA models, torus collectives and per-stack
+overlap: each checked against its closed form or a published figure."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from simulator import catalog
+from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.models import find_model
+from simulator.catalog.stacks import find_stack
+from simulator.costs import collectives as coll
+from simulator.costs.closed_form import step_time
+from simulator.costs.flops import layer_forward_flops, model_flops_per_step
+from simulator.costs.memory import device_memory, layer_activation_bytes
+from simulator.costs.step import check_layout, step_costs, unit_costs
+from simulator.engine.pipeline import simulate
+from simulator.engine.step import simulate_step
+from simulator.search.rank import search_layouts
+from simulator.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Transformer, Zero
+
+EFF = default_efficiency()
+
+
+def cluster_of(accelerator: str, devices: int) -> Cluster:
+    acc = catalog.find_accelerator(accelerator)
+    intra, inter, per_node = catalog.default_links(accelerator)
+    return Cluster(acc, devices, per_node, intra, inter)
+
+
+# ------------------------------------------------------------------ models
+@pytest.mark.parametrize("key, active", [("mixtral-8x7b", 12.9e9), ("deepseek-v3", 37e9)])
+def test_active_parameters_match_the_published_figure(key, active):
+    """Mixtral: 12.9B active of 46.7B (Jiang et al. 2024); DeepSeek-V3: 37B of 671B."""
+    m = find_model(key)
+    per_layer = sum(i * o for i, o in m.attention_mats()) + m.active_mlp_params
+    got = m.layers * per_layer + m.embedding_params
+    assert abs(got / active - 1) < 0.02, got
+
+
+def test_moe_flops_count_the_routed_and_shared_experts_and_router():
+    m = find_model("deepseek-v3")
+    f = layer_forward_flops(m, 1)
+    s, h = m.seq_len, m.hidden
+    moe = (m.top_k + m.shared_experts) * 3 * h * m.expert_ffn + h * m.experts
+    dense = 3 * h * m.ffn
+    mlp = (m.dense_layers * dense + (m.layers - m.dense_layers) * moe) / m.layers
+    attn = h * m.q_lora_rank + m.q_lora_rank * m.heads * 192 + h * 576 + 512 * m.heads * 256 + m.heads * 128 * h
+    assert f.dense == pytest.approx(2 * s * (attn + mlp), rel=1e-12)
+    assert f.attention_core == pytest.approx(2 * s * s * m.heads * (192 + 128), rel=1e-12)
+
+
+def test_dense_models_are_unchanged_by_the_generalisation():
+    """A dense model with multi-head attention: 24 B s h^2 + 4 B s^2 h per layer forward."""
+    m = find_model("gpt3-175b")
+    f = layer_forward_flops(m, 1)
+    assert f.dense == 24 * m.seq_len * m.hidden**2
+    assert f.attention_core == 4 * m.seq_len**2 * m.hidden
+
+
+# ------------------------------------------------------------------ collectives
+def test_all_to_all_closed_form():
+    intra = coll.Tier(100e9, 5e-6)
+    inter = coll.Tier(25e9, 10e-6)
+    n = 64e6
+    inside = coll.Group(8, 8, intra, inter)
+    assert inside.all_to_all(n) == pytest.approx(5e-6 + n * 7 / 8 / 100e9)
+    across = coll.Group(32, 8, intra, inter)  # 4 nodes: 7/32 stays in the node, 24/32 leaves
+    assert across.all_to_all(n) == pytest.approx(10e-6 + max(n * 7 / 32 / 100e9, n * 24 / 32 / 25e9))
+    assert coll.Group(1, 1, intra, inter).all_to_all(n) == 0.0
+
+
+def test_torus_collectives_use_the_dimensions_they_span():
+    """A group on one dimension of a 16x16x16 torus uses 1/3 of the chip's links and
+    crosses 15 hops; the whole torus uses all links and 3 x 15 hops, not 4095."""
+    bw, hop = 300e9, 1e-6
+    torus = coll.Tier(bw, 0.0, hop, (16, 16, 16))
+    switched = coll.Tier(bw, 0.0, hop)
+    n = 1e9
+    assert torus.all_gather(n, 16) == pytest.approx(15 * hop + 15 / 16 * n / (bw / 3))
+    assert torus.all_gather(n, 4096) == pytest.approx(45 * hop + 4095 / 4096 * n / bw)
+    assert torus.all_reduce(n, 4096) == pytest.approx(2 * (45 * hop + 4095 / 4096 * n / bw))
+    ring = 2 * (4095 * hop + 4095 / 4096 * n / bw)
+    assert switched.all_reduce(n, 4096) <= ring  # a switch may use the tree instead
+    assert torus.p2p(n) == pytest.approx(n / (bw / 6))
+
+
+def test_tpu_links_carry_their_torus():
+    assert catalog.find_link("tpu-v4-ici").torus == (16, 16, 16)
+    assert len(catalog.find_link("tpu-v3-ici").torus) == 2
+
+
+# ------------------------------------------------------------------ context parallelism
+def long_model(seq: int = 32768) -> Transformer:
+    return dataclasses.replace(find_model("llama2-70b"), seq_len=seq)
+
+
+def test_context_parallel_splits_compute_and_activations():
+    m, c1, c2 = long_model(), cluster_of("h100-sxm", 64), cluster_of("h100-sxm", 128)
+    base = Layout(global_batch=8, dp=8, tp=8, pp=1, sequence_parallel=True, recompute=Recompute.SELECTIVE)
+    cp2 = dataclasses.replace(base, cp=2)
+    assert check_layout(m, c2, cp2) is None
+    u1, u2 = unit_costs(m, c1, base, EFF), unit_costs(m, c2, cp2, EFF)
+    # half the tokens per device: half the projections, half the attention core (queries
+    # of s/2 against all s keys), half the stored activations
+    assert u2.layer_fwd_s == pytest.approx(u1.layer_fwd_s / 2, rel=0.02)
+    act1, act2 = layer_activation_bytes(m, base, 1), layer_activation_bytes(m, cp2, 1)
+    assert act2 == pytest.approx(act1 / 2, rel=1e-12)
+    # the model FLOPs of the step do not depend on the split
+    assert u1.model_flops == u2.model_flops == model_flops_per_step(m, 8)
+
+
+def test_ring_attention_exchange_is_hidden_behind_attention_when_it_can_be():
+    """Exposed ring time is max(one pass, (cp - 1) passes - the attention it overlaps)."""
+    m, c = long_model(131072), cluster_of("h100-sxm", 128)
+    lay = Layout(global_batch=8, dp=1, tp=8, pp=1, cp=16, sequence_parallel=True)
+    u = unit_costs(m, c, lay, EFF)
+    cpg = coll.cp_group(c, lay, EFF)
+    one = cpg.ring_pass(m.seq_len / 16 * m.kv_width * 2 / 8)
+    assert cpg.crosses_nodes  # 16 ranks, 8 apart: the ring leaves the node
+    tp_only = 2 * coll.tp_group(c, lay, EFF).all_reduce(m.seq_len / 16 * m.hidden * 2)  # on s / cp tokens
+    assert u.layer_fwd_tp_s - tp_only == pytest.approx(one)  # 8k queries of attention hide 14 passes
+    short = dataclasses.replace(m, seq_len=4096)
+    us = unit_costs(short, c, lay, EFF)
+    one_s = cpg.ring_pass(4096 / 16 * m.kv_width * 2 / 8)
+    assert us.layer_fwd_tp_s - 2 * coll.tp_group(c, lay, EFF).all_reduce(4096 / 16 * m.hidden * 2) > one_s
+
+
+def test_cp_must_split_the_sequence_evenly():
+    m, c = long_model(4098), cluster_of("h100-sxm", 64)
+    bad = check_layout(m, c, Layout(global_batch=8, dp=4, tp=8, cp=2))
+    assert bad is not None and bad.reason is Reason.CP_NOT_DIVIDING_SEQ
+    mlm = find_stack("megatron-lm-2021")
+    m2 = long_model(8192)
+    bad = check_layout(m2, c, Layout(global_batch=8, dp=4, tp=8, cp=2), mlm)
+    assert bad is not None and bad.reason is Reason.STACK_UNSUPPORTED and "context" in bad.detail
+
+
+# ------------------------------------------------------------------ experts
+def test_expert_parallelism_shards_the_experts_and_adds_all_to_alls():
+    m, c = find_model("mixtral-8x7b"), cluster_of("h100-sxm", 64)
+    one = Layout(global_batch=256, dp=16, tp=1, pp=4, micro_batch=1)
+    eight = dataclasses.replace(one, ep=8)
+    assert check_layout(m, c, eight) is None
+    m1, m8 = device_memory(m, one, 80e9), device_memory(m, eight, 80e9)
+    routed = math.ceil(m.layers / 4) * m.routed_layer_params
+    assert m1.weights - m8.weights == pytest.approx(routed * (1 - 1 / 8) * 2, rel=1e-9)
+    u1, u8 = unit_costs(m, c, one, EFF), unit_costs(m, c, eight, EFF)
+    a2a = coll.ep_group(c, eight, EFF).all_to_all(m.seq_len * m.top_k * m.hidden * 2)
+    assert a2a > 0
+    assert u8.layer_fwd_tp_s - u1.layer_fwd_tp_s == pytest.approx(2 * a2a)
+    # experts of 8 ranks' tokens on one rank: fewer, fuller GEMMs; the FLOPs stay the same
+    assert u8.model_flops == u1.model_flops
+
+
+def test_capacity_factor_pads_the_expert_work():
+    m, c = find_model("mixtral-8x7b"), cluster_of("h100-sxm", 8)
+    lay = Layout(global_batch=8, dp=8, ep=8)
+    padded = dataclasses.replace(m, capacity_factor=2.0)
+    assert unit_costs(padded, c, lay, EFF).layer_fwd_s > unit_costs(m, c, lay, EFF).layer_fwd_s
+
+
+def test_ep_needs_experts_dividing_and_a_moe_model():
+    c = cluster_of("h100-sxm", 64)
+    bad = check_layout(find_model("llama2-70b"), c, Layout(global_batch=64, dp=8, tp=8, ep=2))
+    assert bad is not None and bad.reason is Reason.EP_NOT_DIVIDING
+    bad = check_layout(find_model("mixtral-8x7b"), c, Layout(global_batch=64, dp=64, ep=16))
+    assert bad is not None and bad.reason is Reason.EP_NOT_DIVIDING
+
+
+# ------------------------------------------------------------------ engine vs closed form
+CASES = {
+    "mixtral ep8 pp4 interleaved": ("mixtral-8x7b", "h100-sxm", 64,
+                                    Layout(global_batch=256, dp=16, pp=4, ep=8, schedule=Schedule.INTERLEAVED,
+                                           virtual_stages=2, zero=Zero.STAGE_1)),
+    "deepseek-v3 ep64 pp16": ("deepseek-v3", "h800-sxm", 2048,
+                              Layout(global_batch=1024, dp=128, pp=16, ep=64, zero=Zero.STAGE_1,
+                                     recompute=Recompute.FULL)),
+    "llama2 cp4 tp8": (long_model(32768), "h100-sxm", 256,
+                       Layout(global_batch=64, dp=8, tp=8, cp=4, sequence_parallel=True,
+                              recompute=Recompute.SELECTIVE)),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("stack", [None, "megatron-lm-2021", "megatron-core-2024", "torchtitan-fsdp2"])
+def test_closed_form_matches_engine_on_new_dimensions(case, stack):
+    model, acc, n, lay = CASES[case]
+    model = find_model(model) if isinstance(model, str) else model
+    st = find_stack(stack)
+    c = cluster_of(acc, n)
+    costs = step_costs(model, c, lay, EFF, st)
+    if not hasattr(costs, "fwd_compute_s"):  # this stack cannot run it: a reason, not a crash
+        assert costs.reason in (Reason.STACK_UNSUPPORTED, Reason.ZERO_WITH_PIPELINE)
+        return
+    engine = simulate(costs).step_time_s
+    closed = float(step_time(unit_costs(model, c, lay, EFF, st), lay, EFF.comm_processor_usage))
+    assert closed == pytest.approx(engine, rel=0.03)
+
+
+# ------------------------------------------------------------------ stacks
+def test_tp_overlap_hides_tp_collectives_behind_the_gemms():
+    m, c = find_model("gpt3-175b"), cluster_of("h100-sxm", 64)
+    lay = Layout(global_batch=64, dp=1, tp=8, pp=8, sequence_parallel=True)
+    plain = unit_costs(m, c, lay, EFF, find_stack("megatron-core-2024"))
+    nemo = find_stack("nemo-2024")
+    over = unit_costs(m, c, lay, EFF, nemo)
+    assert nemo.tp_overlap
+    u = EFF.comm_processor_usage
+    from simulator.costs.compute import rates, transformer_layer_time
+
+    g = transformer_layer_time(m, lay, rates(c.accelerator, lay.precision, EFF), EFF).gemm_forward
+    comm = plain.layer_fwd_tp_s
+    assert over.layer_fwd_tp_s == pytest.approx(max(comm - g, 0) + u * min(comm, g))
+    assert over.layer_fwd_tp_s < plain.layer_fwd_tp_s
+    # without sequence parallelism there is nothing to pipeline (Megatron-Core asserts it)
+    nosp = dataclasses.replace(lay, sequence_parallel=False)
+    assert unit_costs(m, c, nosp, EFF, nemo).layer_fwd_tp_s == unit_costs(m, c, nosp, EFF).layer_fwd_tp_s
+
+
+def test_gradient_reduction_without_overlap_is_fully_exposed():
+    """Megatron-LM 2021 reduces all gradients after the last backward: step = pipeline +
+    v x reduction + optimizer, in the closed form and the engine alike."""
+    m, c = find_model("gpt-22b"), cluster_of("a100-80gb", 512)
+    lay = Layout(global_batch=512, dp=64, tp=8, pp=1, recompute=Recompute.FULL)
+    old = find_stack("megatron-lm-2021")
+    assert not old.dp_overlap
+    u_old, u_new = unit_costs(m, c, lay, EFF, old), unit_costs(m, c, lay, EFF)
+    t_old = float(step_time(u_old, lay, EFF.comm_processor_usage))
+    t_new = float(step_time(u_new, lay, EFF.comm_processor_usage))
+    assert t_old > t_new
+    r_old = simulate_step(m, c, lay, EFF, old)
+    assert r_old.breakdown_s["dp_comm_exposed_s"] == pytest.approx(float(u_old.dp_reduce_s), rel=1e-6)
+    assert t_old == pytest.approx(r_old.step_time_s, rel=0.03)
+
+
+# ------------------------------------------------------------------ search
+def test_search_finds_expert_and_context_parallel_layouts():
+    m, c = find_model("mixtral-8x7b"), cluster_of("h100-sxm", 64)
+    space = SearchSpace(global_batches=(256,), max_micro_batch=2, top_k=3, stack="megatron-core-2024")
+    res = search_layouts(m, c, Layout(global_batch=256), space, EFF)
+    assert res.best is not None and res.best[1].feasible
+    ok = res.frame[res.frame.reason == ""]
+    assert (ok.ep > 1).any() and set(np.unique(res.frame.ep)) == {1, 2, 4, 8}
+    long = long_model(131072)
+    space = SearchSpace(global_batches=(16,), max_micro_batch=1, top_k=2, context_parallel=(1, 2, 4, 8, 16),
+                        recompute=(Recompute.FULL,), zero=(Zero.STAGE_1,))
+    res = search_layouts(long, cluster_of("h100-sxm", 256), Layout(global_batch=16), space, EFF)
+    assert set(np.unique(res.frame.cp)) == {1, 2, 4, 8, 16}
+    assert res.best is not None and res.best[0].cp > 1  # at 128k tokens splitting the sequence wins
