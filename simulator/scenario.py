@@ -327,7 +327,7 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
         if model.heads % tp:
             raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
         node = cluster.devices_per_node
-        if node % tp and (tp < node or tp % node):
+        if node % tp and (tp < node or tp % node) and not cluster.intra_link.torus:
             raise r.error("layout", "tp", tp, f"must divide [cluster] devices_per_node={node} or be a "
                           "multiple of it (a tensor-parallel group fills whole nodes)")
         interleaved = v["schedule"] is Schedule.INTERLEAVED

@@ -317,6 +317,16 @@ class Efficiency:
     hop_latency_s: float = 0.0  # latency of one hop of a ring or tree collective
     comm_processor_usage: float = 0.0  # share of the device that overlapped collectives take
     source: str = ""
+    # per device and precision where calibration rows support a fit of their own:
+    # ((accelerator name, precision value, gemm), ...); others use `gemm`
+    gemm_by_device: tuple[tuple[str, str, float], ...] = ()
+
+    def gemm_for(self, accelerator_name: str, precision: Precision) -> float:
+        """The GEMM efficiency of a device at a precision (its own fit, else `gemm`)."""
+        for name, prec, value in self.gemm_by_device:
+            if name == accelerator_name and prec == precision.value:
+                return value
+        return self.gemm
 
 
 @dataclass(frozen=True)
@@ -367,7 +377,11 @@ class Stack:
     dp_overlap: bool = True  # gradient reduction bucket by bucket during backward
     param_gather_overlap: bool = False  # ZeRO-1 weight all-gather hidden behind the next forward
     context_parallel: bool = True
+    cp_ring: bool = True  # keys and values passed around a ring under the attention (else all-gathered first)
     expert_parallel: bool = True
+    # what a run on it does when it does not say (documented defaults or recipes)
+    sequence_parallel_default: bool = False  # with tp > 1
+    zero_default: int = 0  # sharding when the run names none
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.models import builtin_models
+from simulator.catalog.stacks import find_stack
 from simulator.engine.step import StepResult, simulate_step
 from simulator.search.rank import search_layouts
 from simulator.specs import (
@@ -36,6 +37,7 @@ from simulator.specs import (
     Recompute,
     Schedule,
     SearchSpace,
+    Stack,
     Transformer,
     Zero,
 )
@@ -56,7 +58,15 @@ DEFAULTS = {
 #: before it are taken to use the materialised softmax unless the row says "flash".
 FLASH_ATTENTION_DATE = date(2022, 5, 27)
 REQUIRED = ("layers", "hidden", "heads", "seq_len")
-METRICS = ("iteration_time_s", "mfu", "hfu")
+METRICS = ("iteration_time_s", "tokens_per_s_per_device", "mfu", "hfu")
+#: Optional model columns: mixture of experts and multi-head latent attention.
+MODEL_EXTRAS = ("experts", "top_k", "expert_ffn", "shared_experts", "dense_layers", "head_size", "q_lora_rank",
+                "kv_lora_rank", "rope_head_dim")
+#: Words in a row's source, notes or sharding that name its software stack, when it has no
+#: `stack` column: (words, stack key). The first match wins.
+STACK_WORDS = ((("nemo",), "nemo-2024"), (("torchtitan",), "torchtitan-fsdp2"),
+               (("megatron-core", "mcore", "megatron core"), "megatron-core-2024"),
+               (("megatron-deepspeed", "deepspeed"), "megatron-deepspeed-2022"))
 
 
 @dataclass
@@ -73,6 +83,7 @@ class Row:
     defaulted: list[str] = field(default_factory=list)
     skipped: str = ""
     result: StepResult | None = None
+    stack: Stack | None = None
 
     @property
     def rel_error(self) -> float:
@@ -88,6 +99,7 @@ class Row:
             "measured": self.measured,
             "predicted": self.predicted,
             "rel_error": self.rel_error if not self.skipped else math.nan,
+            "stack": self.stack.key if self.stack else "",
             "defaulted": ";".join(self.defaulted),
             "skipped": self.skipped,
         }
@@ -151,10 +163,13 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         shape["seq_len"] = _int(row, "seq")
     missing = [k for k in REQUIRED if shape[k] is None]
     builtin = builtin_models().get((row.get("model") or "").strip())
+    extras = {k: _int(row, k) for k in MODEL_EXTRAS if _int(row, k) is not None}
     if missing and isinstance(builtin, Transformer):  # a row naming a built-in model needs no shape
-        shape.update(layers=builtin.layers, hidden=builtin.hidden, heads=builtin.heads, seq_len=builtin.seq_len,
+        shape.update(layers=builtin.layers, hidden=builtin.hidden, heads=builtin.heads,
+                     seq_len=shape["seq_len"] or builtin.seq_len,
                      vocab=shape["vocab"] or builtin.vocab, ffn_hidden=shape["ffn_hidden"] or builtin.ffn_hidden,
                      kv_heads=shape["kv_heads"] or builtin.kv_heads)
+        extras = {**{k: getattr(builtin, k) for k in MODEL_EXTRAS if getattr(builtin, k) is not None}, **extras}
         out.defaulted.append(f"shape of built-in {row['model'].strip()}")
         missing = []
     if missing:
@@ -176,8 +191,21 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
             out.metric, out.measured = metric, value
             break
     else:
-        out.skipped = "no measured iteration time, MFU or HFU"
+        out.skipped = "no measured iteration time, tokens/s per device, MFU or HFU"
         return out, None
+    stack_key = (row.get("stack") or "").strip()
+    if not stack_key:
+        words = " ".join(str(row.get(k, "")) for k in ("source", "notes", "sharding")).lower()
+        stack_key = next((key for ws, key in STACK_WORDS if any(w in words for w in ws)), "")
+        if stack_key:
+            out.defaulted.append(f"stack {stack_key} (named in the row's text)")
+    if stack_key:
+        try:
+            out.stack = find_stack(stack_key)
+        except KeyError as e:
+            out.skipped = str(e).strip("'\"")
+            return out, None
+    st = out.stack
     batch = _int(row, "global_batch_seqs")
     if batch is None and _num(row.get("global_batch_tokens")):
         batch = int(_num(row.get("global_batch_tokens")) // shape["seq_len"])
@@ -194,6 +222,7 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     ffn = opt("ffn_hidden", shape["ffn_hidden"])
     kv = opt("kv_heads", shape["kv_heads"])
     text = " ".join(str(row.get(k, "")) for k in ("arch", "notes", "sharding"))
+    gated = read_bool(row.get("gated_mlp") or "")
     model = Transformer(
         name=row.get("model") or out.row_id,
         layers=shape["layers"],
@@ -203,10 +232,13 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         vocab=vocab,
         kv_heads=kv,
         ffn_hidden=ffn,
-        gated_mlp=bool(re.search(r"swiglu|geglu|gated", text.lower())) or bool(builtin and builtin.gated_mlp),
+        gated_mlp=gated if gated is not None else (
+            bool(re.search(r"swiglu|geglu|gated", text.lower())) or bool(builtin and builtin.gated_mlp)),
+        **extras,
     )
     sharding = row.get("sharding") or ""
     tp, pp, dp = _int(row, "tp"), _int(row, "pp"), _int(row, "dp")
+    cp, ep = _int(row, "cp") or 1, _int(row, "ep") or 1
     mp = re.search(r"model[- ]parallel(?: size)?\s*(?:=\s*)?(\d+)", sharding.lower())
     if tp is None and pp is None:
         if mp:
@@ -215,17 +247,29 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
             tp = n // dp
         pp = 1
     tp, pp = tp or 1, pp or 1
-    dp = dp or n // (tp * pp)
-    if dp * tp * pp != n:
-        out.skipped = f"dp {dp} x tp {tp} x pp {pp} != {n} devices"
+    dp = dp or n // (tp * pp * cp)
+    if dp * tp * pp * cp != n:
+        out.skipped = f"dp {dp} x tp {tp} x pp {pp} x cp {cp} != {n} devices"
         return out, None
     v = _int(row, "virtual_pipeline_stages") or 1
     if _int(row, "virtual_pipeline_stages") is None:
         out.defaulted.append("virtual_pipeline_stages")
     recompute = opt("activation_recompute", read_recompute(row.get("activation_recompute") or ""))
-    sp = opt("sequence_parallel", read_bool(row.get("sequence_parallel") or ""))
+    sp = read_bool(row.get("sequence_parallel") or "")
+    if sp is None and st is not None:
+        sp = st.sequence_parallel_default and tp > 1
+        out.defaulted.append(f"sequence_parallel={'yes' if sp else 'no'} ({st.key} default)")
+    sp = opt("sequence_parallel", sp)
     precision = opt("precision", read_precision(row.get("precision") or ""))
     micro = opt("micro_batch", _int(row, "micro_batch")) or 1
+    zero = read_zero(sharding)
+    if st is not None:
+        if not sharding.strip():
+            zero = Zero.parse(str(st.zero_default))
+            out.defaulted.append(f"sharding ZeRO-{zero.stage} ({st.key} default)")
+        if pp > 1 and zero.stage > st.max_zero_with_pipeline and "fsdp" in sharding.lower() + st.key:
+            # FSDP that keeps the weights through the pipeline (torchtitan reshard_after_forward)
+            zero = Zero.parse(str(st.max_zero_with_pipeline))
     if "flash" in text.lower():
         attention = Attention.FLASH
     else:
@@ -242,9 +286,11 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         virtual_stages=v,
         recompute=recompute or Recompute.NONE,
         sequence_parallel=bool(sp),
-        zero=read_zero(sharding),
+        zero=zero,
         precision=precision or Precision.BF16,
         attention=attention,
+        cp=cp,
+        ep=ep,
     )
     intra, inter, per_node = default_links(acc.name)
     if intra is None or inter is None or per_node is None:
@@ -272,9 +318,9 @@ def describe(layout: Layout) -> str:
 #: Columns whose values must be fractions in (0, 1] when given (a percentage is a unit error).
 FRACTIONS = ("mfu", "hfu")
 #: Columns whose values must be positive numbers when given.
-POSITIVE = ("n_devices", "iteration_time_s", "global_batch_seqs", "global_batch_tokens", "micro_batch", "tp", "pp",
-            "dp", "virtual_pipeline_stages", "layers", "hidden", "heads", "seq_len", "vocab", "ffn_hidden",
-            "kv_heads")
+POSITIVE = ("n_devices", "iteration_time_s", "tokens_per_s_per_device", "global_batch_seqs", "global_batch_tokens",
+            "micro_batch", "tp", "pp", "dp", "cp", "ep", "virtual_pipeline_stages", "layers", "hidden", "heads",
+            "seq_len", "vocab", "ffn_hidden", "kv_heads", "experts", "top_k", "expert_ffn")
 
 
 def check_values(path, rows: list[dict]) -> None:
@@ -337,6 +383,8 @@ def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
         recompute=tuple(Recompute) if "activation_recompute" in free else (layout.recompute,),
         sequence_parallel=(False, True) if "sequence_parallel" in free and layout.tp > 1 else (layout.sequence_parallel,),
         zero=(layout.zero,), max_tp=layout.tp, max_pp=layout.pp, top_k=0)
+    space = dataclasses.replace(space, stack=row.stack.key if row.stack else None,
+                                context_parallel=(layout.cp,), expert_parallel=(layout.ep,))
     frame = search_layouts(model, cluster, layout, space, eff).frame
     hit = frame[(frame.reason == "") & (frame.tp == layout.tp) & (frame.pp == layout.pp) & (frame.dp == layout.dp)
                 & (frame.micro_batch >= 1)]
@@ -355,28 +403,41 @@ def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
     return model, cluster, found
 
 
-def validate(rows: list[dict], eff: Efficiency, fill: str = "defaults") -> list[Row]:
-    """Predict every usable row; skipped rows carry their reason. Unstated layout fields take
-    `DEFAULTS` (fill="defaults") or the fastest feasible choice of the layout search
-    (fill="search"), and the row says which."""
-    if fill not in ("defaults", "search"):
-        raise ValueError(f"fill={fill!r}: 'defaults' or 'search'")
+def complete(raw: dict, eff: Efficiency, fill: str = "auto") -> tuple[Row, tuple | None]:
+    """A row read and its unstated layout fields completed: by the stack's documented
+    defaults, else `DEFAULTS` (fill="defaults"); by the fastest feasible choice of the
+    layout search (fill="search"); or by the defaults, searched only where they do not fit
+    in memory (fill="auto"). The row says which."""
+    if fill not in ("defaults", "search", "auto"):
+        raise ValueError(f"fill={fill!r}: 'defaults', 'search' or 'auto'")
+    row, spec = parse_row(raw)
+    if spec is None:
+        return row, None
+    if fill == "search" or fill == "auto" and not simulate_step(*spec, eff, row.stack).memory_fits:
+        spec = search_unstated(row, spec, eff)
+    return row, spec
+
+
+def validate(rows: list[dict], eff: Efficiency, fill: str = "auto") -> list[Row]:
+    """Predict every usable row (completed by `complete`); skipped rows carry their reason."""
     out = []
     for raw in rows:
-        row, spec = parse_row(raw)
-        if spec is not None and fill == "search":
-            spec = search_unstated(row, spec, eff)
+        row, spec = complete(raw, eff, fill)
         if spec is not None:
-            result = simulate_step(*spec, eff)
+            result = simulate_step(*spec, eff, row.stack)
             row.result = result
             if not result.feasible:
                 row.skipped = f"predicted infeasible: {result.reason.value} ({result.detail})"
             else:
-                row.predicted = {"iteration_time_s": result.step_time_s, "mfu": result.mfu, "hfu": result.hfu}[
-                    row.metric
-                ]
+                row.predicted = predicted(row.metric, result)
         out.append(row)
     return out
+
+
+def predicted(metric: str, result: StepResult) -> float:
+    """The simulated value of a row's measured metric."""
+    return {"iteration_time_s": result.step_time_s, "tokens_per_s_per_device": result.tokens_per_s / result.n_devices,
+            "mfu": result.mfu, "hfu": result.hfu}[metric]
 
 
 def summary(rows: list[Row]) -> dict:

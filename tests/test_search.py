@@ -24,6 +24,7 @@ from cli_helpers import one_line, run
 from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import find_model
+from simulator.catalog.stacks import find_stack
 from simulator.costs.flops import model_flops_per_step
 from simulator.engine.step import simulate_step
 from simulator.scenario import load_scenario
@@ -77,10 +78,14 @@ def row_of(result, layout: Layout):
 
 def expected_reasons(frame, model, cluster: Cluster, space: SearchSpace) -> np.ndarray:
     """The first rule (in `REASONS` order) each candidate breaks, restated from the
-    rules themselves; "" when none."""
+    rules themselves (and the space's stack); "" when none."""
     tp, pp, dp = frame.tp.to_numpy(), frame.pp.to_numpy(), frame.dp.to_numpy()
+    cp, ep = frame.cp.to_numpy(), frame.ep.to_numpy()
     mb, gb, v = frame.micro_batch.to_numpy(), frame.global_batch.to_numpy(), frame.virtual_stages.to_numpy()
     interleaved = (frame.schedule == Schedule.INTERLEAVED.value).to_numpy()
+    zero, sp = frame.zero.to_numpy(), frame.sequence_parallel.to_numpy()
+    stack = find_stack(space.stack)
+    uneven_ok = stack is not None and stack.uneven_stages
     none = np.zeros(len(frame), bool)
     rules = {}
     if isinstance(model, Transformer):
@@ -88,8 +93,17 @@ def expected_reasons(frame, model, cluster: Cluster, space: SearchSpace) -> np.n
         rules[Reason.TP_ABOVE_DOMAIN] = cluster.devices_per_node % tp != 0
         rules[Reason.TP_NOT_DIVIDING_HEADS] = (model.heads % tp != 0) | ((kv % tp != 0) & (tp % kv != 0))
         # uneven stages are placed for 1F1B and GPipe; interleaving needs equal virtual stages
-        rules[Reason.PP_NOT_DIVIDING_LAYERS] = (pp * v > model.layers) | ((v > 1) & (model.layers % (pp * v) != 0))
-    rules[Reason.ZERO_WITH_PIPELINE] = (frame.zero.to_numpy() >= 2) & (pp > 1)
+        # unless the stack places uneven ones; without a stack, any 1F1B split runs
+        uneven = (model.layers % pp != 0) & (stack is not None and not uneven_ok)
+        rules[Reason.PP_NOT_DIVIDING_LAYERS] = ((pp * v > model.layers) | ((v > 1) & (model.layers % (pp * v) != 0)
+                                                                          & (not uneven_ok)) | uneven)
+        rules[Reason.CP_NOT_DIVIDING_SEQ] = (cp > 1) & (model.seq_len % (2 * cp) != 0)
+        rules[Reason.EP_NOT_DIVIDING] = (ep > 1) & ((max(model.experts, 1) % ep != 0) | ((dp * cp) % ep != 0))
+    rules[Reason.ZERO_WITH_PIPELINE] = (zero > (stack.max_zero_with_pipeline if stack else 1)) & (pp > 1)
+    if stack is not None:
+        rules[Reason.STACK_UNSUPPORTED] = ((zero > stack.max_zero) | (interleaved & (not stack.interleaved))
+                                           | (sp & (not stack.sequence_parallel)) | ((cp > 1) & (not stack.context_parallel))
+                                           | ((ep > 1) & (not stack.expert_parallel)))
     limit = space.max_global_batch
     rules[Reason.BATCH_ABOVE_LIMIT] = gb > limit if limit is not None else none
     rules[Reason.BATCH_NOT_DIVISIBLE] = gb % (dp * mb) != 0
@@ -160,10 +174,12 @@ def test_every_candidate_is_marked_by_the_right_rule(shipped):
     assert len(ok) == res.n_feasible > 0
     # the predicates, one by one, on every feasible candidate
     assert (model.heads % ok.tp == 0).all()
-    uneven = model.layers % (ok.pp * ok.virtual_stages) != 0  # placed only for 1F1B and GPipe
-    assert (ok.pp * ok.virtual_stages <= model.layers).all() and (ok.virtual_stages[uneven] == 1).all()
+    uneven = model.layers % (ok.pp * ok.virtual_stages) != 0  # placed for 1F1B and GPipe, interleaved by a stack
+    stack = find_stack(space.stack)
+    assert (ok.pp * ok.virtual_stages <= model.layers).all()
+    assert (stack is not None and stack.uneven_stages) or (ok.virtual_stages[uneven] == 1).all()
     assert (ok.global_batch % (ok.dp * ok.micro_batch) == 0).all()
-    assert (ok.devices == ok.tp * ok.pp * ok.dp).all()
+    assert (ok.devices == ok.tp * ok.pp * ok.dp * ok.cp).all()
     assert (ok.devices <= cluster.n_devices).all()
     assert (ok.memory_gb * 1e9 <= cluster.accelerator.memory_bytes * (1 + 1e-12)).all()
     assert not ((ok.zero >= 2) & (ok.pp > 1)).any()
@@ -178,10 +194,10 @@ def test_every_candidate_is_marked_by_the_right_rule(shipped):
     assert res.reason_counts == {k: int(v) for k, v in bad.reason.value_counts().items()}
 
     # dp fills the cluster; meaningless options are not generated
-    assert (f.dp == cluster.n_devices // (f.tp * f.pp)).all() and (f.dp >= 1).all()
+    assert (f.dp == cluster.n_devices // (f.tp * f.pp * f.cp)).all() and (f.dp >= 1).all()
     assert (f.tp <= cluster.devices_per_node).all()
     assert not (f.sequence_parallel & (f.tp == 1)).any()
-    assert not ((f.zero > 0) & (f.dp == 1)).any()
+    assert not ((f.zero > 0) & (f.dp * f.cp == 1)).any()
     assert not ((f.schedule != Schedule.ONE_F_ONE_B.value) & (f.pp == 1)).any()
     assert ((f.virtual_stages > 1) == (f.schedule == Schedule.INTERLEAVED.value)).all()
     assert (f.virtual_stages <= space.max_virtual_stages).all()
@@ -203,7 +219,7 @@ def test_infeasible_candidates_are_infeasible_for_the_engine(shipped):
             continue
         for row in f[f.reason == reason.value].head(3).itertuples():
             lay = layout_of(row, sc.layout)
-            engine = simulate_step(sc.model, used_cluster(sc.cluster, lay), lay, EFF)
+            engine = simulate_step(sc.model, used_cluster(sc.cluster, lay), lay, EFF, find_stack(shipped.space.stack))
             assert not engine.feasible, (reason, describe(lay))
             if reason is Reason.OUT_OF_MEMORY:
                 assert engine.reason is Reason.OUT_OF_MEMORY

@@ -6,6 +6,7 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
+from simulator.catalog.hardware import find_accelerator
 from simulator.specs import Efficiency
 from simulator.units import US
 
@@ -23,6 +24,12 @@ def default_efficiency() -> Efficiency:
     usage = float(data["overlap"]["comm_processor_usage"])
     for k in ("hop_latency_us", "comm_processor_usage"):
         src += f"; {k}: {sources[k]}"
+    by_device = []
+    for key, value in sorted(data.get("gemm_by_device", {}).items()):
+        device, _, precision = key.rpartition(".")
+        by_device.append((find_accelerator(device).name, precision, float(value)))
+        src += f"; gemm {key}: {sources['gemm_by_device']}"
     return Efficiency(
-        **{k: float(values[k]) for k in FIELDS}, hop_latency_s=hop, comm_processor_usage=usage, source=src
+        **{k: float(values[k]) for k in FIELDS}, hop_latency_s=hop, comm_processor_usage=usage, source=src,
+        gemm_by_device=tuple(by_device),
     )

@@ -21,8 +21,8 @@ STACKS_TOML = "stacks.toml"
 EVIDENCE_CSV = "stack_evidence.csv"
 _FIELDS = {"name", "since", "max_zero", "max_zero_with_pipeline", "interleaved", "uneven_stages",
            "sequence_parallel", "tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel",
-           "expert_parallel", "evidence"}
-_BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "expert_parallel")
+           "cp_ring", "expert_parallel", "sequence_parallel_default", "zero_default", "evidence"}
+_BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "cp_ring", "expert_parallel")
 
 
 @cache
@@ -55,7 +55,9 @@ def _stacks() -> dict[str, Stack]:
         source = "; ".join(f"{e}: {evidence[e]['source']}" for e in t["evidence"])
         out[key] = Stack(key, t["name"], partial_date(str(t["since"])), int(t["max_zero"]),
                          int(t["max_zero_with_pipeline"]), bool(t["interleaved"]), bool(t["uneven_stages"]),
-                         bool(t["sequence_parallel"]), source, **{b: bool(t[b]) for b in _BEHAVIOURS})
+                         bool(t["sequence_parallel"]), source, **{b: bool(t[b]) for b in _BEHAVIOURS},
+                         sequence_parallel_default=bool(t["sequence_parallel_default"]),
+                         zero_default=int(t["zero_default"]))
     return out
 
 

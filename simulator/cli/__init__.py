@@ -78,19 +78,20 @@ def validate(
         None, "--measurements", help="CSV in the format of the packaged calibration set (default: that set)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print rows and summary as JSON."),
-    fill: str = typer.Option("defaults", "--fill", help="Unstated layout fields (micro-batch, recompute, sequence "
-                             "parallelism, interleaving): 'defaults' (documented 2021 defaults) or 'search' (the "
-                             "fastest feasible choice that keeps every stated field)."),
+    fill: str = typer.Option("auto", "--fill", help="Unstated layout fields (micro-batch, recompute, sequence "
+                             "parallelism, interleaving): 'defaults' (the row's stack defaults, else documented "
+                             "2021 defaults), 'search' (the fastest feasible choice that keeps every stated "
+                             "field) or 'auto' (defaults, searched where they do not fit)."),
 ) -> None:
-    """Re-predict published measurements (MFU, HFU or iteration time) and report the error."""
+    """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
     from rich.progress import track
 
     from simulator.validation import read_rows, summary
     from simulator.validation import validate as run_validation
 
     path = measurements if measurements is not None else calibration_csv_path()
-    if fill not in ("defaults", "search"):
-        raise BadInput(f"--fill {fill!r}: 'defaults' or 'search'")
+    if fill not in ("defaults", "search", "auto"):
+        raise BadInput(f"--fill {fill!r}: 'defaults', 'search' or 'auto'")
     try:
         raw = read_rows(path)
     except ValueError as exc:
@@ -196,8 +197,9 @@ def search(
         out.print(f"best layout (event engine, top {len(res.top)} re-simulated): {describe(lay)} on {lay.n_devices} devices")
         out.print(step_table(best, f"{sc.model.name}, global batch {lay.global_batch}"))
         t = Table(title=f"top {top} by closed form", title_justify="left")
-        cols = ["devices", "tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute",
+        cols = ["devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
                 "sequence_parallel", "zero", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+        cols = [c for c in cols if c not in ("cp", "ep") or (res.frame[c] > 1).any()]
         for c in cols:
             t.add_column(c.replace("_", " "), justify="right")
         for row in res.frame[res.frame.reason == ""].head(top).itertuples():

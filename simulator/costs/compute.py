@@ -46,6 +46,12 @@ class Rates:
 
     flops_per_s: float
     bytes_per_s: float  # 0 when the catalog has no memory bandwidth: traffic is free
+    kept_flops_per_s: float | None = None  # what FP8 recipes keep in BF16 (attention core, output layer)
+
+    @property
+    def kept(self) -> Rates:
+        """The rates of the operations an FP8 recipe keeps in BF16."""
+        return self if self.kept_flops_per_s is None else Rates(self.kept_flops_per_s, self.bytes_per_s)
 
     def gemm(self, m: float, n: float, k: float, elem_bytes: float, count: float = 1.0) -> float:
         """Time of `count` multiplies of shape (m x k) @ (k x n)."""
@@ -64,7 +70,10 @@ def rates(acc: Accelerator, precision: Precision, eff: Efficiency) -> Rates | No
     if peak is None:
         return None
     bw = acc.memory_bandwidth_bytes_per_s or 0.0
-    return Rates(peak * eff.gemm, bw * eff.memory)
+    kept = None
+    if precision is Precision.FP8 and acc.peak(Precision.BF16):
+        kept = acc.peak(Precision.BF16) * eff.gemm_for(acc.name, Precision.BF16)
+    return Rates(peak * eff.gemm_for(acc.name, precision), bw * eff.memory, kept)
 
 
 @dataclass(frozen=True)
@@ -121,11 +130,14 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
     dense = _attention_gemms(model, tokens, t, r, el) + _mlp_gemms(model, tokens, layout, r, el)
     heads = b * model.heads / t
     qk, dv = model.qk_dim, model.head_dim
+    # FP8 recipes run the attention core in BF16 (Transformer Engine's fp8_autocast and
+    # torchao's float8 convert the linear layers only: stack_evidence.csv fp8 rows)
+    ra = r.kept
     if layout.attention is Attention.FLASH:
         # fused kernel: 2 sq s (qk + dv) FLOP per head, reads Q K V, writes O; no s x s traffic
-        core = heads * (2 * sq * s * (qk + dv) / r.flops_per_s) + r.stream(heads * (sq + s) * (qk + dv) * el)
+        core = heads * (2 * sq * s * (qk + dv) / ra.flops_per_s) + ra.stream(heads * (sq + s) * (qk + dv) * el)
     else:
-        core = r.gemm(sq, s, qk, el, heads) + r.gemm(sq, dv, s, el, heads)
+        core = ra.gemm(sq, s, qk, el, heads) + ra.gemm(sq, dv, s, el, heads)
     no_rc = dataclasses.replace(layout, recompute=Recompute.NONE)
     act = layer_activation_bytes(model, no_rc, b)
     elementwise = r.stream(eff.elementwise_passes * act)
@@ -144,7 +156,10 @@ def logits_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -
     """Output layer and fp32 cross-entropy on the last stage (vocabulary split over tp)."""
     tokens = layout.micro_batch * model.seq_len / layout.cp
     el = layout.precision.bytes
-    gemm = r.gemm(tokens, model.vocab / layout.tp, model.hidden, el)
+    # the output layer stays in BF16 under FP8 recipes (Megatron-Core's output_layer is a
+    # tensor_parallel.ColumnParallelLinear, not a Transformer Engine module; assumed the
+    # same for torchtitan)
+    gemm = r.kept.gemm(tokens, model.vocab / layout.tp, model.hidden, el)
     softmax = r.stream(eff.elementwise_passes * tokens * model.vocab / layout.tp * 4)
     forward = gemm + softmax
     return LayerTime(forward, 2 * forward, 0.0)

@@ -109,7 +109,8 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
     if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
         return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
     node = cluster.devices_per_node
-    if node % layout.tp and (layout.tp < node or layout.tp % node):
+    if node % layout.tp and (layout.tp < node or layout.tp % node) and not cluster.intra_link.torus:
+        # (a torus has no nodes to split: any tp forms a ring along its mesh axes)
         # Megatron places tp ranks innermost: a group stays in one node if tp divides it, or
         # spans whole nodes if tp is a multiple of it (its collectives then cross the network,
         # costs/collectives.tp_group); any other tp splits a node between groups
@@ -240,10 +241,16 @@ def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effici
     # this rank's keys and values, each overlapped with attention to the chunk in hand;
     # backward passes keys, values and their gradients
     cpg = coll.cp_group(cluster, layout, eff)
-    one = cpg.ring_pass(b * sq * model.kv_width * el / layout.tp)
-    ring, core = (layout.cp - 1) * one, lt.attention_core_forward * (layout.cp - 1) / layout.cp
-    cp_f = np.where(layout.cp > 1, np.maximum(one, ring - core), 0.0)
-    cp_b = np.where(layout.cp > 1, np.maximum(2 * one, 2 * ring - 2 * core), 0.0) + (cp_f if full else 0.0)
+    kv = b * sq * model.kv_width * el / layout.tp
+    if stack is None or stack.cp_ring:
+        one = cpg.ring_pass(kv)
+        ring, core = (layout.cp - 1) * one, lt.attention_core_forward * (layout.cp - 1) / layout.cp
+        cp_f = np.where(layout.cp > 1, np.maximum(one, ring - core), 0.0)
+        cp_b = np.where(layout.cp > 1, np.maximum(2 * one, 2 * ring - 2 * core), 0.0)
+    else:  # all-gather the keys and values first (torchtitan), reduce-scatter their gradients
+        gather = cpg.all_gather(kv * layout.cp)
+        cp_f, cp_b = gather, 2 * gather
+    cp_b = cp_b + (cp_f if full else 0.0)
     f, bw = f + cp_f, bw + cp_b
     if model.moe:
         # dispatch and combine of each token's top-k copies over the ep group, forward and

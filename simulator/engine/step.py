@@ -17,7 +17,7 @@ from simulator.units import GB
 
 BREAKDOWN_KEYS = (
     "compute_s",
-    "tp_comm_s",
+    "layer_comm_s",
     "pipeline_bubble_s",
     "dp_comm_exposed_s",
     "zero_comm_exposed_s",
@@ -44,6 +44,11 @@ class StepResult:
     breakdown_s: dict[str, float] = field(default_factory=dict)
     memory: Memory | None = None
     records: list[tuple] = field(default_factory=list, repr=False)
+
+    @property
+    def memory_fits(self) -> bool:
+        """False only when the layout runs out of memory (other reasons are not about memory)."""
+        return self.reason is not Reason.OUT_OF_MEMORY
 
     @property
     def bubble_fraction(self) -> float:

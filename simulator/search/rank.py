@@ -100,7 +100,7 @@ def score_group(
     space: SearchSpace, eff: Efficiency,
 ) -> dict:  # fmt: skip
     """Closed-form columns of one group of candidates."""
-    code = structural_reasons(model, g, space, cluster.devices_per_node)
+    code = structural_reasons(model, g, space, cluster.devices_per_node, bool(cluster.intra_link.torus))
     n = len(g)
     mem, t = np.full(n, np.nan), np.full(n, np.nan)
     ok = code == 0

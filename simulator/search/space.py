@@ -147,8 +147,10 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
                         cp_all[keep], ep_all[keep])
 
 
-def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int) -> np.ndarray:
-    """Reason code per candidate for every rule except memory (0 = none)."""
+def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int,
+                       torus: bool = False) -> np.ndarray:
+    """Reason code per candidate for every rule except memory (0 = none); on a `torus`
+    any tp forms rings along the mesh axes."""
     code = np.zeros(len(g), np.int8)
     stack = find_stack(space.stack)
 
@@ -156,7 +158,7 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         code[(code == 0) & mask] = CODE[reason]
 
     if isinstance(model, Transformer):
-        inside = node % g.tp == 0
+        inside = (node % g.tp == 0) | torus
         if space.tp_across_nodes:  # or whole nodes of tp ranks, the collectives crossing the network
             inside |= (g.tp % node == 0)
         mark(~inside, Reason.TP_ABOVE_DOMAIN)
