@@ -5,7 +5,10 @@
 (a) Megatron-Turing NLG 530B on 5128 A100-80GB, global batch 2520
     (scenarios/search-mtnlg-530b-5128.toml);
 (b) GPT-3 175B on 4096 A100-80GB, global batch 1536
-    (scenarios/search-gpt3-175b-4096.toml).
+    (scenarios/search-gpt3-175b-4096.toml);
+(c) Llama 3 405B on 16,384 H100, global batch 2048 x 8K, with context parallelism
+    1-16 and the megatron-core-2024 stack (scenarios/search-llama3-405b-16384.toml;
+    issue 12's target).
 
 Each search scores the full space of its scenario's [search] table in closed form
 (numpy, the "vectorised stage") and re-simulates the top k with the event engine.
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = [
     ("(a) MT-NLG 530B, 5128 A100-80GB, batch 2520", ROOT / "scenarios" / "search-mtnlg-530b-5128.toml"),
     ("(b) GPT-3 175B, 4096 A100-80GB, batch 1536", ROOT / "scenarios" / "search-gpt3-175b-4096.toml"),
+    ("(c) Llama 3 405B, 16,384 H100, batch 2048, cp 1-16", ROOT / "scenarios" / "search-llama3-405b-16384.toml"),
 ]
 REPEATS = 3
 MAX_TOTAL_S = 10.0

@@ -252,3 +252,49 @@ def test_search_finds_expert_and_context_parallel_layouts():
     res = search_layouts(long, cluster_of("h100-sxm", 256), Layout(global_batch=16), space, EFF)
     assert set(np.unique(res.frame.cp)) == {1, 2, 4, 8, 16}
     assert res.best is not None and res.best[0].cp > 1  # at 128k tokens splitting the sequence wins
+
+
+# ------------------------------------------------------------------ validate
+def _row(**kw) -> dict:
+    base = {"id": "R1", "model": "llama3-405b", "hardware": "h100-sxm", "n_devices": "1024",
+            "global_batch_seqs": "512", "tp": "8", "pp": "8", "cp": "2", "virtual_pipeline_stages": "8",
+            "precision": "fp8", "tokens_per_s_per_device": "300"}
+    return {**base, **kw}
+
+
+def test_validate_reads_the_stack_and_fills_its_defaults():
+    from simulator.validation import parse_row
+
+    row, spec = parse_row(_row(source="NVIDIA NeMo performance summary"))
+    assert row.stack is not None and row.stack.key == "nemo-2024"  # named in the row's text
+    _, _, lay = spec
+    assert lay.sequence_parallel and lay.zero is Zero.STAGE_1 and lay.cp == 2 and lay.dp == 8
+    assert any("nemo-2024 default" in d for d in row.defaulted)
+    row, spec = parse_row(_row(stack="torchtitan-fsdp2", sharding="FSDP"))
+    assert spec[2].zero is Zero.STAGE_2  # FSDP keeps the weights through a pipeline (reshard_after_forward)
+    row, spec = parse_row(_row(stack="no-such-stack"))
+    assert spec is None and "unknown stack" in row.skipped
+
+
+def test_validate_predicts_tokens_per_second_per_device():
+    from simulator.validation import complete, predicted
+
+    row, spec = complete(_row(stack="nemo-2024"), EFF)
+    result = simulate_step(*spec, EFF, row.stack)
+    assert row.metric == "tokens_per_s_per_device"
+    assert predicted(row.metric, result) == pytest.approx(512 * 8192 / result.step_time_s / 1024)
+
+
+def test_fp8_keeps_attention_and_the_output_layer_in_bf16():
+    from simulator.costs.compute import logits_time, rates, transformer_layer_time
+
+    m, acc = find_model("llama3-405b"), catalog.find_accelerator("h100-sxm")
+    lay = Layout(global_batch=8, dp=1, tp=8)
+    r8 = rates(acc, lay.precision.FP8, EFF)
+    assert r8.kept_flops_per_s == pytest.approx(acc.peak(lay.precision.BF16) * EFF.gemm_for(acc.name, lay.precision.BF16))
+    bf, f8 = lay, dataclasses.replace(lay, precision=lay.precision.FP8)
+    rb = rates(acc, bf.precision, EFF)
+    core_b = transformer_layer_time(m, bf, rb, EFF).attention_core_forward
+    core_8 = transformer_layer_time(m, f8, r8, EFF).attention_core_forward
+    assert core_8 == pytest.approx(core_b)  # same kernel, same rate
+    assert logits_time(m, f8, r8, EFF).forward == pytest.approx(logits_time(m, bf, rb, EFF).forward, rel=0.05)
