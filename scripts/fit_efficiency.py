@@ -120,7 +120,8 @@ def main() -> None:
     held = np.zeros(len(specs))
     for source, rows in sorted(by_source.items()):
         train = [i for i in everything if i not in rows]
-        b = fit_base([i for i in a100 if i in train], x0=tuple(base))
+        a100_train = [i for i in a100 if i in train]
+        b = fit_base(a100_train, x0=tuple(base)) if len(a100_train) < len(a100) else base
         dev = []
         for (name, prec), idx in sorted(groups.items()):
             keep = [i for i in idx if i in train]

@@ -8,6 +8,7 @@ a run can be reproduced from its folder.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -19,11 +20,61 @@ from pathlib import Path
 OUTPUTS = Path("outputs")
 
 
+DISTRIBUTION = "training-scaling-simulator"
+
+
+class OutputError(Exception):
+    """Results cannot be written where asked: one line naming the path and the problem."""
+
+
+def package_version() -> str | None:
+    """The installed distribution's version (None when run from an uninstalled tree)."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+
+
+def check_output_root(root: Path = OUTPUTS, command: str | None = None) -> Path:
+    """Check, before any work, that run folders can be made under `root`[/`command`]; return `root`.
+
+    OutputError when the path, or the nearest part of it that exists, is a file or a broken link
+    rather than a folder, or is a folder this process cannot write in. Creates nothing.
+    """
+    root = Path(root)
+    target = root / command if command else root
+    found = target
+    while not found.exists():
+        if found.is_symlink():
+            raise OutputError(f"{found}: a broken link, not a folder; cannot write {target}")
+        if found.parent == found:
+            break
+        found = found.parent
+    if not found.exists():  # pragma: no cover - "/" or "." always exist
+        raise OutputError(f"{target}: no part of the path exists")
+    then = "" if found == target else f"; cannot create {target}"
+    if not found.is_dir():
+        raise OutputError(f"{found}: {'is a file' if found.is_file() else 'exists'}, not a folder{then}")
+    if not os.access(found, os.W_OK | os.X_OK):
+        raise OutputError(f"{found}: folder not writable{then}")
+    return root
+
+
 def new_run_dir(command: str, root: Path = OUTPUTS) -> Path:
-    """A fresh folder outputs/<command>/<UTC time>-<random>/ (never an existing one)."""
+    """A fresh folder outputs/<command>/<UTC time>-<random>/ (never an existing one).
+
+    OutputError (one line) when it cannot be made; callers check with `check_output_root`
+    before the work so that this is found in time.
+    """
+    check_output_root(root, command)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = Path(root) / command / f"{stamp}-{secrets.token_hex(3)}"
-    path.mkdir(parents=True, exist_ok=False)
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise OutputError(f"{path}: exists already; runs never overwrite earlier results") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create: {exc.strerror or exc}") from None
     return path
 
 
@@ -39,12 +90,8 @@ def _git_commit() -> str | None:
 
 def write_meta(path: Path, **extra) -> None:
     """meta.json: package version, git commit, command line, UTC time, and `extra`."""
-    try:
-        ver = version("training-scaling-simulator")
-    except PackageNotFoundError:
-        ver = None
     meta = {
-        "version": ver,
+        "version": package_version(),
         "git_commit": _git_commit(),
         "argv": sys.argv,
         "time_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -105,12 +105,12 @@ CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
 LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
-          "attention": Attention, "cp": int, "ep": int}
+          "attention": Attention, "cp": int, "ep": int, "offload": bool}
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,
           "divisors_only": bool, "tp_across_nodes": bool, "context_parallel": (int,),
-          "expert_parallel": (int,)}
+          "expert_parallel": (int,), "offload": (bool,)}
 #: [layout] keys that make it a complete layout (else the search chooses them)
 LAYOUT_SPLIT = ("tp", "pp", "dp")
 
@@ -383,7 +383,8 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
                and not stack.interleaved else "has no sequence parallelism" if layout.sequence_parallel
                and not stack.sequence_parallel else "has no context parallelism" if layout.cp > 1
                and not stack.context_parallel else "has no expert parallelism" if layout.ep > 1
-               and not stack.expert_parallel else "")
+               and not stack.expert_parallel else "has no optimizer offload" if layout.offload
+               and not stack.offload else "")
         if why:
             raise r.error("stack", "name", key, f"{key} {why} (the [layout] asks for it)")
     search = _search(r, top["search"], layout) if "search" in top else None

@@ -93,6 +93,7 @@ class Reason(enum.Enum):
     STACK_UNSUPPORTED = "the software stack does not run this layout"
     CP_NOT_DIVIDING_SEQ = "2 x cp does not divide the sequence"
     EP_NOT_DIVIDING = "ep does not divide the experts or dp x cp (or the model has no experts)"
+    OFFLOAD_UNSUPPORTED = "optimizer offload needs ZeRO (stage 1+) and a documented host (catalog/hosts.csv)"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 
 
@@ -347,6 +348,7 @@ class Layout:
     attention: Attention = Attention.FLASH
     cp: int = 1  # context parallel: the sequence split over cp ranks (ring attention)
     ep: int = 1  # expert parallel: the experts split over ep of the dp x cp ranks
+    offload: bool = False  # optimizer state and step in host memory (ZeRO-Offload)
 
     @property
     def n_devices(self) -> int:
@@ -379,6 +381,7 @@ class Stack:
     context_parallel: bool = True
     cp_ring: bool = True  # keys and values passed around a ring under the attention (else all-gathered first)
     expert_parallel: bool = True
+    offload: bool = False  # optimizer state and step on the host (ZeRO-Offload)
     # what a run on it does when it does not say (documented defaults or recipes)
     sequence_parallel_default: bool = False  # with tp > 1
     zero_default: int = 0  # sharding when the run names none
@@ -403,4 +406,5 @@ class SearchSpace:
     stack: str | None = None  # catalog/stacks.toml key: only layouts that stack runs (None: DeepSpeed's rules)
     context_parallel: tuple[int, ...] = (1,)  # cp degrees to try
     expert_parallel: tuple[int, ...] | None = None  # ep degrees (None: every power of two up to the experts)
+    offload: tuple[bool, ...] = (False,)  # optimizer offload to the host (ZeRO-Offload) or not
     top_k: int = 5  # candidates re-simulated by the event engine

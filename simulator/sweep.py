@@ -10,7 +10,9 @@ A point sets dotted scenario keys (`frontier.budget_scale`, `layout.tp`,
 `run_point` is a pure top-level function of (command, scenario text, origin, point),
 so the same point gives the same row whichever executor runs it: in this process,
 in local processes (concurrent.futures), or on a Dask cluster. A point that fails
-returns its error in the row; the others still finish.
+returns its error in the row; the others still finish. Every row also carries the
+command's own parameters (the defaults where a point does not set them), so a default
+such as the frontier's date is recorded next to the results.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import math
 import os
 import tomllib
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
@@ -33,6 +36,54 @@ COMMAND_KEYS = {"step": {}, "search": {}, "frontier": {"date": "2020-01-01"},
 
 class SweepError(ValueError):
     """A bad --set / --samples argument (one line)."""
+
+
+#: Exceptions whose rows mean the scenario or the swept values are wrong (not the simulation).
+CONFIG_ERRORS = ("ScenarioError", "SweepError")
+
+
+def _param(command: str, key: str, value):
+    """A command parameter's value, checked: SweepError naming the key and value otherwise."""
+    if key == "date":
+        if isinstance(value, date):
+            return value
+        from simulator.units import partial_date
+
+        try:
+            return partial_date(str(value))
+        except ValueError:
+            raise SweepError(f"{key}={value!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SweepError(f"{key}={value!r}: {command} needs a number (whole numbers are used)")
+    return int(value)
+
+
+def check_points(command: str, pts: list[dict]) -> None:
+    """Check the command's own parameters in every point before any runs (SweepError, one line)."""
+    if command not in COMMANDS:
+        raise SweepError(f"--command {command!r}: one of {', '.join(COMMANDS)}")
+    for point in pts:
+        for key, value in point.items():
+            if key in COMMAND_KEYS[command]:
+                try:
+                    _param(command, key, value)
+                except SweepError as exc:
+                    raise SweepError(f"--set {exc}") from None
+
+
+def is_config_error(error: str) -> bool:
+    """Whether a row's `error` text is a configuration error (a bad key or value, not a failed run)."""
+    return error.split(":", 1)[0] in CONFIG_ERRORS
+
+
+def failure_counts(rows: list[dict]) -> list[tuple[str, int]]:
+    """(error text, number of points) of the failed rows, most frequent first."""
+    return Counter(r["error"] for r in rows if r.get("error")).most_common()
+
+
+def point_text(point: dict) -> str:
+    """'key=value, key=value' of a point (what a one-line error names)."""
+    return ", ".join(f"{k}={v}" for k, v in point.items()) or "(no --set)"
 
 
 def _value(text: str):
@@ -82,7 +133,7 @@ def _apply(raw: dict, point: dict, command: str) -> tuple[dict, dict]:
     data, params = copy.deepcopy(raw), dict(COMMAND_KEYS[command])
     for key, value in point.items():
         if key in params:
-            params[key] = value
+            params[key] = _param(command, key, value)
             continue
         *tables, leaf = key.split(".")
         node = data
@@ -135,8 +186,7 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
 
     config = parse_frontier(data, origin)
     if command == "frontier":
-        at = params["date"] if isinstance(params["date"], date) else date.fromisoformat(str(params["date"]))
-        r = solve(at, config, _util(), relax=False)
+        r = solve(_param(command, "date", params["date"]), config, _util(), relax=False)
         return {"feasible": r.feasible, "flop": r.flop, "pfs_days": r.pfs_days, "n_devices": r.n_devices,
                 "device": r.device, "family": r.family, "days": r.days, "mfu": r.mfu, "cost_usd": r.cost_usd,
                 "devices_limited_by": r.devices_limited_by, "reason": r.reason}
@@ -151,8 +201,9 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
 
 
 def run_point(command: str, text: str, origin: str, point: dict) -> dict:
-    """One row: the point's values, then the command's outputs, or `error`."""
+    """One row: the point's values, the command's other parameters, then its outputs, or `error`."""
     row = dict(point)
+    row.update({k: v for k, v in COMMAND_KEYS.get(command, {}).items() if k not in point})
     try:
         data, params = _apply(tomllib.loads(text), point, command)
         row.update(_run(command, data, params, origin))

@@ -291,6 +291,7 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         attention=attention,
         cp=cp,
         ep=ep,
+        offload="offload" in sharding.lower(),
     )
     intra, inter, per_node = default_links(acc.name)
     if intra is None or inter is None or per_node is None:

@@ -298,3 +298,45 @@ def test_fp8_keeps_attention_and_the_output_layer_in_bf16():
     core_8 = transformer_layer_time(m, f8, r8, EFF).attention_core_forward
     assert core_8 == pytest.approx(core_b)  # same kernel, same rate
     assert logits_time(m, f8, r8, EFF).forward == pytest.approx(logits_time(m, bf, rb, EFF).forward, rel=0.05)
+
+
+# ------------------------------------------------------------------ optimizer offload
+def test_offload_moves_the_optimizer_to_the_host_at_its_closed_form_cost():
+    """ZeRO-Offload (Ren et al. 2021): no optimizer state on the device; the step costs the
+    partition's fp32 gradients down and 16-bit weights up over PCIe plus Adam's 28 bytes per
+    parameter through the host's memory, shared by the node's GPUs."""
+    from simulator.catalog.hardware import host_of
+    from simulator.costs.compute import ADAM_BYTES_PER_PARAM
+    from simulator.costs.memory import stage_params
+
+    m, c = find_model("gpt-22b"), cluster_of("a100-80gb", 8)
+    on = Layout(global_batch=8, dp=8, zero=Zero.STAGE_2, recompute=Recompute.FULL, offload=True)
+    off = dataclasses.replace(on, offload=False)
+    assert simulate_step(m, c, off, EFF).reason is Reason.OUT_OF_MEMORY
+    r = simulate_step(m, c, on, EFF)
+    assert r.feasible and r.memory.optimizer == 0
+    link, host_bw = host_of(c.accelerator.name)
+    local = stage_params(m, on) / 8
+    want = 6 * local / link.bandwidth_bytes_per_s + ADAM_BYTES_PER_PARAM * local / (host_bw / c.devices_per_node)
+    assert r.breakdown_s["optimizer_s"] == pytest.approx(want)
+
+
+def test_offload_needs_zero_a_documented_host_and_a_stack_that_has_it():
+    m = find_model("gpt-22b")
+    bad = check_layout(m, cluster_of("a100-80gb", 8), Layout(global_batch=8, dp=8, offload=True))
+    assert bad is not None and bad.reason is Reason.OFFLOAD_UNSUPPORTED  # ZeRO-0
+    bad = check_layout(m, cluster_of("b200", 8), Layout(global_batch=8, dp=8, zero=Zero.STAGE_1, offload=True))
+    assert bad is not None and bad.reason is Reason.OFFLOAD_UNSUPPORTED  # no host row
+    lay = Layout(global_batch=8, dp=8, zero=Zero.STAGE_1, offload=True)
+    assert check_layout(m, cluster_of("a100-80gb", 8), lay, find_stack("megatron-deepspeed-2022")) is None
+    bad = check_layout(m, cluster_of("a100-80gb", 8), lay, find_stack("megatron-core-2024"))
+    assert bad is not None and bad.reason is Reason.STACK_UNSUPPORTED
+
+
+def test_search_tries_offload_when_asked():
+    m, c = find_model("gpt-22b"), cluster_of("a100-80gb", 8)
+    space = SearchSpace(global_batches=(8,), max_micro_batch=1, top_k=1, offload=(False, True))
+    res = search_layouts(m, c, Layout(global_batch=8), space, EFF)
+    f = res.frame
+    assert set(f.offload) == {False, True} and not (f.offload & (f.zero == 0)).any()
+    assert (f[f.offload & (f.reason == "")].memory_gb < 80).all()

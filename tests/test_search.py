@@ -23,6 +23,7 @@ from cli_helpers import one_line, run
 
 from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.hardware import host_of
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack
 from simulator.costs.flops import model_flops_per_step
@@ -100,8 +101,11 @@ def expected_reasons(frame, model, cluster: Cluster, space: SearchSpace) -> np.n
         rules[Reason.CP_NOT_DIVIDING_SEQ] = (cp > 1) & (model.seq_len % (2 * cp) != 0)
         rules[Reason.EP_NOT_DIVIDING] = (ep > 1) & ((max(model.experts, 1) % ep != 0) | ((dp * cp) % ep != 0))
     rules[Reason.ZERO_WITH_PIPELINE] = (zero > (stack.max_zero_with_pipeline if stack else 1)) & (pp > 1)
+    offload = frame.offload.to_numpy()
+    rules[Reason.OFFLOAD_UNSUPPORTED] = offload & (host_of(cluster.accelerator.name) is None)
     if stack is not None:
         rules[Reason.STACK_UNSUPPORTED] = ((zero > stack.max_zero) | (interleaved & (not stack.interleaved))
+                                           | (offload & (not stack.offload))
                                            | (sp & (not stack.sequence_parallel)) | ((cp > 1) & (not stack.context_parallel))
                                            | ((ep > 1) & (not stack.expert_parallel)))
     limit = space.max_global_batch

@@ -245,6 +245,27 @@ def find_accelerator(text: str) -> Accelerator:
     return _accelerators()[_match_key(text)]
 
 
+HOSTS_CSV = "hosts.csv"
+
+
+@cache
+def _hosts() -> dict[str, tuple[Link, float]]:
+    out = {}
+    for r in _rows(_text(HOSTS_CSV), HOSTS_CSV):
+        bw = _num(r, "host_memory_gb_s", HOSTS_CSV)
+        if bw is None or r["host_link"] not in _links():
+            raise ValueError(f"{HOSTS_CSV}: key={r['key']!r}: host_link {r['host_link']!r} and host_memory_gb_s "
+                             "must name a link and give a number")
+        out[_accelerators()[r["key"]].name] = (_links()[r["host_link"]], bw * GB)
+    return out
+
+
+def host_of(accelerator_name: str) -> tuple[Link, float] | None:
+    """(link to the host, host memory bandwidth per node in bytes/s) of the system an
+    accelerator shipped in (catalog/hosts.csv), or None when not documented."""
+    return _hosts().get(accelerator_name)
+
+
 def default_links(acc_key: str) -> tuple[Link | None, Link | None, int | None]:
     """(intra link, inter link, devices per node) of the system the accelerator shipped in.
 

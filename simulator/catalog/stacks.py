@@ -21,8 +21,8 @@ STACKS_TOML = "stacks.toml"
 EVIDENCE_CSV = "stack_evidence.csv"
 _FIELDS = {"name", "since", "max_zero", "max_zero_with_pipeline", "interleaved", "uneven_stages",
            "sequence_parallel", "tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel",
-           "cp_ring", "expert_parallel", "sequence_parallel_default", "zero_default", "evidence"}
-_BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "cp_ring", "expert_parallel")
+           "cp_ring", "expert_parallel", "offload", "sequence_parallel_default", "zero_default", "evidence"}
+_BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "cp_ring", "expert_parallel", "offload")
 
 
 @cache

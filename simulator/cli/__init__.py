@@ -16,7 +16,20 @@ from rich.table import Table
 
 from simulator.catalog import calibration_csv_path
 from simulator.catalog.efficiency import default_efficiency
-from simulator.cli.common import BadInput, UsageError, _json, _new_file, _scenario, app, err, out
+from simulator.cli.common import (
+    QUIET_OPTION,
+    BadInput,
+    UsageError,
+    _json,
+    _new_file,
+    _no_progress,
+    _output_root,
+    _quiet,
+    _scenario,
+    app,
+    err,
+    out,
+)
 from simulator.engine.step import StepResult, simulate_step
 from simulator.units import GB, fmt_seconds
 
@@ -50,7 +63,8 @@ def step_table(result: StepResult, title: str) -> Table:
 def step(
     scenario: Path | None = typer.Argument(None, help="Scenario TOML (default: the built-in default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here."),
+    trace: Path | None = typer.Option(None, "--trace", help="Write a Chrome/Perfetto trace JSON here (a new file)."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Simulate one training step of a scenario's model, cluster and layout."""
     from simulator.report.trace import chrome_trace
@@ -67,9 +81,13 @@ def step(
     if not result.feasible:
         out.print(f"{sc.name}: infeasible: {result.reason.value}: {result.detail}")
         return
+    if _quiet(quiet):
+        out.print(f"{sc.name}: step time {fmt_seconds(result.step_time_s)}, MFU {result.mfu:.3f}"
+                  + (f"; trace written to {trace}" if trace is not None else ""), soft_wrap=True)
+        return
     out.print(step_table(result, f"{sc.name}: {sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"))
     if trace is not None:
-        out.print(f"trace written to {trace}")
+        out.print(f"trace written to {trace}", soft_wrap=True)
 
 
 @app.command()
@@ -82,6 +100,7 @@ def validate(
                              "parallelism, interleaving): 'defaults' (the row's stack defaults, else documented "
                              "2021 defaults), 'search' (the fastest feasible choice that keeps every stated "
                              "field) or 'auto' (defaults, searched where they do not fit)."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
     from rich.progress import track
@@ -98,12 +117,19 @@ def validate(
         raise BadInput(f"--measurements {exc}") from None
     eff = default_efficiency()
     rows = []
-    for r in track(raw, description="validating", console=err, transient=True, disable=as_json):
+    quiet = _quiet(quiet)
+    bar = _no_progress(as_json, quiet)
+    for r in track(raw, description="validating", console=err, transient=True, disable=bar):
         rows.extend(run_validation([r], eff, fill))
     summ = summary(rows)
     if as_json:
         payload = {"measurements": str(path), "summary": summ, "rows": [r.to_dict() for r in rows]}
         out.print_json(_json(payload))
+        return
+    summary_line = (f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
+                    f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%")
+    if quiet:
+        out.print(summary_line, soft_wrap=True)
         return
     t = Table(title=f"validate: {path}", title_justify="left")
     for col in ("id", "model", "GPUs", "layout", "metric", "measured", "predicted", "error", "defaulted"):
@@ -119,10 +145,7 @@ def validate(
     for r in rows:
         if r.skipped:
             out.print(f"skipped {r.row_id}: {r.skipped}")
-    out.print(
-        f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
-        f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%"
-    )
+    out.print(summary_line, soft_wrap=True)
 
 
 def _layout_dict(layout) -> dict:
@@ -135,12 +158,18 @@ def _layout_dict(layout) -> dict:
     }  # fmt: skip
 
 
+SEARCH_OUTPUT_DIR = typer.Option(None, "--output-dir", metavar="DIR", help="With --out (implied): the run folder "
+                                 "goes under DIR/search/ instead of outputs/search/ (checked before any work).")
+
+
 @app.command()
 def search(
     scenario: Path | None = typer.Argument(None, help="Scenario TOML with a [search] table (default: built-in)."),
     top: int = typer.Option(10, "--top", min=1, help="Rows of the candidate table to print."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     out_dir: bool = typer.Option(False, "--out", help="Write every candidate as CSV into a new run folder."),
+    output_dir: Path | None = SEARCH_OUTPUT_DIR,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
     from rich.progress import Progress
@@ -151,9 +180,12 @@ def search(
     from simulator.validation import describe
 
     sc = _scenario(scenario)
+    out_dir = out_dir or output_dir is not None
+    root = _output_root("search", output_dir) if out_dir else None
+    quiet = _quiet(quiet)
     space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
     eff = default_efficiency()
-    with Progress(console=err, transient=True, disable=as_json) as bar:
+    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
         task = bar.add_task("scoring layouts", total=None)
         res = search_layouts(
             sc.model, sc.cluster, sc.layout, space, eff, progress=lambda d, n: bar.update(task, completed=d, total=n)
@@ -166,7 +198,7 @@ def search(
         baseline = {"layout": _layout_dict(sc.layout), "rank": res.rank_of(sc.layout), **base_res.to_dict()}
     run = None
     if out_dir:
-        run = new_run_dir("search")
+        run = new_run_dir("search", root)
         res.frame.to_csv(run / "candidates.csv", index=False)
         write_scenario(run, sc.raw)
         write_meta(run, scenario=sc.origin, evaluated=res.evaluated)
@@ -185,6 +217,16 @@ def search(
     }
     if as_json:
         out.print_json(_json(payload))
+        return
+    if quiet:
+        if res.best is None:
+            out.print(f"{sc.name}: no feasible layout among {res.evaluated:,} candidates", soft_wrap=True)
+        else:
+            lay, best = res.best
+            out.print(f"{sc.name}: best layout {describe(lay)} on {lay.n_devices} devices: step time "
+                      f"{fmt_seconds(best.step_time_s)}, MFU {best.mfu:.3f}", soft_wrap=True)
+        if run:
+            out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
         return
     out.print(
         f"{sc.name}: {res.evaluated:,} candidates scored in {res.scoring_s:.2f} s "
@@ -213,27 +255,36 @@ def search(
         where = f"rank {rank} of {res.n_feasible}" if rank else f"not feasible here ({baseline['detail'] or 'outside the space'})"
         out.print(f"the scenario's own layout {describe(sc.layout)}: {where}")
     if run:
-        out.print(f"candidates written to {run / 'candidates.csv'}")
+        out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
 
 
 from simulator.cli import explore, trend  # noqa: F401  (register the trend and what-if commands)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app; bad input -> one line on stderr and exit code 2."""
+    """Entry point: runs the app; bad input -> one line on stderr and exit code 2.
+
+    A bare `simulator` prints the help and exits 0, like `simulator --help`.
+    """
+    from simulator.runs import OutputError
+
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, standalone_mode=False, prog_name="simulator")
-    except BadInput as exc:
+        code = app(args=args or ["--help"], standalone_mode=False, prog_name="simulator")
+    except (BadInput, OutputError) as exc:
         err.print(f"error: {exc}", soft_wrap=True)
         return 2
     except UsageError as exc:
-        err.print(f"error: {exc.format_message()}", soft_wrap=True)
+        message = exc.format_message()
+        if not message.strip():  # e.g. a group's help already printed (no_args_is_help)
+            return 0
+        err.print(f"error: {message}", soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

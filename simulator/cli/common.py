@@ -1,15 +1,17 @@
-"""What every command shares: the typer app, the consoles, bad-input handling."""
+"""What every command shares: the typer app, the consoles, bad-input handling, output folders, --quiet."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from simulator.runs import OUTPUTS, OutputError, check_output_root, package_version
 from simulator.scenario import ScenarioError, default_scenario_path, load_scenario
 
 try:  # typer >= 0.29 vendors click (and a separately installed click, e.g. with dask, is another class)
@@ -22,6 +24,7 @@ __all__ = ["BadInput", "UsageError", "app", "err", "out"]
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Parallel-training scaling simulator: how much compute the largest training runs can use, and why.",
 )
 # markup off: scenario values such as "[cluster]" or "[/x]" print as written
@@ -33,6 +36,62 @@ class BadInput(Exception):
     """User input error: printed as one line, exit code 2."""
 
 
+# Options given before the command (`simulator --quiet --output-dir DIR frontier`); a command's own
+# --quiet / --output-dir take precedence. Set afresh by `_global_options` on every invocation.
+_GLOBAL: dict = {"output_dir": None, "quiet": False}
+
+OUTPUT_DIR_HELP = "Write the run folder under DIR/<command>/ instead of outputs/<command>/ (checked before any work)."
+QUIET_HELP = "No progress bars, tables or commentary: only the essential line (errors still go to stderr)."
+
+#: The commands' own --output-dir and --quiet (one shared definition each), and the global --output-dir.
+OUTPUT_DIR_OPTION = typer.Option(None, "--output-dir", metavar="DIR", help=OUTPUT_DIR_HELP)
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help=QUIET_HELP)
+_GLOBAL_OUTPUT_DIR = typer.Option(
+    None, "--output-dir", metavar="DIR", help=OUTPUT_DIR_HELP + " For every command that writes."
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"simulator {package_version() or 'unknown (not installed)'}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    output_dir: Path | None = _GLOBAL_OUTPUT_DIR,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP + " For every command."),
+    _version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+    ),
+) -> None:
+    _GLOBAL.update(output_dir=output_dir, quiet=quiet)
+
+
+def _quiet(flag: bool) -> bool:
+    """--quiet given to the command or before it."""
+    return flag or bool(_GLOBAL["quiet"])
+
+
+def _no_progress(as_json: bool, quiet: bool) -> bool:
+    """No progress bar with --json or --quiet, or when stderr is not a terminal (it would leave a blank line)."""
+    return as_json or quiet or not err.is_terminal
+
+
+def _output_root(command: str, output_dir: Path | None) -> Path:
+    """The checked root of the command's run folders (--output-dir, else outputs/): before any work.
+
+    One line and exit 2 (BadInput) when it is a file, not writable, or cannot be created.
+    """
+    root = output_dir if output_dir is not None else _GLOBAL["output_dir"]
+    flag = "--output-dir " if root is not None else ""
+    try:
+        return check_output_root(root if root is not None else OUTPUTS, command)
+    except OutputError as exc:
+        hint = "" if flag else " (choose another with --output-dir DIR)"
+        raise BadInput(f"{flag}{exc}{hint}") from None
+
+
 def _scenario(path: Path | None):
     try:
         return load_scenario(path if path is not None else default_scenario_path())
@@ -41,11 +100,16 @@ def _scenario(path: Path | None):
 
 
 def _new_file(path: Path, flag: str) -> Path:
-    """Runs never overwrite earlier results."""
-    if path.exists():
+    """A file about to be written: a free name in a writable folder (runs never overwrite earlier results)."""
+    if path.exists() or path.is_symlink():
         raise BadInput(f"{flag} {path}: file exists; runs never overwrite earlier results")
-    if not path.parent.exists():
-        raise BadInput(f"{flag} {path}: folder {path.parent} does not exist")
+    folder = path.parent
+    if not folder.exists():
+        raise BadInput(f"{flag} {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise BadInput(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(f"{flag} {path}: folder {folder} not writable")
     return path
 
 

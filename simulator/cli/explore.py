@@ -6,14 +6,32 @@ from pathlib import Path
 
 import typer
 
-from simulator.cli.common import BadInput, _json, app, err, out
+from simulator.cli.common import (
+    OUTPUT_DIR_OPTION,
+    QUIET_OPTION,
+    BadInput,
+    _json,
+    _new_file,
+    _no_progress,
+    _output_root,
+    _quiet,
+    app,
+    err,
+    out,
+)
+
+#: Distinct errors listed after a sweep (all of them are in the CSV).
+SHOWN_ERRORS = 5
 
 
 @app.command()
 def sweep(
     scenario: Path = typer.Argument(..., help="Scenario TOML (a step/search scenario, or a frontier scenario)."),
     command: str = typer.Option("frontier", "--command", help="step, search, frontier or project."),
-    sets: list[str] = typer.Option([], "--set", help="key=v1,v2,... (grid) or key=lo:hi (sampled); repeatable."),
+    sets: list[str] = typer.Option([], "--set", help="key=v1,v2,... (grid) or key=lo:hi (sampled); repeatable. "
+                                   "Keys are dotted scenario keys (frontier.budget_scale, layout.tp) or the "
+                                   "command's own parameters: date for frontier (default 2020-01-01); from, to, "
+                                   "samples, seed for project (default 2025, 2030, 200, 0)."),
     samples: int = typer.Option(0, "--samples", min=0, help="Monte Carlo draws of the key=lo:hi ranges."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local processes (1: in this process; "
@@ -23,13 +41,25 @@ def sweep(
     dask_local: int | None = typer.Option(None, "--dask-local", min=1, help="Start a local Dask cluster of N "
                                           "workers on loopback and run there."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    output_dir: Path | None = OUTPUT_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Run a grid (and Monte Carlo samples) of scenario keys through a command; one CSV row per point."""
     import pandas as pd
     from rich.progress import Progress
 
     from simulator.runs import new_run_dir, write_meta
-    from simulator.sweep import COMMANDS, SweepError, default_workers, points, run_points
+    from simulator.sweep import (
+        COMMANDS,
+        SweepError,
+        check_points,
+        default_workers,
+        failure_counts,
+        is_config_error,
+        point_text,
+        points,
+        run_points,
+    )
 
     if command not in COMMANDS:
         raise BadInput(f"--command {command!r}: one of {', '.join(COMMANDS)}")
@@ -41,8 +71,11 @@ def sweep(
         raise BadInput(f"{scenario}: cannot read: {exc.strerror or exc}") from None
     try:
         pts = points(sets, samples, seed)
+        check_points(command, pts)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
+    root = _output_root("sweep", output_dir)
+    quiet = _quiet(quiet)
     client, cluster, executor = None, None, "in-process"
     n_workers = workers or default_workers()
     if dask_scheduler or dask_local:
@@ -62,7 +95,7 @@ def sweep(
     elif n_workers > 1:
         executor = f"local processes ({n_workers})"
     try:
-        with Progress(console=err, transient=True, disable=as_json) as bar:
+        with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
             task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
             rows = run_points(command, text, str(scenario), pts, workers=n_workers, client=client,
                               progress=lambda d, n: bar.update(task, completed=d))
@@ -72,18 +105,35 @@ def sweep(
         if cluster is not None:
             cluster.close()
     frame = pd.DataFrame(rows)
-    run_dir = new_run_dir("sweep")
+    run_dir = new_run_dir("sweep", root)
     frame.to_csv(run_dir / "sweep.csv", index=False)
     (run_dir / "scenario.toml").write_text(text)
     write_meta(run_dir, scenario=str(scenario), command=command, sets=sets, samples=samples, seed=seed,
                executor=executor, points=len(pts))
+    csv_path = run_dir / "sweep.csv"
     failed = int((frame["error"] != "").sum())
+    if failed == len(rows) and all(is_config_error(r["error"]) for r in rows):
+        # every point failed on the scenario or the swept values: nothing was simulated
+        raise BadInput(f"sweep: all {len(rows)} points failed with a configuration error; "
+                       f"{point_text(pts[0])}: {rows[0]['error']} (every error in {csv_path})")
     if as_json:
-        out.print_json(_json({"csv": str(run_dir / "sweep.csv"), "executor": executor, "failed": failed,
-                              "rows": rows}))
-        return
-    out.print(frame.to_string(max_rows=40, max_colwidth=40))
-    out.print(f"{len(pts)} points ({failed} failed) with {executor}; written: {run_dir / 'sweep.csv'}")
+        out.print_json(_json({"csv": str(csv_path), "executor": executor, "failed": failed, "rows": rows}))
+    elif not quiet:
+        if failed < len(rows):
+            shown = frame.drop(columns="error") if failed else frame
+            out.print(shown.to_string(max_rows=40, max_colwidth=40, line_width=out.width), soft_wrap=True)
+        if failed:
+            counts = failure_counts(rows)
+            out.print(f"failed points by error ({len(counts)} distinct; every error in the CSV):")
+            for text, count in counts[:SHOWN_ERRORS]:
+                first = next(p for p, r in zip(pts, rows, strict=True) if r["error"] == text)
+                out.print(f"  {count:>6,}  {text} (e.g. {point_text(first)})", soft_wrap=True)
+            if len(counts) > SHOWN_ERRORS:
+                out.print(f"  ... and {len(counts) - SHOWN_ERRORS} more distinct errors")
+    if not as_json:
+        out.print(f"{len(pts)} points ({failed} failed) with {executor}; written: {csv_path}", soft_wrap=True)
+    if failed == len(rows):
+        raise typer.Exit(1)  # every point failed (not all on configuration): nothing to use
 
 
 @app.command()
@@ -92,6 +142,8 @@ def explain(
     frontier_too: bool = typer.Option(True, "--frontier/--no-frontier", help="Also draw the binding constraint "
                                       "per era from the baseline frontier."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    output_dir: Path | None = OUTPUT_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Figures that teach one step: Gantt chart, time and memory breakdowns, scaling curves."""
     from datetime import date
@@ -106,9 +158,10 @@ def explain(
     sc = _scenario(scenario)
     if not sc.has_layout:
         raise BadInput(f"{sc.origin}: [layout] is not complete (tp, pp, dp): explain needs one layout to draw")
+    root = _output_root("explain", output_dir)
     eff = default_efficiency()
     result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
-    run_dir = new_run_dir("explain")
+    run_dir = new_run_dir("explain", root)
     written = []
     title = f"{sc.model.name} on {sc.cluster.n_devices} x {sc.cluster.accelerator.name}"
     if result.feasible:
@@ -139,9 +192,9 @@ def explain(
     if as_json:
         out.print_json(_json(payload))
         return
-    if not result.feasible:
+    if not result.feasible and not _quiet(quiet):
         out.print(f"{sc.name}: the layout is infeasible ({result.detail}); memory and scaling figures only")
-    out.print(f"written to {run_dir}: " + ", ".join(p.name for p in written) + ", scaling.csv, step.json")
+    out.print(f"written to {run_dir}: " + ", ".join(p.name for p in written) + ", scaling.csv, step.json", soft_wrap=True)
 
 
 @app.command()
@@ -155,8 +208,6 @@ def report(
         raise BadInput(f"{run_dir}: not a folder")
     if not any(run_dir.glob("*.png")) and not any(run_dir.glob("*.csv")):
         raise BadInput(f"{run_dir}: no figures or tables to report (is it a run folder?)")
-    target = run_dir / "report.html"
-    if target.exists():
-        raise BadInput(f"{target}: file exists; runs never overwrite earlier results")
+    target = _new_file(run_dir / "report.html", "report")
     target.write_text(build_report(run_dir), encoding="utf-8")
-    out.print(f"written: {target}")
+    out.print(f"written: {target}", soft_wrap=True)

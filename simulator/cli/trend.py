@@ -9,7 +9,20 @@ import typer
 from rich.table import Table
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.cli.common import BadInput, _flag_date, _json, _sci, app, err, out
+from simulator.cli.common import (
+    OUTPUT_DIR_OPTION,
+    QUIET_OPTION,
+    BadInput,
+    _flag_date,
+    _json,
+    _no_progress,
+    _output_root,
+    _quiet,
+    _sci,
+    app,
+    err,
+    out,
+)
 from simulator.scenario import ScenarioError
 
 
@@ -29,6 +42,8 @@ def frontier(
     end: str = typer.Option("2018", "--end", help="Last date (inclusive)."),
     step: str = typer.Option("quarter", "--step", help="month, quarter or year."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    output_dir: Path | None = OUTPUT_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """The largest feasible training run at each date and the constraint that binds it."""
     from rich.progress import Progress
@@ -45,14 +60,16 @@ def frontier(
     if last < first:
         raise BadInput(f"--end {end!r}: before --start {start!r}")
     config = _frontier_config(scenario)
+    root = _output_root("frontier", output_dir)
+    quiet = _quiet(quiet)
     dates = date_grid(first, last, step)
     util = Utilization(default_efficiency())
-    with Progress(console=err, transient=True, disable=as_json) as bar:
+    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
         task = bar.add_task("solving the frontier", total=len(dates))
         runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util)
     frame = to_frame(runs)
     landmarks = [(p, r) for p, r in compare(config, util=util) if first <= p.at <= last]
-    run_dir = new_run_dir("frontier")
+    run_dir = new_run_dir("frontier", root)
     frame.to_csv(run_dir / "frontier.csv", index=False)
     plot_frontier(frame, run_dir / "frontier.png", published(), title=f"Largest feasible training run: {config.name}")
     write_scenario(run_dir, config.to_raw())
@@ -67,8 +84,12 @@ def frontier(
         "jumps": [{"from": g.start.at, "to": g.end.at, "growth": g.total, "factors": g.factors, "changes": why}
                   for g, why in growth],
     }
+    written = f"written: {run_dir / 'frontier.csv'}, {run_dir / 'frontier.png'}"
     if as_json:
         out.print_json(_json(payload))
+        return
+    if quiet:
+        out.print(written, soft_wrap=True)
         return
     t = Table(title=f"{config.name}: largest feasible run, {first} to {last} by {step}", title_justify="left")
     for c in ("date", "pfs-days", "FLOP", "devices", "device", "workload", "days", "MFU", "goodput", "cost USD",
@@ -91,7 +112,7 @@ def frontier(
     for g, why in growth:
         parts = ", ".join(f"{k} x{v:.3g}" for k, v in g.factors.items() if not math.isclose(v, 1.0, rel_tol=1e-3))
         out.print(f"jump {g.start.at} -> {g.end.at}: x{g.total:.3g} ({parts}); {'; '.join(why)}")
-    out.print(f"written: {run_dir / 'frontier.csv'}, {run_dir / 'frontier.png'}")
+    out.print(written, soft_wrap=True)
 
 
 
@@ -111,6 +132,8 @@ def reproduce(
                                 "(0: no intervals)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the input draws."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+    output_dir: Path | None = OUTPUT_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era."""
 
@@ -129,11 +152,13 @@ def reproduce(
     if last < first:
         raise BadInput(f"--end {last}: before --start {first}")
     config = _frontier_config(scenario)
-    with Progress(console=err, transient=True, disable=as_json) as bar:
+    root = _output_root("reproduce", output_dir)
+    quiet = _quiet(quiet)
+    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
         task = bar.add_task("solving the frontier, then the input draws", total=None)
         rep = run_reproduction(config, first, last, step, samples=samples, seed=seed,
                                progress=lambda d, n: bar.update(task, completed=d, total=n))
-    run_dir = new_run_dir("reproduce")
+    run_dir = new_run_dir("reproduce", root)
     csv_path, fig_path = run_dir / "frontier.csv", run_dir / "reproduce.png"
     rep.frame.to_csv(csv_path, index=False)
     plot_reproduction(rep, fig_path, notable_runs(), title=f"Largest feasible training run ({config.name}) "
@@ -144,8 +169,12 @@ def reproduce(
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
     write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, samples=samples, seed=seed)
+    written = f"written: {csv_path}, {fig_path}, {run_dir / 'summary.json'}"
     if as_json:
         out.print_json(_json(summary))
+        return
+    if quiet:
+        out.print(written, soft_wrap=True)
         return
     pub = s["published"]
 
@@ -177,7 +206,7 @@ def reproduce(
     out.print(t)
     for era, shares in s["binding_by_era"].items():
         out.print(f"binding constraint, {era}: {_binding_text(shares)}")
-    out.print(f"written: {csv_path}, {fig_path}, {run_dir / 'summary.json'}")
+    out.print(written, soft_wrap=True)
 
 
 @app.command()
@@ -186,6 +215,7 @@ def efficiency(
                               "AlexNet-level run in."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Fit algorithmic efficiency (AI and Efficiency) and price an AlexNet-level run by year."""
     from simulator.trend.efficiency import efficiency_report
@@ -205,7 +235,9 @@ def efficiency(
               f"from {fit['first_date']} to {fit['last_date']} (published {pub['reduction']}x); fitted halving "
               f"time {fit['halving_months']:.1f} months, 90% CI [{fit['ci'][0]:.1f}, {fit['ci'][1]:.1f}] "
               f"(published {pub['halving_months']}); Moore's law over the same span {fit['moore_reduction']:.3g}x "
-              f"(published {pub['moore']}x).")
+              f"(published {pub['moore']}x).", soft_wrap=True)
+    if _quiet(quiet):
+        return
     t = Table(title="An AlexNet-level run on the hardware of each year (cheapest device)", title_justify="left")
     for c in ("year", "algorithmic multiplier", "FLOP", "device", "MFU", "hours", "cost USD"):
         t.add_column(c, justify="left" if c == "device" else "right")
@@ -226,6 +258,8 @@ def project(
     samples: int = typer.Option(1000, "--samples", min=10, help="Monte Carlo samples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples (recorded in the run folder)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    output_dir: Path | None = OUTPUT_DIR_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Project the largest feasible run forward under cost, power, supply and latency limits."""
     from datetime import date
@@ -244,6 +278,7 @@ def project(
     if to <= start_year or to > 2200:
         raise BadInput(f"--to {to}: must be after --from {start_year} and at most 2200")
     config = _frontier_config(scenario)
+    root = _output_root("project", output_dir)
     util = Utilization(default_efficiency())
     start = solve(start_date(start_year), config, util, relax=False)
     if not start.feasible or start.caps is None or start.caps.budget_usd is None:
@@ -253,7 +288,7 @@ def project(
     proj = run_projection(start, to, samples, seed, halving_months=halving, power_cap_w=config.power_cap_w)
     table = proj.table()
     history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False, util=util))
-    run_dir = new_run_dir("project")
+    run_dir = new_run_dir("project", root)
     table.to_csv(run_dir / "projection.csv", index=False)
     plot_projection(table, run_dir / "projection.png", history, title=f"Projected largest training run ({config.name}, "
                     f"{samples} samples, seed {seed})")
@@ -266,8 +301,12 @@ def project(
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
     write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, start=start.at, to=to)
+    written = f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}"
     if as_json:
         out.print_json(_json(summary))
+        return
+    if _quiet(quiet):
+        out.print(written, soft_wrap=True)
         return
     out.print(f"start: the simulated frontier at {start.at}: {start.n_devices:,} x {start.device_name}, "
               f"{start.flop:.3g} FLOP, budget ${start.caps.budget_usd:,.0f}")
@@ -281,4 +320,4 @@ def project(
     firsts = proj.first_year_binding()
     out.print("first year each limit binds in most samples: " + ", ".join(
         f"{k} {v if v is not None else 'never'}" for k, v in firsts.items()))
-    out.print(f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}")
+    out.print(written, soft_wrap=True)

@@ -151,7 +151,7 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
 def model_state_bytes(params: float, layout: Layout, shard=None) -> tuple[float, float, float]:
     """(weights, gradients, optimizer) bytes for `params` on one device under ZeRO, sharded
     over `shard` ranks (by default dp x cp, Megatron's distributed-optimizer group; routed
-    experts over dp x cp / ep)."""
+    experts over dp x cp / ep). ZeRO-Offload keeps the optimizer state in host memory."""
     mixed = layout.precision is not Precision.FP32
     w_bytes = layout.precision.bytes if mixed else 4
     opt_bytes = OPTIMIZER_BYTES_MIXED if mixed else OPTIMIZER_BYTES_FP32
@@ -159,7 +159,7 @@ def model_state_bytes(params: float, layout: Layout, shard=None) -> tuple[float,
     dp = layout.dp * layout.cp if shard is None else shard
     weights = params * w_bytes / (dp if stage >= 3 else 1)
     grads = params * w_bytes / (dp if stage >= 2 else 1)
-    optim = params * opt_bytes / (dp if stage >= 1 else 1)
+    optim = params * opt_bytes / (dp if stage >= 1 else 1) * np.where(layout.offload, 0.0, 1.0)
     return weights, grads, optim
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.catalog.hardware import host_of
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
+    ADAM_BYTES_PER_PARAM,
     generic_time,
     logits_time,
     optimizer_time,
@@ -144,9 +146,12 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         return Infeasible(Reason.CP_NOT_DIVIDING_SEQ, f"seq_len={model.seq_len}, cp={layout.cp}")
     if layout.ep > 1 and (not model.moe or model.experts % layout.ep or (layout.dp * layout.cp) % layout.ep):
         return Infeasible(Reason.EP_NOT_DIVIDING, f"ep={layout.ep}, experts={model.experts}, dp x cp={layout.dp * layout.cp}")
+    if layout.offload and (layout.zero.stage < 1 or host_of(cluster.accelerator.name) is None):
+        return Infeasible(Reason.OFFLOAD_UNSUPPORTED, f"zero={layout.zero.stage}, {cluster.accelerator.name}")
     if stack is not None:
         for on, can, what in ((layout.cp > 1, stack.context_parallel, "context parallelism"),
-                              (layout.ep > 1, stack.expert_parallel, "expert parallelism")):
+                              (layout.ep > 1, stack.expert_parallel, "expert parallelism"),
+                              (layout.offload, stack.offload, "optimizer offload")):
             if on and not can:
                 return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no {what}")
     if v > 1 and layout.n_microbatches % layout.pp:
@@ -219,6 +224,22 @@ def _hidden(comm, compute, usage: float):
     """Exposed time of `comm` pipelined with `compute`: what outlasts it, plus the share of
     the device its kernels take while they overlap (Calculon's processor usage)."""
     return np.maximum(comm - compute, 0.0) + usage * np.minimum(comm, compute)
+
+
+#: ZeRO-Offload's traffic per parameter of a rank's partition: its reduced gradient copied
+#: to the host in fp32 (cast on the GPU first: stack_evidence.csv deepspeed-offload:host_transfer)
+#: and its updated 16-bit weights copied back.
+OFFLOAD_BYTES_PER_PARAM = 4 + 2
+
+
+def offload_time(cluster: Cluster, layout: Layout, local_params):
+    """The optimizer step under ZeRO-Offload (Ren et al. 2021): the partition's gradients
+    down and weights up over the host link, and the Adam step streaming its state through
+    the host's memory, shared by the node's devices (catalog/hosts.csv). Not overlapped
+    with the next step (DeepSpeed's delayed parameter update is off by default)."""
+    link, host_bw = host_of(cluster.accelerator.name)
+    adam = ADAM_BYTES_PER_PARAM * local_params / (host_bw / cluster.devices_per_node)
+    return OFFLOAD_BYTES_PER_PARAM * local_params / link.bandwidth_bytes_per_s + adam
 
 
 def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Efficiency, lt, stack: Stack | None):
@@ -326,7 +347,9 @@ def unit_costs(
         dp_overlap=stack is None or stack.dp_overlap,
         zero3_fwd=zero3_fwd,
         zero3_bwd=zero3_bwd,
-        optimizer_s=optimizer_time(dense_params, layout, r) + optimizer_time(routed_params, layout, r, expert_shard),
+        optimizer_s=(offload_time(cluster, layout, dense_params / (layout.dp * layout.cp) + routed_params / expert_shard)
+                     if layout.offload else
+                     optimizer_time(dense_params, layout, r) + optimizer_time(routed_params, layout, r, expert_shard)),
         memory=device_memory(model, layout, acc.memory_bytes),
         model_flops=model_flops_per_step(model, layout.global_batch),
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simulator.catalog.hardware import host_of
 from simulator.catalog.stacks import find_stack
 from simulator.costs.closed_form import step_time
 from simulator.costs.flops import model_flops_per_step
@@ -38,7 +39,7 @@ from simulator.units import GB
 
 COLUMNS = [
     "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
-    "sequence_parallel", "zero", "global_batch", "reason", "memory_gb", "step_time_s",
+    "sequence_parallel", "zero", "offload", "global_batch", "reason", "memory_gb", "step_time_s",
     "tokens_per_s", "mfu",
 ]  # fmt: skip
 
@@ -75,6 +76,7 @@ class SearchResult:
             & (ok.virtual_stages == layout.virtual_stages) & (ok.recompute == layout.recompute.value)
             & (ok.sequence_parallel == layout.sequence_parallel) & (ok.zero == layout.zero.stage)
             & (ok.global_batch == layout.global_batch) & (ok.cp == layout.cp) & (ok.ep == layout.ep)
+            & (ok.offload == layout.offload)
         ]  # fmt: skip
         return int(hit.index[0]) + 1 if len(hit) else None
 
@@ -92,6 +94,7 @@ def layout_of(row, base: Layout) -> Layout:
         virtual_stages=int(row.virtual_stages), recompute=Recompute.parse(row.recompute),
         sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(str(row.zero)),
         precision=base.precision, attention=base.attention, cp=int(row.cp), ep=int(row.ep),
+        offload=bool(row.offload),
     )  # fmt: skip
 
 
@@ -100,7 +103,8 @@ def score_group(
     space: SearchSpace, eff: Efficiency,
 ) -> dict:  # fmt: skip
     """Closed-form columns of one group of candidates."""
-    code = structural_reasons(model, g, space, cluster.devices_per_node, bool(cluster.intra_link.torus))
+    code = structural_reasons(model, g, space, cluster.devices_per_node, bool(cluster.intra_link.torus),
+                              host_of(cluster.accelerator.name) is not None)
     n = len(g)
     mem, t = np.full(n, np.nan), np.full(n, np.nan)
     ok = code == 0
@@ -109,7 +113,7 @@ def score_group(
             global_batch=g.global_batch[ok], dp=g.dp[ok], tp=g.tp[ok], pp=g.pp[ok], micro_batch=g.micro_batch[ok],
             schedule=g.schedule, virtual_stages=g.virtual_stages, recompute=g.recompute,
             sequence_parallel=g.sequence_parallel, zero=g.zero, precision=base.precision, attention=base.attention,
-            cp=g.cp[ok], ep=g.ep[ok],
+            cp=g.cp[ok], ep=g.ep[ok], offload=g.offload,
         )  # fmt: skip
         u = unit_costs(model, cluster, lay, eff, find_stack(space.stack))  # uses the node size, not the device count
         total = np.broadcast_to(u.memory.total, (ok.sum(),))
@@ -127,7 +131,7 @@ def score_group(
         "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "cp": g.cp, "ep": g.ep, "micro_batch": g.micro_batch,
         "schedule": np.full(n, g.schedule.value), "virtual_stages": np.full(n, g.virtual_stages),
         "recompute": np.full(n, g.recompute.value), "sequence_parallel": np.full(n, g.sequence_parallel),
-        "zero": np.full(n, g.zero.stage), "global_batch": g.global_batch,
+        "zero": np.full(n, g.zero.stage), "offload": np.full(n, g.offload), "global_batch": g.global_batch,
         "reason": np.array([""] + [r.value for r in REASONS])[code],
         "memory_gb": mem / GB, "step_time_s": t, "tokens_per_s": np.where(code == 0, tokens, np.nan),
         "mfu": np.where(code == 0, flops * g.global_batch / (t * used * peak), np.nan),

@@ -37,6 +37,7 @@ REASONS = (
     Reason.ZERO_WITH_PIPELINE,
     Reason.CP_NOT_DIVIDING_SEQ,
     Reason.EP_NOT_DIVIDING,
+    Reason.OFFLOAD_UNSUPPORTED,
     Reason.STACK_UNSUPPORTED,
     Reason.BATCH_ABOVE_LIMIT,
     Reason.BATCH_NOT_DIVISIBLE,
@@ -62,6 +63,7 @@ class Group:
     global_batch: np.ndarray
     cp: np.ndarray
     ep: np.ndarray
+    offload: bool = False
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -128,9 +130,11 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
     cp_all, ep_all = splits[idx[:, 0], 2], splits[idx[:, 0], 3]
     mb_all, b_all = mbs[idx[:, 1]], batches[idx[:, 2]]
     dp_all = cluster.n_devices // (tp_all * pp_all * cp_all)
-    for (sched, v), rc, sp, zero in itertools.product(
-        schedule_options(space), space.recompute, space.sequence_parallel, space.zero
+    for (sched, v), rc, sp, zero, off in itertools.product(
+        schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload
     ):
+        if off and not zero.stage:  # offload moves ZeRO's optimizer partitions: meaningless without ZeRO
+            continue
         if generic and (sp or sched is Schedule.INTERLEAVED):
             continue
         keep = np.ones(len(tp_all), bool)
@@ -144,13 +148,13 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
             keep &= pp_all > 1  # with one stage GPipe is 1F1B
         if keep.any():
             yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep],
-                        cp_all[keep], ep_all[keep])
+                        cp_all[keep], ep_all[keep], off)
 
 
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int,
-                       torus: bool = False) -> np.ndarray:
+                       torus: bool = False, host: bool = True) -> np.ndarray:
     """Reason code per candidate for every rule except memory (0 = none); on a `torus`
-    any tp forms rings along the mesh axes."""
+    any tp forms rings along the mesh axes; `host`: the device's host is documented."""
     code = np.zeros(len(g), np.int8)
     stack = find_stack(space.stack)
 
@@ -175,8 +179,10 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark((g.cp > 1) & (model.seq_len % (2 * g.cp) != 0), Reason.CP_NOT_DIVIDING_SEQ)
         experts = max(model.experts, 1)
         mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
+    if g.offload and not host:
+        mark(np.ones(len(g), bool), Reason.OFFLOAD_UNSUPPORTED)
     if stack is not None:
-        unsupported = (g.zero.stage > stack.max_zero or (g.schedule is Schedule.INTERLEAVED and not stack.interleaved)
+        unsupported = (g.zero.stage > stack.max_zero or (g.offload and not stack.offload) or (g.schedule is Schedule.INTERLEAVED and not stack.interleaved)
                        or (g.sequence_parallel and not stack.sequence_parallel))
         mark(np.full(len(g), unsupported) | ((g.cp > 1) & (not stack.context_parallel))
              | ((g.ep > 1) & (not stack.expert_parallel)), Reason.STACK_UNSUPPORTED)
