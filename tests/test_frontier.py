@@ -285,3 +285,20 @@ def test_a_dip_without_a_reason_carries_the_run_it_was_solved_at(util):
     cheaper = replace(base.caps, budget_usd=base.caps.budget_usd / 10)
     fell = monotone([base, replace(base, at=date(2023, 4, 1), flop=base.flop / 2, caps=cheaper)])
     assert fell[1].flop == base.flop / 2 and "budget fell" in fell[1].fall_reason
+
+
+def test_the_frontier_trains_with_the_stack_of_its_date():
+    """Each stack of the lineage from its release; none before the first; a scenario's
+    `stacks` list replaces the lineage (an empty list: no stack at any date)."""
+    from dataclasses import replace as _replace
+    from datetime import date as _date
+
+    from simulator.frontier.config import STACK_LINEAGE, FrontierConfig, stack_at
+
+    cfg = FrontierConfig()
+    assert cfg.stacks == STACK_LINEAGE
+    assert stack_at(_date(2021, 8, 9), cfg) is None
+    assert stack_at(_date(2021, 8, 10), cfg) == "megatron-lm-2021"
+    assert stack_at(_date(2024, 9, 5), cfg) == "nemo-2024"
+    assert stack_at(_date(2026, 1, 1), cfg) == "nemo-2025"
+    assert stack_at(_date(2026, 1, 1), _replace(cfg, stacks=())) is None

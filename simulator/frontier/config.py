@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from simulator.catalog.hardware import accelerators, links
+from simulator.catalog.stacks import find_stack, stacks
 from simulator.costs.failures import DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError
@@ -38,6 +39,14 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 #: minutes; no published restart time was found in the reference data (verify).
 RESTART_S = 600.0
 
+#: The software the frontier's actor trains with: each stack from its `since` date
+#: (catalog/stacks.toml), the newest that has begun; before the first, no stack (DeepSpeed's
+#: combination rules, gradient reduction overlapped). NVIDIA's reference frameworks, whose
+#: behaviour is documented in code and recipes (stack_evidence.csv): Megatron-LM v2.5 (2021),
+#: NeMo's performance recipes on Megatron-Core (2024), NeMo 25.09 (2025). The labs' own
+#: frameworks are not public.
+STACK_LINEAGE = ("megatron-lm-2021", "nemo-2024", "nemo-2025")
+
 #: Sources of the constant defaults, written into a resolved scenario (the series defaults
 #: - budget, largest cluster, devices per host, longest run - are left out of it and keep
 #: their per-row sources in catalog/frontier_inputs.csv).
@@ -51,6 +60,7 @@ DEFAULT_SOURCES = {
     "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
     "data_scale": "1: the training data of catalog/workloads.toml as sourced (no scaling)",
     "duration_growth_scale": "1: the duration-growth rows of catalog/frontier_inputs.csv as sourced (no scaling)",
+    "stacks": "NVIDIA's reference frameworks, each from its release (catalog/stacks.toml, stack_evidence.csv)",
 }
 
 
@@ -87,6 +97,7 @@ class FrontierConfig:
     max_tp: float | None = None  # most tensor-parallel ranks searched (None: utilization.MAX_TP)
     ignore_budget: bool = False  # "disregarding cost": no budget at any date
     min_utilization: float | None = None  # a run must reach this share of the device's best MFU
+    stacks: tuple[str, ...] = STACK_LINEAGE  # the software, each stack from its release ([] for none)
     sources: tuple[tuple[str, str], ...] = ()
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
@@ -129,7 +140,7 @@ _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "h
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
-_LISTS = {"devices", "families"}
+_LISTS = {"devices", "families", "stacks"}
 _BOOLS = {"ignore_budget"}
 _TOP = {"name", "description", "frontier", "sources"}
 
@@ -169,9 +180,9 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             except ValueError:
                 raise bad("must be an ISO date, e.g. \"2016-06-30\"") from None
         elif key in _LISTS:
-            known = accelerators() if key == "devices" else families()
-            if not isinstance(value, list) or not value or any(v not in known for v in value):
-                raise bad(f"must be a non-empty list of: {', '.join(known)}")
+            known = accelerators() if key == "devices" else families() if key == "families" else stacks()
+            if not isinstance(value, list) or not (value or key == "stacks") or any(v not in known for v in value):
+                raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: {', '.join(known)}")
             out[key] = tuple(dict.fromkeys(value))
         elif key in _BOOLS:
             if not isinstance(value, bool):
@@ -193,6 +204,13 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             raise ScenarioError(origin, None, key, data[key], "must be a non-empty string")
     return FrontierConfig(name=data.get("name", Path(origin).stem), description=data.get("description", ""),
                           origin=origin, sources=tuple((k, str(v)) for k, v in sources.items()), **out)
+
+
+def stack_at(at: date, config: FrontierConfig) -> str | None:
+    """The stack the frontier's actor trains with at `at`: the newest of `config.stacks`
+    released by then (None before the first)."""
+    begun = [find_stack(k) for k in config.stacks if find_stack(k).since <= at]
+    return max(begun, key=lambda st: st.since).key if begun else None
 
 
 def load_frontier(path: Path | str | None = None) -> FrontierConfig:

@@ -41,7 +41,7 @@ from simulator.catalog.supply import COMPUTER_KEY, computer_price_per_hour, devi
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
-from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
+from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
 from simulator.frontier.inputs import accepted_duration_days, async_replicas_at, site_power_at, value_at
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, pow2_floor
 from simulator.frontier.workloads import Family, families_at
@@ -297,7 +297,7 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     def fit_on(k: int) -> Fit:
         batches = _batches(b_max, k, fam.per_device_batch, isinstance(model, Transformer))
         return util.best_layout(model, acc, k, min(node, k), intra, inter, known, batches, precision,
-                                int(config.max_tp or MAX_TP))
+                                int(config.max_tp or MAX_TP), stack_at(at, config))
 
     while True:
         if async_run:  # the replica size (up to one host) with the best utilization

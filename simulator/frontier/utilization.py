@@ -57,7 +57,8 @@ class Fit:
     memory_bound: bool = False  # no layout fits and fewer devices cannot help (only memory or structure failed)
 
 
-def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = MAX_TP) -> SearchSpace:
+def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = MAX_TP,
+                 stack: str | None = None) -> SearchSpace:
     """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
     of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
     divide heads and layers (the others are infeasible anyway). Tensor parallelism may
@@ -74,7 +75,7 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
                        schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
                        sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
                        top_k=0, max_tp=max_tp if tensor else 1, max_pp=None if pipeline else 1,
-                       divisors_only=True, tp_across_nodes=tensor)
+                       divisors_only=True, tp_across_nodes=tensor, stack=stack)
 
 
 class Utilization:
@@ -87,25 +88,27 @@ class Utilization:
 
     def best_layout(self, model: Transformer | GenericNetwork, acc: Accelerator, n: int, node: int,
                     intra: Link | None, inter: Link | None, known: set[str], batches: tuple[int, ...],
-                    precision: Precision, max_tp: int = MAX_TP) -> Fit:
-        """The fastest feasible layout of `model` on n devices (`node` per host)."""
+                    precision: Precision, max_tp: int = MAX_TP, stack: str | None = None) -> Fit:
+        """The fastest feasible layout of `model` on n devices (`node` per host), as `stack`
+        runs it (None: DeepSpeed's combination rules, gradient reduction overlapped)."""
         attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
         key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, frozenset(known), batches,
-               precision, attention, max_tp)
+               precision, attention, max_tp, stack)
         if key not in self._cache:
             self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention,
-                                            max_tp)
+                                            max_tp, stack)
         return self._cache[key]
 
-    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp) -> Fit:
+    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp,
+                stack=None) -> Fit:
         if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
             return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
         self.searches += 1
         node = max(1, min(node, n))
         cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK)
         base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
-        found = best_layout_closed_form(model, cluster, base, search_space(model, known, batches, node, max_tp),
-                                        self.eff)
+        found = best_layout_closed_form(model, cluster, base,
+                                        search_space(model, known, batches, node, max_tp, stack), self.eff)
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
