@@ -340,3 +340,15 @@ def test_search_tries_offload_when_asked():
     f = res.frame
     assert set(f.offload) == {False, True} and not (f.offload & (f.zero == 0)).any()
     assert (f[f.offload & (f.reason == "")].memory_gb < 80).all()
+
+
+def test_a_tpu_pod_runs_fsdp_with_tp_of_any_size_under_jax():
+    """On a torus any tp forms rings along the mesh axes (no node to split), and JAX on
+    TPU (MaxText) shards FSDP-style with pipelines too (stack_evidence.csv jax-tpu rows)."""
+    m, c = find_model("gpt3-175b"), cluster_of("tpu-v4", 3072)
+    lay = Layout(global_batch=1536, dp=256, tp=12, zero=Zero.STAGE_3, recompute=Recompute.FULL)
+    jax = find_stack("jax-tpu")
+    assert check_layout(m, c, lay, jax) is None
+    r = simulate_step(m, c, lay, EFF, jax)
+    assert r.feasible and 0 < r.mfu < 1
+    assert check_layout(m, c, dataclasses.replace(lay, dp=128, pp=2), jax) is None  # ZeRO-3 with a pipeline
