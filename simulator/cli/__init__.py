@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -18,6 +19,7 @@ from simulator.catalog import calibration_csv_path
 from simulator.catalog.efficiency import default_efficiency
 from simulator.cli.common import (
     QUIET_OPTION,
+    WIDE_OPTION,
     BadInput,
     UsageError,
     _json,
@@ -29,6 +31,7 @@ from simulator.cli.common import (
     app,
     err,
     out,
+    protect_numbers,
 )
 from simulator.engine.step import StepResult, simulate_step
 from simulator.units import GB, fmt_seconds
@@ -170,6 +173,7 @@ def search(
     out_dir: bool = typer.Option(False, "--out", help="Write every candidate as CSV into a new run folder."),
     output_dir: Path | None = SEARCH_OUTPUT_DIR,
     quiet: bool = QUIET_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
     from rich.progress import Progress
@@ -238,16 +242,36 @@ def search(
         lay, best = res.best
         out.print(f"best layout (event engine, top {len(res.top)} re-simulated): {describe(lay)} on {lay.n_devices} devices")
         out.print(step_table(best, f"{sc.model.name}, global batch {lay.global_batch}"))
-        t = Table(title=f"top {top} by closed form", title_justify="left")
+        batches = sorted(set(res.frame.global_batch))
+        t = Table(title=f"top {top} by closed form" + (f", global batch {batches[0]}" if len(batches) == 1 else ""),
+                  title_justify="left")
         cols = ["devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
-                "sequence_parallel", "zero", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
-        cols = [c for c in cols if c not in ("cp", "ep") or (res.frame[c] > 1).any()]
+                "sequence_parallel", "zero", "offload", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+        if not wide:  # 80 columns: the schedule with its virtual stages, flags as words
+            cols = ["tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "recompute", "sequence_parallel", "zero",
+                    "offload", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+        cols = [c for c in cols if c not in ("cp", "ep", "offload") or (res.frame[c] > (0 if c == "offload" else 1)).any()]
+        if not wide and res.frame.global_batch.nunique() == 1:
+            cols.remove("global_batch")  # one batch: it is in the title
+        short = {"micro_batch": "mb", "schedule": "sched", "recompute": "rc", "sequence_parallel": "sp",
+                 "global_batch": "batch", "memory_gb": "GB", "step_time_s": "step s", "virtual_stages": "v",
+                 "offload": "offl"}
         for c in cols:
-            t.add_column(c.replace("_", " "), justify="right")
+            t.add_column(c.replace("_", " ") if wide else short.get(c, c), justify="right")
+
+        def cell(row, c):
+            v = getattr(row, c)
+            if not wide and c == "schedule":
+                return {"interleaved": f"i{row.virtual_stages}", "1f1b": "1f1b", "gpipe": "gpipe"}[v]
+            if not wide and c == "recompute":
+                return {"selective": "sel"}.get(v, v)
+            if not wide and isinstance(v, (bool, np.bool_)):
+                return "yes" if v else "-"
+            return f"{v:.3g}" if isinstance(v, float) else str(v)
+
         for row in res.frame[res.frame.reason == ""].head(top).itertuples():
-            t.add_row(*(f"{getattr(row, c):.3g}" if isinstance(getattr(row, c), float) else str(getattr(row, c))
-                        for c in cols))  # fmt: skip
-        out.print(t)
+            t.add_row(*(cell(row, c) for c in cols))
+        out.print(protect_numbers(t))
     for reason, count in res.reason_counts.items():
         out.print(f"  {count:>9,}  {reason}")
     if baseline is not None:

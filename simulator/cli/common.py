@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # help shows what the source says ("[search] table", not rich markup)
     help="Parallel-training scaling simulator: how much compute the largest training runs can use, and why.",
 )
 # markup off: scenario values such as "[cluster]" or "[/x]" print as written
@@ -140,3 +142,18 @@ def _flag_date(text: str, flag: str):
 
 def _sci(x: float | None) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+
+WIDE_OPTION = typer.Option(False, "--wide", help="Every column (the default table fits 80 columns).")
+_NUMBER = re.compile(r"^[-+$]?[\d.,]+(e[-+]?\d+)?[x%]?( s| ms| us| GB)?$|^-$")
+
+
+def protect_numbers(table):
+    """Never cut a number: columns whose cells are all numbers keep their full width
+    (rich shrinks and wraps the text columns instead)."""
+    for col in table.columns:
+        cells = [str(c) for c in col._cells]
+        if cells and all(_NUMBER.match(c.strip()) for c in cells):
+            col.no_wrap = True
+            col.min_width = max(len(c) for c in cells + [str(col.header)])
+    return table

@@ -12,6 +12,7 @@ from simulator.catalog.efficiency import default_efficiency
 from simulator.cli.common import (
     OUTPUT_DIR_OPTION,
     QUIET_OPTION,
+    WIDE_OPTION,
     BadInput,
     _flag_date,
     _json,
@@ -22,6 +23,7 @@ from simulator.cli.common import (
     app,
     err,
     out,
+    protect_numbers,
 )
 from simulator.scenario import ScenarioError
 
@@ -44,6 +46,7 @@ def frontier(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     output_dir: Path | None = OUTPUT_DIR_OPTION,
     quiet: bool = QUIET_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """The largest feasible training run at each date and the constraint that binds it."""
     from rich.progress import Progress
@@ -92,18 +95,23 @@ def frontier(
         out.print(written, soft_wrap=True)
         return
     t = Table(title=f"{config.name}: largest feasible run, {first} to {last} by {step}", title_justify="left")
-    for c in ("date", "pfs-days", "FLOP", "devices", "device", "workload", "days", "MFU", "goodput", "cost USD",
-              "binding (2x gain)"):
-        t.add_column(c, justify="left" if c in ("date", "device", "workload", "binding (2x gain)") else "right")
+    cols = (("date", "pfs-days", "FLOP", "devices", "device", "workload", "days", "MFU", "goodput", "cost USD",
+             "binding (2x gain)") if wide else ("date", "FLOP", "devices", "device", "days", "MFU", "binding"))
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("date", "device", "workload", "binding (2x gain)", "binding") else "right")
     shown = runs if len(runs) <= 30 else [r for r in runs if r.at.month == runs[0].at.month]
     for r in shown:
         if not r.feasible:
-            t.add_row(r.at.isoformat(), "-", "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {r.reason}")
+            t.add_row(r.at.isoformat(), *["-"] * (len(cols) - 2), f"infeasible: {r.reason}")
             continue
         bind = ", ".join(f"{c} {r.gains[c]:.2f}x" for c in r.binding) or "none"
-        t.add_row(r.at.isoformat(), _sci(r.pfs_days), _sci(r.flop), f"{r.n_devices:,}", r.device_name, r.family,
-                  f"{r.days:.0f}", f"{r.mfu:.2f}", f"{r.goodput:.2f}", _sci(r.cost_usd), bind)
-    out.print(t)
+        if wide:
+            t.add_row(r.at.isoformat(), _sci(r.pfs_days), _sci(r.flop), f"{r.n_devices:,}", r.device_name, r.family,
+                      f"{r.days:.0f}", f"{r.mfu:.2f}", f"{r.goodput:.2f}", _sci(r.cost_usd), bind)
+        else:
+            t.add_row(r.at.isoformat(), _sci(r.flop), f"{r.n_devices:,}", r.device, f"{r.days:.0f}", f"{r.mfu:.2f}",
+                      ", ".join(r.binding) or "none")
+    out.print(protect_numbers(t))
     if len(shown) < len(runs):
         out.print(f"(one row per year shown; all {len(runs)} dates are in the CSV)")
     for p, r in landmarks:
@@ -260,6 +268,7 @@ def project(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     output_dir: Path | None = OUTPUT_DIR_OPTION,
     quiet: bool = QUIET_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Project the largest feasible run forward under cost, power, supply and latency limits."""
     from datetime import date
@@ -311,12 +320,20 @@ def project(
     out.print(f"start: the simulated frontier at {start.at}: {start.n_devices:,} x {start.device_name}, "
               f"{start.flop:.3g} FLOP, budget ${start.caps.budget_usd:,.0f}")
     t = Table(title=f"largest run per year, {samples} samples (seed {seed})", title_justify="left")
-    for c in ("year", "FLOP p10", "median", "p90", "cost USD (median)", "effective (median)", *LIMITS):
-        t.add_column(c, justify="right")
+    cols = ("year", "FLOP p10", "median", "p90", "cost USD (median)", "effective (median)", *LIMITS) if wide else (
+        "year", "p10", "median", "p90", "cost USD", "bound by (share of samples)")
+    for c in cols:
+        t.add_column(c, justify="left" if c.startswith("bound by") else "right")
     for r in table.itertuples():
-        t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
-                  _sci(r.effective_flop_median), *(f"{getattr(r, f'share_bound_by_{k}'):.0%}" for k in LIMITS))
-    out.print(t)
+        shares = {k: getattr(r, f"share_bound_by_{k}") for k in LIMITS}
+        if wide:
+            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
+                      _sci(r.effective_flop_median), *(f"{v:.0%}" for v in shares.values()))
+        else:
+            bound = ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0)
+            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
+                      bound or "none")
+    out.print(protect_numbers(t))
     firsts = proj.first_year_binding()
     out.print("first year each limit binds in most samples: " + ", ".join(
         f"{k} {v if v is not None else 'never'}" for k, v in firsts.items()))

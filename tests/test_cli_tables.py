@@ -1,0 +1,48 @@
+"""Tables fit an 80-column terminal and never cut a number (issue 14); --wide shows every column."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli_helpers import run
+from simulator.cli import common
+
+
+@pytest.fixture
+def terminal_80(monkeypatch):
+    """The console as an 80-column terminal would size it."""
+    monkeypatch.setattr(common.out, "_width", 80)
+    yield
+
+
+CASES = {
+    "search": ("search", "scenarios/search-llama3-405b-16384.toml", "--top", "5"),
+    "frontier": ("frontier", "--start", "2016", "--end", "2026", "--step", "year"),
+    "project": ("project", "--samples", "20", "--to", "2030"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tables_fit_80_columns_and_never_cut_a_number(capsys, terminal_80, tmp_path, case):
+    code, out, err = run(capsys, *CASES[case], "--output-dir", str(tmp_path))
+    assert code == 0, err
+    table = [line for line in out.splitlines() if line[:1] in "┃│┏┡└┌"]
+    assert table, out
+    assert all(len(line) <= 80 for line in table), max(table, key=len)
+    assert "…" not in out
+
+
+def test_wide_shows_every_column(capsys, tmp_path):
+    code, out, _ = run(capsys, "frontier", "--start", "2016", "--end", "2018", "--step", "year", "--wide",
+                       "--output-dir", str(tmp_path))
+    assert code == 0 and "goodput" in out and "cost USD" in out
+    code, out, _ = run(capsys, "frontier", "--start", "2016", "--end", "2018", "--step", "year",
+                       "--output-dir", str(tmp_path))
+    assert code == 0 and "goodput" not in out
+
+
+def test_help_shows_what_the_source_says(capsys):
+    code, out, _ = run(capsys, "search", "--help")
+    assert code == 0
+    assert "[search] table" in out  # not eaten as markup
+    assert "<bool>" not in out and "--json" in out
