@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_helpers import run
+
 from simulator.cli import common
 
 
