@@ -46,3 +46,22 @@ def test_help_shows_what_the_source_says(capsys):
     assert code == 0
     assert "[search] table" in out  # not eaten as markup
     assert "<bool>" not in out and "--json" in out
+
+
+def test_long_commands_show_their_stages(monkeypatch):
+    """explain and project report each stage on a progress bar (issue 14: they showed none)."""
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    monkeypatch.setattr(common, "err", Console(file=buf, force_terminal=True, width=80))
+    with common.stages("project", ("the start run", "20 samples"), disable=False) as advance:
+        advance("20 samples")
+    text = buf.getvalue()
+    assert "project: the start run" in text or "project: 20 samples" in text
+    import inspect
+
+    from simulator.cli import explore, trend
+
+    assert "stages(" in inspect.getsource(explore.explain) and "stages(" in inspect.getsource(trend.project)

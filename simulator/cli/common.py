@@ -7,6 +7,7 @@ import math
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -157,3 +158,19 @@ def protect_numbers(table):
             col.no_wrap = True
             col.min_width = max(len(c) for c in cells + [str(col.header)])
     return table
+
+
+@contextmanager
+def stages(description: str, names: tuple[str, ...], disable: bool):
+    """A progress bar over the named stages of a long command (on stderr, gone when done);
+    `advance(name)` starts the next one."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=disable) as bar:
+        task = bar.add_task(f"{description}: {names[0]}", total=len(names))
+
+        def advance(name: str) -> None:
+            bar.update(task, advance=1, description=f"{description}: {name}")
+
+        yield advance

@@ -18,6 +18,7 @@ from simulator.cli.common import (
     app,
     err,
     out,
+    stages,
 )
 
 #: Distinct errors listed after a sweep (all of them are in the CSV).
@@ -146,20 +147,36 @@ def explain(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Figures that teach one step: Gantt chart, time and memory breakdowns, scaling curves."""
-    from datetime import date
 
     from simulator.catalog.efficiency import default_efficiency
     from simulator.cli.common import _scenario
-    from simulator.engine.step import simulate_step
-    from simulator.report import explain as ex
-    from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.search.rank import used_cluster
 
     sc = _scenario(scenario)
     if not sc.has_layout:
         raise BadInput(f"{sc.origin}: [layout] is not complete (tp, pp, dp): explain needs one layout to draw")
     root = _output_root("explain", output_dir)
     eff = default_efficiency()
+    names = ("step and its figures", "scaling curves") + (("baseline frontier 2012-2025",) if frontier_too else ())
+    with stages("explain", names, _no_progress(as_json, _quiet(quiet))) as advance:
+        payload = _explain(sc, eff, frontier_too, root, advance)
+    if as_json:
+        out.print_json(_json(payload))
+        return
+    if not payload["feasible"] and not _quiet(quiet):
+        out.print(f"{sc.name}: the layout is infeasible ({payload['reason']}); memory and scaling figures only")
+    out.print(f"written to {payload['run_dir']}: " + ", ".join(Path(p).name for p in payload["figures"])
+              + ", scaling.csv, step.json", soft_wrap=True)
+
+
+def _explain(sc, eff, frontier_too: bool, root: Path, advance) -> dict:
+    """The explain run folder's figures and tables; `advance` marks each stage."""
+    from datetime import date
+
+    from simulator.engine.step import simulate_step
+    from simulator.report import explain as ex
+    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.search.rank import used_cluster
+
     result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
     run_dir = new_run_dir("explain", root)
     written = []
@@ -169,12 +186,14 @@ def explain(
                     ex.breakdown(result, run_dir / "breakdown.png", title)]
     if result.memory is not None:
         written.append(ex.memory(result, run_dir / "memory.png", f"{title}: memory per device"))
+    advance("scaling curves")
     n = sc.cluster.n_devices
     counts = sorted({2 ** k for k in range(max(0, n.bit_length() - 5), n.bit_length() + 2)})
     table = ex.scaling_table(sc.model, sc.cluster, sc.layout, eff, counts)
     table.to_csv(run_dir / "scaling.csv", index=False)
     written.append(ex.scaling(table, run_dir / "scaling.png", title))
     if frontier_too:
+        advance("baseline frontier 2012-2025")
         from simulator.frontier.config import load_frontier
         from simulator.frontier.series import date_grid, frontier_series, published, to_frame
         from simulator.report.frontier_plot import plot_frontier
@@ -187,14 +206,8 @@ def explain(
     (run_dir / "step.json").write_text(_json({"scenario": sc.name, **result.to_dict()}))
     write_scenario(run_dir, sc.raw)
     write_meta(run_dir, scenario=sc.origin)
-    payload = {"run_dir": str(run_dir), "feasible": result.feasible, "reason": result.detail,
-               "figures": [str(p) for p in written]}
-    if as_json:
-        out.print_json(_json(payload))
-        return
-    if not result.feasible and not _quiet(quiet):
-        out.print(f"{sc.name}: the layout is infeasible ({result.detail}); memory and scaling figures only")
-    out.print(f"written to {run_dir}: " + ", ".join(p.name for p in written) + ", scaling.csv, step.json", soft_wrap=True)
+    return {"run_dir": str(run_dir), "feasible": result.feasible, "reason": result.detail,
+            "figures": [str(p) for p in written]}
 
 
 @app.command()

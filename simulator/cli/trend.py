@@ -24,6 +24,7 @@ from simulator.cli.common import (
     err,
     out,
     protect_numbers,
+    stages,
 )
 from simulator.scenario import ScenarioError
 
@@ -289,14 +290,19 @@ def project(
     config = _frontier_config(scenario)
     root = _output_root("project", output_dir)
     util = Utilization(default_efficiency())
-    start = solve(start_date(start_year), config, util, relax=False)
-    if not start.feasible or start.caps is None or start.caps.budget_usd is None:
-        raise BadInput(f"--from {start_year}: the frontier there has no budgeted run to start from "
-                       f"({start.reason or 'no budget documented'})")
-    halving = fit_efficiency(efficiency_points(), seed=seed).halving_months
-    proj = run_projection(start, to, samples, seed, halving_months=halving, power_cap_w=config.power_cap_w)
-    table = proj.table()
-    history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False, util=util))
+    names = ("the start run", f"{samples} samples", "the simulated history")
+    with stages("project", names, _no_progress(as_json, _quiet(quiet))) as advance:
+        start = solve(start_date(start_year), config, util, relax=False)
+        if not start.feasible or start.caps is None or start.caps.budget_usd is None:
+            raise BadInput(f"--from {start_year}: the frontier there has no budgeted run to start from "
+                           f"({start.reason or 'no budget documented'})")
+        advance(f"{samples} samples")
+        halving = fit_efficiency(efficiency_points(), seed=seed).halving_months
+        proj = run_projection(start, to, samples, seed, halving_months=halving, power_cap_w=config.power_cap_w)
+        table = proj.table()
+        advance("the simulated history")
+        history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False,
+                                           util=util))
     run_dir = new_run_dir("project", root)
     table.to_csv(run_dir / "projection.csv", index=False)
     plot_projection(table, run_dir / "projection.png", history, title=f"Projected largest training run ({config.name}, "

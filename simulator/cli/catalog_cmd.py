@@ -1,0 +1,218 @@
+"""`simulator catalog KIND`: the packaged catalog, every row with its key numbers and its source.
+
+The rows come from `simulator.catalog.listing` (the units of the catalog files). The
+table fits the terminal (80 columns without one, or $COLUMNS): numbers and keys are
+never cut; names and sources are cut with an ellipsis, and printed in full by --wide
+and --json.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from simulator.catalog.listing import KINDS, STACK_FLAGS, catalog_kind, catalog_listing
+from simulator.cli.common import BadInput, _json, app, out
+
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class _Col:
+    header: str
+    cell: Callable[[dict], str]
+    text: bool = False  # cut with an ellipsis to fit (names, sources); numbers and keys never are
+    share: float = 1.0  # of the width left for text columns
+
+
+def _num(x) -> str:
+    """A catalog number as written: up to 4 significant digits, integers whole, '-' when unknown."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    if float(x) == int(x) or abs(x) >= 1000:
+        return f"{x:.0f}"
+    return f"{x:.4g}"
+
+
+def _count(x) -> str:
+    """A parameter count: 175B, 61M."""
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.0f}"
+
+
+def _get(field: str, fmt: Callable = _num) -> Callable[[dict], str]:
+    return lambda r: fmt(r[field])
+
+
+def _text(field: str) -> Callable[[dict], str]:
+    return lambda r: " ".join(str(r[field] or "").split()) or "-"
+
+
+def _system(r: dict) -> str:
+    intra, inter, n = r["default_intra_link"], r["default_inter_link"], r["default_devices_per_node"]
+    if not (intra or inter or n):
+        return "-"
+    return f"{intra or '?'} + {inter or '?'}, {n if n else '?'}/node"
+
+
+def _flags(r: dict) -> str:
+    return "".join(letter if r[f] else "-" for f, (letter, _) in STACK_FLAGS.items())
+
+
+def _experts(r: dict) -> str:
+    return f"{r['experts']}/{r['top_k']}" if r["experts"] else "-"
+
+
+def _date(field: str) -> Callable[[dict], str]:
+    return lambda r: r[field] or "-"
+
+
+def _published(r: dict) -> str:
+    return r["published"] + ("*" if r["in_use_from"] else "")
+
+
+_KEY = _Col("key", _text("key"))
+_SOURCE = _Col("source", _text("source"), text=True, share=2.0)
+
+#: Per kind, the tables of the compact view (each fits the width by itself; every table repeats the key).
+TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
+    "accelerators": [
+        ("dense peak TFLOP/s, memory, power, price", [
+            _KEY, _Col("released", _date("release_date")),
+            _Col("fp32", _get("fp32_tflops")), _Col("tf32", _get("tf32_tflops")),
+            _Col("bf16", _get("bf16_tflops")), _Col("fp8", _get("fp8_tflops")),
+            _Col("GB", _get("memory_gb")), _Col("GB/s", _get("memory_bw_gb_s")), _Col("W", _get("tdp_w")),
+            _Col("USD", _get("purchase_price_usd")), _Col("USD/h", _get("cloud_usd_per_hour")),
+        ]),
+        ("name, default system (scale-up + scale-out link, devices per node), source", [
+            _KEY, _Col("name", _text("name"), text=True), _Col("default system", _system), _SOURCE,
+        ]),
+    ],
+    "links": [
+        ("bandwidth per device and direction, latency", [
+            _KEY, _Col("name", _text("name"), text=True), _Col("year", _get("year")),
+            _Col("GB/s", _get("gb_s_per_direction")), _Col("us", _get("latency_us")),
+            _Col("torus", _text("torus")), _SOURCE,
+        ]),
+    ],
+    "models": [
+        ("built-in models (experts: routed / active per token)", [
+            _KEY, _Col("kind", _text("kind")), _Col("params", _get("params", _count)),
+            _Col("layers", _get("layers")), _Col("hidden", _get("hidden")), _Col("heads", _get("heads")),
+            _Col("seq", _get("seq_len")), _Col("experts", _experts), _SOURCE,
+        ]),
+    ],
+    "techniques": [
+        ("parallel techniques and the date each was published", [
+            _KEY, _Col("published", _published), _Col("name", _text("name"), text=True), _SOURCE,
+        ]),
+    ],
+    "stacks": [
+        ("software stacks (ZeRO: most / most with pipeline / default; flags below)", [
+            _KEY, _Col("since", _date("since")),
+            _Col("ZeRO", lambda r: f"{r['max_zero']}/{r['max_zero_with_pipeline']}/{r['zero_default']}"),
+            _Col("flags", _flags), _Col("name", _text("name"), text=True), _SOURCE,
+        ]),
+    ],
+}
+
+
+def _footnotes(kind: str, rows: list[dict]) -> list[str]:
+    if kind == "techniques":
+        return [f"* {r['key']}: in use from {r['in_use_from']}, before publication" for r in rows if r["in_use_from"]]
+    if kind == "stacks":
+        return ["flags: " + ", ".join(f"{letter} {meaning}" for letter, meaning in STACK_FLAGS.values())
+                + "; - not offered"]
+    return []
+
+
+def _widths(cols: list[_Col], cells: list[list[str]], width: int | None) -> list[int]:
+    """Column widths: numbers and keys at their full width, text columns sharing what is left
+    (at least 8 characters each, never more than they need). `width` None: every column in full."""
+    full = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    if width is None:
+        return full
+    fixed = sum(w for w, c in zip(full, cols, strict=True) if not c.text) + (len(cols) - 1)  # one space between
+    texts = [i for i, c in enumerate(cols) if c.text]
+    left = max(width - fixed, 8 * len(texts))
+    widths = list(full)
+    # give each text column its share; a column that needs less gives the rest to the others
+    pending = sorted(texts, key=lambda i: full[i] / cols[i].share)
+    for n, i in enumerate(pending):
+        shares = sum(cols[j].share for j in pending[n:])
+        widths[i] = max(min(full[i], math.floor(left * cols[i].share / shares)), min(8, full[i]))
+        left -= widths[i]
+    return widths
+
+
+def _table(cols: list[_Col], rows: list[dict], width: int | None) -> tuple[Table, int]:
+    cells = [[c.cell(r) for c in cols] for r in rows]
+    widths = _widths(cols, cells, width)
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0), pad_edge=False, header_style="bold")
+    for c, w in zip(cols, widths, strict=True):
+        numeric = not c.text and c is not _KEY and all(_is_number(row[cols.index(c)]) for row in cells)
+        t.add_column(c.header, width=w, no_wrap=True, overflow="ellipsis", justify="right" if numeric else "left")
+    for row in cells:
+        t.add_row(*(Text(cell) for cell in row))
+    return t, sum(widths) + len(cols) - 1
+
+
+def _is_number(cell: str) -> bool:
+    return cell == "-" or cell.replace(".", "", 1).rstrip("MBkT").isdigit()
+
+
+def _terminal_width() -> int:
+    """The width to fit: the terminal's, else $COLUMNS, else 80."""
+    if out.is_terminal:
+        return out.width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+
+
+def render_catalog(kind: str, rows: list[dict], width: int | None) -> list[tuple[str, Table, int]]:
+    """(title, table, its width) of each table of `kind`; `width` None: no text cut (--wide)."""
+    return [(title, *_table(cols, rows, width)) for title, cols in TABLES[kind]]
+
+
+@app.command("catalog")
+def catalog(
+    kind: str = typer.Argument(..., metavar="KIND", help=f"What to list: {', '.join(KINDS)}."),
+    as_json: bool = typer.Option(False, "--json", help="Print every row as JSON, every field in full."),
+    wide: bool = typer.Option(False, "--wide", help="Names and sources in full (lines longer than the terminal)."),
+) -> None:
+    """List the packaged catalog: every row with its key numbers and its source."""
+    try:
+        kind = catalog_kind(kind)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    try:
+        rows = catalog_listing(kind)
+    except ValueError as exc:  # a damaged package file: one line naming file, key and column
+        raise BadInput(str(exc)) from None
+    if as_json:
+        out.print_json(_json({"kind": kind, "rows": rows}))
+        return
+    width = None if wide else _terminal_width()
+    tables = render_catalog(kind, rows, width)
+    console = Console(file=out.file, width=max([width or 0] + [w for _, _, w in tables]), highlight=False,
+                      markup=False, force_terminal=out.is_terminal or None, no_color=out.no_color)
+    console.print(f"{kind}: {len(rows)} rows (--json or --wide for every field in full)", soft_wrap=True)
+    for title, table, _ in tables:
+        console.print()
+        console.print(title, soft_wrap=True)
+        console.print(table)
+    notes = _footnotes(kind, rows)
+    if notes:
+        console.print()
+    for line in notes:
+        console.print(line)
