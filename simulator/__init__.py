@@ -1,0 +1,190 @@
+"""Parallel-training scaling simulator: how much compute the largest training runs can use, and why.
+
+The Python API. Every name below is imported on first use (``import simulator`` itself
+reads no file and loads neither numpy nor pandas); each has its own docstring
+(``help(simulator.search_layouts)``).
+
+Scenarios and one step::
+
+    import simulator as sim
+
+    sc = sim.load_scenario(sim.default_scenario_path())       # or a path to your TOML
+    result = sim.simulate_step(sc.model, sc.cluster, sc.layout, sim.default_efficiency(), sc.stack)
+    result.step_time_s, result.mfu, result.breakdown_s, result.memory
+
+Building the inputs yourself (the catalog gives accelerators, links, models, stacks)::
+
+    acc = sim.find_accelerator("a100-80gb")                   # a key, an exact name or free text
+    intra, inter, per_node = sim.default_links("a100-80gb")
+    cluster = sim.Cluster(acc, 1024, per_node, intra, inter)
+    layout = sim.Layout(global_batch=1536, tp=8, pp=8, dp=16, recompute=sim.Recompute.FULL)
+    model = sim.find_model("gpt3-175b")                       # or sim.Transformer(name=..., layers=..., ...)
+
+Layout search::
+
+    space = sim.SearchSpace(global_batches=(1536,), max_micro_batch=2)
+    res = sim.search_layouts(model, cluster, layout, space, sim.default_efficiency())
+    best_layout, best_step = res.best                         # res.frame: every candidate, ranked
+
+The frontier, its reproduction and projection::
+
+    from datetime import date
+
+    runs = sim.solve_frontier("2012", "2018", step="year")    # the largest feasible run at each date
+    rep = sim.reproduce(sim.load_frontier(), date(1959, 1, 1), date(2026, 7, 1))
+    proj = sim.project(runs[-1], to_year=2040, samples=1000, seed=0)
+    sim.check_date_range("2012", "2030", "frontier")          # a warning past the data, ValueError before 1950
+
+Errors are one line: ScenarioError for a scenario file, KeyError for an unknown or
+ambiguous catalog name, ValueError for an impossible value.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+# name -> module that defines it (imported on first access, PEP 562)
+_EXPORTS = {
+    # scenarios
+    "load_scenario": "simulator.scenario",
+    "default_scenario_path": "simulator.scenario",
+    "Scenario": "simulator.scenario",
+    "ScenarioError": "simulator.scenario",
+    # one step and the layout search
+    "simulate_step": "simulator.engine.step",
+    "StepResult": "simulator.engine.step",
+    "search_layouts": "simulator.search.rank",
+    "SearchResult": "simulator.search.rank",
+    # the frontier, its reproduction and projection
+    "solve_frontier": "simulator.api",
+    "solve": "simulator.frontier.solver",
+    "Run": "simulator.frontier.solver",
+    "frontier_series": "simulator.frontier.series",
+    "date_grid": "simulator.frontier.series",
+    "load_frontier": "simulator.frontier.config",
+    "FrontierConfig": "simulator.frontier.config",
+    "reproduce": "simulator.trend.reproduce",
+    "Reproduction": "simulator.trend.reproduce",
+    "project": "simulator.trend.project",
+    "Projection": "simulator.trend.project",
+    "check_date_range": "simulator.catalog.ranges",
+    # specifications
+    "Transformer": "simulator.specs",
+    "GenericNetwork": "simulator.specs",
+    "Accelerator": "simulator.specs",
+    "Link": "simulator.specs",
+    "Cluster": "simulator.specs",
+    "Layout": "simulator.specs",
+    "SearchSpace": "simulator.specs",
+    "Efficiency": "simulator.specs",
+    "Stack": "simulator.specs",
+    "Precision": "simulator.specs",
+    "Schedule": "simulator.specs",
+    "Recompute": "simulator.specs",
+    "Zero": "simulator.specs",
+    "Attention": "simulator.specs",
+    # the catalog
+    "default_efficiency": "simulator.catalog.efficiency",
+    "find_accelerator": "simulator.catalog.hardware",
+    "find_link": "simulator.catalog.hardware",
+    "default_links": "simulator.catalog.hardware",
+    "accelerators": "simulator.catalog.hardware",
+    "find_model": "simulator.catalog.models",
+    "builtin_models": "simulator.catalog.models",
+    "find_stack": "simulator.catalog.stacks",
+    "catalog_listing": "simulator.catalog.listing",
+}
+
+__all__ = [
+    "Accelerator",
+    "Attention",
+    "Cluster",
+    "Efficiency",
+    "FrontierConfig",
+    "GenericNetwork",
+    "Layout",
+    "Link",
+    "Precision",
+    "Projection",
+    "Recompute",
+    "Reproduction",
+    "Run",
+    "Scenario",
+    "ScenarioError",
+    "Schedule",
+    "SearchResult",
+    "SearchSpace",
+    "Stack",
+    "StepResult",
+    "Transformer",
+    "Zero",
+    "accelerators",
+    "builtin_models",
+    "catalog_listing",
+    "check_date_range",
+    "date_grid",
+    "default_efficiency",
+    "default_links",
+    "default_scenario_path",
+    "find_accelerator",
+    "find_link",
+    "find_model",
+    "find_stack",
+    "frontier_series",
+    "load_frontier",
+    "load_scenario",
+    "project",
+    "reproduce",
+    "search_layouts",
+    "simulate_step",
+    "solve",
+    "solve_frontier",
+]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # for type checkers and editors; never run
+    from simulator.api import solve_frontier
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.catalog.hardware import accelerators, default_links, find_accelerator, find_link
+    from simulator.catalog.listing import catalog_listing
+    from simulator.catalog.models import builtin_models, find_model
+    from simulator.catalog.ranges import check_date_range
+    from simulator.catalog.stacks import find_stack
+    from simulator.engine.step import StepResult, simulate_step
+    from simulator.frontier.config import FrontierConfig, load_frontier
+    from simulator.frontier.series import date_grid, frontier_series
+    from simulator.frontier.solver import Run, solve
+    from simulator.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
+    from simulator.search.rank import SearchResult, search_layouts
+    from simulator.specs import (
+        Accelerator,
+        Attention,
+        Cluster,
+        Efficiency,
+        GenericNetwork,
+        Layout,
+        Link,
+        Precision,
+        Recompute,
+        Schedule,
+        SearchSpace,
+        Stack,
+        Transformer,
+        Zero,
+    )
+    from simulator.trend.project import Projection, project
+    from simulator.trend.reproduce import Reproduction, reproduce

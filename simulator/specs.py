@@ -28,6 +28,8 @@ class _Choice(enum.Enum):
 
 
 class Precision(_Choice):
+    """Number format of the matrix multiplies (the peak used); fp8 stores 2 bytes (see `bytes`)."""
+
     FP32 = "fp32"
     TF32 = "tf32"
     FP16 = "fp16"
@@ -47,18 +49,24 @@ class Precision(_Choice):
 
 
 class Schedule(_Choice):
+    """Pipeline schedule: GPipe (all forwards, then all backwards), 1F1B, or interleaved 1F1B (virtual stages)."""
+
     GPIPE = "gpipe"
     ONE_F_ONE_B = "1f1b"
     INTERLEAVED = "interleaved"
 
 
 class Recompute(_Choice):
+    """Activation recomputation: none, selective (the attention core) or full (each layer's forward again)."""
+
     NONE = "none"
     SELECTIVE = "selective"
     FULL = "full"
 
 
 class Zero(_Choice):
+    """ZeRO sharding over data-parallel ranks: 0 none, 1 optimizer state, 2 + gradients, 3 + parameters."""
+
     STAGE_0 = "0"
     STAGE_1 = "1"
     STAGE_2 = "2"

@@ -182,8 +182,9 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     out.n_devices = n
     try:
         acc = find_accelerator(row.get("hardware", ""))
-    except KeyError:
-        out.skipped = f"unknown accelerator {row.get('hardware', '')!r}"
+    except KeyError as exc:  # unknown, or ambiguous ("'A100' is ambiguous: a100-40gb, a100-80gb; name one ...")
+        ambiguous = "is ambiguous" in str(exc.args[0] if exc.args else "")
+        out.skipped = f"accelerator {exc.args[0]}" if ambiguous else f"unknown accelerator {row.get('hardware', '')!r}"
         return out, None
     for metric in METRICS:
         value = _num(row.get(metric))

@@ -109,14 +109,14 @@ def test_default_links_of_a100_and_missing_defaults():
     ("NVIDIA A100 80GB SXM (Selene)", "a100-80gb"),
     ("NVIDIA A100 80GB", "a100-80gb"),
     ("A100 40GB", "a100-40gb"),
-    ("A100", "a100-80gb"),  # family without memory: highest-memory variant
     ("NVIDIA H100 80GB SXM (DGX H100)", "h100-sxm"),
     ("H100", "h100-sxm"),
     ("NVIDIA V100 32GB (DGX-2H)", "v100-32gb"),
     ("V100 16 GB", "v100-16gb"),
     ("TPU v4", "tpu-v4"),
     ("B200", "b200"),
-    ("GTX 580", "gtx580-3gb"),  # a family name without a distinguishing token: the variant with most memory
+    ("GTX 580 3GB", "gtx580-3gb"),
+    ("NVIDIA GeForce GTX 580", "gtx580"),  # an exact name
 ])
 def test_find_accelerator(text, key):
     assert catalog.find_accelerator(text) is catalog.accelerators()[key]
@@ -127,12 +127,41 @@ def test_every_measurement_hardware_resolves_to_its_device(table):
     accs = catalog.accelerators()
     family = {"V100": "v100-32gb", "A100": "a100-80gb", "H100": "h100-sxm", "GB200": "gb200", "B200": "b200",
               "TPU v4": "tpu-v4", "TPU v3": "tpu-v3"}
+    # rows whose text does not name the variant: the source says only "A100" (MT-NLG as reported by PaLM)
+    unnamed = {"NVIDIA A100 (PaLM text: 2240 A100 GPUs)"}
     for row in _csv(table):
         hw = row["hardware"]
         if not hw:
             continue
+        if hw in unnamed:
+            with pytest.raises(KeyError, match="ambiguous: a100-40gb, a100-80gb"):
+                catalog.find_accelerator(hw)
+            continue
         want = next(key for word, key in family.items() if word in hw)
         assert catalog.find_accelerator(hw) is accs[want], hw
+
+
+@pytest.mark.parametrize("text, matches", [
+    ("A100", "a100-40gb, a100-80gb"),
+    ("NVIDIA A100 SXM4", "a100-40gb, a100-80gb"),
+    ("V100", "v100-16gb, v100-32gb"),
+    ("GTX 580", "gtx580, gtx580-3gb"),
+])
+def test_ambiguous_family_name_raises_one_line_listing_the_matches(text, matches):
+    """A family named without a distinguishing token is no longer resolved silently (issue 14)."""
+    with pytest.raises(KeyError) as exc:
+        catalog.find_accelerator(text)
+    message = exc.value.args[0]
+    assert message.startswith(f"{text!r} is ambiguous: {matches}; name one") and "\n" not in message
+    with pytest.raises(KeyError, match="ambiguous"):
+        catalog.default_links(text)
+
+
+def test_every_key_and_name_still_resolves_to_itself():
+    for key, acc in catalog.accelerators().items():
+        assert catalog.find_accelerator(key) is acc
+        assert catalog.find_accelerator(acc.name) is acc
+        catalog.default_links(acc.name)
 
 
 @pytest.mark.parametrize("text", ["NVIDIA RTX 4090", "NVIDIA", "TPU", "banana", ""])
@@ -188,3 +217,15 @@ def test_module_does_not_read_shared():
         for needle in ("../shared", "shared/data", "/work/", "open(", "pathlib"):
             assert needle not in source, (path, needle)  # package files only, via importlib
     assert 'files("simulator.catalog")' in (package / "hardware.py").read_text(encoding="utf-8")
+
+
+def test_validate_row_with_an_ambiguous_accelerator_says_so():
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.validation import validate
+
+    row = {"id": "X", "model": "gpt3-175b", "hardware": "A100", "n_devices": "1024", "global_batch_seqs": "1536",
+           "tp": "8", "pp": "8", "dp": "16", "mfu": "0.4"}
+    (result,) = validate([row], default_efficiency(), "defaults")
+    assert result.skipped.startswith("accelerator 'A100' is ambiguous: a100-40gb, a100-80gb; name one")
+    (result,) = validate([{**row, "hardware": "A100 80GB"}], default_efficiency(), "defaults")
+    assert "accelerator" not in result.skipped  # resolved (to a100-80gb); it may still be infeasible

@@ -65,3 +65,13 @@ def test_long_commands_show_their_stages(monkeypatch):
     from simulator.cli import explore, trend
 
     assert "stages(" in inspect.getsource(explore.explain) and "stages(" in inspect.getsource(trend.project)
+
+
+def test_far_dates_are_an_error_or_a_warning(capsys, tmp_path):
+    from cli_helpers import one_line
+
+    code, _, err = run(capsys, "frontier", "--start", "2012", "--end", "3000", "--output-dir", str(tmp_path))
+    assert code == 2 and "3000" in one_line(err) and "2100" in err
+    code, _, err = run(capsys, "frontier", "--start", "2027", "--end", "2027", "--step", "year", "--quiet",
+                       "--output-dir", str(tmp_path))
+    assert code == 0 and "extrapolation" in err

@@ -216,17 +216,21 @@ def _match_key(text: str) -> str:
     for key, weights in _catalog_tokens().items():
         shared = words & weights.keys()
         if any(t not in _GENERIC and not _MEMORY.match(t) and len(t) > 1 for t in shared):
-            memory = _accelerators()[key].memory_bytes
-            best.append((sum(weights[t] for t in shared),
-                         -math.inf if math.isnan(memory) else memory, key))
+            best.append((sum(sorted(weights[t] for t in shared)), key))
     if not best:
         weights = _catalog_tokens()
         close = sorted(rows, key=lambda k: (-sum(weights[k].get(t, 0.0) for t in words),
                                             -difflib.SequenceMatcher(None, wanted.lower(), k).ratio(), k))
         raise KeyError(f"no catalog accelerator named in {wanted!r}; close keys: "
                        f"{', '.join(close[:6])} (all keys: accelerators())")
-    best.sort(key=lambda c: (-c[0], -c[1], c[2]))
-    return best[0][2]
+    top = max(score for score, _ in best)
+    tied = sorted(key for score, key in best if math.isclose(score, top, rel_tol=1e-9))
+    if len(tied) > 1:
+        gb = [_accelerators()[k].memory_bytes / GB for k in tied]
+        by_memory = all(math.isfinite(m) and m == round(m) for m in gb) and len(set(gb)) == len(gb)
+        hint = f" (its key, or its memory: {' or '.join(f'{m:.0f}GB' for m in gb)})" if by_memory else " by its key"
+        raise KeyError(f"{wanted!r} is ambiguous: {', '.join(tied)}; name one{hint}")
+    return tied[0]
 
 
 def find_accelerator(text: str) -> Accelerator:
@@ -237,10 +241,11 @@ def find_accelerator(text: str) -> Accelerator:
     token such as 'a100', 'v4', 'mi300x', 'gtx580'; not a brand, form factor or memory
     size) with an accelerator. Candidates are ranked by the summed weight of shared tokens
     (key tokens x2, each divided by how many accelerators carry it), so a memory size in
-    the text ('32GB') picks that variant, and rates like '200Gb/s' are ignored. Ties, i.e.
-    a family named without a distinguishing token ("A100", "V100"), go to the variant with
-    the most memory (a100-80gb, v100-32gb), then to the alphabetically first key.
-    KeyError (one line, listing keys) when nothing is named.
+    the text ('32GB') picks that variant, and rates like '200Gb/s' are ignored.
+    KeyError (one line) when nothing is named (listing close keys), or when several
+    accelerators match equally, i.e. a family named without a distinguishing token
+    ("A100", "V100", "GTX 580"): "'A100' is ambiguous: a100-40gb, a100-80gb; name one ...".
+    A free text that names the variant ("NVIDIA A100 80GB SXM (Selene)") is not ambiguous.
     """
     return _accelerators()[_match_key(text)]
 

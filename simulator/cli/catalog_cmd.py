@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,8 +22,6 @@ from rich.text import Text
 
 from simulator.catalog.listing import KINDS, STACK_FLAGS, catalog_kind, catalog_listing
 from simulator.cli.common import BadInput, _json, app, out
-
-ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -58,13 +57,6 @@ def _text(field: str) -> Callable[[dict], str]:
     return lambda r: " ".join(str(r[field] or "").split()) or "-"
 
 
-def _system(r: dict) -> str:
-    intra, inter, n = r["default_intra_link"], r["default_inter_link"], r["default_devices_per_node"]
-    if not (intra or inter or n):
-        return "-"
-    return f"{intra or '?'} + {inter or '?'}, {n if n else '?'}/node"
-
-
 def _flags(r: dict) -> str:
     return "".join(letter if r[f] else "-" for f, (letter, _) in STACK_FLAGS.items())
 
@@ -82,46 +74,48 @@ def _published(r: dict) -> str:
 
 
 _KEY = _Col("key", _text("key"))
-_SOURCE = _Col("source", _text("source"), text=True, share=2.0)
+_SOURCE = _Col("source", _text("source"), text=True)
+_SOURCE_MIN = 40  # the source joins the last table when it gets this much room there, else a table of its own
 
-#: Per kind, the tables of the compact view (each fits the width by itself; every table repeats the key).
+#: Per kind, the tables of the compact view, each fitting the width by itself (each repeats the key);
+#: the source column is added by `render_catalog`.
 TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
     "accelerators": [
-        ("dense peak TFLOP/s, memory, power, price", [
+        ("dense peak TFLOP/s, memory (GB, GB/s), power (W), price (USD, USD per hour)", [
             _KEY, _Col("released", _date("release_date")),
             _Col("fp32", _get("fp32_tflops")), _Col("tf32", _get("tf32_tflops")),
             _Col("bf16", _get("bf16_tflops")), _Col("fp8", _get("fp8_tflops")),
             _Col("GB", _get("memory_gb")), _Col("GB/s", _get("memory_bw_gb_s")), _Col("W", _get("tdp_w")),
             _Col("USD", _get("purchase_price_usd")), _Col("USD/h", _get("cloud_usd_per_hour")),
         ]),
-        ("name, default system (scale-up + scale-out link, devices per node), source", [
-            _KEY, _Col("name", _text("name"), text=True), _Col("default system", _system), _SOURCE,
+        ("default system (links by key: simulator catalog links) and name", [
+            _KEY, _Col("scale-up", _text("default_intra_link")), _Col("scale-out", _text("default_inter_link")),
+            _Col("/node", _get("default_devices_per_node")), _Col("name", _text("name"), text=True),
         ]),
     ],
     "links": [
-        ("bandwidth per device and direction, latency", [
-            _KEY, _Col("name", _text("name"), text=True), _Col("year", _get("year")),
-            _Col("GB/s", _get("gb_s_per_direction")), _Col("us", _get("latency_us")),
-            _Col("torus", _text("torus")), _SOURCE,
+        ("bandwidth per device and direction (GB/s), latency (us)", [
+            _KEY, _Col("year", _get("year")), _Col("GB/s", _get("gb_s_per_direction")),
+            _Col("us", _get("latency_us")), _Col("torus", _text("torus")), _Col("name", _text("name"), text=True),
         ]),
     ],
     "models": [
         ("built-in models (experts: routed / active per token)", [
             _KEY, _Col("kind", _text("kind")), _Col("params", _get("params", _count)),
             _Col("layers", _get("layers")), _Col("hidden", _get("hidden")), _Col("heads", _get("heads")),
-            _Col("seq", _get("seq_len")), _Col("experts", _experts), _SOURCE,
+            _Col("seq", _get("seq_len")), _Col("experts", _experts),
         ]),
     ],
     "techniques": [
         ("parallel techniques and the date each was published", [
-            _KEY, _Col("published", _published), _Col("name", _text("name"), text=True), _SOURCE,
+            _KEY, _Col("published", _published), _Col("name", _text("name"), text=True),
         ]),
     ],
     "stacks": [
         ("software stacks (ZeRO: most / most with pipeline / default; flags below)", [
             _KEY, _Col("since", _date("since")),
             _Col("ZeRO", lambda r: f"{r['max_zero']}/{r['max_zero_with_pipeline']}/{r['zero_default']}"),
-            _Col("flags", _flags), _Col("name", _text("name"), text=True), _SOURCE,
+            _Col("flags", _flags), _Col("name", _text("name"), text=True),
         ]),
     ],
 }
@@ -131,8 +125,8 @@ def _footnotes(kind: str, rows: list[dict]) -> list[str]:
     if kind == "techniques":
         return [f"* {r['key']}: in use from {r['in_use_from']}, before publication" for r in rows if r["in_use_from"]]
     if kind == "stacks":
-        return ["flags: " + ", ".join(f"{letter} {meaning}" for letter, meaning in STACK_FLAGS.values())
-                + "; - not offered"]
+        return ["flags: " + ", ".join(f"{letter}={meaning}" for letter, meaning in STACK_FLAGS.values())
+                + "; -=not offered"]
     return []
 
 
@@ -168,20 +162,35 @@ def _table(cols: list[_Col], rows: list[dict], width: int | None) -> tuple[Table
 
 
 def _is_number(cell: str) -> bool:
-    return cell == "-" or cell.replace(".", "", 1).rstrip("MBkT").isdigit()
+    """A number, a count (175B), a ratio (256/8), a shape (16x16x16) or '-': right-aligned."""
+    return bool(re.fullmatch(r"-|[\d.]+[kMBT]?|\d+(?:[/x]\d+)+", cell))
 
 
 def _terminal_width() -> int:
-    """The width to fit: the terminal's, else $COLUMNS, else 80."""
+    """The width to fit: the terminal's, else $COLUMNS, else 80 (at most the console's width)."""
     if out.is_terminal:
         return out.width
     columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+    return min(int(columns) if columns.isdigit() and int(columns) > 0 else 80, out.width)
+
+
+def _full_width(cols: list[_Col], rows: list[dict]) -> int:
+    return sum(max([len(c.header)] + [len(c.cell(r)) for r in rows]) for c in cols) + len(cols) - 1
 
 
 def render_catalog(kind: str, rows: list[dict], width: int | None) -> list[tuple[str, Table, int]]:
-    """(title, table, its width) of each table of `kind`; `width` None: no text cut (--wide)."""
-    return [(title, *_table(cols, rows, width)) for title, cols in TABLES[kind]]
+    """(title, table, its width) of each table of `kind` to fit `width` (None: nothing cut, --wide).
+
+    The source joins the last table when it gets at least 40 characters there (its other text
+    columns in full), else it gets a table of its own (key and source).
+    """
+    layout = [(title, list(cols)) for title, cols in TABLES[kind]]
+    title, last = layout[-1]
+    if width is None or _full_width(last, rows) + 1 + _SOURCE_MIN <= width:
+        layout[-1] = (f"{title}, source", [*last, _SOURCE])
+    else:
+        layout.append(("source", [_KEY, _SOURCE]))
+    return [(title, *_table(cols, rows, width)) for title, cols in layout]
 
 
 @app.command("catalog")
@@ -206,10 +215,10 @@ def catalog(
     tables = render_catalog(kind, rows, width)
     console = Console(file=out.file, width=max([width or 0] + [w for _, _, w in tables]), highlight=False,
                       markup=False, force_terminal=out.is_terminal or None, no_color=out.no_color)
-    console.print(f"{kind}: {len(rows)} rows (--json or --wide for every field in full)", soft_wrap=True)
+    console.print(f"{kind}: {len(rows)} rows (--json or --wide for every field in full)")
     for title, table, _ in tables:
         console.print()
-        console.print(title, soft_wrap=True)
+        console.print(title)
         console.print(table)
     notes = _footnotes(kind, rows)
     if notes:

@@ -38,6 +38,19 @@ def _frontier_config(scenario: Path | None):
         raise BadInput(str(exc)) from None
 
 
+def _check_dates(start, end, command: str) -> None:
+    """Dates outside what the simulator can answer: one line and exit 2 (impossible), or a
+    warning on stderr (an extrapolation past the inputs)."""
+    from simulator.catalog.ranges import check_date_range
+
+    try:
+        warning = check_date_range(start, end, command)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if warning:
+        err.print(warning, soft_wrap=True)
+
+
 @app.command()
 def frontier(
     scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
@@ -61,6 +74,7 @@ def frontier(
     if step not in STEPS:
         raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
     first, last = _flag_date(start, "--start"), _flag_date(end, "--end")
+    _check_dates(start, end, "frontier")
     if last < first:
         raise BadInput(f"--end {end!r}: before --start {start!r}")
     config = _frontier_config(scenario)
@@ -158,6 +172,7 @@ def reproduce(
         raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
     first = _flag_date(start, "--start")
     last = _flag_date(end, "--end") if end else DATA_END
+    _check_dates(start, end or last, "reproduce")
     if last < first:
         raise BadInput(f"--end {last}: before --start {first}")
     config = _frontier_config(scenario)
@@ -233,6 +248,7 @@ def efficiency(
         wanted = tuple(int(y) for y in years.split(","))
     except ValueError:
         raise BadInput(f"--years {years!r}: not a comma-separated list of years") from None
+    _check_dates(min(wanted), max(wanted), "efficiency")
     if any(not 1950 <= y <= 2100 for y in wanted):
         raise BadInput(f"--years {years!r}: years must be between 1950 and 2100")
     rep = efficiency_report(wanted, seed=seed)
@@ -283,6 +299,7 @@ def project(
     from simulator.trend.project import LIMITS, start_date
     from simulator.trend.project import project as run_projection
 
+    _check_dates(start_year, to, "project")
     if not 2013 <= start_year <= 2100:
         raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
     if to <= start_year or to > 2200:
