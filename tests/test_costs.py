@@ -401,7 +401,8 @@ def test_dp_and_tp_groups_follow_megatron_placement():
 
 
 # ------------------------------------------------------------------ layering
-LAYERS = ["units", "specs", "catalog", "costs", "engine", "search", "frontier", "trend", "sweep", "validation", "report", "runs", "cli"]
+LAYERS = ["units", "specs", "catalog", "costs", "engine", "search", "frontier", "trend", "sweep", "validation", "report", "runs",
+          "api", "cli"]
 HEAVY = {"simpy", "pandas", "matplotlib", "typer", "rich"}
 
 

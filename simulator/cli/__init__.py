@@ -282,7 +282,7 @@ def search(
         out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
 
 
-from simulator.cli import catalog_cmd, explore, trend  # noqa: F401  (register the commands)
+from simulator.cli import catalog_cmd, compare_cmd, explore, trend  # noqa: F401  (register the commands)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -323,7 +323,7 @@ def project(
     run_dir = new_run_dir("project", root)
     table.to_csv(run_dir / "projection.csv", index=False)
     plot_projection(table, run_dir / "projection.png", history, title=f"Projected largest training run ({config.name}, "
-                    f"{samples} samples, seed {seed})")
+                    f"{samples} samples, seed {seed})", start=(start.at, start.flop))
     summary = {"scenario": config.name, "seed": seed, "samples": samples, "start": start.at,
                "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
                              "budget_usd": start.caps.budget_usd},

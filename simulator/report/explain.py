@@ -27,11 +27,12 @@ OP_COLOURS = {FORWARD: "tab:blue", BACKWARD: "tab:green", SEND: "tab:orange", DP
 FAMILIES = {"data parallel (ZeRO allowed)": {"max_tp": 1, "max_pp": 1}, "tensor + data": {"max_pp": 1}, "3D (tensor + pipeline + data)": {}}
 
 
-def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) -> Path:
-    """One row per stage for compute and one for its link; time in seconds."""
+def gantt_figure(records: list[tuple], title: str, max_stages: int = 16):
+    """The Gantt chart (not saved): see `gantt`."""
     plt = pyplot()
     stages = sorted({r[0] for r in records})[:max_stages]
-    fig, ax = plt.subplots(figsize=(12, 0.5 + 0.55 * len(stages)), dpi=110)
+    # at least 3.2 inches (about 350 px) tall whatever the stage count: a pp = 1 chart stays readable
+    fig, ax = plt.subplots(figsize=(12, max(3.2, 1.6 + 0.55 * len(stages))), dpi=110)
     for stage, op, _chunk, _mb, start, end in records:
         if stage not in stages:
             continue
@@ -40,12 +41,19 @@ def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) ->
                 edgecolor="none")
     ax.set_yticks([2 * i for i in range(len(stages))] + [2 * i + 1 for i in range(len(stages))])
     ax.set_yticklabels([f"stage {s} compute" for s in stages] + [f"stage {s} link" for s in stages], fontsize=7)
-    ax.invert_yaxis()
+    ax.set_ylim(2 * len(stages) - 0.4, -0.6)  # top to bottom: stage 0 first
     ax.set_xlabel("time in the step (s); gaps in the compute rows are the pipeline bubble")
     ax.set_title(title + (f" (first {max_stages} stages)" if len({r[0] for r in records}) > max_stages else ""))
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in OP_COLOURS.values()]
-    ax.legend(handles, list(OP_COLOURS), fontsize=7, ncol=4, loc="upper right")
-    return save(fig, path)
+    used = {r[1] for r in records if r[0] in stages}
+    shown = {op: c for op, c in OP_COLOURS.items() if op in used} or OP_COLOURS
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in shown.values()]
+    ax.legend(handles, list(shown), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) -> Path:
+    """One row per stage for compute and one for its link; time in seconds. The legend sits beside the axes."""
+    return save(gantt_figure(records, title, max_stages), path)
 
 
 def breakdown(result, path: Path, title: str) -> Path:
@@ -59,22 +67,32 @@ def breakdown(result, path: Path, title: str) -> Path:
     return save(fig, path)
 
 
-def memory(result, path: Path, title: str) -> Path:
+def memory_figure(result, title: str):
+    """The memory bar (not saved): see `memory`."""
     plt = pyplot()
     m = result.memory
     parts = {"weights": m.weights, "gradients": m.gradients, "optimizer states": m.optimizer,
              "activations": m.activations}
-    fig, ax = plt.subplots(figsize=(8, 2.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(10, 2.8), dpi=110)
     left = 0.0
     for (name, v), c in zip(parts.items(), ("tab:blue", "tab:orange", "tab:green", "tab:red")):
         ax.barh(0, v / GB, left=left, color=c, label=f"{name} {v / GB:.1f} GB")
         left += v / GB
     ax.axvline(m.capacity / GB, color="black", ls="--", label=f"capacity {m.capacity / GB:.0f} GB")
+    ax.set_xlim(0, max(left, m.capacity / GB) * 1.05)
     ax.set_yticks([])
     ax.set_xlabel("GB on the most loaded device")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right", ncol=3)
-    return save(fig, path)
+    handles, labels = ax.get_legend_handles_labels()  # the parts in order, then the capacity
+    order = [*range(1, len(handles)), 0]
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), borderaxespad=0.0)
+    return fig
+
+
+def memory(result, path: Path, title: str) -> Path:
+    """Peak memory of the most loaded device by part against its capacity; the legend beside the bar."""
+    return save(memory_figure(result, title), path)
 
 
 def scaling_table(model, cluster: Cluster, base_layout, eff, counts: list[int]) -> pd.DataFrame:
@@ -94,9 +112,10 @@ def scaling_table(model, cluster: Cluster, base_layout, eff, counts: list[int]) 
     return pd.DataFrame(rows)
 
 
-def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
+def scaling_figure(table: pd.DataFrame, title: str):
+    """Best MFU and step time per device count, one curve per family (not saved); the legend under the axes."""
     plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5), dpi=110)
     for family, part in table.groupby("family", sort=False):
         a1.plot(part.devices, part.mfu, marker="o", label=family)
         a2.plot(part.devices, part.step_time_s, marker="o", label=family)
@@ -106,6 +125,10 @@ def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     a2.set_yscale("log")
-    a1.legend(fontsize=8)
+    a1.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(0.0, -0.16), borderaxespad=0.0)  # under the axes
     fig.suptitle(f"{title}: missing points = no layout of that family fits (memory, batch)")
-    return save(fig, path)
+    return fig
+
+
+def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
+    return save(scaling_figure(table, title), path)

@@ -1,35 +1,73 @@
-"""Figure of a projection: median and 10-90% band of the largest run per year."""
+"""Figure of a projection: median and 10-90% band of the largest run per year.
+
+The projection starts where the history ends: its curves begin at the start run (the
+simulated frontier at `start`, or else the last point of the history), so that history
+and projection meet without a gap. The legend sits beside the axes, off the data.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from simulator.report.figures import pyplot, save
+from simulator.report.figures import legend_outside, pyplot, save
 from simulator.units import PFS_DAY_FLOP
 
 
-def plot_projection(table: pd.DataFrame, path: Path, history: pd.DataFrame | None = None,
-                    title: str = "Projected largest training run") -> Path:
-    plt = pyplot()
+def _year(d) -> float:
+    """A date as a fractional year (2025-07-01 -> 2025.5), the x of the figure."""
+    t = pd.Timestamp(d)
+    return t.year + (t.day_of_year - 1) / (366 if t.is_leap_year else 365)
 
-    fig, ax = plt.subplots(figsize=(10, 6), dpi=120)
+
+def projection_figure(table: pd.DataFrame, history: pd.DataFrame | None = None,
+                      title: str = "Projected largest training run", start: tuple[date, float] | None = None):
+    """The figure (not saved). `start`: (date, FLOP) of the run the projection starts from."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(11.5, 6), dpi=120)
+    hx, hy = [], []
     if history is not None and len(history):
-        ok = history[history.feasible]
-        years = pd.to_datetime(ok["date"]).dt.year + (pd.to_datetime(ok["date"]).dt.month - 1) / 12
-        ax.plot(years, ok["pfs_days"], color="0.4", lw=1.2, label="simulated frontier (history)")
-    x = table["year"] + 0.5
-    ax.fill_between(x, table["flop_p10"] / PFS_DAY_FLOP, table["flop_p90"] / PFS_DAY_FLOP, color="tab:blue",
-                    alpha=0.25, label="10-90% of samples")
-    ax.plot(x, table["flop_median"] / PFS_DAY_FLOP, color="tab:blue", lw=2, label="median")
+        ok = history[history.feasible.astype(bool)]
+        hx, hy = [_year(d) for d in ok["date"]], list(ok["pfs_days"])
+    if start is not None:
+        x0, y0 = _year(start[0]), start[1] / PFS_DAY_FLOP
+        if hx and x0 > hx[-1]:
+            hx, hy = [*hx, x0], [*hy, y0]
+    elif hx:
+        x0, y0 = hx[-1], hy[-1]
+    else:
+        x0 = y0 = None
+    if hx:
+        ax.plot(hx, hy, color="0.4", lw=1.2, marker="o", ms=2.5, label="simulated frontier (history)")
+    x = list(table["year"] + 0.5)  # the projection's year n is n years after the start (mid-year)
+
+    def curve(values) -> list:
+        ys = list(values / PFS_DAY_FLOP)
+        return ys if x0 is None else [y0, *ys]
+
+    xs = x if x0 is None else [x0, *x]
+    ax.fill_between(xs, curve(table["flop_p10"]), curve(table["flop_p90"]), color="tab:blue", alpha=0.25,
+                    label="10-90% of samples")
+    ax.plot(xs, curve(table["flop_median"]), color="tab:blue", lw=2, label="median")
     if "effective_flop_median" in table:
-        ax.plot(x, table["effective_flop_median"] / PFS_DAY_FLOP, color="tab:green", ls="--", lw=1.5,
-                label="median x algorithmic efficiency (effective compute)")
+        ax.plot(xs, curve(table["effective_flop_median"]), color="tab:green", ls="--", lw=1.5,
+                label="median x algorithmic efficiency\n(effective compute)")
+    if x0 is not None:
+        ax.axvline(x0, color="0.6", lw=0.8, ls=":", zorder=0)
+        ax.annotate("projection starts", (x0, 0.02), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                    textcoords="offset points", fontsize=7, color="0.4")
     ax.set_yscale("log")
     ax.set_ylabel("training compute (petaflop/s-days)")
     ax.set_xlabel("year")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    return save(fig, path)
+    legend_outside(ax, fontsize=8)
+    return fig
+
+
+def plot_projection(table: pd.DataFrame, path: Path, history: pd.DataFrame | None = None,
+                    title: str = "Projected largest training run", start: tuple[date, float] | None = None) -> Path:
+    """Save the figure to `path` (PNG) and return it. `start`: (date, FLOP) of the start run."""
+    return save(projection_figure(table, history, title, start), path)
