@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 
 
@@ -238,6 +239,10 @@ class Transformer:
     def attention_mats(self) -> tuple[tuple[int, int], ...]:
         """(inputs, outputs) of each attention matrix per token, in forward order; the
         last is the output projection (row-parallel under tp)."""
+        return self._attention_mats
+
+    @cached_property
+    def _attention_mats(self) -> tuple[tuple[int, int], ...]:
         h, a, d = self.hidden, self.heads, self.head_dim
         if self.mla:
             q = ((h, self.q_lora_rank), (self.q_lora_rank, a * self.qk_dim)) if self.q_lora_rank else (
@@ -246,18 +251,18 @@ class Transformer:
             return q + kv + ((a * d, h),)
         return ((h, a * d + 2 * self.n_kv_heads * d), (a * d, h))
 
-    @property
+    @cached_property
     def expert_params(self) -> int:
         """Weights of one expert MLP."""
         f = self.ffn if self.expert_ffn is None else self.expert_ffn
         return (3 if self.gated_mlp else 2) * self.hidden * f
 
-    @property
+    @cached_property
     def routed_layer_params(self) -> float:
         """Routed-expert weights per layer, averaged over the layers (what ep shards)."""
         return self.moe_share * self.experts * self.expert_params
 
-    @property
+    @cached_property
     def layer_params(self) -> float:
         """Weights of one layer, averaged over the layers: attention, MLP (or experts, their
         router and shared experts), layer norms; biases of dense models included."""
@@ -272,7 +277,7 @@ class Transformer:
             mlp = (self.dense_layers * mlp + (self.layers - self.dense_layers) * per_moe) / self.layers
         return attn + mlp + 4 * h
 
-    @property
+    @cached_property
     def active_mlp_params(self) -> float:
         """MLP weights one token passes through, averaged over the layers."""
         dense = (3 if self.gated_mlp else 2) * self.hidden * self.ffn
@@ -281,12 +286,12 @@ class Transformer:
         per_moe = (self.top_k + self.shared_experts) * self.expert_params + self.hidden * self.experts
         return (1 - self.moe_share) * dense + self.moe_share * per_moe
 
-    @property
+    @cached_property
     def embedding_params(self) -> int:
         """Token embedding (tied with the output layer) plus learned positions."""
         return self.vocab * self.hidden + self.seq_len * self.hidden
 
-    @property
+    @cached_property
     def params(self) -> int:
         return round(self.layers * self.layer_params + self.embedding_params + 2 * self.hidden)
 

@@ -261,6 +261,8 @@ def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effici
     # ring attention (Liu et al. 2023; Megatron-Core cp_comm_type p2p): cp - 1 passes of
     # this rank's keys and values, each overlapped with attention to the chunk in hand;
     # backward passes keys, values and their gradients
+    if not np.any(np.asarray(layout.cp) > 1):  # no context parallelism: nothing to exchange
+        return _expert_comm(model, cluster, layout, eff, f, bw, full) if model.moe else (f, bw)
     cpg = coll.cp_group(cluster, layout, eff)
     kv = b * sq * model.kv_width * el / layout.tp
     if stack is None or stack.cp_ring:
@@ -273,13 +275,17 @@ def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effici
         cp_f, cp_b = gather, 2 * gather
     cp_b = cp_b + (cp_f if full else 0.0)
     f, bw = f + cp_f, bw + cp_b
-    if model.moe:
-        # dispatch and combine of each token's top-k copies over the ep group, forward and
-        # backward (and the recomputed forward)
-        load = model.capacity_factor or model.load_imbalance
-        a2a = coll.ep_group(cluster, layout, eff).all_to_all(b * sq * model.top_k * load * h * el / layout.tp)
-        f, bw = f + model.moe_share * 2 * a2a, bw + model.moe_share * (4 if full else 2) * a2a
-    return f, bw
+    return _expert_comm(model, cluster, layout, eff, f, bw, full) if model.moe else (f, bw)
+
+
+def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Efficiency, f, bw, full: bool):
+    """Add the dispatch and combine of each token's top-k copies over the ep group, forward
+    and backward (and the recomputed forward)."""
+    load = model.capacity_factor or model.load_imbalance
+    tokens = layout.micro_batch * model.seq_len / layout.cp
+    a2a = coll.ep_group(cluster, layout, eff).all_to_all(
+        tokens * model.top_k * load * model.hidden * layout.precision.bytes / layout.tp)
+    return f + model.moe_share * 2 * a2a, bw + model.moe_share * (4 if full else 2) * a2a
 
 
 def unit_costs(
@@ -314,12 +320,13 @@ def unit_costs(
     crosses = coll.pp_crosses_nodes(cluster, layout)
     p2p = np.where(crosses, inter.p2p(p2p_bytes), intra.p2p(p2p_bytes))
     grad_bytes, expert_bytes = chunk_params / layout.tp * el, routed / layout.tp * el
-    edp = coll.expert_dp_group(cluster, layout, eff)
+    moe = isinstance(model, Transformer) and model.moe
+    edp = coll.expert_dp_group(cluster, layout, eff) if moe else None
     multi = layout.dp * layout.cp > 1
     if zero == 0:
-        dp_reduce, dp_gather = dp.all_reduce(grad_bytes) + edp.all_reduce(expert_bytes), 0.0
+        dp_reduce, dp_gather = dp.all_reduce(grad_bytes) + (edp.all_reduce(expert_bytes) if moe else 0.0), 0.0
     elif zero in (1, 2):
-        dp_reduce = dp_gather = dp.all_gather(grad_bytes) + edp.all_gather(expert_bytes)
+        dp_reduce = dp_gather = dp.all_gather(grad_bytes) + (edp.all_gather(expert_bytes) if moe else 0.0)
         if stack is not None and stack.param_gather_overlap:
             # the updated weights are gathered bucket by bucket as the next forward needs
             # them (Megatron-Core --overlap-param-gather; FSDP2 prefetch): the first bucket waits
@@ -349,7 +356,8 @@ def unit_costs(
         zero3_bwd=zero3_bwd,
         optimizer_s=(offload_time(cluster, layout, dense_params / (layout.dp * layout.cp) + routed_params / expert_shard)
                      if layout.offload else
-                     optimizer_time(dense_params, layout, r) + optimizer_time(routed_params, layout, r, expert_shard)),
+                     optimizer_time(dense_params, layout, r)
+                     + (optimizer_time(routed_params, layout, r, expert_shard) if moe else 0.0)),
         memory=device_memory(model, layout, acc.memory_bytes),
         model_flops=model_flops_per_step(model, layout.global_batch),
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),

@@ -135,6 +135,7 @@ def score_group(
         "reason": np.array([""] + [r.value for r in REASONS])[code],
         "memory_gb": mem / GB, "step_time_s": t, "tokens_per_s": np.where(code == 0, tokens, np.nan),
         "mfu": np.where(code == 0, flops * g.global_batch / (t * used * peak), np.nan),
+        "_code": code,
     }  # fmt: skip
 
 
@@ -190,8 +191,7 @@ def best_layout_closed_form(
     best, best_key, evaluated = None, (-np.inf, np.inf), 0
     for g in groups(model, cluster, space):
         cols = score_group(model, cluster, base, g, space, eff)
-        codes = np.searchsorted(names, cols["reason"], sorter=np.argsort(names))
-        counts += np.bincount(np.argsort(names)[codes], minlength=len(names))
+        counts += np.bincount(cols["_code"], minlength=len(names))
         evaluated += len(g)
         ok = np.flatnonzero(cols["reason"] == "")
         if not len(ok):
