@@ -31,6 +31,7 @@ from simulator.specs import (
     Cluster,
     GenericNetwork,
     Layout,
+    Link,
     Precision,
     Recompute,
     Schedule,
@@ -39,6 +40,7 @@ from simulator.specs import (
     Transformer,
     Zero,
 )
+from simulator.units import FIBRE_S_PER_KM
 
 DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
 _MISSING = object()
@@ -101,7 +103,8 @@ MODEL = {**TRANSFORMER, **GENERIC}
 TRANSFORMER_REQUIRED = ("layers", "hidden", "heads", "seq_len", "vocab")
 GENERIC_REQUIRED = ("params", "flops_per_example", "activation_bytes_per_example")
 CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
-           "intra_link": str, "inter_link": str}
+           "intra_link": str, "inter_link": str, "sites": int, "site_link_gb_s": NUMBER,
+           "site_distance_km": NUMBER}
 LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
@@ -272,11 +275,28 @@ def _cluster(r: _Reader, data: dict) -> tuple[Cluster, dict]:
         if links[key] is None:
             raise r.error("cluster", key, problem=f"missing, and accelerator {acc_key!r} "
                           "has no default; give it")
+    sites, site_link = f.get("sites", 1), None
+    if sites > 1:
+        for key in ("site_link_gb_s", "site_distance_km"):
+            if key not in f:
+                raise r.error("cluster", key, problem=f"missing: sites={sites} needs the link between sites "
+                              "(site_link_gb_s: GB/s per site and direction; site_distance_km)")
+        if devices % sites:
+            raise r.error("cluster", "sites", sites, f"must divide [cluster] devices={devices}")
+        site_link = Link(f"{sites} sites {f['site_distance_km']:g} km apart", f["site_link_gb_s"] * 1e9,
+                         f["site_distance_km"] * FIBRE_S_PER_KM, "scenario [cluster] site_link_gb_s, site_distance_km")
+    elif {"site_link_gb_s", "site_distance_km"} & set(f):
+        key = next(k for k in ("site_link_gb_s", "site_distance_km") if k in f)
+        raise r.error("cluster", key, f[key], "needs sites > 1")
     cluster = Cluster(accelerator=acc, n_devices=devices, devices_per_node=per_node,
-                      intra_link=links["intra_link"], inter_link=links["inter_link"])
+                      intra_link=links["intra_link"], inter_link=links["inter_link"], sites=sites,
+                      site_link=site_link)
     raw = {"accelerator": acc_key, "devices": devices, "devices_per_node": per_node}
     for key in ("intra_link", "inter_link"):
         raw[key] = f.get(key) or _link_key(links[key])
+    for key in ("sites", "site_link_gb_s", "site_distance_km"):
+        if key in f:
+            raw[key] = f[key]
     return cluster, raw
 
 

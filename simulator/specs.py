@@ -102,6 +102,7 @@ class Reason(enum.Enum):
     STACK_UNSUPPORTED = "the software stack does not run this layout"
     CP_NOT_DIVIDING_SEQ = "2 x cp does not divide the sequence"
     EP_NOT_DIVIDING = "ep does not divide the experts or dp x cp (or the model has no experts)"
+    SITES_NOT_DIVIDING = "the sites do not divide dp x cp (each site holds whole replicas)"
     OFFLOAD_UNSUPPORTED = "optimizer offload needs ZeRO (stage 1+) and a documented host (catalog/hosts.csv)"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 
@@ -158,6 +159,8 @@ class Cluster:
     devices_per_node: int
     intra_link: Link  # inside a node / scale-up domain (NVLink, ICI, PCIe)
     inter_link: Link  # between nodes, per device (InfiniBand, Ethernet)
+    sites: int = 1  # sites the devices are spread over evenly (data parallelism spans them)
+    site_link: Link | None = None  # between sites: bandwidth per site and direction, one-way latency
 
     @property
     def n_nodes(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -352,3 +353,59 @@ def test_a_tpu_pod_runs_fsdp_with_tp_of_any_size_under_jax():
     r = simulate_step(m, c, lay, EFF, jax)
     assert r.feasible and 0 < r.mfu < 1
     assert check_layout(m, c, dataclasses.replace(lay, dp=128, pp=2), jax) is None  # ZeRO-3 with a pipeline
+
+
+# ------------------------------------------------------------------ training across sites
+def two_sites(per_site_gb_s: float, km: float = 1000.0, n: int = 16384) -> Cluster:
+    from simulator.specs import Link
+    from simulator.units import FIBRE_S_PER_KM
+
+    c = cluster_of("h100-sxm", n)
+    return dataclasses.replace(c, sites=2, site_link=Link("wan", per_site_gb_s * 1e9, km * FIBRE_S_PER_KM))
+
+
+def test_fibre_delay_is_about_5_us_per_km():
+    from simulator.units import FIBRE_S_PER_KM
+
+    assert FIBRE_S_PER_KM == pytest.approx(4.9e-6, rel=0.01)
+
+
+def test_gradients_cross_sites_hierarchically_at_the_closed_form():
+    """Reduce-scatter inside each site, all-reduce of the 1/(ranks per site) shard between
+    the sites over their link (shared by the site's devices), all-gather inside."""
+    c = two_sites(1250.0)  # 10 Tb/s per site and direction
+    lay = Layout(global_batch=2048, tp=8, pp=16, dp=128)
+    g = coll.dp_group(c, lay, EFF)
+    assert isinstance(g, coll.SiteGroup) and g.ranks == 128 and g.sites == 2
+    inner = coll._group(c, EFF, 64, 8)
+    wan = coll.site_tier(c, EFF)
+    assert wan.bandwidth_bytes_per_s == pytest.approx(1250e9 * EFF.inter_link / 8192)
+    n = 1e9
+    assert g.all_reduce(n) == pytest.approx(2 * inner.all_gather(n) + wan.all_reduce(n / 64, 2))
+
+
+def test_a_slower_link_between_sites_slows_the_step_and_sites_must_divide_dp():
+    m = find_model("llama3-405b")
+    lay = Layout(global_batch=2048, tp=8, pp=16, dp=128, sequence_parallel=True, zero=Zero.STAGE_1,
+                 recompute=Recompute.FULL)
+    one = simulate_step(m, cluster_of("h100-sxm", 16384), lay, EFF)
+    fast, slow = simulate_step(m, two_sites(12500.0), lay, EFF), simulate_step(m, two_sites(125.0), lay, EFF)
+    assert one.feasible and fast.feasible and slow.feasible
+    assert one.step_time_s <= fast.step_time_s < slow.step_time_s
+    closed = float(step_time(unit_costs(m, two_sites(125.0), lay, EFF), lay, EFF.comm_processor_usage))
+    assert closed == pytest.approx(slow.step_time_s, rel=0.03)
+    three = dataclasses.replace(two_sites(125.0, n=16384), sites=3)
+    bad = check_layout(m, three, lay)
+    assert bad is not None and bad.reason is Reason.SITES_NOT_DIVIDING
+
+
+def test_scenario_two_sites_1000_km_apart(tmp_path):
+    from simulator.scenario import ScenarioError, load_scenario
+
+    text = (Path(__file__).resolve().parents[1] / "scenarios" / "two-sites-1000km.toml").read_text()
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "two-sites-1000km.toml")
+    assert sc.cluster.sites == 2 and sc.cluster.site_link.latency_s == pytest.approx(4.9e-3, rel=0.01)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("site_distance_km = 1000\n", ""))
+    with pytest.raises(ScenarioError, match="site_distance_km"):
+        load_scenario(bad)

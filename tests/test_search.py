@@ -101,6 +101,8 @@ def expected_reasons(frame, model, cluster: Cluster, space: SearchSpace) -> np.n
         rules[Reason.CP_NOT_DIVIDING_SEQ] = (cp > 1) & (model.seq_len % (2 * cp) != 0)
         rules[Reason.EP_NOT_DIVIDING] = (ep > 1) & ((max(model.experts, 1) % ep != 0) | ((dp * cp) % ep != 0))
     rules[Reason.ZERO_WITH_PIPELINE] = (zero > (stack.max_zero_with_pipeline if stack else 1)) & (pp > 1)
+    if cluster.sites > 1:
+        rules[Reason.SITES_NOT_DIVIDING] = ((dp * cp) % cluster.sites != 0) | ((dp * cp // ep) % cluster.sites != 0)
     offload = frame.offload.to_numpy()
     rules[Reason.OFFLOAD_UNSUPPORTED] = offload & (host_of(cluster.accelerator.name) is None)
     if stack is not None:

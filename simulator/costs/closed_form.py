@@ -64,7 +64,8 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
         # the reductions of the v chunks overlap backward compute, which slows by `usage`;
         # about p / 2 + v of the slowed cooldown ops lie on the critical path (an
         # approximation checked against the engine, which models each one)
-        contention = usage * (p / 2 + v) * u.dp_reduce_s
+        # (each of those ops is slowed by `usage` of its own length at most)
+        contention = usage * (p / 2 + v) * np.minimum(u.dp_reduce_s, b)
     else:  # one reduction of all chunks after the last backward (Megatron-LM 2021, DeepSpeed's pipeline)
         dp_exposed, contention = v * u.dp_reduce_s, 0.0
     return pipe + tail + dp_exposed + contention + u.optimizer_s + v * u.dp_gather_s

@@ -136,6 +136,52 @@ class Group:
         return self.nodes > 1
 
 
+@dataclass(frozen=True)
+class SiteGroup:
+    """A group spread evenly over several sites (data parallelism across sites): each
+    site's share runs as `inner`; between sites, a ring of `sites` ranks per shard over the
+    sites' link, whose bandwidth the site's devices share, each hop paying the fibre's
+    propagation delay. Collectives run hierarchically, as NCCL does across nodes: only
+    1 / (ranks in a site) of the bytes leaves a site."""
+
+    inner: Group
+    sites: int
+    wan: Tier
+
+    @property
+    def ranks(self):
+        return self.inner.ranks * self.sites
+
+    @property
+    def nodes(self):
+        return self.inner.nodes * self.sites
+
+    @property
+    def crosses_nodes(self):
+        return True
+
+    def all_reduce(self, n_bytes):
+        shard = n_bytes / np.maximum(self.inner.ranks, 1)
+        return _scalar(2 * self.inner.all_gather(n_bytes) + self.wan.all_reduce(shard, self.sites))
+
+    def all_gather(self, n_bytes):
+        shard = n_bytes / np.maximum(self.inner.ranks, 1)
+        return _scalar(self.inner.all_gather(n_bytes) + self.wan.all_gather(shard, self.sites))
+
+    def flat_all_gather(self, n_bytes):
+        shard = n_bytes / np.maximum(self.inner.ranks, 1)
+        return _scalar(self.inner.flat_all_gather(n_bytes) + self.wan.all_gather(shard, self.sites))
+
+
+def site_tier(cluster: Cluster, eff: Efficiency) -> Tier:
+    """The link between sites as one device sees it: the site's bandwidth shared by its
+    devices (at the network tier's efficiency), the link's latency once per phase and the
+    one-way delay per hop."""
+    link = cluster.site_link
+    per_device = link.bandwidth_bytes_per_s * eff.inter_link / (cluster.n_devices / cluster.sites)
+    return Tier(per_device, cluster.inter_link.latency_s, link.latency_s)
+
+
 def tiers(cluster: Cluster, eff: Efficiency) -> tuple[Tier, Tier]:
     """Effective (intra-node, inter-node) tiers: catalog bandwidth x efficiency."""
     il, xl = cluster.intra_link, cluster.inter_link
@@ -156,9 +202,12 @@ def _group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group:
     return Group(ranks, local, intra, inter)
 
 
-def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group | SiteGroup:
     """The gradient-reduction (and ZeRO) group: data and context ranks, tp apart
-    (Megatron-Core reduces gradients over dp x cp)."""
+    (Megatron-Core reduces gradients over dp x cp); across sites when there are several."""
+    if cluster.sites > 1:
+        inner = _group(cluster, eff, layout.dp * layout.cp // cluster.sites, layout.tp)
+        return SiteGroup(inner, cluster.sites, site_tier(cluster, eff))
     return _group(cluster, eff, layout.dp * layout.cp, layout.tp)
 
 
@@ -175,6 +224,9 @@ def ep_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
 def expert_dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
     """Ranks holding the same experts, which reduce their gradients: dp x cp / ep of them,
     tp x cp x ep apart."""
+    if cluster.sites > 1:
+        inner = _group(cluster, eff, layout.dp * layout.cp // layout.ep // cluster.sites, layout.tp * layout.cp * layout.ep)
+        return SiteGroup(inner, cluster.sites, site_tier(cluster, eff))
     return _group(cluster, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
 
 

@@ -104,6 +104,10 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
             Reason.BATCH_NOT_DIVISIBLE,
             f"global batch {layout.global_batch} vs dp {layout.dp} x micro-batch {layout.micro_batch}",
         )
+    if cluster.sites > 1 and ((layout.dp * layout.cp) % cluster.sites or cluster.site_link is None
+                              or (layout.dp * layout.cp // layout.ep) % cluster.sites):
+        return Infeasible(Reason.SITES_NOT_DIVIDING, f"dp x cp={layout.dp * layout.cp}, ep={layout.ep}, "
+                          f"sites={cluster.sites}")
     if isinstance(model, GenericNetwork):
         if layout.tp > 1 or layout.pp > 1 or layout.cp > 1 or layout.ep > 1:
             return Infeasible(Reason.MODEL_PARALLEL_UNSUPPORTED, f"{model.name}: tp={layout.tp}, pp={layout.pp}")

@@ -104,7 +104,7 @@ def score_group(
 ) -> dict:  # fmt: skip
     """Closed-form columns of one group of candidates."""
     code = structural_reasons(model, g, space, cluster.devices_per_node, bool(cluster.intra_link.torus),
-                              host_of(cluster.accelerator.name) is not None)
+                              host_of(cluster.accelerator.name) is not None, cluster.sites)
     n = len(g)
     mem, t = np.full(n, np.nan), np.full(n, np.nan)
     ok = code == 0

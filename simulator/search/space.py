@@ -37,6 +37,7 @@ REASONS = (
     Reason.ZERO_WITH_PIPELINE,
     Reason.CP_NOT_DIVIDING_SEQ,
     Reason.EP_NOT_DIVIDING,
+    Reason.SITES_NOT_DIVIDING,
     Reason.OFFLOAD_UNSUPPORTED,
     Reason.STACK_UNSUPPORTED,
     Reason.BATCH_ABOVE_LIMIT,
@@ -152,7 +153,7 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
 
 
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int,
-                       torus: bool = False, host: bool = True) -> np.ndarray:
+                       torus: bool = False, host: bool = True, sites: int = 1) -> np.ndarray:
     """Reason code per candidate for every rule except memory (0 = none); on a `torus`
     any tp forms rings along the mesh axes; `host`: the device's host is documented."""
     code = np.zeros(len(g), np.int8)
@@ -179,6 +180,8 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark((g.cp > 1) & (model.seq_len % (2 * g.cp) != 0), Reason.CP_NOT_DIVIDING_SEQ)
         experts = max(model.experts, 1)
         mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
+    if sites > 1:  # each site holds whole replicas: the sites divide dp x cp (and dp x cp / ep)
+        mark(((g.dp * g.cp) % sites != 0) | ((g.dp * g.cp // g.ep) % sites != 0), Reason.SITES_NOT_DIVIDING)
     if g.offload and not host:
         mark(np.ones(len(g), bool), Reason.OFFLOAD_UNSUPPORTED)
     if stack is not None:
