@@ -42,7 +42,6 @@ ambiguous catalog name, ValueError for an impossible value.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
 
 # name -> module that defines it (imported on first access, PEP 562)
 _EXPORTS = {
@@ -96,51 +95,7 @@ _EXPORTS = {
     "catalog_listing": "simulator.catalog.listing",
 }
 
-__all__ = [
-    "Accelerator",
-    "Attention",
-    "Cluster",
-    "Efficiency",
-    "FrontierConfig",
-    "GenericNetwork",
-    "Layout",
-    "Link",
-    "Precision",
-    "Projection",
-    "Recompute",
-    "Reproduction",
-    "Run",
-    "Scenario",
-    "ScenarioError",
-    "Schedule",
-    "SearchResult",
-    "SearchSpace",
-    "Stack",
-    "StepResult",
-    "Transformer",
-    "Zero",
-    "accelerators",
-    "builtin_models",
-    "catalog_listing",
-    "check_date_range",
-    "date_grid",
-    "default_efficiency",
-    "default_links",
-    "default_scenario_path",
-    "find_accelerator",
-    "find_link",
-    "find_model",
-    "find_stack",
-    "frontier_series",
-    "load_frontier",
-    "load_scenario",
-    "project",
-    "reproduce",
-    "search_layouts",
-    "simulate_step",
-    "solve",
-    "solve_frontier",
-]
+__all__ = list(_EXPORTS)  # derived from the one list of exports above
 
 
 def __getattr__(name: str):
@@ -154,37 +109,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-
-
-if TYPE_CHECKING:  # for type checkers and editors; never run
-    from simulator.api import solve_frontier
-    from simulator.catalog.efficiency import default_efficiency
-    from simulator.catalog.hardware import accelerators, default_links, find_accelerator, find_link
-    from simulator.catalog.listing import catalog_listing
-    from simulator.catalog.models import builtin_models, find_model
-    from simulator.catalog.ranges import check_date_range
-    from simulator.catalog.stacks import find_stack
-    from simulator.engine.step import StepResult, simulate_step
-    from simulator.frontier.config import FrontierConfig, load_frontier
-    from simulator.frontier.series import date_grid, frontier_series
-    from simulator.frontier.solver import Run, solve
-    from simulator.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario
-    from simulator.search.rank import SearchResult, search_layouts
-    from simulator.specs import (
-        Accelerator,
-        Attention,
-        Cluster,
-        Efficiency,
-        GenericNetwork,
-        Layout,
-        Link,
-        Precision,
-        Recompute,
-        Schedule,
-        SearchSpace,
-        Stack,
-        Transformer,
-        Zero,
-    )
-    from simulator.trend.project import Projection, project
-    from simulator.trend.reproduce import Reproduction, reproduce

@@ -397,14 +397,9 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
                      uneven=stack is not None and stack.uneven_stages)
     if stack is not None and has_layout:
         z = layout.zero.stage
-        why = (f"has no ZeRO stage {z}" if z > stack.max_zero else
-               f"cannot combine ZeRO-{z} with pp={layout.pp}" if layout.pp > 1 and z > stack.max_zero_with_pipeline
-               else "has no interleaved schedule" if layout.schedule is Schedule.INTERLEAVED
-               and not stack.interleaved else "has no sequence parallelism" if layout.sequence_parallel
-               and not stack.sequence_parallel else "has no context parallelism" if layout.cp > 1
-               and not stack.context_parallel else "has no expert parallelism" if layout.ep > 1
-               and not stack.expert_parallel else "has no optimizer offload" if layout.offload
-               and not stack.offload else "")
+        lacks = stack.lacks(layout)
+        why = (f"has {lacks}" if lacks else f"cannot combine ZeRO-{z} with pp={layout.pp}"
+               if layout.pp > 1 and z > stack.max_zero_with_pipeline else "")
         if why:
             raise r.error("stack", "name", key, f"{key} {why} (the [layout] asks for it)")
     search = _search(r, top["search"], layout) if "search" in top else None

@@ -26,6 +26,7 @@ from pathlib import Path
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.models import builtin_models
 from simulator.catalog.stacks import find_stack
+from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
 from simulator.search.rank import search_layouts
 from simulator.specs import (
@@ -377,7 +378,8 @@ def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
     if not free:
         return spec
     space = SearchSpace(
-        global_batches=(layout.global_batch,),
+        global_batches=(layout.global_batch,), stack=row.stack.key if row.stack else None,
+        context_parallel=(layout.cp,), expert_parallel=(layout.ep,), offload=(layout.offload,),
         max_micro_batch=8 if "micro_batch" in free else layout.micro_batch,
         schedules=((Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED) if "virtual_pipeline_stages" in free and layout.pp > 1
                    else (layout.schedule,)),
@@ -385,8 +387,6 @@ def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
         recompute=tuple(Recompute) if "activation_recompute" in free else (layout.recompute,),
         sequence_parallel=(False, True) if "sequence_parallel" in free and layout.tp > 1 else (layout.sequence_parallel,),
         zero=(layout.zero,), max_tp=layout.tp, max_pp=layout.pp, top_k=0)
-    space = dataclasses.replace(space, stack=row.stack.key if row.stack else None,
-                                context_parallel=(layout.cp,), expert_parallel=(layout.ep,))
     frame = search_layouts(model, cluster, layout, space, eff).frame
     hit = frame[(frame.reason == "") & (frame.tp == layout.tp) & (frame.pp == layout.pp) & (frame.dp == layout.dp)
                 & (frame.micro_batch >= 1)]
@@ -415,9 +415,16 @@ def complete(raw: dict, eff: Efficiency, fill: str = "auto") -> tuple[Row, tuple
     row, spec = parse_row(raw)
     if spec is None:
         return row, None
-    if fill == "search" or fill == "auto" and not simulate_step(*spec, eff, row.stack).memory_fits:
+    if fill == "search" or fill == "auto" and not _fits(spec, eff, row.stack):
         spec = search_unstated(row, spec, eff)
     return row, spec
+
+
+def _fits(spec: tuple, eff: Efficiency, stack: Stack | None) -> bool:
+    """False only when the layout runs out of memory (its costs, no simulation); another
+    reason it cannot run is not the fill's to cure."""
+    costs = step_costs(*spec, eff, stack)
+    return isinstance(costs, Infeasible) or bool(costs.memory.fits)
 
 
 def validate(rows: list[dict], eff: Efficiency, fill: str = "auto") -> list[Row]:

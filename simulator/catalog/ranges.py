@@ -18,7 +18,8 @@ from datetime import date
 
 #: Earliest date any command accepts (the data start after it).
 EARLIEST = date(1950, 1, 1)
-#: Last date of the frontier's era inputs (frontier_inputs.csv); the same as trend.reproduce.DATA_END.
+#: Last date of the frontier's era inputs (catalog/frontier_inputs.csv: site power of
+#: Stargate Abilene, planned for 2026-07); `simulator reproduce` ends there by default.
 FRONTIER_INPUTS_END = date(2026, 7, 1)
 #: Latest date any command accepts: the end of the projection's range.
 LATEST = date(2100, 12, 31)

@@ -202,13 +202,18 @@ def _group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group:
     return Group(ranks, local, intra, inter)
 
 
+def _replica_group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group | SiteGroup:
+    """A group of data-parallel replicas: split evenly over the sites when there are
+    several (each site holds whole replicas)."""
+    if cluster.sites > 1:
+        return SiteGroup(_group(cluster, eff, ranks // cluster.sites, stride), cluster.sites, site_tier(cluster, eff))
+    return _group(cluster, eff, ranks, stride)
+
+
 def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group | SiteGroup:
     """The gradient-reduction (and ZeRO) group: data and context ranks, tp apart
     (Megatron-Core reduces gradients over dp x cp); across sites when there are several."""
-    if cluster.sites > 1:
-        inner = _group(cluster, eff, layout.dp * layout.cp // cluster.sites, layout.tp)
-        return SiteGroup(inner, cluster.sites, site_tier(cluster, eff))
-    return _group(cluster, eff, layout.dp * layout.cp, layout.tp)
+    return _replica_group(cluster, eff, layout.dp * layout.cp, layout.tp)
 
 
 def cp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
@@ -221,13 +226,10 @@ def ep_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
     return _group(cluster, eff, layout.ep, layout.tp * layout.cp)
 
 
-def expert_dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+def expert_dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group | SiteGroup:
     """Ranks holding the same experts, which reduce their gradients: dp x cp / ep of them,
     tp x cp x ep apart."""
-    if cluster.sites > 1:
-        inner = _group(cluster, eff, layout.dp * layout.cp // layout.ep // cluster.sites, layout.tp * layout.cp * layout.ep)
-        return SiteGroup(inner, cluster.sites, site_tier(cluster, eff))
-    return _group(cluster, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
+    return _replica_group(cluster, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
 
 
 def pp_crosses_nodes(cluster: Cluster, layout: Layout):

@@ -180,9 +180,7 @@ def generic_time(model: GenericNetwork, layout: Layout, r: Rates, eff: Efficienc
 ADAM_BYTES_PER_PARAM = 28
 
 
-def optimizer_time(params: float, layout: Layout, r: Rates, shard=None) -> float:
-    """Memory-bound optimizer step over the parameters this device updates (ZeRO shards
-    them over `shard` ranks, by default dp x cp)."""
-    shard = layout.dp * layout.cp if shard is None else shard
-    local = params / (shard if layout.zero.stage >= 1 else 1)
-    return r.stream(ADAM_BYTES_PER_PARAM * local)
+def optimizer_time(local_params, r: Rates):
+    """Memory-bound optimizer step over the parameters this device updates
+    (costs/memory.optimizer_partition)."""
+    return r.stream(ADAM_BYTES_PER_PARAM * local_params)

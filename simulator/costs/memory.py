@@ -84,6 +84,21 @@ def stage_params(model: Transformer | GenericNetwork, layout: Layout) -> float:
     return dense + routed
 
 
+def expert_shard(layout: Layout):
+    """Ranks sharing one set of experts, over which ZeRO shards their states: dp x cp / ep."""
+    return layout.dp * layout.cp / layout.ep
+
+
+def optimizer_partition(model: Transformer | GenericNetwork, layout: Layout):
+    """Parameters whose optimizer step this device runs: its stage's replicated parameters
+    over the ZeRO group (dp x cp) and its routed experts over `expert_shard`; all of them
+    without ZeRO."""
+    dense, routed = stage_params_split(model, layout)
+    if layout.zero.stage < 1:
+        return dense + routed
+    return dense / (layout.dp * layout.cp) + routed / expert_shard(layout)
+
+
 def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: float) -> float:
     """Activation bytes one layer keeps for backward, per micro-batch, per device.
 
@@ -159,7 +174,7 @@ def model_state_bytes(params: float, layout: Layout, shard=None) -> tuple[float,
     dp = layout.dp * layout.cp if shard is None else shard
     weights = params * w_bytes / (dp if stage >= 3 else 1)
     grads = params * w_bytes / (dp if stage >= 2 else 1)
-    optim = params * opt_bytes / (dp if stage >= 1 else 1) * np.where(layout.offload, 0.0, 1.0)
+    optim = 0.0 if layout.offload else params * opt_bytes / (dp if stage >= 1 else 1)
     return weights, grads, optim
 
 
@@ -185,7 +200,7 @@ def device_memory(model: Transformer | GenericNetwork, layout: Layout, capacity:
     dense, routed = stage_params_split(model, layout)
     weights, grads, optim = model_state_bytes(dense, layout)
     if isinstance(model, Transformer) and model.moe:
-        ew, eg, eo = model_state_bytes(routed, layout, layout.dp * layout.cp / layout.ep)
+        ew, eg, eo = model_state_bytes(routed, layout, expert_shard(layout))
         weights, grads, optim = weights + ew, grads + eg, optim + eo
     weights = weights + zero3_working_bytes(model, layout)
     parts = (weights, grads, optim, activation_bytes(model, layout))

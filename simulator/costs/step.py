@@ -25,7 +25,7 @@ from simulator.costs.compute import (
     transformer_layer_time,
 )
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
-from simulator.costs.memory import Memory, device_memory, stage_params_split
+from simulator.costs.memory import Memory, device_memory, optimizer_partition
 from simulator.specs import (
     Cluster,
     Efficiency,
@@ -138,13 +138,6 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         # places uneven ones (Megatron-Core, torchtitan; Llama 3 405B ran 126 layers on 16
         # stages, interleaved)
         return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
-    if stack is not None:
-        if layout.zero.stage > stack.max_zero:
-            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no ZeRO stage {layout.zero.stage}")
-        if v > 1 and not stack.interleaved:
-            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no interleaved schedule")
-        if layout.sequence_parallel and not stack.sequence_parallel:
-            return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no sequence parallelism")
     if layout.cp > 1 and model.seq_len % (2 * layout.cp):
         # Megatron-Core splits the sequence into 2 cp chunks to balance causal attention
         return Infeasible(Reason.CP_NOT_DIVIDING_SEQ, f"seq_len={model.seq_len}, cp={layout.cp}")
@@ -152,12 +145,9 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
         return Infeasible(Reason.EP_NOT_DIVIDING, f"ep={layout.ep}, experts={model.experts}, dp x cp={layout.dp * layout.cp}")
     if layout.offload and (layout.zero.stage < 1 or host_of(cluster.accelerator.name) is None):
         return Infeasible(Reason.OFFLOAD_UNSUPPORTED, f"zero={layout.zero.stage}, {cluster.accelerator.name}")
-    if stack is not None:
-        for on, can, what in ((layout.cp > 1, stack.context_parallel, "context parallelism"),
-                              (layout.ep > 1, stack.expert_parallel, "expert parallelism"),
-                              (layout.offload, stack.offload, "optimizer offload")):
-            if on and not can:
-                return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has no {what}")
+    lacks = stack.lacks(layout) if stack is not None else None
+    if lacks:
+        return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has {lacks}")
     if v > 1 and layout.n_microbatches % layout.pp:
         return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
     return None
@@ -236,7 +226,7 @@ def _hidden(comm, compute, usage: float):
 OFFLOAD_BYTES_PER_PARAM = 4 + 2
 
 
-def offload_time(cluster: Cluster, layout: Layout, local_params):
+def offload_time(cluster: Cluster, local_params):
     """The optimizer step under ZeRO-Offload (Ren et al. 2021): the partition's gradients
     down and weights up over the host link, and the Adam step streaming its state through
     the host's memory, shared by the node's devices (catalog/hosts.csv). Not overlapped
@@ -262,24 +252,26 @@ def layer_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effici
     f, bw = 2 * ar, (4 if full else 2) * ar
     if stack is not None and stack.tp_overlap and layout.sequence_parallel:
         f, bw = _hidden(f, lt.gemm_forward, usage), _hidden(bw, 2 * lt.gemm_forward, usage)
-    # ring attention (Liu et al. 2023; Megatron-Core cp_comm_type p2p): cp - 1 passes of
-    # this rank's keys and values, each overlapped with attention to the chunk in hand;
-    # backward passes keys, values and their gradients
-    if not np.any(np.asarray(layout.cp) > 1):  # no context parallelism: nothing to exchange
-        return _expert_comm(model, cluster, layout, eff, f, bw, full) if model.moe else (f, bw)
-    cpg = coll.cp_group(cluster, layout, eff)
-    kv = b * sq * model.kv_width * el / layout.tp
-    if stack is None or stack.cp_ring:
-        one = cpg.ring_pass(kv)
-        ring, core = (layout.cp - 1) * one, lt.attention_core_forward * (layout.cp - 1) / layout.cp
-        cp_f = np.where(layout.cp > 1, np.maximum(one, ring - core), 0.0)
-        cp_b = np.where(layout.cp > 1, np.maximum(2 * one, 2 * ring - 2 * core), 0.0)
-    else:  # all-gather the keys and values first (torchtitan), reduce-scatter their gradients
-        gather = cpg.all_gather(kv * layout.cp)
-        cp_f, cp_b = gather, 2 * gather
-    cp_b = cp_b + (cp_f if full else 0.0)
-    f, bw = f + cp_f, bw + cp_b
+    if np.any(np.asarray(layout.cp) > 1):  # layouts without context parallelism exchange nothing
+        cp_f, cp_b = _context_comm(model, cluster, layout, eff, lt, stack)
+        f, bw = f + cp_f, bw + cp_b + (cp_f if full else 0.0)
     return _expert_comm(model, cluster, layout, eff, f, bw, full) if model.moe else (f, bw)
+
+
+def _context_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Efficiency, lt, stack: Stack | None):
+    """Exposed key/value exchange of context parallelism, forward and backward: ring
+    attention hides each of the cp - 1 passes under attention to the chunk in hand
+    (Liu et al. 2023; Transformer Engine's p2p), backward passing keys, values and their
+    gradients; or an all-gather before the attention and a reduce-scatter after (torchtitan)."""
+    cpg = coll.cp_group(cluster, layout, eff)
+    kv = layout.micro_batch * model.seq_len / layout.cp * model.kv_width * layout.precision.bytes / layout.tp
+    if stack is not None and not stack.cp_ring:
+        gather = cpg.all_gather(kv * layout.cp)
+        return gather, 2 * gather
+    one = cpg.ring_pass(kv)
+    ring, core = (layout.cp - 1) * one, lt.attention_core_forward * (layout.cp - 1) / layout.cp
+    return (np.where(layout.cp > 1, np.maximum(one, ring - core), 0.0),
+            np.where(layout.cp > 1, np.maximum(2 * one, 2 * ring - 2 * core), 0.0))
 
 
 def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Efficiency, f, bw, full: bool):
@@ -338,8 +330,7 @@ def unit_costs(
     else:
         dp_reduce, dp_gather = 0.0, 0.0
     zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if zero == 3 else ((), ())
-    dense_params, routed_params = stage_params_split(model, layout)
-    expert_shard = layout.dp * layout.cp / layout.ep
+    local = optimizer_partition(model, layout)
     return UnitCosts(
         layers_per_chunk=layers_per_chunk,
         layers_last=layers_last,
@@ -358,10 +349,7 @@ def unit_costs(
         dp_overlap=stack is None or stack.dp_overlap,
         zero3_fwd=zero3_fwd,
         zero3_bwd=zero3_bwd,
-        optimizer_s=(offload_time(cluster, layout, dense_params / (layout.dp * layout.cp) + routed_params / expert_shard)
-                     if layout.offload else
-                     optimizer_time(dense_params, layout, r)
-                     + (optimizer_time(routed_params, layout, r, expert_shard) if moe else 0.0)),
+        optimizer_s=offload_time(cluster, local) if layout.offload else optimizer_time(local, r),
         memory=device_memory(model, layout, acc.memory_bytes),
         model_flops=model_flops_per_step(model, layout.global_batch),
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),

@@ -46,11 +46,6 @@ class StepResult:
     records: list[tuple] = field(default_factory=list, repr=False)
 
     @property
-    def memory_fits(self) -> bool:
-        """False only when the layout runs out of memory (other reasons are not about memory)."""
-        return self.reason is not Reason.OUT_OF_MEMORY
-
-    @property
     def bubble_fraction(self) -> float:
         return self.breakdown_s.get("pipeline_bubble_s", float("nan")) / self.step_time_s
 

@@ -294,10 +294,12 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     async_run = asynchronous and n > learners
     tries = 0
 
+    stack = stack_at(at, config)
+
     def fit_on(k: int) -> Fit:
         batches = _batches(b_max, k, fam.per_device_batch, isinstance(model, Transformer))
         return util.best_layout(model, acc, k, min(node, k), intra, inter, known, batches, precision,
-                                int(config.max_tp or MAX_TP), stack_at(at, config))
+                                int(config.max_tp or MAX_TP), stack)
 
     while True:
         if async_run:  # the replica size (up to one host) with the best utilization

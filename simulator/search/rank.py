@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from simulator.catalog.hardware import host_of
 from simulator.catalog.stacks import find_stack
 from simulator.costs.closed_form import step_time
 from simulator.costs.flops import model_flops_per_step
@@ -103,8 +102,7 @@ def score_group(
     space: SearchSpace, eff: Efficiency,
 ) -> dict:  # fmt: skip
     """Closed-form columns of one group of candidates."""
-    code = structural_reasons(model, g, space, cluster.devices_per_node, bool(cluster.intra_link.torus),
-                              host_of(cluster.accelerator.name) is not None, cluster.sites)
+    code = structural_reasons(model, g, space, cluster)
     n = len(g)
     mem, t = np.full(n, np.nan), np.full(n, np.nan)
     ok = code == 0

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.catalog.hardware import host_of
 from simulator.catalog.stacks import find_stack
 from simulator.specs import (
     Cluster,
     GenericNetwork,
+    Layout,
     Reason,
     Recompute,
     Schedule,
@@ -152,10 +154,10 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
                         cp_all[keep], ep_all[keep], off)
 
 
-def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, node: int,
-                       torus: bool = False, host: bool = True, sites: int = 1) -> np.ndarray:
-    """Reason code per candidate for every rule except memory (0 = none); on a `torus`
-    any tp forms rings along the mesh axes; `host`: the device's host is documented."""
+def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, cluster: Cluster) -> np.ndarray:
+    """Reason code per candidate for every rule except memory (0 = none), the rules of
+    costs.step.check_layout over arrays (on a torus any tp forms rings along its axes)."""
+    node, sites = cluster.devices_per_node, cluster.sites
     code = np.zeros(len(g), np.int8)
     stack = find_stack(space.stack)
 
@@ -163,7 +165,7 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         code[(code == 0) & mask] = CODE[reason]
 
     if isinstance(model, Transformer):
-        inside = (node % g.tp == 0) | torus
+        inside = (node % g.tp == 0) | bool(cluster.intra_link.torus)
         if space.tp_across_nodes:  # or whole nodes of tp ranks, the collectives crossing the network
             inside |= (g.tp % node == 0)
         mark(~inside, Reason.TP_ABOVE_DOMAIN)
@@ -182,12 +184,12 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
     if sites > 1:  # each site holds whole replicas: the sites divide dp x cp (and dp x cp / ep)
         mark(((g.dp * g.cp) % sites != 0) | ((g.dp * g.cp // g.ep) % sites != 0), Reason.SITES_NOT_DIVIDING)
-    if g.offload and not host:
+    if g.offload and host_of(cluster.accelerator.name) is None:
         mark(np.ones(len(g), bool), Reason.OFFLOAD_UNSUPPORTED)
-    if stack is not None:
-        unsupported = (g.zero.stage > stack.max_zero or (g.offload and not stack.offload) or (g.schedule is Schedule.INTERLEAVED and not stack.interleaved)
-                       or (g.sequence_parallel and not stack.sequence_parallel))
-        mark(np.full(len(g), unsupported) | ((g.cp > 1) & (not stack.context_parallel))
+    if stack is not None:  # the group's shared options by the stack's own rule, cp and ep per candidate
+        shared = Layout(global_batch=1, schedule=g.schedule, virtual_stages=g.virtual_stages,
+                        sequence_parallel=g.sequence_parallel, zero=g.zero, offload=g.offload)
+        mark(np.full(len(g), stack.lacks(shared) is not None) | ((g.cp > 1) & (not stack.context_parallel))
              | ((g.ep > 1) & (not stack.expert_parallel)), Reason.STACK_UNSUPPORTED)
     if space.max_global_batch is not None:
         mark(g.global_batch > space.max_global_batch, Reason.BATCH_ABOVE_LIMIT)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.ranges import FRONTIER_INPUTS_END
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.series import Published, date_grid, frontier_series, published, to_frame
 from simulator.frontier.solver import Run, solve
@@ -42,10 +43,9 @@ PUBLISHED = {"modern_doubling_months": 3.43, "alexnet_to_alphago_zero_growth": 3
              "first_era_doubling_months": 24.0,
              "source": "Amodei & Hernandez 2018, 'AI and Compute' (openai.com), with the 2019 addendum"}
 NOTABLE_CSV = "notable_runs_2012_2018.csv"
-#: The default last date of `simulator reproduce`: the latest era-input row it reads
-#: (catalog/frontier_inputs.csv: site power of Stargate Abilene, planned for 2026-07), so
-#: the main job's answer does not change with the day it is run.
-DATA_END = date(2026, 7, 1)
+#: The default last date of `simulator reproduce`: the latest era-input row it reads, so
+#: the main job's answer does not change with the day it is run (catalog/ranges.py).
+DATA_END = FRONTIER_INPUTS_END
 #: Input draws for the intervals (trend/uncertainty.py) when not given.
 DEFAULT_SAMPLES = 20
 #: A first-era point is "under" the frontier when it is at most this many orders of
