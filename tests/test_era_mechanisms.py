@@ -85,9 +85,9 @@ def test_supply_is_site_power_over_facility_watts():
     h100 = accelerators()["h100-sxm"].tdp_w * server_power_factor("h100-sxm") * EPOCH_PUE
     assert supply.facility_watts_per_device("h100-sxm") == pytest.approx(h100)
     assert caps.site_power_w == pytest.approx(26000 * h100)  # Google A3: 26,000 H100 (frontier_inputs.csv)
-    assert caps.supply_devices("h100-sxm") == pytest.approx(26000)
+    assert caps.supply_devices(supply.facility_watts_per_device("h100-sxm")) == pytest.approx(26000)
     b200 = supply.facility_watts_per_device("b200")
-    assert caps.supply_devices("b200") == pytest.approx(26000 * h100 / b200)
+    assert caps.supply_devices(b200) == pytest.approx(26000 * h100 / b200)
 
 
 def test_a_device_is_never_used_before_its_volume_date(util):

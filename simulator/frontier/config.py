@@ -61,6 +61,9 @@ DEFAULT_SOURCES = {
     "data_scale": "1: the training data of catalog/workloads.toml as sourced (no scaling)",
     "duration_growth_scale": "1: the duration-growth rows of catalog/frontier_inputs.csv as sourced (no scaling)",
     "stacks": "NVIDIA's reference frameworks, each from its release (catalog/stacks.toml, stack_evidence.csv)",
+    "max_sites": "1: one site per run, as the published frontier runs (Llama 3, Dubey et al. 2024, Sec. 3.3.1)",
+    "latency_scale": "1: link and hop latencies as in catalog/links.csv and efficiency.toml (no scaling)",
+    "chip_scale": "1: the chip supply as drawn from catalog/projection_parameters.csv (no scaling)",
 }
 
 
@@ -98,6 +101,11 @@ class FrontierConfig:
     ignore_budget: bool = False  # "disregarding cost": no budget at any date
     min_utilization: float | None = None  # a run must reach this share of the device's best MFU
     stacks: tuple[str, ...] = STACK_LINEAGE  # the software, each stack from its release ([] for none)
+    max_sites: float = 1.0  # most sites one run may span (data parallelism across them)
+    site_link_gb_s: float | None = None  # bandwidth between sites, per site and direction (GB/s)
+    site_distance_km: float | None = None  # distance between sites (fibre delay 4.9 us/km)
+    latency_scale: float = 1.0  # multiplies every link and hop latency (for the 2x relaxation)
+    chip_scale: float = 1.0  # multiplies the chip supply of a projected year (for the 2x relaxation)
     sources: tuple[tuple[str, str], ...] = ()
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
@@ -110,6 +118,14 @@ class FrontierConfig:
         if constraint == "supply":
             site = s.get("site_power_w")
             return replace(self, max_devices=s["max_devices"] * factor, site_power_w=site * factor if site else None)
+        if constraint == "power":
+            return replace(self, site_power_w=s["site_power_w"] * factor)
+        if constraint == "chips":
+            return replace(self, chip_scale=self.chip_scale * factor)
+        if constraint == "sites":
+            return replace(self, max_sites=self.max_sites * factor)
+        if constraint == "latency":
+            return replace(self, latency_scale=self.latency_scale / factor)
         if constraint == "host":
             return replace(self, host_devices=s["host_devices"] * factor)
         if constraint == "batch":
@@ -136,9 +152,10 @@ class FrontierConfig:
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
             "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale",
-            "max_tp", "min_utilization"}
+            "max_tp", "min_utilization", "max_sites", "site_link_gb_s", "site_distance_km", "latency_scale",
+            "chip_scale"}
 _LINKS = {"intra_link", "inter_link"}
-_ZERO_OK = {"failure_rate_per_device_hour"}
+_ZERO_OK = {"failure_rate_per_device_hour", "site_distance_km"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
 _LISTS = {"devices", "families", "stacks"}
 _BOOLS = {"ignore_budget"}
@@ -171,6 +188,8 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
                 raise bad("must be in (0, 1)")
             if key == "min_utilization" and not value <= 1:
                 raise bad("must be in (0, 1]")
+            if key == "max_sites" and not (value >= 1 and float(value).is_integer()):
+                raise bad("must be a whole number >= 1")
             if key not in sources or not str(sources[key]).strip():
                 raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")
             out[key] = float(value)
@@ -202,6 +221,9 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     for key in ("name", "description"):
         if key in data and not (isinstance(data[key], str) and data[key].strip()):
             raise ScenarioError(origin, None, key, data[key], "must be a non-empty string")
+    if out.get("max_sites", 1) > 1 and "site_link_gb_s" not in out:
+        raise ScenarioError(origin, "frontier", "max_sites", table["max_sites"],
+                            "more than one site needs site_link_gb_s (and site_distance_km) between them")
     return FrontierConfig(name=data.get("name", Path(origin).stem), description=data.get("description", ""),
                           origin=origin, sources=tuple((k, str(v)) for k, v in sources.items()), **out)
 

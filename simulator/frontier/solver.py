@@ -29,52 +29,25 @@ from datetime import date
 from functools import cache
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.catalog.eras import (
-    NoPriceError,
-    precision_for,
-    precision_of_era,
-    price_per_device_hour,
-    techniques_known,
-)
-from simulator.catalog.hardware import accelerators, default_links, links
-from simulator.catalog.supply import COMPUTER_KEY, computer_price_per_hour, devices_usable, facility_watts_per_device
+from simulator.catalog.eras import precision_for, precision_of_era, techniques_known
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
-from simulator.frontier.inputs import accepted_duration_days, async_replicas_at, site_power_at, value_at
+from simulator.frontier.market import Caps, Offer, caps_at, market_at, node_of
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, pow2_floor
 from simulator.frontier.workloads import Family, families_at
 from simulator.specs import Precision, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, PFS_DAY_FLOP
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
+#: The projection splits supply into a site's power and the chips made, and adds the sites
+#: a run may span and the latency of links (halved by its relaxation).
+PROJECTION_CONSTRAINTS = ("budget", "power", "chips", "sites", "host", "batch", "latency", "duration", "memory",
+                          "data")
+__all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_at", "solve"]
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 MAX_HALVINGS = 16
-
-
-@dataclass(frozen=True)
-class Caps:
-    """The constraints at a date (None: no documented value applies)."""
-
-    budget_usd: float | None
-    max_duration_days: float
-    max_devices: float | None
-    host_devices: float | None
-    site_power_w: float | None = None  # most power one site gives a run (None: device counts only)
-    async_replicas: float | None = None  # most useful asynchronous replicas (None: not documented yet)
-
-    def scales(self) -> dict:
-        return {"max_duration_days": self.max_duration_days, "max_devices": self.max_devices or 1.0,
-                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w}
-
-    def supply_devices(self, key: str) -> float | None:
-        """Most devices of `key` one site gives a run: its power / the device's facility
-        power; the largest cluster's device count where either is unknown."""
-        watts = facility_watts_per_device(key)
-        if watts and self.site_power_w:
-            return self.site_power_w / watts
-        return self.max_devices
 
 
 @dataclass(frozen=True)
@@ -91,6 +64,7 @@ class Run:
     precision: str = ""
     peak_flops_per_s: float = 0.0
     n_devices: int = 0
+    sites: int = 1  # sites the run spans
     days: float = 0.0
     flop: float = 0.0
     mfu: float = 0.0
@@ -117,50 +91,6 @@ class Run:
     @property
     def useful_flop(self) -> float:
         return self.flop * self.useful_fraction
-
-
-def caps_at(at: date, config: FrontierConfig) -> Caps:
-    """The constraint values of `config` at `at` (series from frontier_inputs.csv)."""
-    if config.ignore_budget:
-        budget = None
-    elif config.budget_usd is not None:
-        budget = config.budget_usd
-    else:
-        when = min(at, config.budget_frozen_at or at)
-        spend = value_at("annual_spend_usd", when)
-        budget = None if spend is None else (
-            spend * value_at("compute_share_of_spend", when) * value_at("run_share_of_compute", when))
-    days = config.max_duration_days or accepted_duration_days(at, growth_scale=config.duration_growth_scale)
-    if config.max_devices is not None:  # a device count set by the scenario replaces the sites
-        site = config.site_power_w
-    else:
-        site = config.site_power_w or site_power_at(at)
-    return Caps(None if budget is None else budget * config.budget_scale, float(days),
-                config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at),
-                None if site is None else float(site), config.async_replicas or async_replicas_at(at))
-
-
-def _devices(at: date, config: FrontierConfig) -> list[tuple[str, object]]:
-    return [(k, a) for k, a in devices_usable(at) if config.devices is None or k in config.devices]
-
-
-def _no_device(at: date, config: FrontierConfig) -> str:
-    if config.devices is None:
-        return f"no device on sale at {at}"
-    return (f"none of the allowed devices ({', '.join(config.devices)}) is usable at {at}: released later or "
-            "no peak FLOP/s in the catalog")
-
-
-@cache
-def _price(key: str, at: date, prefer: str, acc=None) -> tuple[float, str]:
-    """(USD per device-hour, why not) - the same for every relaxation of a date, so cached."""
-    if key == COMPUTER_KEY:
-        return computer_price_per_hour(acc), ""
-    try:
-        p = price_per_device_hour(key, at, prefer=prefer)
-        return p.usd_per_hour, ""
-    except NoPriceError as exc:
-        return math.nan, str(exc)
 
 
 def _batch(fam: Family, model, at: date, known: set[str], config: FrontierConfig) -> tuple[float, float]:
@@ -218,23 +148,6 @@ def _layout_text(fit: Fit) -> str:
             f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}")
 
 
-def _links_of(key: str, config: FrontierConfig):
-    intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)
-    if key in accelerators() and (config.intra_link or config.inter_link):  # a what-if interconnect
-        intra = links()[config.intra_link] if config.intra_link else intra
-        inter = links()[config.inter_link] if config.inter_link else inter
-    return intra, inter, node_default
-
-
-def _node(node_default: int | None, intra, host: int) -> int:
-    """Devices in one scale-up domain: a device's documented system on its own fabric
-    (NVLink/NVSwitch server, TPU pod on ICI, GB200 rack) as documented; PCIe hosts are
-    capped by the era's largest host (host_devices series, which describes GPU servers)."""
-    if node_default and intra is not None and "pcie" not in intra.name.lower().replace(" ", ""):
-        return node_default
-    return min(node_default or host, host)
-
-
 def _model_parallel(model: Transformer, node: int, known: set[str], config: FrontierConfig) -> int:
     """Most devices one replica of `model` can span: the largest tp the search may use
     (dividing the heads, within the host or whole hosts, at most max_tp) x the layers."""
@@ -247,23 +160,24 @@ def _model_parallel(model: Transformer, node: int, known: set[str], config: Fron
     return tp * (model.layers if "pipeline_parallel" in known else 1)
 
 
-def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, model, caps: Caps,
+def _evaluate(at, fam: Family, known: set[str], offer: Offer, acc, model, caps: Caps,
               config: FrontierConfig, util: Utilization, precision: Precision, floor: float = 0.0,
-              flop_needed: float | None = None) -> Run | None:
+              flop_needed: float | None = None, sites: int = 1) -> Run | None:
     """The run of `model` on `acc`, or None when even at MFU 1 it could not beat `floor`.
 
     `flop_needed`: the most compute the model can use (a sized model's tokens that exist);
-    a run that gets there before the accepted duration stops there."""
+    a run that gets there before the accepted duration stops there. `sites`: the sites the
+    devices are spread over (data parallelism spans them)."""
     admitted = fam.techniques & known
     batch_free = fam.batch_free_with in admitted
-    intra, inter, node_default = _links_of(key, config)
+    key, price, intra, inter = offer.key, offer.price, offer.intra, offer.inter
     host = max(1, int(caps.host_devices or 1))
-    node = _node(node_default, intra, host)
+    node = node_of(offer.node_default, intra, host)
     limits: dict[str, float] = {}
     multi_node = "sync_data_parallel_multi_node" in admitted and intra is not None and inter is not None
     asynchronous = (not batch_free and "async_data_parallel" in admitted and inter is not None
                     and caps.async_replicas is not None and not isinstance(model, Transformer))
-    supply = caps.supply_devices(key)
+    supply = caps.supply_devices(offer.watts, sites)
     if batch_free or multi_node or asynchronous:  # actors need no interconnect; other jobs need both links
         limits["supply"] = max(supply or host, 1)
     elif admitted & {"intra_machine_split", "sync_data_parallel_multi_node"} and intra is not None:
@@ -299,7 +213,8 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     def fit_on(k: int) -> Fit:
         batches = _batches(b_max, k, fam.per_device_batch, isinstance(model, Transformer))
         return util.best_layout(model, acc, k, min(node, k), intra, inter, known, batches, precision,
-                                int(config.max_tp or MAX_TP), stack)
+                                int(config.max_tp or MAX_TP), stack, sites if k >= sites else 1, caps.site_link,
+                                config.latency_scale)
 
     while True:
         if async_run:  # the replica size (up to one host) with the best utilization
@@ -326,12 +241,8 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
     peak = acc.peak(precision)
 
     def goodput_of(job: int) -> float:
-        # a synchronous job stops when any device fails; independent actors or replicas lose only their own work
-        mtbf = cf.cluster_mtbf_s(config.failure_rate_per_device_hour, job) if config.failure_rate_per_device_hour \
-            else math.inf
-        ckpt = model.params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s
-        return 1.0 if math.isinf(mtbf) else float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt,
-                                                                      config.restart_s, mtbf))
+        return _goodput(job, float(model.params), config.failure_rate_per_device_hour, config.checkpoint_bytes_per_s,
+                        config.restart_s)
 
     independent = batch_free or async_run
     goodput = goodput_of(fit.devices_used if independent else n)
@@ -366,18 +277,30 @@ def _evaluate(at, fam: Family, known: set[str], key: str, acc, price: float, mod
                goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit),
                price_usd_per_hour=price, cost_usd=n * price * hours, devices_limited_by=limited_by,
-               techniques_used=used, ended_by=ended_by, params=float(model.params), **common)
+               techniques_used=used, ended_by=ended_by, params=float(model.params), sites=sites if n >= sites else 1,
+               **common)
 
 
-def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: Caps, config: FrontierConfig,
-           util: Utilization, precision: Precision, floor: float) -> list[Run]:
+@cache
+def _goodput(job: int, params: float, rate: float, checkpoint_bytes_per_s: float, restart_s: float) -> float:
+    """Share of wall time a job of `job` devices keeps: a synchronous job stops when any
+    device fails (independent actors or replicas lose only their own work, job = 1 each)."""
+    if not rate:
+        return 1.0
+    mtbf = cf.cluster_mtbf_s(rate, job)
+    ckpt = params * CHECKPOINT_BYTES_PER_PARAM / checkpoint_bytes_per_s
+    return float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt, restart_s, mtbf))
+
+
+def _sized(at, fam: Family, known: set[str], offer: Offer, acc, caps: Caps, config: FrontierConfig,
+           util: Utilization, precision: Precision, floor: float, sites: int = 1) -> list[Run]:
     """The run of the family's largest sized model that trains compute-optimally within the
     accepted duration (frontier/sizing.py), trained on all the tokens the duration allows
     up to the data that exists; sizes are tried from the largest that could fit down."""
     hours = caps.max_duration_days * 24
-    n_ub = caps.supply_devices(key) or caps.host_devices or 1.0
+    n_ub = caps.supply_devices(offer.watts, sites) or caps.host_devices or 1.0
     if caps.budget_usd is not None:
-        n_ub = min(n_ub, max(1.0, caps.budget_usd / (price * hours)))
+        n_ub = min(n_ub, max(1.0, caps.budget_usd / (offer.price * hours)))
     ub = n_ub * acc.peak(precision) * hours * HOUR_S  # no run on this device exceeds this (MFU 1)
     if ub <= floor:
         return []
@@ -389,10 +312,9 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
     def run_of(params: float) -> Run | None:
         model = sizing.shape(params)
         data_cap = sizing.data_flop(model, tokens, fam.max_epochs)
-        return _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor, data_cap)
+        return _evaluate(at, fam, known, offer, acc, model, caps, config, util, precision, floor, data_cap, sites)
 
-    intra, _, node_default = _links_of(key, config)
-    node = _node(node_default, intra, max(1, int(caps.host_devices or 1)))
+    node = node_of(offer.node_default, offer.intra, max(1, int(caps.host_devices or 1)))
 
     def bound(model) -> float:  # MFU 1 with as many devices as the batch lets one model use
         _, b_max = _batch(fam, model, at, known, config)
@@ -415,62 +337,88 @@ def _sized(at, fam: Family, known: set[str], key: str, acc, price: float, caps: 
     return [r for r in tried if not r.feasible][-1:]
 
 
-def best_run(at: date, config: FrontierConfig, util: Utilization) -> tuple[Run, list[Run]]:
-    """The largest run at `at` and every candidate tried (feasible or not)."""
+def _candidates(at, fams, known, offer: Offer, acc, caps: Caps, config: FrontierConfig, util: Utilization,
+                precision: Precision, floor: float, sites: int) -> list[Run]:
+    out = []
+    for fam in fams:
+        if fam.sized:
+            for run in _sized(at, fam, known, offer, acc, caps, config, util, precision, floor, sites):
+                out.append(run)
+                floor = max(floor, run.flop)
+            continue
+        examples = fam.examples_at(at)
+        for model in fam.models_at(at):
+            # a supervised model trains on the examples that exist, for the epochs of its time
+            data_cap = None if examples is None else 3 * model.flops_per_example * examples * config.data_scale
+            run = _evaluate(at, fam, known, offer, acc, model, caps, config, util, precision, floor, data_cap, sites)
+            if run is not None:
+                out.append(run)
+                floor = max(floor, run.flop)
+    return out
+
+
+def _power_bound(caps: Caps, offer: Offer, sites: int) -> bool:
+    """Whether the sites' power (not the chips made) sets how many devices a run may have."""
+    if not (offer.watts and caps.site_power_w):
+        return False
+    return caps.chips is None or sites * caps.site_power_w / offer.watts < caps.chips
+
+
+def best_run(at: date, config: FrontierConfig, util: Utilization, market=market_at) -> tuple[Run, list[Run]]:
+    """The largest run at `at` and every candidate tried (feasible or not). `market(at,
+    config)` gives (caps, offers, why none): the catalog's by default, a projected year's
+    in the projection. When a site's power limits the run and the caps allow more sites,
+    the run is spread over 2, 4, ... sites while that enlarges it."""
     known = {t.key for t in techniques_known(min(at, config.techniques_frozen_at or at))}
-    caps = caps_at(at, config)
+    caps, offers, no_offer = market(at, config)
     era = precision_of_era(at)
     tried: list[Run] = []
     fams = [f for f in families_at(at) if config.families is None or f.key in config.families]
     floor = 0.0
-    for key, acc0 in sorted(_devices(at, config), key=lambda ka: -(ka[1].peak(precision_for(ka[1], at)) or 0)):
+    for offer in sorted(offers, key=lambda o: -(o.acc.peak(precision_for(o.acc, at)) or 0)):
+        acc0 = offer.acc
         precision = precision_for(acc0, at)
         if not acc0.peak(precision):
-            tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=key))
+            tried.append(Run(at, False, f"{acc0.name}: no peak at {era.value} or fp32", device=offer.key))
             continue
-        price, why = _price(key, at, config.price, acc0 if key == COMPUTER_KEY else None)
-        if caps.budget_usd is not None and not math.isfinite(price):
-            tried.append(Run(at, False, f"{acc0.name}: no price ({why})", device=key))
+        if caps.budget_usd is not None and not math.isfinite(offer.price):
+            tried.append(Run(at, False, f"{acc0.name}: no price ({offer.why_no_price})", device=offer.key))
             continue
         acc = replace(acc0, memory_bytes=acc0.memory_bytes * config.memory_scale)
-        for fam in fams:
-            if fam.sized:
-                for run in _sized(at, fam, known, key, acc, price, caps, config, util, precision, floor):
-                    tried.append(run)
-                    floor = max(floor, run.flop)
-                continue
-            examples = fam.examples_at(at)
-            for model in fam.models_at(at):
-                # a supervised model trains on the examples that exist, for the epochs of its time
-                data_cap = None if examples is None else 3 * model.flops_per_example * examples * config.data_scale
-                run = _evaluate(at, fam, known, key, acc, price, model, caps, config, util, precision, floor,
-                                data_cap)
-                if run is not None:
-                    tried.append(run)
-                    floor = max(floor, run.flop)
+        sites, best = 1, 0.0
+        while True:
+            runs = _candidates(at, fams, known, offer, acc, caps, config, util, precision, floor, sites)
+            tried += runs
+            top = max((r for r in runs if r.feasible), key=lambda r: r.flop, default=None)
+            if top is None or top.flop <= best * (1 + 1e-9):
+                break
+            best = floor = max(floor, top.flop)
+            if not (sites < caps.sites and top.devices_limited_by == "supply" and _power_bound(caps, offer, sites)):
+                break
+            sites = min(2 * sites, caps.sites)
     ok = [r for r in tried if r.feasible]
     if not ok:
-        why = "; ".join(dict.fromkeys(r.reason for r in tried)) or (
-            _no_device(at, config) if not _devices(at, config) else f"no workload family at {at}")
+        why = "; ".join(dict.fromkeys(r.reason for r in tried)) or no_offer or f"no workload family at {at}"
         return Run(at, False, why, caps=caps), tried
     return max(ok, key=lambda r: (r.flop, -r.n_devices)), tried
 
 
-def solve(at: date, config: FrontierConfig, util: Utilization | None = None, relax: bool = True) -> Run:
-    """The largest feasible run at `at` with the binding constraints and 2x-relaxation gains."""
+def solve(at: date, config: FrontierConfig, util: Utilization | None = None, relax: bool = True,
+          market=market_at, constraints: tuple[str, ...] = CONSTRAINTS) -> Run:
+    """The largest feasible run at `at` with the binding constraints and 2x-relaxation gains
+    (each of `constraints` relaxed 2x in turn)."""
     util = util or Utilization(default_efficiency())
-    run, _ = best_run(at, config, util)
+    run, _ = best_run(at, config, util, market)
     if not (relax and run.feasible):
         return run
     gains = {}
-    for c in CONSTRAINTS:
+    for c in constraints:
         if c == "budget" and run.caps.budget_usd is None:
             continue
-        bigger, _ = best_run(at, config.relaxed(c, 2.0, run.caps.scales()), util)
+        bigger, _ = best_run(at, config.relaxed(c, 2.0, run.caps.scales()), util, market)
         gains[c] = bigger.flop / run.flop if bigger.feasible else math.nan
     # the longest run binds whenever the budget does not (every run lasts as long as
     # allowed), so it is listed last: the first entry is the informative constraint
     binding = tuple(sorted((c for c, g in gains.items() if g > 1 + BIND_TOLERANCE),
                            key=lambda c: (c == "duration", -gains[c])))
     return replace(run, gains=gains, binding=binding)
-

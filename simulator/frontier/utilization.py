@@ -88,27 +88,35 @@ class Utilization:
 
     def best_layout(self, model: Transformer | GenericNetwork, acc: Accelerator, n: int, node: int,
                     intra: Link | None, inter: Link | None, known: set[str], batches: tuple[int, ...],
-                    precision: Precision, max_tp: int = MAX_TP, stack: str | None = None) -> Fit:
+                    precision: Precision, max_tp: int = MAX_TP, stack: str | None = None, sites: int = 1,
+                    site_link: Link | None = None, latency_scale: float = 1.0) -> Fit:
         """The fastest feasible layout of `model` on n devices (`node` per host), as `stack`
-        runs it (None: DeepSpeed's combination rules, gradient reduction overlapped)."""
+        runs it (None: DeepSpeed's combination rules, gradient reduction overlapped), spread
+        over `sites` sites joined by `site_link`; every link and hop latency x `latency_scale`."""
         attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
         key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, frozenset(known), batches,
-               precision, attention, max_tp, stack)
+               precision, attention, max_tp, stack, sites, site_link if sites > 1 else None, latency_scale)
         if key not in self._cache:
+            if latency_scale != 1.0:
+                intra, inter, site_link = (None if x is None else replace(x, latency_s=x.latency_s * latency_scale)
+                                           for x in (intra, inter, site_link))
             self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention,
-                                            max_tp, stack)
+                                            max_tp, stack, sites, site_link, latency_scale)
         return self._cache[key]
 
     def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp,
-                stack=None) -> Fit:
+                stack=None, sites=1, site_link=None, latency_scale=1.0) -> Fit:
         if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
             return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
         self.searches += 1
         node = max(1, min(node, n))
-        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK)
+        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK, sites if sites > 1 else 1,
+                          site_link if sites > 1 else None)
+        eff = self.eff if latency_scale == 1.0 else replace(self.eff, hop_latency_s=self.eff.hop_latency_s
+                                                            * latency_scale)
         base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
         found = best_layout_closed_form(model, cluster, base,
-                                        search_space(model, known, batches, node, max_tp, stack), self.eff)
+                                        search_space(model, known, batches, node, max_tp, stack), eff)
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
