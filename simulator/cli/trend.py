@@ -279,25 +279,29 @@ def efficiency(
 def project(
     scenario: Path | None = typer.Argument(None, help="Frontier scenario TOML (default: the built-in baseline)."),
     to: int = typer.Option(2040, "--to", help="Last year of the projection."),
-    start_year: int = typer.Option(2025, "--from", help="Start from the simulated frontier of this year (mid-year)."),
-    samples: int = typer.Option(1000, "--samples", min=10, help="Monte Carlo samples."),
+    start_year: int = typer.Option(2026, "--from", help="Start from the simulated frontier of this year (mid-year)."),
+    samples: int = typer.Option(1000, "--samples", min=1, help="Monte Carlo samples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples (recorded in the run folder)."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     output_dir: Path | None = OUTPUT_DIR_OPTION,
     quiet: bool = QUIET_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
-    """Project the largest feasible run forward under cost, power, supply and latency limits."""
+    """Run the frontier solver forward: the largest feasible run of each year on drawn
+    hardware, spending, power, chip and site inputs, and what binds it."""
+    import os
     from datetime import date
 
+    from rich.progress import Progress
+
     from simulator.frontier.series import date_grid, frontier_series, to_frame
-    from simulator.frontier.solver import solve
+    from simulator.frontier.solver import PROJECTION_CONSTRAINTS
     from simulator.frontier.utilization import Utilization
     from simulator.report.projection_plot import plot_projection
     from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.trend.efficiency import efficiency_points, fit_efficiency
-    from simulator.trend.project import LIMITS, start_date
     from simulator.trend.project import project as run_projection
+    from simulator.trend.project import start_date
 
     _check_dates(start_year, to, "project")
     if not 2013 <= start_year <= 2100:
@@ -307,32 +311,37 @@ def project(
     config = _frontier_config(scenario)
     root = _output_root("project", output_dir)
     util = Utilization(default_efficiency())
-    names = ("the start run", f"{samples} samples", "the simulated history")
-    with stages("project", names, _no_progress(as_json, _quiet(quiet))) as advance:
-        start = solve(start_date(start_year), config, util, relax=False)
-        if not start.feasible or start.caps is None or start.caps.budget_usd is None:
-            raise BadInput(f"--from {start_year}: the frontier there has no budgeted run to start from "
-                           f"({start.reason or 'no budget documented'})")
-        advance(f"{samples} samples")
-        halving = fit_efficiency(efficiency_points(), seed=seed).halving_months
-        proj = run_projection(start, to, samples, seed, halving_months=halving, power_cap_w=config.power_cap_w)
-        table = proj.table()
-        advance("the simulated history")
-        history = to_frame(frontier_series(config, date_grid(date(2012, 1, 1), start.at, "year"), relax=False,
-                                           util=util))
+    workers = workers or min(os.cpu_count() or 1, max(1, samples // 20))
+    with Progress(console=err, transient=True, disable=_no_progress(as_json, _quiet(quiet))) as bar:
+        task = bar.add_task("the simulated history", total=None)
+        history = frontier_series(config, date_grid(date(2012, 1, 1), start_date(start_year), "year"), util=util)
+        bar.update(task, description=f"{samples} samples, {to - start_year} years each", total=samples, completed=0)
+        try:
+            proj = run_projection(config, start_year, to, samples, seed, util, workers=workers,
+                                  progress=lambda d, n: bar.update(task, completed=d))
+        except ValueError as exc:
+            raise BadInput(f"--from {start_year}: {exc}") from None
+    table = proj.table()
+    frame = to_frame(history)
     run_dir = new_run_dir("project", root)
     table.to_csv(run_dir / "projection.csv", index=False)
-    plot_projection(table, run_dir / "projection.png", history, title=f"Projected largest training run ({config.name}, "
-                    f"{samples} samples, seed {seed})", start=(start.at, start.flop))
+    frame.to_csv(run_dir / "history.csv", index=False)
+    plot_projection(table, run_dir / "projection.png", frame, title=f"Largest feasible training run, simulated and "
+                    f"projected ({config.name}, {samples} samples, seed {seed})",
+                    start=(proj.start.at, proj.start.flop))
+    start = proj.start
+    firsts = proj.first_year_binding()
     summary = {"scenario": config.name, "seed": seed, "samples": samples, "start": start.at,
                "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
-                             "budget_usd": start.caps.budget_usd},
-               "first_year_binding": proj.first_year_binding(), "algorithmic_halving_months": halving,
+                             "mfu": start.mfu, "model": start.model, "layout": start.layout,
+                             "budget_usd": start.caps.budget_usd if start.caps else None,
+                             "binding": list(start.binding)},
+               "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
                "table": table.to_dict(orient="records"), "csv": str(run_dir / "projection.csv"),
-               "figure": str(run_dir / "projection.png")}
+               "history_csv": str(run_dir / "history.csv"), "figure": str(run_dir / "projection.png")}
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, start=start.at, to=to)
+    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, start=start.at, to=to, workers=workers)
     written = f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}"
     if as_json:
         out.print_json(_json(summary))
@@ -341,23 +350,24 @@ def project(
         out.print(written, soft_wrap=True)
         return
     out.print(f"start: the simulated frontier at {start.at}: {start.n_devices:,} x {start.device_name}, "
-              f"{start.flop:.3g} FLOP, budget ${start.caps.budget_usd:,.0f}")
+              f"{start.flop:.3g} FLOP, MFU {start.mfu:.2f}")
     t = Table(title=f"largest run per year, {samples} samples (seed {seed})", title_justify="left")
-    cols = ("year", "FLOP p10", "median", "p90", "cost USD (median)", "effective (median)", *LIMITS) if wide else (
-        "year", "p10", "median", "p90", "cost USD", "bound by (share of samples)")
+    cols = ("year", "FLOP p10", "median", "p90", "MFU", "sites", "cost USD", "effective",
+            *PROJECTION_CONSTRAINTS) if wide else ("year", "p10", "median", "p90", "MFU", "binds in most samples")
     for c in cols:
-        t.add_column(c, justify="left" if c.startswith("bound by") else "right")
+        t.add_column(c, justify="left" if c.startswith("binds") else "right")
     for r in table.itertuples():
-        shares = {k: getattr(r, f"share_bound_by_{k}") for k in LIMITS}
+        shares = {k: getattr(r, f"share_bound_by_{k}") for k in PROJECTION_CONSTRAINTS}
         if wide:
-            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
-                      _sci(r.effective_flop_median), *(f"{v:.0%}" for v in shares.values()))
+            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), f"{r.mfu_median:.2f}",
+                      f"{r.sites_median:g}", _sci(r.cost_usd_median), _sci(r.effective_flop_median),
+                      *(f"{v:.0%}" for v in shares.values()))
         else:
-            bound = ", ".join(f"{k} {v:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v > 0)
-            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), _sci(r.cost_usd_median),
-                      bound or "none")
+            bound = ", ".join(k for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.5 and k != "duration")
+            t.add_row(str(r.year), _sci(r.flop_p10), _sci(r.flop_median), _sci(r.flop_p90), f"{r.mfu_median:.2f}",
+                      bound or "-")
     out.print(protect_numbers(t))
-    firsts = proj.first_year_binding()
-    out.print("first year each limit binds in most samples: " + ", ".join(
-        f"{k} {v if v is not None else 'never'}" for k, v in firsts.items()))
+    out.print("first year each constraint binds in most samples: " + ", ".join(
+        f"{k} {v}" for k, v in firsts.items() if v is not None) + "; never: " + ", ".join(
+        k for k, v in firsts.items() if v is None))
     out.print(written, soft_wrap=True)

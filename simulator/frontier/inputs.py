@@ -72,6 +72,9 @@ class Value(float):
         out.rows = rows
         return out
 
+    def __reduce__(self):  # picklable (the projection's worker processes)
+        return (Value, (float(self), self.rows))
+
 
 def _since(text: str, key: str) -> date:
     try:

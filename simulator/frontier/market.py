@@ -92,7 +92,7 @@ def caps_at(at: date, config: FrontierConfig) -> Caps:
     return Caps(None if budget is None else budget * config.budget_scale, float(days),
                 config.max_devices or value_at("cluster_devices", at), config.host_devices or value_at("host_devices", at),
                 None if site is None else float(site), config.async_replicas or async_replicas_at(at),
-                sites=int(config.max_sites), site_link=site_link_of(config))
+                sites=int(config.max_sites) if config.site_link_gb_s else 1, site_link=site_link_of(config))
 
 
 def devices_at(at: date, config: FrontierConfig) -> list[tuple[str, Accelerator]]:

@@ -20,6 +20,7 @@ GPT-2 vocabulary, Narayanan et al. 2021). It gives GPT-3 175B's 96 x 12288.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from simulator.specs import Transformer
 
@@ -30,6 +31,7 @@ SMALLEST_PARAMS = 1e8
 LADDER_FACTOR = 2.0
 
 
+@cache
 def shape(params: float) -> Transformer:
     """A GPT-style transformer of about `params` parameters (module doc)."""
     r = 64 if params <= 1e9 else 128 if params <= 2e11 else 200
@@ -40,6 +42,12 @@ def shape(params: float) -> Transformer:
     layers = layers if layers < 32 else round(layers / 8) * 8  # pipeline stages divide the layers
     return Transformer(name=f"sized-{params:.3g}", layers=layers, hidden=d_model, heads=d_model // head,
                        seq_len=SEQ_LEN, vocab=VOCAB, source="frontier/sizing.py shape rule")
+
+
+@cache
+def sizes_up_to(max_params: float) -> tuple[float, ...]:
+    """The ladder's sizes whose shaped model has at most `max_params` parameters."""
+    return tuple(p for p in ladder(max_params) if shape(p).params <= max_params)
 
 
 def ladder(max_params: float) -> list[float]:

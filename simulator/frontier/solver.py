@@ -96,13 +96,22 @@ class Run:
 def _batch(fam: Family, model, at: date, known: set[str], config: FrontierConfig) -> tuple[float, float]:
     """(critical batch, largest batch allowed) in examples (sequences for transformers)."""
     if fam.kaplan and isinstance(model, Transformer):
-        tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.layer_params))
-        crit = tokens / model.seq_len
+        crit = _kaplan_batch(model) * config.critical_batch_scale
     else:
         step = fam.batch_limit(at, known)
-        crit = step.examples if step else float(fam.per_device_batch)
-    crit *= config.critical_batch_scale
-    return crit, float(cb.largest_useful_batch(crit, config.max_waste))
+        crit = (step.examples if step else float(fam.per_device_batch)) * config.critical_batch_scale
+    return crit, _largest_batch(crit, config.max_waste)
+
+
+@cache
+def _kaplan_batch(model: Transformer) -> float:
+    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.layer_params))
+    return tokens / model.seq_len
+
+
+@cache
+def _largest_batch(crit: float, max_waste: float) -> float:
+    return float(cb.largest_useful_batch(crit, max_waste))
 
 
 def _batches(b_max: float, n: int, per_device: int, transformer: bool) -> tuple[int, ...]:
@@ -307,7 +316,7 @@ def _sized(at, fam: Family, known: set[str], offer: Offer, acc, caps: Caps, conf
     tried: list[Run] = []
     tokens = fam.tokens_available * config.data_scale
     most = sizing.max_params(tokens, fam.max_epochs, fam.tokens_per_param)
-    sizes = [p for p in sizing.ladder(most) if sizing.shape(p).params <= most]
+    sizes = sizing.sizes_up_to(most)
 
     def run_of(params: float) -> Run | None:
         model = sizing.shape(params)

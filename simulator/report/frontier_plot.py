@@ -20,7 +20,7 @@ from simulator.units import PFS_DAY_FLOP
 #: One colour per constraint (matplotlib's tab10), the same in every figure.
 COLOURS = {"budget": "tab:red", "supply": "tab:blue", "host": "tab:orange", "technique": "tab:brown",
            "batch": "tab:purple", "duration": "tab:green", "memory": "tab:pink", "data": "tab:cyan",
-           "": "tab:gray"}
+           "power": "tab:olive", "chips": "darkblue", "sites": "goldenrod", "latency": "black", "": "tab:gray"}
 
 
 def no_feasible_run(frame: pd.DataFrame) -> str:

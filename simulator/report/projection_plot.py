@@ -1,8 +1,10 @@
 """Figure of a projection: median and 10-90% band of the largest run per year.
 
-The projection starts where the history ends: its curves begin at the start run (the
-simulated frontier at `start`, or else the last point of the history), so that history
-and projection meet without a gap. The legend sits beside the axes, off the data.
+The simulated history and the projection are one curve: the projection's first row is
+the start run (the simulated frontier at the start date; a table that does not begin
+there is joined to `start` or the history's last point), with the 10-90% band of the
+samples after it. Markers are coloured by the constraint that binds first (the history's
+solver; the projection's most common among samples). The legend sits beside the axes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.report.figures import legend_outside, pyplot, save
+from simulator.report.frontier_plot import COLOURS
 from simulator.units import PFS_DAY_FLOP
 
 
@@ -40,20 +43,32 @@ def projection_figure(table: pd.DataFrame, history: pd.DataFrame | None = None,
     else:
         x0 = y0 = None
     if hx:
-        ax.plot(hx, hy, color="0.4", lw=1.2, marker="o", ms=2.5, label="simulated frontier (history)")
-    x = list(table["year"] + 0.5)  # the projection's year n is n years after the start (mid-year)
+        ax.plot(hx, hy, color="0.4", lw=1.2, label="simulated frontier (history)", zorder=1)
+    x = list(table["year"] + 0.5)  # the projection's years are mid-year dates
+    joined = x0 is not None and not (len(x) and abs(x[0] - x0) < 0.01)  # the table's first row is not the start
 
     def curve(values) -> list:
         ys = list(values / PFS_DAY_FLOP)
-        return ys if x0 is None else [y0, *ys]
+        return [y0, *ys] if joined else ys
 
-    xs = x if x0 is None else [x0, *x]
-    ax.fill_between(xs, curve(table["flop_p10"]), curve(table["flop_p90"]), color="tab:blue", alpha=0.25,
+    xs = [x0, *x] if joined else x
+    ax.fill_between(xs, curve(table["flop_p10"]), curve(table["flop_p90"]), color="tab:blue", alpha=0.2,
                     label="10-90% of samples")
-    ax.plot(xs, curve(table["flop_median"]), color="tab:blue", lw=2, label="median")
-    if "effective_flop_median" in table:
-        ax.plot(xs, curve(table["effective_flop_median"]), color="tab:green", ls="--", lw=1.5,
-                label="median x algorithmic efficiency\n(effective compute)")
+    ax.plot(xs, curve(table["flop_median"]), color="tab:blue", lw=2, label="median", zorder=1)
+    # markers coloured by the constraint that binds most (history: the solver's first; projection:
+    # the most common first one among the samples)
+    points = []
+    if history is not None and len(history) and "primary_binding" in history:
+        ok = history[history.feasible.astype(bool)]
+        points += [(_year(d), f / PFS_DAY_FLOP, str(b)) for d, f, b in zip(ok["date"], ok["flop"],
+                                                                            ok["primary_binding"].fillna(""))]
+    if "primary_binding" in table:
+        points += [(xi, f / PFS_DAY_FLOP, str(b)) for xi, f, b in zip(x, table["flop_median"],
+                                                                     table["primary_binding"].fillna(""))]
+    for name in dict.fromkeys(b for *_, b in points):
+        px, py = zip(*[(a, b) for a, b, c in points if c == name])
+        ax.scatter(px, py, s=20, color=COLOURS.get(name, "tab:gray"), zorder=3,
+                   label=f"binds first: {name or 'none'}")
     if x0 is not None:
         ax.axvline(x0, color="0.6", lw=0.8, ls=":", zorder=0)
         ax.annotate("projection starts", (x0, 0.02), xycoords=("data", "axes fraction"), xytext=(3, 0),

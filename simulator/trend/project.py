@@ -1,27 +1,24 @@
-"""Project the frontier forward under cost, power, supply and latency limits (Monte Carlo).
+"""Project the frontier forward: the frontier solver run at future dates on drawn inputs.
 
-Start: the simulated frontier run at `start` (its budget, device, price, power and
-device count). Each sample draws the growth parameters of catalog/projection_parameters.csv
-(Sevilla et al. 2024, Cottier et al. 2024; two-piece lognormal through p10 / median / p90,
-or through the 95% interval where the row says so), and each year t after `start`
-the largest run is the smallest of four limits:
+The start year's row is the simulated frontier at mid-year (the history's market). For
+each later year, each sample's market (frontier/projected.py: the roadmap's and then the
+trend's device, its price and power; budget, site power, sites, chips and run length
+grown at the sample's rates) goes through the same solver as the history: it sizes the
+model, finds the layout (so utilization falls where the critical batch and the latency
+of tensor and pipeline communication bind), spreads the run over sites where a site's
+power limits it and the scenario allows more, and relaxes each constraint 2x to find
+what binds (frontier/solver.PROJECTION_CONSTRAINTS). Nothing is extrapolated from the
+simulated trend: the trend is the output.
 
-- budget:  B0 g^t (spending growth g), capped at 1% of US GDP (Cottier et al.'s $233B);
-           device-hours = budget / price, price per device-hour falling as price-performance
-           grows 10^(0.14 t) while FLOP/s per device grows f^t;
-- power:   one site's power (1-5 GW in 2030, log-interpolated from the start run's power,
-           held after 2030) / all-in watts per device (1.7 kW for an H100 in 2024, growing as
-           f / (FLOP/W growth));
-- supply:  share of the world's AI chips for one run x stock (H100-equivalents: end-2023
-           stock plus production growing each year);
-- latency: a compute-optimal model (D = 20 N, C = 6 N D; Hoffmann et al. 2022) must take
-           D / B serial steps (B the achievable batch), each at least layers x 8 sequential
-           matmuls x (kernel + collective latency); layers from GPT-3's aspect ratio
-           d_model = 128 layers (Brown et al. 2020, Table 2.1), so
-           N_max = (T B 196608^(1/3) / (20 t_layer))^(3/4), C = 120 N_max^2.
-
-FLOP under each limit = devices x peak x MFU x duration (MFU and duration sampled).
-Everything is vectorised over samples x years; the seed fixes the draws.
+Draws: catalog/projection_parameters.csv rows (Sevilla et al. 2024, Cottier et al. 2024,
+Hobbhahn et al. 2023, Gholami et al. 2024, Ho et al. 2024), each a two-piece lognormal
+through p10 / median / p90 (or a 95% interval where the row says so). The hardware rates
+(FLOP/s, memory, memory bandwidth, link bandwidth) share one quantile per sample, taken
+from `strata` equal-probability strata (their conditional medians): chips of one
+generation improve together, and a few distinct devices let the layout searches be
+shared between samples; the bandwidth between sites likewise. Everything else is drawn
+per sample. The seed fixes every draw. Projected years train the start run's workload
+family (the largest by orders of magnitude since 2018).
 """
 
 from __future__ import annotations
@@ -29,24 +26,28 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib.resources import files
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from simulator.frontier.solver import Run
-from simulator.units import HOUR_S
+from simulator.catalog.efficiency import default_efficiency
+from simulator.frontier.config import FrontierConfig
+from simulator.frontier.market import market_at
+from simulator.frontier.projected import ProjectedMarket, Rates
+from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
+from simulator.frontier.utilization import Utilization
 
 PARAMS_CSV = "projection_parameters.csv"
-LIMITS = ("budget", "power", "supply", "latency")
 Z10 = 1.2815515655446004  # standard normal 90th percentile
 Z975 = 1.959963984540054
-H100_PEAK = 989.4e12  # dense BF16, accelerators.csv h100-sxm (the unit of "H100-equivalents")
-H100_TDP_W = 700.0  # accelerators.csv h100-sxm
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021
-ASPECT = 128  # d_model / layers of GPT-3 175B: 12288 / 96 (Brown et al. 2020, Table 2.1)
+STRATA = 5
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,21 @@ class Param:
     source: str
     ci95: bool  # p10 / p90 columns hold a 95% interval (the row's notes say so)
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """Two-piece lognormal through (p10, median, p90); a constant if only the median."""
+    def at(self, z: np.ndarray | float) -> np.ndarray:
+        """The value at standard-normal quantile z (two-piece lognormal through p10,
+        median, p90; the median where only it is given)."""
         lo, mid, hi = self.p10, self.median, self.p90
         if mid is None:
             mid = math.sqrt(lo * hi)
+        z = np.asarray(z, dtype=float)
         if lo is None or hi is None:
-            return np.full(n, mid)
-        z = Z975 if self.ci95 else Z10
-        s_lo, s_hi = math.log(mid / lo) / z, math.log(hi / mid) / z
-        e = rng.standard_normal(n)
-        return mid * np.exp(np.where(e < 0, s_lo * e, s_hi * e))
+            return np.full(z.shape, mid)
+        k = Z975 if self.ci95 else Z10
+        s_lo, s_hi = math.log(mid / lo) / k, math.log(hi / mid) / k
+        return mid * np.exp(np.where(z < 0, s_lo * z, s_hi * z))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.at(rng.standard_normal(n))
 
 
 def parse_params(text: str, name: str = PARAMS_CSV) -> dict[str, Param]:
@@ -99,95 +104,141 @@ def projection_parameters() -> dict[str, Param]:
     return parse_params(files("simulator.catalog").joinpath(PARAMS_CSV).read_text(encoding="utf-8"))
 
 
+HARDWARE = {"flops_growth": "gpu_flops_growth", "memory_growth": "memory_capacity_growth",
+            "memory_bandwidth_growth": "hbm_bandwidth_growth", "link_growth": "interconnect_bandwidth_growth"}
+PER_SAMPLE = {"spend_growth": "training_spend_growth", "flops_per_watt_growth": "flops_per_watt_growth",
+              "campus_power_2030_w": "single_campus_power_2030", "distributed_power_2030_w": "distributed_us_power_2030",
+              "stock_end_2023": "gpu_stock_end_2023", "production_2024": "gpu_production_2024",
+              "production_growth": "gpu_production_growth", "supply_share": "share_of_supply_for_largest_run"}
+
+
+def draw_rates(samples: int, seed: int, params: dict[str, Param] | None = None,
+               strata: int = STRATA) -> tuple[list[Rates], np.ndarray]:
+    """(rates of each sample, algorithmic halving time of each sample in months)."""
+    p = params or projection_parameters()
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, strata, samples)
+    levels = np.array([NormalDist().inv_cdf((k + 0.5) / strata) for k in range(strata)])
+    z_hw = levels[stratum]
+    hw = {f: p[k].at(z_hw) for f, k in HARDWARE.items()}
+    each = {f: p[k].sample(rng, samples) for f, k in PER_SAMPLE.items()}
+    halving = p["algorithmic_efficiency_halving"].sample(rng, samples)
+    fixed = {"price_performance_ooms": p["hardware_price_performance_growth"].median,
+             "budget_cap_usd": GDP_SHARE_CAP * p["us_gdp_2021"].median,
+             "site_distance_km": p["inter_site_distance"].median}
+    link = p["inter_site_bandwidth_per_site"].at(levels[rng.integers(0, strata, samples)])
+    rates = [Rates(**{f: float(v[i]) for f, v in hw.items()}, **{f: float(v[i]) for f, v in each.items()},
+                   **fixed, site_link_bytes_per_s=float(link[i]),
+                   hardware_stratum=int(stratum[i])) for i in range(samples)]
+    return rates, halving
+
+
 @dataclass(frozen=True)
 class Projection:
     years: np.ndarray
-    flop: np.ndarray  # samples x years
-    cost_usd: np.ndarray
-    binding: np.ndarray  # index into LIMITS
-    effective_multiplier: np.ndarray  # algorithmic multiplier per year (relative to start)
+    runs: list[list[Run]]  # samples x years (the start year's run is the same for every sample)
+    halving_months: np.ndarray  # per sample
     start: Run
     seed: int
 
+    def array(self, field: str) -> np.ndarray:
+        out = np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
+        return out
+
+    def binds(self, constraint: str) -> np.ndarray:
+        return np.array([[constraint in r.binding for r in row] for row in self.runs])
+
+    def primary(self) -> np.ndarray:
+        return np.array([[r.binding[0] if r.binding else "" for r in row] for row in self.runs])
+
     def table(self) -> pd.DataFrame:
-        q = np.percentile(self.flop, [10, 50, 90], axis=0)
+        flop = self.array("flop")
+        q = np.nanpercentile(flop, [10, 50, 90], axis=0)
+        t = self.years - self.years[0]
+        mult = 2.0 ** (t[None, :] * 12 / self.halving_months[:, None])
+        primary = self.primary()
         rows = {"year": self.years, "flop_p10": q[0], "flop_median": q[1], "flop_p90": q[2],
-                "pfs_days_median": q[1] / 8.64e19, "cost_usd_median": np.median(self.cost_usd, axis=0),
-                "effective_flop_median": q[1] * self.effective_multiplier}
-        for k, name in enumerate(LIMITS):
-            rows[f"share_bound_by_{name}"] = (self.binding == k).mean(axis=0)
+                "pfs_days_median": q[1] / 8.64e19, "mfu_median": np.nanmedian(self.array("mfu"), axis=0),
+                "sites_median": np.nanmedian(self.array("sites"), axis=0),
+                "devices_median": np.nanmedian(self.array("n_devices"), axis=0),
+                "params_median": np.nanmedian(self.array("params"), axis=0),
+                "cost_usd_median": np.nanmedian(self.array("cost_usd"), axis=0),
+                "effective_flop_median": np.nanmedian(flop * mult, axis=0),
+                "share_infeasible": np.isnan(flop).mean(axis=0),
+                "primary_binding": [pd.Series(col).mode().iloc[0] for col in primary.T]}
+        for c in PROJECTION_CONSTRAINTS:
+            rows[f"share_bound_by_{c}"] = self.binds(c).mean(axis=0)
         return pd.DataFrame(rows)
 
     def first_year_binding(self) -> dict[str, int | None]:
-        """The first year each limit binds in at least half of the samples."""
+        """The first year each constraint binds in at least half of the samples."""
         t = self.table()
-        return {name: next((int(y) for y, s in zip(t.year, t[f"share_bound_by_{name}"]) if s >= 0.5), None)
-                for name in LIMITS}
-
-
-def latency_flop(duration_s, batch_tokens, t_layer_s):
-    """C = 120 N_max^2 with N_max = (T B 196608^(1/3) / (20 t_layer))^(3/4) (module doc)."""
-    per_layer_params = 12 * ASPECT ** 2  # N = 12 L d^2 with d = 128 L  ->  N = 196608 L^3
-    n_max = (duration_s * batch_tokens * per_layer_params ** (1 / 3) / (20 * t_layer_s)) ** 0.75
-    return 120 * n_max ** 2
-
-
-def project(start: Run, to_year: int, samples: int, seed: int, params: dict[str, Param] | None = None,
-            halving_months: float | None = None, power_cap_w: float | None = None) -> Projection:
-    """Sample the largest run of each year from start.at.year + 1 to `to_year`."""
-    if not start.feasible or start.caps is None or start.caps.budget_usd is None:
-        raise ValueError(f"the start run at {start.at} is not a budgeted feasible run: {start.reason}")
-    p = params or projection_parameters()
-    rng = np.random.default_rng(seed)
-    years = np.arange(start.at.year + 1, to_year + 1)
-    if len(years) == 0:
-        raise ValueError(f"--to {to_year}: must be after the start year {start.at.year}")
-    t = (years - start.at.year)[None, :].astype(float)
-    draw = {k: p[k].sample(rng, samples)[:, None] for k in (
-        "training_spend_growth", "gpu_flops_growth", "flops_per_watt_growth", "single_campus_power_2030",
-        "gpu_stock_end_2023", "gpu_production_2024", "gpu_production_growth", "share_of_supply_for_largest_run",
-        "training_run_duration", "model_flops_utilization", "achievable_batch_2024", "installed_watts_per_gpu")}
-    peak = start.peak_flops_per_s * draw["gpu_flops_growth"] ** t
-    mfu = np.clip(draw["model_flops_utilization"], 0.01, 0.95)
-    dur = draw["training_run_duration"]
-    # budget
-    budget = np.minimum(start.caps.budget_usd * draw["training_spend_growth"] ** t, GDP_SHARE_CAP * p["us_gdp_2021"].median)
-    ppg = p["hardware_price_performance_growth"].median
-    price = start.price_usd_per_hour * draw["gpu_flops_growth"] ** t / 10 ** (ppg * t)
-    flop_budget = budget / price * HOUR_S * peak * mfu
-    # power
-    tdp = start_tdp(start)
-    watts = draw["installed_watts_per_gpu"] * tdp / H100_TDP_W * (draw["gpu_flops_growth"] / draw["flops_per_watt_growth"]) ** t
-    p0 = start.n_devices * draw["installed_watts_per_gpu"] * tdp / H100_TDP_W
-    frac = np.clip((years[None, :] - start.at.year) / max(2030 - start.at.year, 1), 0, 1)
-    site = p0 * (draw["single_campus_power_2030"] / p0) ** frac
-    if power_cap_w is not None:
-        site = np.minimum(site, power_cap_w)
-    flop_power = site / watts * peak * mfu * dur
-    # supply (H100-equivalents)
-    k = years[None, :] - 2024
-    growth = draw["gpu_production_growth"]
-    made = draw["gpu_production_2024"] * np.where(k >= 0, (growth ** (k + 1) - 1) / (growth - 1), 0.0)
-    stock = draw["gpu_stock_end_2023"] + made
-    flop_supply = draw["share_of_supply_for_largest_run"] * stock * H100_PEAK * mfu * dur
-    # latency wall
-    t_layer = p["matmuls_per_layer_fwd_bwd"].median * (p["matmul_kernel_latency"].median + p["base_collective_latency"].median
-                                                       + 8 * p["nvlink_latency_per_rank"].median)
-    flop_latency = latency_flop(dur, draw["achievable_batch_2024"], t_layer) * np.ones_like(peak)
-    stack = np.stack([flop_budget, flop_power, flop_supply, flop_latency])
-    binding = stack.argmin(axis=0)
-    flop = stack.min(axis=0)
-    cost = flop / (peak * mfu) / HOUR_S * price
-    mult = np.ones(len(years)) if halving_months is None else 2 ** ((years - start.at.year) * 12 / halving_months)
-    return Projection(years, flop, cost, binding, mult, start, seed)
-
-
-def start_tdp(run: Run) -> float:
-    from simulator.catalog.hardware import accelerators
-
-    acc = accelerators().get(run.device)
-    return acc.tdp_w if acc is not None and acc.tdp_w else H100_TDP_W
+        return {c: next((int(y) for y, s in zip(t.year, t[f"share_bound_by_{c}"]) if s >= 0.5), None)
+                for c in PROJECTION_CONSTRAINTS}
 
 
 def start_date(year: int) -> date:
     return date(year, 7, 1)
+
+
+_UTIL: Utilization | None = None  # one per worker process, kept across its chunks
+
+
+def _chunk(job: tuple) -> list[tuple[int, list[Run]]]:
+    """Solve the projected years of a chunk of samples (in a worker or inline)."""
+    config, at0, caps0, offer0, start, years, chunk, util = job
+    global _UTIL
+    if util is None:
+        _UTIL = _UTIL or Utilization(default_efficiency())
+        util = _UTIL
+    out = []
+    for i, rates in chunk:
+        market = ProjectedMarket(at0, caps0, offer0, config, rates)
+        out.append((i, [start] + [solve(start_date(int(y)), config, util, market=market,
+                                        constraints=PROJECTION_CONSTRAINTS) for y in years[1:]]))
+    return out
+
+
+def project(config: FrontierConfig, start_year: int, to_year: int, samples: int, seed: int,
+            util: Utilization, params: dict[str, Param] | None = None, progress=None,
+            start: Run | None = None, workers: int = 1) -> Projection:
+    """The largest run of each year from `start_year` (the simulated frontier) to `to_year`.
+
+    `workers` > 1 solves chunks of samples in that many processes (the draws are made
+    first, so the result does not depend on it); `progress(done, total)` after each chunk."""
+    if to_year <= start_year:
+        raise ValueError(f"--to {to_year}: must be after the start year {start_year}")
+    at0 = start_date(start_year)
+    start = start or solve(at0, config, util, market=market_at, constraints=PROJECTION_CONSTRAINTS)
+    if not start.feasible:
+        raise ValueError(f"the frontier at {at0} has no feasible run to start from: {start.reason}")
+    caps0, offers, _ = market_at(at0, config)
+    offer0 = next(o for o in offers if o.key == start.device)
+    # the other families' largest runs are orders of magnitude smaller (reproduce's eras)
+    config = replace(config, families=(start.family,))
+    rates, halving = draw_rates(samples, seed, params)
+    years = np.arange(start_year, to_year + 1)
+    indexed = list(enumerate(rates))
+    size = max(1, math.ceil(samples / (max(workers, 1) * 8)))
+    chunks = [indexed[k:k + size] for k in range(0, samples, size)]
+    runs: list[list[Run] | None] = [None] * samples
+    done = 0
+
+    def collect(part):
+        nonlocal done
+        for i, row in part:
+            runs[i] = row
+        done += len(part)
+        if progress is not None:
+            progress(done, samples)
+
+    if workers <= 1:
+        for c in chunks:
+            collect(_chunk((config, at0, caps0, offer0, start, years, c, util)))
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_chunk, (config, at0, caps0, offer0, start, years, c, None)) for c in chunks]
+            for f in as_completed(futures):
+                collect(f.result())
+    return Projection(years, runs, halving, start, seed)
