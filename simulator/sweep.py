@@ -31,7 +31,7 @@ import numpy as np
 COMMANDS = ("step", "search", "frontier", "project")
 #: Parameters of each command that are not scenario keys, with their defaults.
 COMMAND_KEYS = {"step": {}, "search": {}, "frontier": {"date": "2020-01-01"},
-                "project": {"from": 2025, "to": 2030, "samples": 200, "seed": 0}}
+                "project": {"from": 2026, "to": 2030, "samples": 100, "seed": 0}}
 
 
 class SweepError(ValueError):
@@ -190,10 +190,9 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
         return {"feasible": r.feasible, "flop": r.flop, "pfs_days": r.pfs_days, "n_devices": r.n_devices,
                 "device": r.device, "family": r.family, "days": r.days, "mfu": r.mfu, "cost_usd": r.cost_usd,
                 "devices_limited_by": r.devices_limited_by, "reason": r.reason}
-    from simulator.trend.project import project, start_date
+    from simulator.trend.project import project
 
-    start = solve(start_date(int(params["from"])), config, _util(), relax=False)
-    proj = project(start, int(params["to"]), int(params["samples"]), int(params["seed"]), power_cap_w=config.power_cap_w)
+    proj = project(config, int(params["from"]), int(params["to"]), int(params["samples"]), int(params["seed"]), _util())
     last = proj.table().iloc[-1]
     return {"feasible": True, "year": int(last.year), "flop_p10": float(last.flop_p10),
             "flop_median": float(last.flop_median), "flop_p90": float(last.flop_p90),

@@ -26,7 +26,7 @@ BASELINE = ROOT / "scenarios" / "frontier-baseline.toml"
 WRITERS = [
     (["frontier", "--start", "2012", "--end", "2012"], "simulator.frontier.series.frontier_series"),
     (["reproduce", "--start", "2012", "--end", "2012", "--samples", "0"], "simulator.trend.reproduce.reproduce"),
-    (["project", "--to", "2027", "--samples", "10"], "simulator.frontier.solver.solve"),
+    (["project", "--to", "2027", "--samples", "10"], "simulator.trend.project.project"),
     (["explain", "--no-frontier"], "simulator.engine.step.simulate_step"),
     (["search", "--out"], "simulator.search.search_layouts"),
     (["sweep", str(BASELINE), "--set", "date=2012", "--workers", "1"], "simulator.sweep.run_points"),

@@ -18,7 +18,7 @@ def terminal_80(monkeypatch):
 CASES = {
     "search": ("search", "scenarios/search-llama3-405b-16384.toml", "--top", "5"),
     "frontier": ("frontier", "--start", "2016", "--end", "2026", "--step", "year"),
-    "project": ("project", "--samples", "20", "--to", "2030"),
+    "project": ("project", "--samples", "3", "--to", "2028", "--workers", "1"),
 }
 
 
@@ -64,7 +64,8 @@ def test_long_commands_show_their_stages(monkeypatch):
 
     from simulator.cli import explore, trend
 
-    assert "stages(" in inspect.getsource(explore.explain) and "stages(" in inspect.getsource(trend.project)
+    assert "stages(" in inspect.getsource(explore.explain)
+    assert "bar.update(task, completed=d)" in inspect.getsource(trend.project)  # one step per sample
 
 
 def test_far_dates_are_an_error_or_a_warning(capsys, tmp_path):

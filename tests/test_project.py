@@ -1,8 +1,9 @@
-"""The Monte Carlo projection (simulator.trend.project)."""
+"""The projection: the frontier solver run forward on projected markets (simulator.trend.project)."""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -12,26 +13,51 @@ import pandas as pd
 import pytest
 from cli_helpers import one_line, run
 
+from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.supply import generic_facility_watts
 from simulator.frontier.config import load_frontier
-from simulator.frontier.solver import solve
-from simulator.trend.project import (
-    ASPECT,
-    GDP_SHARE_CAP,
-    LIMITS,
-    Param,
-    latency_flop,
-    parse_params,
-    project,
-    projection_parameters,
-    start_date,
-)
+from simulator.frontier.market import market_at
+from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse_roadmap, roadmap, years_between
+from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
+from simulator.frontier.utilization import Utilization
+from simulator.specs import Precision
+from simulator.trend.project import Param, draw_rates, parse_params, project, projection_parameters, start_date
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+START = 2026
 
 
 @pytest.fixture(scope="module")
-def start():
-    return solve(start_date(2025), load_frontier(), relax=False)
+def util():
+    return Utilization(default_efficiency())
 
 
+@pytest.fixture(scope="module")
+def base():
+    return load_frontier()
+
+
+@pytest.fixture(scope="module")
+def start(base, util):
+    return solve(start_date(START), base, util, constraints=PROJECTION_CONSTRAINTS)
+
+
+def rates(**kw) -> Rates:
+    values = dict(spend_growth=2.4, flops_growth=1.44, memory_growth=1.19, memory_bandwidth_growth=1.17,
+                  link_growth=1.18, flops_per_watt_growth=1.28, price_performance_ooms=0.14,
+                  campus_power_2030_w=2.2e9, distributed_power_2030_w=9e9, stock_end_2023=2.2e6,
+                  production_2024=1.85e6, production_growth=1.7, supply_share=0.26, budget_cap_usd=2.33e11,
+                  site_link_bytes_per_s=5e14, site_distance_km=1000.0)
+    return Rates(**{**values, **kw})
+
+
+def market(base, start, config=None, **kw) -> ProjectedMarket:
+    caps0, offers, _ = market_at(start.at, base)
+    offer0 = next(o for o in offers if o.key == start.device)
+    return ProjectedMarket(start.at, caps0, offer0, config or base, rates(**kw))
+
+
+# ------------------------------------------------------------------ inputs
 def test_every_parameter_has_a_source_and_samples_hit_its_quantiles():
     params = projection_parameters()
     assert all(p.source for p in params.values())
@@ -42,62 +68,142 @@ def test_every_parameter_has_a_source_and_samples_hit_its_quantiles():
     assert spend.ci95
     assert np.percentile(spend.sample(rng, 200_000), [2.5, 97.5]) == pytest.approx([2.0, 3.1], rel=0.01)
     assert (Param("c", "x", None, 3.0, None, "s", False).sample(rng, 5) == 3.0).all()
+    assert params["gpu_flops_growth"].at(0.0) == pytest.approx(1.44)
 
 
-def test_bad_parameter_rows_name_line_and_column():
+def test_bad_parameter_and_roadmap_rows_name_line_and_column():
     with pytest.raises(ValueError, match=r"line 2 \('x'\): column 'median'"):
         parse_params("parameter,unit,p10,median,p90,source,notes\nx,u,,abc,,src,\n")
+    head = "key,name,vendor,announced,available,bf16_tflops,fp8_tflops,memory_gb,memory_bw_gb_s," \
+           "scale_up_gb_s_per_direction,scale_up_domain,tdp_w,source,verification,notes\n"
+    with pytest.raises(ValueError, match=r"line 2 \('x'\): column 'fp8_tflops'"):
+        parse_roadmap(head + "x,X,V,2025-01-01,2026-01-01,,-5,1,1,1,8,,src,,\n")
+    with pytest.raises(ValueError, match=r"line 2 \('x'\): column 'available'"):
+        parse_roadmap(head + "x,X,V,2025-01-01,H2 2026,,5,1,1,1,8,,src,,\n")
+    with pytest.raises(ValueError, match="column 'source': empty"):
+        parse_roadmap(head + "x,X,V,2025-01-01,2026-01-01,,5,1,1,1,8,,,,\n")
 
 
-def test_latency_wall_closed_form():
-    # a model at the bound takes exactly the allowed time: steps x layers x t_layer = T
-    t, b, tl = 1.5e7, 6e7, 8 * 12e-6
-    c = latency_flop(t, b, tl)
-    n = (c / 120) ** 0.5
-    layers = (n / (12 * ASPECT ** 2)) ** (1 / 3)
-    assert 20 * n / b * layers * tl == pytest.approx(t, rel=1e-9)
+def test_roadmap_rows_are_sourced_and_dated():
+    chips = roadmap()
+    assert chips and all(c.source for c in chips)
+    assert [c.available for c in chips] == sorted(c.available for c in chips)
+    assert any(c.usable for c in chips) and any(not c.usable for c in chips)  # Feynman: a date only
 
 
-def test_same_seed_same_table_and_seeds_overlap(start):
-    a = project(start, 2035, 400, seed=1).table()
-    b = project(start, 2035, 400, seed=1).table()
-    c = project(start, 2035, 400, seed=2).table()
-    pd.testing.assert_frame_equal(a, b)
-    assert not a.equals(c)
-    assert ((a.flop_p10 <= c.flop_p90) & (c.flop_p10 <= a.flop_p90)).all()
+def test_hardware_rates_share_one_stratum_and_draws_are_seeded():
+    a, ha = draw_rates(300, seed=4)
+    b, hb = draw_rates(300, seed=4)
+    assert a == b and (ha == hb).all()
+    assert len({r.flops_growth for r in a}) <= 5 and len({r.hardware_stratum for r in a}) == 5
+    for r in a:  # the strata are comonotone: a fast FLOP/s stratum is a fast memory-bandwidth stratum
+        same = [s for s in a if s.hardware_stratum == r.hardware_stratum]
+        assert {s.memory_bandwidth_growth for s in same} == {r.memory_bandwidth_growth}
+    assert len({r.spend_growth for r in a}) == 300  # the rest drawn per sample
 
 
-def test_limits_bind_and_each_is_the_minimum(start):
-    proj = project(start, 2040, 300, seed=0)
-    t = proj.table()
-    shares = t[[f"share_bound_by_{k}" for k in LIMITS]].sum(axis=1)
-    assert np.allclose(shares, 1.0)
-    assert (t.flop_p10 <= t.flop_median).all() and (t.flop_median <= t.flop_p90).all()
-    assert t.flop_median.iloc[-1] > start.flop  # the frontier keeps growing
+# ------------------------------------------------------------------ the projected market (closed forms)
+def test_projected_market_closed_forms(base, start):
+    m = market(base, start)
+    at = date(2030, 7, 1)
+    caps, (offer,), _ = m(at, base)
+    t = years_between(start.at, at)
+    assert caps.budget_usd == pytest.approx(min(start.caps.budget_usd * 2.4 ** t, 2.33e11))
+    y = years_between(date(2024, 1, 1), at)
+    stock = 2.2e6 + 1.85e6 * (1.7 ** y - 1) / math.log(1.7)
+    fp8 = offer.acc.peak(Precision.FP8)
+    assert caps.chips == pytest.approx(0.26 * stock * H100_FP8 / fp8)
+    assert caps.site_power_w == pytest.approx(2.2e9)  # reached in 2030 and held
+    assert m(date(2035, 7, 1), base)[0].site_power_w == pytest.approx(2.2e9)
+    assert offer.watts == pytest.approx(generic_facility_watts(offer.acc.tdp_w))
+    # the price per FLOP/s falls at the price-performance trend from the start device's
+    p0 = start.price_usd_per_hour / start.peak_flops_per_s
+    assert offer.price / fp8 == pytest.approx(p0 / 10 ** (0.14 * t), rel=1e-9)
+    # the announced chip at its date, the trend after the roadmap
+    chip = max((c for c in roadmap() if c.usable and c.available <= date(2027, 7, 1)), key=lambda c: c.fp8_flops)
+    assert m.device_at(date(2027, 7, 1))[0].name == chip.name
+    last = [c for c in roadmap() if c.usable][-1]
+    later = m.device_at(date(2034, 7, 1))[0]
+    assert later.peak(Precision.FP8) == pytest.approx(max(c.fp8_flops for c in roadmap() if c.usable)
+                                                      * 1.44 ** years_between(last.available, date(2034, 7, 1)))
+    assert later.peak(Precision.BF16) == pytest.approx(later.peak(Precision.FP8) / 2)
 
 
-def test_budget_is_capped_at_a_share_of_gdp(start):
-    rich = replace(start, caps=replace(start.caps, budget_usd=1e15))  # beyond any GDP share
-    proj = project(rich, 2030, 50, seed=0)
-    params = projection_parameters()
-    assert (proj.cost_usd <= GDP_SHARE_CAP * params["us_gdp_2021"].median * (1 + 1e-9)).all()
+def test_scenario_values_hold_in_projected_years(base, start):
+    fixed = replace(base, site_power_w=3e8, power_cap_w=2e8, max_duration_days=90.0)
+    caps, _, _ = market(base, start, fixed)(date(2032, 7, 1), fixed)
+    assert caps.site_power_w == pytest.approx(2e8) and caps.max_duration_days == 90.0
+    capped = market(base, start, base, spend_growth=10.0)(date(2036, 7, 1), base)[0]
+    assert capped.budget_usd == pytest.approx(2.33e11)  # a share of GDP
 
 
-def test_project_cli_run_folder_and_json(capsys, tmp_path, monkeypatch):
+# ------------------------------------------------------------------ the projection
+def test_projection_starts_at_the_simulated_frontier_and_is_seeded(base, start, util):
+    a = project(base, START, START + 1, 4, seed=1, util=util, start=start)
+    b = project(base, START, START + 1, 4, seed=1, util=util, start=start)
+    c = project(base, START, START + 1, 4, seed=2, util=util, start=start)
+    ta, tb, tc = a.table(), b.table(), c.table()
+    pd.testing.assert_frame_equal(ta, tb)
+    frontier = solve(start_date(START), base, util, relax=False).flop
+    assert ta.flop_median.iloc[0] == pytest.approx(frontier, rel=0.10)  # continuity
+    assert ta.flop_median.iloc[1] > ta.flop_median.iloc[0]
+    assert not ta.equals(tc)
+    assert ((ta.flop_p10 <= tc.flop_p90) & (tc.flop_p10 <= ta.flop_p90)).all()  # the bands overlap
+    keys = {"year", "flop_p10", "flop_median", "flop_p90", "mfu_median", "sites_median", "cost_usd_median",
+            "effective_flop_median", *(f"share_bound_by_{k}" for k in PROJECTION_CONSTRAINTS)}
+    assert keys <= set(ta.columns)
+    assert set(a.first_year_binding()) == set(PROJECTION_CONSTRAINTS)
+
+
+def test_power_binding_is_relieved_by_more_sites_only_where_allowed(base, start, util):
+    one = replace(base, site_power_w=3e8, families=(start.family,))
+    many = replace(one, max_sites=8.0, site_link_gb_s=5e5, site_distance_km=1000.0)
+    at = date(2028, 7, 1)
+    r1 = solve(at, one, util, market=market(base, start, one), constraints=PROJECTION_CONSTRAINTS)
+    r8 = solve(at, many, util, market=market(base, start, many), constraints=PROJECTION_CONSTRAINTS)
+    assert r1.sites == 1 and r1.binding[0] == "power" and "sites" in r1.binding
+    assert r8.sites > 1 and r8.flop > 1.5 * r1.flop and r8.n_devices > r1.n_devices
+    assert r8.binding[0] != "power"
+
+
+def test_latency_wall_binds_early_and_utilization_falls(base, start, util):
+    slow = replace(load_frontier(SCENARIOS / "latency-wall-early.toml"), families=(start.family,))
+    at = date(2028, 7, 1)
+    fast = solve(at, replace(base, families=(start.family,)), util, market=market(base, start),
+                 constraints=PROJECTION_CONSTRAINTS)
+    walled = solve(at, slow, util, market=market(base, start, slow), constraints=PROJECTION_CONSTRAINTS)
+    assert "latency" not in fast.binding and "latency" in walled.binding
+    assert walled.mfu < 0.7 * fast.mfu and walled.flop < fast.flop
+    later = solve(date(2032, 7, 1), slow, util, market=market(base, start, slow), constraints=PROJECTION_CONSTRAINTS)
+    assert later.mfu < walled.mfu  # larger runs on faster chips: utilization keeps falling
+
+
+# ------------------------------------------------------------------ the command
+def test_project_cli_run_folder_json_and_figure(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, text, _ = run(capsys, "project", "--to", "2030", "--samples", "50", "--seed", "3", "--json")
+    code, text, _ = run(capsys, "project", "--to", "2027", "--samples", "2", "--seed", "3", "--json",
+                        "--workers", "1")
     assert code == 0
     data = json.loads(text)
-    assert data["seed"] == 3 and [r["year"] for r in data["table"]] == list(range(2026, 2031))
+    assert data["seed"] == 3 and [r["year"] for r in data["table"]] == [2026, 2027]
+    assert {"start_run", "first_year_binding", "latency_wall_year"} <= set(data)
+    assert data["start_run"]["flop"] == pytest.approx(data["table"][0]["flop_median"])
     assert Path(data["figure"]).stat().st_size > 10_000
     meta = json.loads((Path(data["csv"]).parent / "meta.json").read_text())
     assert meta["seed"] == 3
 
 
-def test_project_bad_flags(capsys, tmp_path, monkeypatch):
+def test_project_bad_flags_and_scenarios(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "project", "--to", "2020")
     assert code == 2 and "--to 2020" in one_line(err)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "b"\n[frontier]\nmax_sites = 2.5\n[sources]\nmax_sites = "x"\n')
+    code, _, err = run(capsys, "project", str(bad))
+    assert code == 2 and "max_sites" in one_line(err) and "2.5" in one_line(err)
+    bad.write_text('name = "b"\n[frontier]\nmax_sites = 4\n[sources]\nmax_sites = "x"\n')
+    code, _, err = run(capsys, "project", str(bad))
+    assert code == 2 and "site_link_gb_s" in one_line(err)
 
 
 def test_start_date_is_mid_year():

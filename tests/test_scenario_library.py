@@ -15,7 +15,7 @@ from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
 from simulator.scenario import load_scenario
 from simulator.search.rank import used_cluster
-from simulator.trend.project import project, start_date
+from simulator.trend.project import project
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml"))
 FRONTIER = [p for p in SCENARIOS if "frontier" in tomllib.loads(p.read_text())]
@@ -47,9 +47,8 @@ def test_frontier_scenarios_answer_their_question_and_run(path, util):
     for at in (date(2014, 1, 1), date(2021, 1, 1)):
         run = solve(at, config, util, relax=False)
         assert run.feasible or run.reason, (path.name, at)
-    if config.power_cap_w is not None:
-        start = solve(start_date(2025), config, util, relax=False)
-        proj = project(start, 2027, 20, seed=0, power_cap_w=config.power_cap_w)
+    if config.power_cap_w is not None or config.max_sites > 1 or config.latency_scale != 1:  # projection what-ifs
+        proj = project(config, 2026, 2027, 2, seed=0, util=util)
         assert (proj.table().flop_median > 0).all()
 
 

@@ -32,7 +32,7 @@ def sweep(
     sets: list[str] = typer.Option([], "--set", help="key=v1,v2,... (grid) or key=lo:hi (sampled); repeatable. "
                                    "Keys are dotted scenario keys (frontier.budget_scale, layout.tp) or the "
                                    "command's own parameters: date for frontier (default 2020-01-01); from, to, "
-                                   "samples, seed for project (default 2025, 2030, 200, 0)."),
+                                   "samples, seed for project (default 2026, 2030, 100, 0)."),
     samples: int = typer.Option(0, "--samples", min=0, help="Monte Carlo draws of the key=lo:hi ranges."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local processes (1: in this process; "
