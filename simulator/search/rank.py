@@ -19,9 +19,10 @@ import pandas as pd
 from simulator.catalog.stacks import find_stack
 from simulator.costs.closed_form import step_time
 from simulator.costs.flops import model_flops_per_step
+from simulator.costs.memory import device_memory
 from simulator.costs.step import unit_costs
 from simulator.engine.step import StepResult, simulate_step
-from simulator.search.space import CODE, REASONS, Group, groups, structural_reasons
+from simulator.search.space import CODE, REASONS, Group, Plan, groups, plans, structural_reasons
 from simulator.specs import (
     Cluster,
     Efficiency,
@@ -181,23 +182,81 @@ def best_layout_closed_form(
 ) -> Best:  # fmt: skip
     """The first row `search_layouts` would rank (most tokens/s, then least memory), found
     group by group with numpy and no DataFrame: the frontier solver runs thousands of
-    searches and needs only the winner and why the others failed."""
-    if cluster.accelerator.peak(base.precision) is None:
+    searches and needs only the winner and why the others failed.
+
+    The structural verdicts come cached from `space.plans`; only the candidates that pass
+    them are costed (`unit_costs`, `step_time` on exactly the arrays `score_group` passes,
+    so every number is the one `search_layouts` computes), and only the winner's row is built."""
+    peak = cluster.accelerator.peak(base.precision)
+    if peak is None:
         raise ValueError(f"{cluster.accelerator.name} has no peak at {base.precision.value}")
-    names = np.array([""] + [r.value for r in REASONS])
-    counts = np.zeros(len(names), dtype=np.int64)
+    counts = np.zeros(len(REASONS) + 1, dtype=np.int64)
     best, best_key, evaluated = None, (-np.inf, np.inf), 0
-    for g in groups(model, cluster, space):
-        cols = score_group(model, cluster, base, g, space, eff)
-        counts += np.bincount(cols["_code"], minlength=len(names))
-        evaluated += len(g)
-        ok = np.flatnonzero(cols["reason"] == "")
-        if not len(ok):
+    stack = find_stack(space.stack)
+    capacity = cluster.accelerator.memory_bytes
+    seq = model.seq_len if isinstance(model, Transformer) else 1
+    flops = None
+    oom_code = CODE[Reason.OUT_OF_MEMORY]
+    for p in plans(model, cluster, space):
+        counts += p.counts
+        n_ok = len(p.tp)
+        evaluated += p.size
+        if not n_ok:
             continue
-        tps, mem = cols["tokens_per_s"][ok], cols["memory_gb"][ok]
-        i = ok[np.lexsort((mem, -tps))[0]]
-        key = (float(cols["tokens_per_s"][i]), float(cols["memory_gb"][i]))
+        lay = Layout(
+            global_batch=p.global_batch, dp=p.dp, tp=p.tp, pp=p.pp, micro_batch=p.micro_batch,
+            schedule=p.schedule, virtual_stages=p.virtual_stages, recompute=p.recompute,
+            sequence_parallel=p.sequence_parallel, zero=p.zero, precision=base.precision, attention=base.attention,
+            cp=p.cp, ep=p.ep, offload=p.offload,
+        )  # fmt: skip
+        # memory depends on the model and layout alone (not the accelerator): once per plan
+        total = p.memory.get((base.precision, base.attention))
+        if total is None:
+            total = np.broadcast_to(device_memory(model, lay, capacity).total, (n_ok,))
+            total.flags.writeable = False
+            p.memory[(base.precision, base.attention)] = total
+        oom = total > capacity
+        n_oom = int(np.count_nonzero(oom))
+        if n_oom:
+            counts[oom_code] += n_oom
+            if n_oom == n_ok:
+                continue  # nothing fits: no step time needed
+            fit = np.flatnonzero(~oom)
+            # costs are elementwise in the candidates: those of the ones that fit are
+            # the numbers the whole group's arrays give
+            lay = dataclasses.replace(lay, global_batch=p.global_batch[fit], dp=p.dp[fit], tp=p.tp[fit],
+                                      pp=p.pp[fit], micro_batch=p.micro_batch[fit], cp=p.cp[fit], ep=p.ep[fit])
+        else:
+            fit = np.arange(n_ok)
+        u = unit_costs(model, cluster, lay, eff, stack)
+        t = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (len(fit),))
+        mem_gb = total[fit] / GB
+        tps = lay.global_batch * seq / t
+        j = np.lexsort((mem_gb, -tps))[0]
+        key = (float(tps[j]), float(mem_gb[j]))
         if key[0] > best_key[0] or (key[0] == best_key[0] and key[1] < best_key[1]):
-            best, best_key = {c: cols[c][i] for c in COLUMNS}, key
-    reasons = {str(names[k]): int(v) for k, v in enumerate(counts) if k and v}
+            if flops is None:
+                flops = model_flops_per_step(model, 1.0)  # per sequence (example)
+            best, best_key = _row(p, fit[j], mem_gb[j], t[j], tps[j], flops, peak), key
+    names = [""] + [r.value for r in REASONS]
+    reasons = {names[k]: int(v) for k, v in enumerate(counts) if k and v}
     return Best(best, reasons, evaluated)
+
+
+def _scalar(value):
+    """`value` as the numpy scalar a `score_group` column of it holds."""
+    return np.full(1, value)[0]
+
+
+def _row(p: Plan, i: int, mem_gb, t, tps, flops: float, peak: float) -> dict:
+    """The COLUMNS of candidate i of a plan, as `score_group` fills them."""
+    used, gb = p.devices[i], p.global_batch[i]
+    row = {
+        "devices": used, "tp": p.tp[i], "pp": p.pp[i], "dp": p.dp[i], "cp": p.cp[i], "ep": p.ep[i],
+        "micro_batch": p.micro_batch[i], "schedule": _scalar(p.schedule.value),
+        "virtual_stages": _scalar(p.virtual_stages), "recompute": _scalar(p.recompute.value),
+        "sequence_parallel": _scalar(p.sequence_parallel), "zero": _scalar(p.zero.stage),
+        "offload": _scalar(p.offload), "global_batch": gb, "reason": _scalar(""), "memory_gb": mem_gb,
+        "step_time_s": t, "tokens_per_s": tps, "mfu": flops * gb / (t * used * peak),
+    }  # fmt: skip
+    return {c: row[c] for c in COLUMNS}

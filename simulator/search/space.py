@@ -13,7 +13,7 @@ search can count candidates per reason.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -91,10 +91,11 @@ def model_splits(
             tps.append(t)
             t *= 2
     max_pp = min(model.layers, space.max_pp or model.layers) if space else model.layers
-    pairs = [(t, p) for t in tps for p in range(1, min(max_pp, n // t) + 1)]
-    if space is not None and space.divisors_only:
-        pairs = [(t, p) for t, p in pairs if model.heads % t == 0 and model.layers % p == 0]
-    return pairs
+    if space is not None and space.divisors_only:  # filter the factors first: the same pairs in the same order
+        heads, layers = model.heads, model.layers
+        pps = [p for p in range(1, max_pp + 1) if layers % p == 0]
+        return [(t, p) for t in tps if heads % t == 0 for p in pps if p <= n // t]
+    return [(t, p) for t in tps for p in range(1, min(max_pp, n // t) + 1)]
 
 
 def expert_options(model: Transformer | GenericNetwork, space: SearchSpace) -> list[int]:
@@ -120,38 +121,62 @@ def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
     return out
 
 
-def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
-    """Yield every candidate group (meaningless combinations left out)."""
+def _candidates(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
+    """(tp, pp, dp, micro-batch, global batch, cp, ep) arrays of every numeric candidate
+    (split-major, then micro-batch, then global batch) and, lazily, each meaningful
+    combination of the categorical options with the mask of the candidates it keeps."""
     generic = isinstance(model, GenericNetwork)
     cps = [1] if generic else list(space.context_parallel)
+    eps = expert_options(model, space)
     splits = np.array([(t, p, c, e) for t, p in model_splits(model, cluster, space) for c in cps
-                       for e in expert_options(model, space) if t * p * c <= cluster.n_devices])
+                       for e in eps if t * p * c <= cluster.n_devices])
     mbs = np.arange(1, space.max_micro_batch + 1)
     batches = np.array(space.global_batches)
-    idx = np.array(list(itertools.product(range(len(splits)), range(len(mbs)), range(len(batches)))))
-    tp_all, pp_all = splits[idx[:, 0], 0], splits[idx[:, 0], 1]
-    cp_all, ep_all = splits[idx[:, 0], 2], splits[idx[:, 0], 3]
-    mb_all, b_all = mbs[idx[:, 1]], batches[idx[:, 2]]
+    ns, nm, nb = len(splits), len(mbs), len(batches)
+    if not ns * nm * nb:
+        raise IndexError("no candidate layouts: no split, micro-batch or global batch to combine")
+    si = np.repeat(np.arange(ns), nm * nb)  # the order of itertools.product(splits, mbs, batches)
+    tp_all, pp_all, cp_all, ep_all = (splits[si, k] for k in range(4))
+    mb_all = np.tile(np.repeat(mbs, nb), ns)
+    b_all = np.tile(batches, ns * nm)
     dp_all = cluster.n_devices // (tp_all * pp_all * cp_all)
-    for (sched, v), rc, sp, zero, off in itertools.product(
-        schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload
-    ):
-        if off and not zero.stage:  # offload moves ZeRO's optimizer partitions: meaningless without ZeRO
-            continue
-        if generic and (sp or sched is Schedule.INTERLEAVED):
-            continue
-        keep = np.ones(len(tp_all), bool)
-        if sp:
-            keep &= tp_all > 1
-        if zero.stage:
-            keep &= dp_all * cp_all > 1
-        if sched is Schedule.INTERLEAVED:
-            keep &= pp_all > 1
-        if sched is Schedule.GPIPE:
-            keep &= pp_all > 1  # with one stage GPipe is 1F1B
-        if keep.any():
-            yield Group(sched, v, rc, sp, zero, tp_all[keep], pp_all[keep], dp_all[keep], mb_all[keep], b_all[keep],
-                        cp_all[keep], ep_all[keep], off)
+    arrays = (tp_all, pp_all, dp_all, mb_all, b_all, cp_all, ep_all)
+
+    def combos():
+        for (sched, v), rc, sp, zero, off in itertools.product(
+            schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload
+        ):
+            if off and not zero.stage:  # offload moves ZeRO's optimizer partitions: meaningless without ZeRO
+                continue
+            if generic and (sp or sched is Schedule.INTERLEAVED):
+                continue
+            keep = np.ones(len(tp_all), bool)
+            if sp:
+                keep &= tp_all > 1
+            if zero.stage:
+                keep &= dp_all * cp_all > 1
+            if sched is Schedule.INTERLEAVED:
+                keep &= pp_all > 1
+            if sched is Schedule.GPIPE:
+                keep &= pp_all > 1  # with one stage GPipe is 1F1B
+            if keep.any():
+                yield (sched, v, rc, sp, zero, off), keep
+
+    return arrays, combos()
+
+
+def _group(options: tuple, arrays: tuple, keep: np.ndarray | None = None) -> Group:
+    """The group of `options` over the candidates at indices `keep` (all: None)."""
+    sched, v, rc, sp, zero, off = options
+    tp, pp, dp, mb, b, cp, ep = arrays if keep is None else (a.take(keep) for a in arrays)
+    return Group(sched, v, rc, sp, zero, tp, pp, dp, mb, b, cp, ep, off)
+
+
+def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
+    """Yield every candidate group (meaningless combinations left out)."""
+    arrays, combos = _candidates(model, cluster, space)
+    for options, keep in combos:
+        yield _group(options, arrays, np.flatnonzero(keep))
 
 
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, cluster: Cluster) -> np.ndarray:
@@ -198,3 +223,83 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         m = g.global_batch // (g.dp * g.micro_batch)
         mark(m % g.pp != 0, Reason.TOO_FEW_MICROBATCHES)
     return code
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One group's structural verdict: its options, its size, candidates per reason code
+    (`counts[0]`: those no rule but memory rules out) and, as arrays, the fields of those
+    candidates in the group's order."""
+
+    schedule: Schedule
+    virtual_stages: int
+    recompute: Recompute
+    sequence_parallel: bool
+    zero: Zero
+    offload: bool
+    size: int  # candidates in the group
+    counts: np.ndarray
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    micro_batch: np.ndarray
+    global_batch: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    devices: np.ndarray  # tp x pp x dp x cp of each
+    memory: dict = field(default_factory=dict, compare=False, repr=False)  # filled by the search: per-device bytes
+
+
+#: Structural plans by what they depend on, oldest dropped first past MAX_PLANS entries
+#: or MAX_PLAN_CANDIDATES candidates held (about 80 bytes each with their memory).
+_PLANS: dict[tuple, tuple[Plan, ...]] = {}
+_HELD = [0]
+MAX_PLANS = 4096
+MAX_PLAN_CANDIDATES = 1_000_000
+
+
+def _held(found: tuple[Plan, ...]) -> int:
+    return sum(len(p.tp) for p in found)
+
+
+def _build_plans(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace) -> tuple[Plan, ...]:
+    arrays, combos = _candidates(model, cluster, space)
+    codes: dict[tuple, np.ndarray] = {}  # the rules read every option but recompute, candidate by candidate
+    out = []
+    for options, keep in combos:
+        sched, v, rc, sp, zero, off = options
+        shared = (sched, v, sp, zero, off)
+        if shared not in codes:
+            codes[shared] = structural_reasons(model, _group(options, arrays), space, cluster)
+        keep = np.flatnonzero(keep)
+        code = codes[shared].take(keep)
+        ok = keep[code == 0]
+        tp, pp, dp, mb, b, cp, ep = (a.take(ok) for a in arrays)
+        fields = (tp, pp, dp, mb, b, cp, ep, tp * pp * dp * cp)
+        for a in fields:
+            a.flags.writeable = False  # shared by every search that hits the cache
+        out.append(Plan(sched, v, rc, sp, zero, off, len(keep), np.bincount(code, minlength=len(REASONS) + 1),
+                        *fields))
+    return tuple(out)
+
+
+def plans(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace) -> tuple[Plan, ...]:
+    """`groups` with `structural_reasons` applied, cached: the verdicts depend on the
+    cluster only through its device count, node size, sites, torus and whether the host
+    of its accelerator is documented (when the space offloads), so searches of one model
+    over many devices share them (and, in `Plan.memory`, the memory of their candidates)."""
+    try:
+        hostless = host_of(cluster.accelerator.name) is None if any(space.offload) else None
+        key = (model, cluster.n_devices, cluster.devices_per_node, cluster.sites, bool(cluster.intra_link.torus),
+               hostless, space)
+        hash(key)
+    except TypeError:  # an unhashable field: no caching
+        return _build_plans(model, cluster, space)
+    found = _PLANS.get(key)
+    if found is None:
+        found = _build_plans(model, cluster, space)
+        _HELD[0] += _held(found)
+        _PLANS[key] = found
+        while len(_PLANS) > MAX_PLANS or (_HELD[0] > MAX_PLAN_CANDIDATES and len(_PLANS) > 1):
+            _HELD[0] -= _held(_PLANS.pop(next(iter(_PLANS))))
+    return found
