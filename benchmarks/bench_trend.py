@@ -6,11 +6,12 @@ Each command runs in-process through the CLI entry point, in a temporary working
 directory (its run folder is thrown away), with the built-in baseline scenario:
 `reproduce` solves the frontier quarterly from 1959 to 2026-07 with every constraint's
 2x relaxation, re-solves it yearly for 20 draws of the uncertain inputs (the intervals),
-fits each era and draws the figure; `project` starts from the 2025 frontier and samples
-1000 futures to 2040.
+fits each era and draws the figure; `project` solves the yearly history to 2026 with its
+relaxations, then runs the frontier solver on 1000 drawn futures, yearly 2027-2040, each
+year with its 2x relaxations (about 150,000 solver calls), in one process per core.
 
 Targets on the 2-core CI machine: reproduce under 30 s (issue 11), project under 120 s
-(issue 6). Prints PASS/FAIL; exit status 1 on FAIL. Not a pytest file.
+(issue 13). Prints PASS/FAIL; exit status 1 on FAIL. Not a pytest file.
 """
 
 from __future__ import annotations

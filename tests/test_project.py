@@ -43,11 +43,11 @@ def start(base, util):
 
 
 def rates(**kw) -> Rates:
-    values = dict(spend_growth=2.4, flops_growth=1.44, memory_growth=1.19, memory_bandwidth_growth=1.17,
-                  link_growth=1.18, flops_per_watt_growth=1.28, price_performance_ooms=0.14,
-                  campus_power_2030_w=2.2e9, distributed_power_2030_w=9e9, stock_end_2023=2.2e6,
-                  production_2024=1.85e6, production_growth=1.7, supply_share=0.26, budget_cap_usd=2.33e11,
-                  site_link_bytes_per_s=5e14, site_distance_km=1000.0)
+    values = {"spend_growth": 2.4, "flops_growth": 1.44, "memory_growth": 1.19, "memory_bandwidth_growth": 1.17,
+              "link_growth": 1.18, "flops_per_watt_growth": 1.28, "price_performance_ooms": 0.14,
+              "campus_power_2030_w": 2.2e9, "distributed_power_2030_w": 9e9, "stock_end_2023": 2.2e6,
+              "production_2024": 1.85e6, "production_growth": 1.7, "supply_share": 0.26, "budget_cap_usd": 2.33e11,
+              "site_link_bytes_per_s": 5e14, "site_distance_km": 1000.0}
     return Rates(**{**values, **kw})
 
 
@@ -176,6 +176,22 @@ def test_latency_wall_binds_early_and_utilization_falls(base, start, util):
     assert walled.mfu < 0.7 * fast.mfu and walled.flop < fast.flop
     later = solve(date(2032, 7, 1), slow, util, market=market(base, start, slow), constraints=PROJECTION_CONSTRAINTS)
     assert later.mfu < walled.mfu  # larger runs on faster chips: utilization keeps falling
+
+
+def test_the_latency_wall_year_is_reported(util):
+    slow = load_frontier(SCENARIOS / "latency-wall-early.toml")
+    proj = project(slow, START, START + 1, 2, seed=0, util=util)
+    assert proj.first_year_binding()["latency"] == START
+    base = project(load_frontier(), START, START + 1, 2, seed=0, util=util)
+    assert base.first_year_binding()["latency"] is None
+
+
+def test_utilization_of_the_projected_frontier_falls_as_runs_grow(base, start, util):
+    proj = project(base, START, 2036, 1, seed=0, util=util, start=start, bind_samples=0)
+    t = proj.table()
+    assert t.flop_median.is_monotonic_increasing
+    late, early = t.set_index("year").mfu_median[2036], t.set_index("year").mfu_median[2028]
+    assert late < 0.8 * early  # past the size where data movement binds, each device does less
 
 
 # ------------------------------------------------------------------ the command

@@ -12,6 +12,7 @@ Checked here against that group-by-group reference, against the ranked frame of
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -55,7 +56,14 @@ def reference(model, cluster, base, space, eff):
 
 
 def same_value(a, b) -> bool:
-    return type(a) is type(b) and (a == b or (a != a and b != b))
+    return type(a) is type(b) and (a == b or (_nan(a) and _nan(b)))
+
+
+def _nan(x) -> bool:
+    try:
+        return bool(math.isnan(x))
+    except TypeError:
+        return False
 
 
 def assert_same(found, ref):
@@ -72,9 +80,9 @@ def assert_same(found, ref):
     assert not bad
 
 
-FRONTIER_LIKE = dict(max_micro_batch=4, schedules=(Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED), max_virtual_stages=2,
-                     recompute=(Recompute.NONE, Recompute.FULL, Recompute.SELECTIVE), zero=(Zero.STAGE_0, Zero.STAGE_1),
-                     top_k=0, divisors_only=True, tp_across_nodes=True)
+FRONTIER_LIKE = {"max_micro_batch": 4, "schedules": (Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED),
+                 "max_virtual_stages": 2, "recompute": (Recompute.NONE, Recompute.FULL, Recompute.SELECTIVE),
+                 "zero": (Zero.STAGE_0, Zero.STAGE_1), "top_k": 0, "divisors_only": True, "tp_across_nodes": True}
 
 CASES = {
     # (model, cluster, base layout, space)
@@ -180,7 +188,7 @@ def test_model_splits_with_divisors_only_are_the_filtered_pairs():
 def test_ties_are_broken_as_the_reference_breaks_them(name, monkeypatch):
     """With every step taking one second, throughput ties within and across groups: the
     winner is the least memory among the most tokens/s, then the first in group order."""
-    import simulator.search.rank as rank
+    from simulator.search import rank
 
     monkeypatch.setattr(rank, "step_time", lambda u, lay, usage: np.ones(np.shape(lay.tp)))
     model_key, cluster, base, space = CASES[name]

@@ -24,7 +24,6 @@ from simulator.cli.common import (
     err,
     out,
     protect_numbers,
-    stages,
 )
 from simulator.scenario import ScenarioError
 
@@ -283,6 +282,8 @@ def project(
     samples: int = typer.Option(1000, "--samples", min=1, help="Monte Carlo samples."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples (recorded in the run folder)."),
     workers: int = typer.Option(0, "--workers", min=0, help="Processes (0: one per CPU core)."),
+    bind_samples: int = typer.Option(200, "--bind-samples", min=1,
+                                     help="Samples solved with every constraint's 2x relaxation (binding shares)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     output_dir: Path | None = OUTPUT_DIR_OPTION,
     quiet: bool = QUIET_OPTION,
@@ -317,7 +318,7 @@ def project(
         history = frontier_series(config, date_grid(date(2012, 1, 1), start_date(start_year), "year"), util=util)
         bar.update(task, description=f"{samples} samples, {to - start_year} years each", total=samples, completed=0)
         try:
-            proj = run_projection(config, start_year, to, samples, seed, util, workers=workers,
+            proj = run_projection(config, start_year, to, samples, seed, util, workers=workers, bind_samples=bind_samples,
                                   progress=lambda d, n: bar.update(task, completed=d))
         except ValueError as exc:
             raise BadInput(f"--from {start_year}: {exc}") from None
@@ -331,7 +332,8 @@ def project(
                     start=(proj.start.at, proj.start.flop))
     start = proj.start
     firsts = proj.first_year_binding()
-    summary = {"scenario": config.name, "seed": seed, "samples": samples, "start": start.at,
+    summary = {"scenario": config.name, "seed": seed, "samples": samples, "bind_samples": proj.bind_samples,
+               "start": start.at,
                "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
                              "mfu": start.mfu, "model": start.model, "layout": start.layout,
                              "budget_usd": start.caps.budget_usd if start.caps else None,
@@ -341,7 +343,8 @@ def project(
                "history_csv": str(run_dir / "history.csv"), "figure": str(run_dir / "projection.png")}
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, start=start.at, to=to, workers=workers)
+    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, bind_samples=proj.bind_samples,
+               start=start.at, to=to, workers=workers)
     written = f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}"
     if as_json:
         out.print_json(_json(summary))

@@ -118,8 +118,9 @@ class FrontierConfig:
         if constraint == "supply":
             site = s.get("site_power_w")
             return replace(self, max_devices=s["max_devices"] * factor, site_power_w=site * factor if site else None)
-        if constraint == "power":
-            return replace(self, site_power_w=s["site_power_w"] * factor)
+        if constraint == "power":  # a site's power, and a scenario's cap on it
+            return replace(self, site_power_w=s["site_power_w"] * factor,
+                           power_cap_w=None if self.power_cap_w is None else self.power_cap_w * factor)
         if constraint == "chips":
             return replace(self, chip_scale=self.chip_scale * factor)
         if constraint == "sites":

@@ -110,7 +110,7 @@ class Utilization:
             return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
         self.searches += 1
         node = max(1, min(node, n))
-        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK, sites if sites > 1 else 1,
+        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK, max(1, sites),
                           site_link if sites > 1 else None)
         eff = self.eff if latency_scale == 1.0 else replace(self.eff, hop_latency_s=self.eff.hop_latency_s
                                                             * latency_scale)
