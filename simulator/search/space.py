@@ -225,27 +225,14 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
     return code
 
 
-@dataclass(frozen=True)
-class Plan:
+@dataclass(frozen=True, kw_only=True)
+class Plan(Group):
     """One group's structural verdict: its options, its size, candidates per reason code
     (`counts[0]`: those no rule but memory rules out) and, as arrays, the fields of those
     candidates in the group's order."""
 
-    schedule: Schedule
-    virtual_stages: int
-    recompute: Recompute
-    sequence_parallel: bool
-    zero: Zero
-    offload: bool
     size: int  # candidates in the group
     counts: np.ndarray
-    tp: np.ndarray
-    pp: np.ndarray
-    dp: np.ndarray
-    micro_batch: np.ndarray
-    global_batch: np.ndarray
-    cp: np.ndarray
-    ep: np.ndarray
     devices: np.ndarray  # tp x pp x dp x cp of each
     memory: dict = field(default_factory=dict, compare=False, repr=False)  # filled by the search: per-device bytes
 
@@ -278,8 +265,9 @@ def _build_plans(model: Transformer | GenericNetwork, cluster: Cluster, space: S
         fields = (tp, pp, dp, mb, b, cp, ep, tp * pp * dp * cp)
         for a in fields:
             a.flags.writeable = False  # shared by every search that hits the cache
-        out.append(Plan(sched, v, rc, sp, zero, off, len(keep), np.bincount(code, minlength=len(REASONS) + 1),
-                        *fields))
+        out.append(Plan(schedule=sched, virtual_stages=v, recompute=rc, sequence_parallel=sp, zero=zero, tp=tp,
+                        pp=pp, dp=dp, micro_batch=mb, global_batch=b, cp=cp, ep=ep, offload=off, size=len(keep),
+                        counts=np.bincount(code, minlength=len(REASONS) + 1), devices=fields[-1]))
     return tuple(out)
 
 
