@@ -12,7 +12,7 @@ result. Schema (see scenarios/default.toml for a commented example)::
                generic:     params flops_per_example activation_bytes_per_example [layers]
     [cluster]  accelerator devices [devices_per_node intra_link inter_link]
     [layout]   global_batch [tp pp dp micro_batch schedule virtual_stages recompute
-               sequence_parallel zero precision attention]
+               sequence_parallel zero precision attention cp ep offload site_split]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from simulator import catalog
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack, stacks
 from simulator.specs import (
+    SITE_SPLITS,
     Attention,
     Cluster,
     GenericNetwork,
@@ -108,12 +109,12 @@ CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
 LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
-          "attention": Attention, "cp": int, "ep": int, "offload": bool}
+          "attention": Attention, "cp": int, "ep": int, "offload": bool, "site_split": str}
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,
           "divisors_only": bool, "tp_across_nodes": bool, "context_parallel": (int,),
-          "expert_parallel": (int,), "offload": (bool,)}
+          "expert_parallel": (int,), "offload": (bool,), "site_splits": (str,)}
 #: [layout] keys that make it a complete layout (else the search chooses them)
 LAYOUT_SPLIT = ("tp", "pp", "dp")
 
@@ -316,9 +317,17 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
     f = r.table("layout", data, LAYOUT, ("global_batch",))
     defaults = {fl.name: fl.default for fl in dataclasses.fields(Layout)}
     v = {**defaults, **f}
+    if v["site_split"] not in SITE_SPLITS:
+        raise r.error("layout", "site_split", v["site_split"], f"must be one of {', '.join(SITE_SPLITS)} "
+                      "(the dimension spread over the sites)")
+    if v["site_split"] != "dp" and cluster.sites == 1:
+        raise r.error("layout", "site_split", v["site_split"], "needs [cluster] sites > 1")
     if partial:
         return Layout(**{**v, "dp": cluster.n_devices})
     tp, pp, devices = v["tp"], v["pp"], cluster.n_devices
+    if v["site_split"] == "pp" and pp % cluster.sites:
+        raise r.error("layout", "pp", pp, f"must be divisible by [cluster] sites={cluster.sites} "
+                      "(site_split = 'pp': each site holds pp / sites consecutive stages)")
     cp = v["cp"]
     if isinstance(model, GenericNetwork):
         for key in ("tp", "pp", "cp", "ep"):
@@ -423,6 +432,10 @@ def _search(r: _Reader, data: dict, layout: Layout) -> SearchSpace:
     """The [search] table: what the layout search may vary, with defaults."""
     f = r.table("search", data, SEARCH)
     f.setdefault("global_batches", (layout.global_batch,))
+    for split in f.get("site_splits", ()):
+        if split not in SITE_SPLITS:
+            raise r.error("search", "site_splits", list(f["site_splits"]), f"{split!r}: each must be one of "
+                          f"{', '.join(SITE_SPLITS)} (the dimension spread over the sites)")
     if "max_virtual_stages" in f and f["max_virtual_stages"] < 2 and Schedule.INTERLEAVED in f.get(
             "schedules", (Schedule.INTERLEAVED,)):
         raise r.error("search", "max_virtual_stages", f["max_virtual_stages"],
@@ -433,7 +446,7 @@ def _search(r: _Reader, data: dict, layout: Layout) -> SearchSpace:
 def _search_raw(space: SearchSpace) -> dict:
     out = {}
     for key, value in dataclasses.asdict(space).items():
-        if value is None:
+        if value is None or (key == "site_splits" and value == ("dp",)):
             continue
         if isinstance(value, tuple):
             value = [x.stage if isinstance(x, Zero) else getattr(x, "value", x) for x in value]
@@ -459,6 +472,8 @@ def _layout_raw(layout: Layout) -> dict:
             value = value.stage
         elif isinstance(value, (Schedule, Recompute, Precision, Attention)):
             value = value.value
+        elif key == "site_split" and value == "dp":
+            continue  # the default: written only when the pipeline spans the sites
         out[key] = value
     return out
 

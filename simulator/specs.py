@@ -103,6 +103,7 @@ class Reason(enum.Enum):
     CP_NOT_DIVIDING_SEQ = "2 x cp does not divide the sequence"
     EP_NOT_DIVIDING = "ep does not divide the experts or dp x cp (or the model has no experts)"
     SITES_NOT_DIVIDING = "the sites do not divide dp x cp (each site holds whole replicas)"
+    SITES_NOT_DIVIDING_PP = "the sites do not divide pp (each site holds a block of pipeline stages)"
     OFFLOAD_UNSUPPORTED = "optimizer offload needs ZeRO (stage 1+) and a documented host (catalog/hosts.csv)"
     NO_PEAK_AT_PRECISION = "accelerator has no peak FLOP/s at this precision"
 
@@ -159,7 +160,7 @@ class Cluster:
     devices_per_node: int
     intra_link: Link  # inside a node / scale-up domain (NVLink, ICI, PCIe)
     inter_link: Link  # between nodes, per device (InfiniBand, Ethernet)
-    sites: int = 1  # sites the devices are spread over evenly (data parallelism spans them)
+    sites: int = 1  # sites the devices are spread over evenly (data or pipeline parallelism spans them)
     site_link: Link | None = None  # between sites: bandwidth per site and direction, one-way latency
 
     @property
@@ -346,6 +347,10 @@ class Efficiency:
         return self.gemm
 
 
+#: Dimensions a layout may spread over a cluster's sites (`Layout.site_split`).
+SITE_SPLITS = ("dp", "pp")
+
+
 @dataclass(frozen=True)
 class Layout:
     """How a model is split. `global_batch` is in sequences (examples)."""
@@ -365,6 +370,13 @@ class Layout:
     cp: int = 1  # context parallel: the sequence split over cp ranks (ring attention)
     ep: int = 1  # expert parallel: the experts split over ep of the dp x cp ranks
     offload: bool = False  # optimizer state and step in host memory (ZeRO-Offload)
+    # which dimension spans a cluster's sites: "dp" (each site holds whole replicas) or "pp"
+    # (each site holds a contiguous block of every replica's pipeline stages)
+    site_split: str = "dp"
+
+    def __post_init__(self) -> None:
+        if self.site_split not in SITE_SPLITS:
+            raise ValueError(f"site_split={self.site_split!r}: must be one of {', '.join(SITE_SPLITS)}")
 
     @property
     def n_devices(self) -> int:
@@ -437,4 +449,5 @@ class SearchSpace:
     context_parallel: tuple[int, ...] = (1,)  # cp degrees to try
     expert_parallel: tuple[int, ...] | None = None  # ep degrees (None: every power of two up to the experts)
     offload: tuple[bool, ...] = (False,)  # optimizer offload to the host (ZeRO-Offload) or not
+    site_splits: tuple[str, ...] = ("dp",)  # dimensions to spread over the sites ("dp", "pp"; with sites > 1)
     top_k: int = 5  # candidates re-simulated by the event engine

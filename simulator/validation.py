@@ -315,6 +315,8 @@ def describe(layout: Layout) -> str:
         parts.append("sp")
     if layout.zero.stage:
         parts.append(f"zero{layout.zero.stage}")
+    if layout.site_split != "dp":
+        parts.append(f"sites-{layout.site_split}")
     return " ".join(parts)
 
 

@@ -246,16 +246,18 @@ def search(
         t = Table(title=f"top {top} by closed form" + (f", global batch {batches[0]}" if len(batches) == 1 else ""),
                   title_justify="left")
         cols = ["devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
-                "sequence_parallel", "zero", "offload", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+                "sequence_parallel", "zero", "offload", "site_split", "global_batch", "memory_gb", "step_time_s",
+                "mfu"]  # fmt: skip
         if not wide:  # 80 columns: the schedule with its virtual stages, flags as words
             cols = ["tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "recompute", "sequence_parallel", "zero",
-                    "offload", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
+                    "offload", "site_split", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
         cols = [c for c in cols if c not in ("cp", "ep", "offload") or (res.frame[c] > (0 if c == "offload" else 1)).any()]
+        cols = [c for c in cols if c != "site_split" or (res.frame.site_split != "dp").any()]
         if not wide and res.frame.global_batch.nunique() == 1:
             cols.remove("global_batch")  # one batch: it is in the title
         short = {"micro_batch": "mb", "schedule": "sched", "recompute": "rc", "sequence_parallel": "sp",
                  "global_batch": "batch", "memory_gb": "GB", "step_time_s": "step s", "virtual_stages": "v",
-                 "offload": "offl"}
+                 "offload": "offl", "site_split": "sites"}
         for c in cols:
             t.add_column(c.replace("_", " ") if wide else short.get(c, c), justify="right")
 

@@ -15,7 +15,8 @@ waiting for its prefetched weights: a piece with compute c under link traffic L
 takes max(L, c + u L), u being the device share the collective kernels occupy.
 
 With no communication this is exactly (m + p - 1)(t_f + t_b) (tested against the
-event engine, which also checks the contended cases).
+event engine, which also checks the contended cases). A pipeline spread over several
+sites adds its transfers between sites (`site_boundaries_time`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,44 @@ def zero3_op_time(pieces: tuple, per_layer_s, layers, usage: float):
         link = pieces[(j + 1) % k][1] + pieces[(j - 1) % k][2]
         cycle = cycle + np.maximum(link, share * per_layer_s + usage * link)
     return pieces[0][1] + layers * cycle
+
+
+def site_crossings(sites: int, v: int) -> int:
+    """Transfers between sites along one micro-batch's way through the pipeline: each of
+    the v chunks crosses the sites - 1 block boundaries, and (interleaved) the passes from
+    the last stage back to the first for the next chunk cross from the last site to the first."""
+    return v * (sites - 1) + (v - 1 if v > 1 else 0)
+
+
+def site_boundaries_time(u: UnitCosts, layout: Layout, f, b):
+    """What a pipeline spread over `u.sites` sites adds to the step: C = `u.p2p_site_s` per
+    transfer at a site boundary (fibre delay d included), f and b one chunk's forward and
+    backward, t = f + b.
+
+    - fill and drain: each of the X = `site_crossings` transfers of the first forward and
+      the last backward takes C instead of the local p2p, 2 X (C - p2p);
+    - steady state, 1F1B: a stage at a boundary cannot run the backward of micro-batch j
+      before its gradient came back, nor its neighbour the forward of j + 1 before the
+      activation came over; the two constraints, each with one op of slack, give a period
+      of t + C per micro-batch, paid by the m - p / sites micro-batches that the stages past the
+      last boundary do not absorb: (m - p / sites) C;
+    - GPipe: the forwards (then the backwards) stream over the link, which each holds for
+      C - d: (m - 1) (max(0, C - d - f) + max(0, C - d - b));
+    - interleaved (two ops of slack between neighbours): a period per chunk of at least
+      2 (t + C) / 3 and C - d, on all m v of them (an approximation once it binds: the
+      event engine, which models each transfer, is the reference there)."""
+    p, m, sites = layout.pp, layout.n_microbatches, u.sites
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    c, hold = u.p2p_site_s, u.p2p_site_s - u.p2p_site_delay_s
+    fill = 2 * site_crossings(sites, v) * (c - u.p2p_s)
+    if layout.schedule is Schedule.GPIPE:
+        steady = (m - 1) * (np.maximum(hold - f, 0.0) + np.maximum(hold - b, 0.0))
+    elif v > 1:
+        t = f + b
+        steady = m * v * np.maximum(np.maximum(2 * (t + c) / 3, hold) - t, 0.0)
+    else:
+        steady = np.maximum(m - p // sites, 0) * c
+    return fill + steady
 
 
 def step_time(u: UnitCosts, layout: Layout, usage: float):
@@ -57,6 +96,8 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
     last = np.where(k > u.layers_last, v * u.layers_last * (fwd + bwd), t) + logits
     mean = np.where(k > u.layers_last, v * u.layers_mean * (fwd + bwd), t)
     pipe = m * np.maximum(t, last) + (p - 1) * mean / v + 2 * (p * v - 1) * u.p2p_s
+    if u.sites > 1:
+        pipe = pipe + site_boundaries_time(u, layout, f, b)
     nb = np.minimum(k, MAX_BUCKETS)
     bucket = u.dp_reduce_s / nb
     if u.dp_overlap:

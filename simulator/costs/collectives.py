@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.specs import Cluster, Efficiency, Layout
+from simulator.specs import Cluster, Efficiency, Layout, Schedule
 
 
 def _scalar(x):
@@ -202,18 +202,19 @@ def _group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group:
     return Group(ranks, local, intra, inter)
 
 
-def _replica_group(cluster: Cluster, eff: Efficiency, ranks, stride) -> Group | SiteGroup:
-    """A group of data-parallel replicas: split evenly over the sites when there are
-    several (each site holds whole replicas)."""
-    if cluster.sites > 1:
+def _replica_group(cluster: Cluster, layout: Layout, eff: Efficiency, ranks, stride) -> Group | SiteGroup:
+    """A group of data-parallel replicas: split evenly over the sites when data parallelism
+    spans several (each site holds whole replicas); inside one site when the pipeline
+    spans them (`Layout.site_split` "pp": each site holds a block of every replica's stages)."""
+    if cluster.sites > 1 and layout.site_split == "dp":
         return SiteGroup(_group(cluster, eff, ranks // cluster.sites, stride), cluster.sites, site_tier(cluster, eff))
     return _group(cluster, eff, ranks, stride)
 
 
 def dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group | SiteGroup:
     """The gradient-reduction (and ZeRO) group: data and context ranks, tp apart
-    (Megatron-Core reduces gradients over dp x cp); across sites when there are several."""
-    return _replica_group(cluster, eff, layout.dp * layout.cp, layout.tp)
+    (Megatron-Core reduces gradients over dp x cp); across sites when data parallelism spans them."""
+    return _replica_group(cluster, layout, eff, layout.dp * layout.cp, layout.tp)
 
 
 def cp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
@@ -229,7 +230,7 @@ def ep_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
 def expert_dp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group | SiteGroup:
     """Ranks holding the same experts, which reduce their gradients: dp x cp / ep of them,
     tp x cp x ep apart."""
-    return _replica_group(cluster, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
+    return _replica_group(cluster, layout, eff, layout.dp * layout.cp // layout.ep, layout.tp * layout.cp * layout.ep)
 
 
 def pp_crosses_nodes(cluster: Cluster, layout: Layout):
@@ -241,6 +242,33 @@ def pp_tier(cluster: Cluster, layout: Layout, eff: Efficiency) -> Tier:
     """Tier between neighbouring pipeline stages."""
     intra, inter = tiers(cluster, eff)
     return inter if bool(pp_crosses_nodes(cluster, layout)) else intra
+
+
+def pipeline_sites(cluster: Cluster, layout: Layout) -> int:
+    """Sites the pipeline spans: the cluster's sites when `layout.site_split` is "pp" (each
+    holds pp / sites consecutive stages of every replica), else 1."""
+    return cluster.sites if cluster.sites > 1 and layout.site_split == "pp" else 1
+
+
+def site_boundary_senders(sites: int, v) -> object:
+    """Pipeline stages whose devices send over one site's link in one direction: with two
+    sites and one chunk per device, the last stage of the first site (activations) or the
+    first of the second (gradients); otherwise a site also sends from its other end (its
+    first stage's gradients back, or, interleaved, the wrap from the last stage to the first)."""
+    return np.where((sites == 2) & (np.asarray(v) == 1), 1, 2)
+
+
+def site_p2p_tier(cluster: Cluster, layout: Layout, eff: Efficiency) -> Tier:
+    """The link between two pipeline stages at a site boundary as one sending device sees it:
+    the site's bandwidth (at the network tier's efficiency) shared by the devices of the
+    stages sending over it (dp x tp x cp per stage, see `site_boundary_senders`), at most its
+    own network bandwidth; the network's latency plus the fibre's one-way delay per transfer."""
+    link = cluster.site_link
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    senders = site_boundary_senders(pipeline_sites(cluster, layout), v) * layout.dp * layout.tp * layout.cp
+    share = link.bandwidth_bytes_per_s * eff.inter_link / senders
+    nic = cluster.inter_link.bandwidth_bytes_per_s * eff.inter_link
+    return Tier(np.minimum(share, nic), cluster.inter_link.latency_s + link.latency_s)
 
 
 def pp_message_bytes(seq_len: int, micro_batch: int, hidden: int, elem_bytes: int, tp: int) -> float:

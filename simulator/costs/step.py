@@ -72,6 +72,12 @@ class StepCosts:
     memory: Memory
     model_flops: float
     hardware_flops: float
+    # pipeline across sites (`Layout.site_split` "pp"): the stages are split into blocks of
+    # `stages_per_site` consecutive ones (0: one site), and a transfer between stages of two
+    # blocks takes `p2p_site_s` over the sites' link instead of `p2p_s`
+    p2p_site_s: float = 0.0
+    p2p_site_delay_s: float = 0.0  # the fibre's one-way delay in p2p_site_s (the link is free meanwhile)
+    stages_per_site: int = 0
 
     @property
     def n_virtual(self) -> int:
@@ -104,8 +110,11 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
             Reason.BATCH_NOT_DIVISIBLE,
             f"global batch {layout.global_batch} vs dp {layout.dp} x micro-batch {layout.micro_batch}",
         )
-    if cluster.sites > 1 and ((layout.dp * layout.cp) % cluster.sites or cluster.site_link is None
-                              or (layout.dp * layout.cp // layout.ep) % cluster.sites):
+    if cluster.sites > 1 and layout.site_split == "pp":
+        if layout.pp % cluster.sites or cluster.site_link is None:
+            return Infeasible(Reason.SITES_NOT_DIVIDING_PP, f"pp={layout.pp}, sites={cluster.sites}")
+    elif cluster.sites > 1 and ((layout.dp * layout.cp) % cluster.sites or cluster.site_link is None
+                                or (layout.dp * layout.cp // layout.ep) % cluster.sites):
         return Infeasible(Reason.SITES_NOT_DIVIDING, f"dp x cp={layout.dp * layout.cp}, ep={layout.ep}, "
                           f"sites={cluster.sites}")
     if isinstance(model, GenericNetwork):
@@ -212,6 +221,9 @@ class UnitCosts:
     memory: Memory
     model_flops: object
     hardware_flops: object
+    p2p_site_s: object = 0.0  # a transfer between stages at a site boundary (pipeline across sites)
+    p2p_site_delay_s: float = 0.0  # the fibre's one-way delay in p2p_site_s
+    sites: int = 1  # sites the pipeline spans (1 unless `Layout.site_split` is "pp")
 
 
 def _hidden(comm, compute, usage: float):
@@ -315,6 +327,8 @@ def unit_costs(
     intra, inter = coll.tiers(cluster, eff)
     crosses = coll.pp_crosses_nodes(cluster, layout)
     p2p = np.where(crosses, inter.p2p(p2p_bytes), intra.p2p(p2p_bytes))
+    sites = coll.pipeline_sites(cluster, layout)
+    p2p_site = coll.site_p2p_tier(cluster, layout, eff).p2p(p2p_bytes) if sites > 1 else 0.0
     grad_bytes, expert_bytes = chunk_params / layout.tp * el, routed / layout.tp * el
     moe = isinstance(model, Transformer) and model.moe
     edp = coll.expert_dp_group(cluster, layout, eff) if moe else None
@@ -353,6 +367,9 @@ def unit_costs(
         memory=device_memory(model, layout, acc.memory_bytes),
         model_flops=model_flops_per_step(model, layout.global_batch),
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+        p2p_site_s=p2p_site,
+        p2p_site_delay_s=cluster.site_link.latency_s if sites > 1 else 0.0,
+        sites=sites,
     )
 
 
@@ -391,4 +408,7 @@ def step_costs(
         memory=u.memory,
         model_flops=float(u.model_flops),
         hardware_flops=float(u.hardware_flops),
+        p2p_site_s=float(u.p2p_site_s),
+        p2p_site_delay_s=float(u.p2p_site_delay_s),
+        stages_per_site=layout.pp // u.sites if u.sites > 1 else 0,
     )

@@ -16,8 +16,10 @@ and holds it for its duration (a capacity-1 simpy.Resource, booked at request ti
 so that it costs one event, not three). Pipeline p2p transfers are latency-critical
 and go first: they never wait behind a gradient bucket, and each one pushes the
 queued bulk traffic (DP and ZeRO collectives) back by its own duration, so the two
-share the link's bandwidth. The number of events grows with stages x micro-batches,
-not with the device count.
+share the link's bandwidth. A pipeline spread over several sites (`stages_per_site`)
+sends between stages of two sites over a third link, the sites' (its own cost,
+`p2p_site_s`), which no collective uses. The number of events grows with stages x
+micro-batches, not with the device count.
 
 Output: the step time per device and a record of every op.
 """
@@ -116,7 +118,8 @@ def simulate(costs: StepCosts) -> EngineRun:
     # or its gradient has reached g (bwd)
     fwd_in = [[Arrival(env) for _ in range(m)] if g else None for g in range(n)]
     bwd_in = [[Arrival(env) for _ in range(m)] if g < n - 1 else None for g in range(n)]
-    links = [(Link(), Link()) for _ in range(p)]  # (intra-node, inter-node) egress
+    links = [(Link(), Link(), Link()) for _ in range(p)]  # (intra-node, inter-node, between sites) egress
+    sps = costs.stages_per_site  # pipeline across sites: blocks of sps stages, one per site
     end = [0.0] * p
     compute_end = [0.0] * p
     gather_wait = [0.0] * p
@@ -138,6 +141,7 @@ def simulate(costs: StepCosts) -> EngineRun:
     def stage(s: int):
         order = device_order(lay.schedule, p, v, m, s)
         p2p_link = links[s][1 if costs.p2p_inter else 0]
+        site_link = links[s][2]
         dp_link = links[s][1 if costs.dp_inter else 0]
         last_bwd = {}  # chunk -> index of its last backward in the order
         for k, (is_bwd, c, _) in enumerate(order):
@@ -190,9 +194,15 @@ def simulate(costs: StepCosts) -> EngineRun:
             # send to the neighbouring virtual stage
             dest = g - 1 if is_bwd else g + 1
             if 0 <= dest < n:
-                ss, se = p2p_link.book_urgent(env.now, costs.p2p_s)
-                rec((s, SEND, c, i, ss, se))
-                (bwd_in if is_bwd else fwd_in)[dest][i].arm(se - env.now)
+                if sps and s // sps != (dest % p) // sps:  # the neighbour is at another site: the
+                    # link is held while the bytes go out, the fibre's delay comes on top
+                    delay = costs.p2p_site_delay_s
+                    ss, se = site_link.book_urgent(env.now, costs.p2p_site_s - delay)
+                else:
+                    delay = 0.0
+                    ss, se = p2p_link.book_urgent(env.now, costs.p2p_s)
+                rec((s, SEND, c, i, ss, se + delay))
+                (bwd_in if is_bwd else fwd_in)[dest][i].arm(se + delay - env.now)
         compute_end[s] = env.now
         if costs.dp_reduce_s > 0 and not costs.dp_overlap:  # one reduction after the last backward
             for c in range(v):

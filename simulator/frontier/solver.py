@@ -154,7 +154,8 @@ def _layout_text(fit: Fit) -> str:
         return ""
     return (f"dp{lay.dp} tp{lay.tp} pp{lay.pp} mb{lay.micro_batch} B{lay.global_batch} {lay.schedule.value}"
             f"{'' if lay.virtual_stages == 1 else f' v{lay.virtual_stages}'} rc={lay.recompute.value}"
-            f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}")
+            f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}"
+            f"{' pp-across-sites' if lay.site_split == 'pp' else ''}")
 
 
 def _model_parallel(model: Transformer, node: int, known: set[str], config: FrontierConfig) -> int:

@@ -58,12 +58,13 @@ class Fit:
 
 
 def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = MAX_TP,
-                 stack: str | None = None) -> SearchSpace:
+                 stack: str | None = None, sites: int = 1) -> SearchSpace:
     """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
     of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
     divide heads and layers (the others are infeasible anyway). Tensor parallelism may
     span whole hosts (tp a multiple of the host, up to `max_tp`), its collectives priced on
-    the network tier they cross (costs/collectives.tp_group)."""
+    the network tier they cross (costs/collectives.tp_group). Over several sites, data
+    parallelism or the pipeline may span them."""
     pipeline, tensor = "pipeline_parallel" in known, "tensor_parallel" in known
     schedules = (Schedule.ONE_F_ONE_B,) + ((Schedule.INTERLEAVED,) if "interleaved_pipeline" in known else ())
     recompute = [Recompute.NONE] + ([Recompute.FULL] if "activation_recompute" in known else [])
@@ -75,7 +76,8 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
                        schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
                        sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
                        top_k=0, max_tp=max_tp if tensor else 1, max_pp=None if pipeline else 1,
-                       divisors_only=True, tp_across_nodes=tensor, stack=stack)
+                       divisors_only=True, tp_across_nodes=tensor, stack=stack,
+                       site_splits=("dp", "pp") if sites > 1 and pipeline else ("dp",))
 
 
 class Utilization:
@@ -116,7 +118,7 @@ class Utilization:
                                                             * latency_scale)
         base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
         found = best_layout_closed_form(model, cluster, base,
-                                        search_space(model, known, batches, node, max_tp, stack), eff)
+                                        search_space(model, known, batches, node, max_tp, stack, max(1, sites)), eff)
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
@@ -128,7 +130,7 @@ class Utilization:
                          pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),
                          virtual_stages=int(row["virtual_stages"]), recompute=Recompute(row["recompute"]),
                          sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(int(row["zero"])),
-                         cp=int(row["cp"]), ep=int(row["ep"]))
+                         cp=int(row["cp"]), ep=int(row["ep"]), site_split=str(row["site_split"]))
         used = int(row["devices"])
         # search MFU is over the devices used; idle devices count against the run
         return Fit(float(row["mfu"]) * used / n, layout, used, float(row["step_time_s"]))

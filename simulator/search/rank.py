@@ -39,7 +39,7 @@ from simulator.units import GB
 
 COLUMNS = [
     "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
-    "sequence_parallel", "zero", "offload", "global_batch", "reason", "memory_gb", "step_time_s",
+    "sequence_parallel", "zero", "offload", "site_split", "global_batch", "reason", "memory_gb", "step_time_s",
     "tokens_per_s", "mfu",
 ]  # fmt: skip
 
@@ -76,7 +76,7 @@ class SearchResult:
             & (ok.virtual_stages == layout.virtual_stages) & (ok.recompute == layout.recompute.value)
             & (ok.sequence_parallel == layout.sequence_parallel) & (ok.zero == layout.zero.stage)
             & (ok.global_batch == layout.global_batch) & (ok.cp == layout.cp) & (ok.ep == layout.ep)
-            & (ok.offload == layout.offload)
+            & (ok.offload == layout.offload) & (ok.site_split == layout.site_split)
         ]  # fmt: skip
         return int(hit.index[0]) + 1 if len(hit) else None
 
@@ -94,7 +94,7 @@ def layout_of(row, base: Layout) -> Layout:
         virtual_stages=int(row.virtual_stages), recompute=Recompute.parse(row.recompute),
         sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(str(row.zero)),
         precision=base.precision, attention=base.attention, cp=int(row.cp), ep=int(row.ep),
-        offload=bool(row.offload),
+        offload=bool(row.offload), site_split=str(row.site_split),
     )  # fmt: skip
 
 
@@ -112,7 +112,7 @@ def score_group(
             global_batch=g.global_batch[ok], dp=g.dp[ok], tp=g.tp[ok], pp=g.pp[ok], micro_batch=g.micro_batch[ok],
             schedule=g.schedule, virtual_stages=g.virtual_stages, recompute=g.recompute,
             sequence_parallel=g.sequence_parallel, zero=g.zero, precision=base.precision, attention=base.attention,
-            cp=g.cp[ok], ep=g.ep[ok], offload=g.offload,
+            cp=g.cp[ok], ep=g.ep[ok], offload=g.offload, site_split=g.site_split,
         )  # fmt: skip
         u = unit_costs(model, cluster, lay, eff, find_stack(space.stack))  # uses the node size, not the device count
         total = np.broadcast_to(u.memory.total, (ok.sum(),))
@@ -130,7 +130,8 @@ def score_group(
         "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "cp": g.cp, "ep": g.ep, "micro_batch": g.micro_batch,
         "schedule": np.full(n, g.schedule.value), "virtual_stages": np.full(n, g.virtual_stages),
         "recompute": np.full(n, g.recompute.value), "sequence_parallel": np.full(n, g.sequence_parallel),
-        "zero": np.full(n, g.zero.stage), "offload": np.full(n, g.offload), "global_batch": g.global_batch,
+        "zero": np.full(n, g.zero.stage), "offload": np.full(n, g.offload),
+        "site_split": np.full(n, g.site_split), "global_batch": g.global_batch,
         "reason": np.array([""] + [r.value for r in REASONS])[code],
         "memory_gb": mem / GB, "step_time_s": t, "tokens_per_s": np.where(code == 0, tokens, np.nan),
         "mfu": np.where(code == 0, flops * g.global_batch / (t * used * peak), np.nan),
@@ -207,7 +208,7 @@ def best_layout_closed_form(
             global_batch=p.global_batch, dp=p.dp, tp=p.tp, pp=p.pp, micro_batch=p.micro_batch,
             schedule=p.schedule, virtual_stages=p.virtual_stages, recompute=p.recompute,
             sequence_parallel=p.sequence_parallel, zero=p.zero, precision=base.precision, attention=base.attention,
-            cp=p.cp, ep=p.ep, offload=p.offload,
+            cp=p.cp, ep=p.ep, offload=p.offload, site_split=p.site_split,
         )  # fmt: skip
         # memory depends on the model and layout alone (not the accelerator): once per plan
         total = p.memory.get((base.precision, base.attention))
@@ -256,7 +257,7 @@ def _row(p: Plan, i: int, mem_gb, t, tps, flops: float, peak: float) -> dict:
         "micro_batch": p.micro_batch[i], "schedule": _scalar(p.schedule.value),
         "virtual_stages": _scalar(p.virtual_stages), "recompute": _scalar(p.recompute.value),
         "sequence_parallel": _scalar(p.sequence_parallel), "zero": _scalar(p.zero.stage),
-        "offload": _scalar(p.offload), "global_batch": gb, "reason": _scalar(""), "memory_gb": mem_gb,
+        "offload": _scalar(p.offload), "site_split": _scalar(p.site_split), "global_batch": gb, "reason": _scalar(""), "memory_gb": mem_gb,
         "step_time_s": t, "tokens_per_s": tps, "mfu": flops * gb / (t * used * peak),
     }  # fmt: skip
     return {c: row[c] for c in COLUMNS}

@@ -1,7 +1,7 @@
 """Legal layouts as arrays: generators of options and predicates that rule them out.
 
 A candidate is (tp, pp, cp, ep, micro-batch, global batch) x (schedule, virtual stages,
-recompute, sequence parallel, ZeRO stage); dp = devices // (tp x pp x cp), so a split that
+recompute, sequence parallel, ZeRO stage, offload, the dimension spread over the sites); dp = devices // (tp x pp x cp), so a split that
 does not divide the device count leaves the remainder idle (5128 GPUs can run 105
 layers as tp 8 x pp 35 x dp 18 on 5040 of them). Options that mean nothing are not
 generated (sequence parallelism without tensor parallelism, ZeRO without data
@@ -40,6 +40,7 @@ REASONS = (
     Reason.CP_NOT_DIVIDING_SEQ,
     Reason.EP_NOT_DIVIDING,
     Reason.SITES_NOT_DIVIDING,
+    Reason.SITES_NOT_DIVIDING_PP,
     Reason.OFFLOAD_UNSUPPORTED,
     Reason.STACK_UNSUPPORTED,
     Reason.BATCH_ABOVE_LIMIT,
@@ -67,6 +68,7 @@ class Group:
     cp: np.ndarray
     ep: np.ndarray
     offload: bool = False
+    site_split: str = "dp"  # the dimension spread over the cluster's sites
 
     def __len__(self) -> int:
         return len(self.tp)
@@ -143,9 +145,12 @@ def _candidates(model: Transformer | GenericNetwork, cluster: Cluster, space: Se
     arrays = (tp_all, pp_all, dp_all, mb_all, b_all, cp_all, ep_all)
 
     def combos():
-        for (sched, v), rc, sp, zero, off in itertools.product(
-            schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload
+        for (sched, v), rc, sp, zero, off, split in itertools.product(
+            schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload,
+            space.site_splits,
         ):
+            if split != "dp" and cluster.sites == 1:  # no sites to spread over
+                continue
             if off and not zero.stage:  # offload moves ZeRO's optimizer partitions: meaningless without ZeRO
                 continue
             if generic and (sp or sched is Schedule.INTERLEAVED):
@@ -160,16 +165,16 @@ def _candidates(model: Transformer | GenericNetwork, cluster: Cluster, space: Se
             if sched is Schedule.GPIPE:
                 keep &= pp_all > 1  # with one stage GPipe is 1F1B
             if keep.any():
-                yield (sched, v, rc, sp, zero, off), keep
+                yield (sched, v, rc, sp, zero, off, split), keep
 
     return arrays, combos()
 
 
 def _group(options: tuple, arrays: tuple, keep: np.ndarray | None = None) -> Group:
     """The group of `options` over the candidates at indices `keep` (all: None)."""
-    sched, v, rc, sp, zero, off = options
+    sched, v, rc, sp, zero, off, split = options
     tp, pp, dp, mb, b, cp, ep = arrays if keep is None else (a.take(keep) for a in arrays)
-    return Group(sched, v, rc, sp, zero, tp, pp, dp, mb, b, cp, ep, off)
+    return Group(sched, v, rc, sp, zero, tp, pp, dp, mb, b, cp, ep, off, split)
 
 
 def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace):
@@ -207,7 +212,9 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
         mark((g.cp > 1) & (model.seq_len % (2 * g.cp) != 0), Reason.CP_NOT_DIVIDING_SEQ)
         experts = max(model.experts, 1)
         mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
-    if sites > 1:  # each site holds whole replicas: the sites divide dp x cp (and dp x cp / ep)
+    if sites > 1 and g.site_split == "pp":  # each site holds a block of stages: the sites divide pp
+        mark(g.pp % sites != 0, Reason.SITES_NOT_DIVIDING_PP)
+    elif sites > 1:  # each site holds whole replicas: the sites divide dp x cp (and dp x cp / ep)
         mark(((g.dp * g.cp) % sites != 0) | ((g.dp * g.cp // g.ep) % sites != 0), Reason.SITES_NOT_DIVIDING)
     if g.offload and host_of(cluster.accelerator.name) is None:
         mark(np.ones(len(g), bool), Reason.OFFLOAD_UNSUPPORTED)
@@ -254,8 +261,8 @@ def _build_plans(model: Transformer | GenericNetwork, cluster: Cluster, space: S
     codes: dict[tuple, np.ndarray] = {}  # the rules read every option but recompute, candidate by candidate
     out = []
     for options, keep in combos:
-        sched, v, rc, sp, zero, off = options
-        shared = (sched, v, sp, zero, off)
+        sched, v, rc, sp, zero, off, split = options
+        shared = (sched, v, sp, zero, off, split)
         if shared not in codes:
             codes[shared] = structural_reasons(model, _group(options, arrays), space, cluster)
         keep = np.flatnonzero(keep)
@@ -266,7 +273,8 @@ def _build_plans(model: Transformer | GenericNetwork, cluster: Cluster, space: S
         for a in fields:
             a.flags.writeable = False  # shared by every search that hits the cache
         out.append(Plan(schedule=sched, virtual_stages=v, recompute=rc, sequence_parallel=sp, zero=zero, tp=tp,
-                        pp=pp, dp=dp, micro_batch=mb, global_batch=b, cp=cp, ep=ep, offload=off, size=len(keep),
+                        pp=pp, dp=dp, micro_batch=mb, global_batch=b, cp=cp, ep=ep, offload=off, site_split=split,
+                        size=len(keep),
                         counts=np.bincount(code, minlength=len(REASONS) + 1), devices=fields[-1]))
     return tuple(out)
 
