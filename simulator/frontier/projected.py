@@ -215,7 +215,6 @@ class ProjectedMarket:
         r, c0, b = self.r, self.caps0, self.base
         t = years_between(self.start_at, at)
         acc, intra, inter, domain = self.device_at(at)
-        acc = replace(acc, memory_bytes=acc.memory_bytes)  # memory_scale is applied by the solver
         if config.ignore_budget or c0.budget_usd is None:
             budget = None
         elif config.budget_usd is not None:

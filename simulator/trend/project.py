@@ -7,8 +7,9 @@ grown at the sample's rates) goes through the same solver as the history: it siz
 model, finds the layout (so utilization falls where the critical batch and the latency
 of tensor and pipeline communication bind), spreads the run over sites where a site's
 power limits it and the scenario allows more, and relaxes each constraint 2x to find
-what binds (frontier/solver.PROJECTION_CONSTRAINTS). Nothing is extrapolated from the
-simulated trend: the trend is the output.
+what binds (frontier/solver.PROJECTION_CONSTRAINTS) for the first `bind_samples`
+samples (the binding shares; the rest give the FLOP distribution). Nothing is
+extrapolated from the simulated trend: the trend is the output.
 
 Draws: catalog/projection_parameters.csv rows (Sevilla et al. 2024, Cottier et al. 2024,
 Hobbhahn et al. 2023, Gholami et al. 2024, Ho et al. 2024), each a two-piece lognormal
