@@ -16,6 +16,7 @@ from cli_helpers import one_line, run
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.supply import generic_facility_watts
 from simulator.frontier.config import load_frontier
+from simulator.frontier.inputs import accepted_duration_days
 from simulator.frontier.market import market_at
 from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse_roadmap, roadmap, years_between
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
@@ -100,6 +101,9 @@ def test_hardware_rates_share_one_stratum_and_draws_are_seeded():
         same = [s for s in a if s.hardware_stratum == r.hardware_stratum]
         assert {s.memory_bandwidth_growth for s in same} == {r.memory_bandwidth_growth}
     assert len({r.spend_growth for r in a}) == 300  # the rest drawn per sample
+    scales = np.array([r.duration_growth_scale for r in a])  # Emberson & Edelman's 1.3-1.5x around 1.4x
+    assert np.percentile(scales, [10, 90]) == pytest.approx([math.log(1.3) / math.log(1.4),
+                                                             math.log(1.5) / math.log(1.4)], abs=0.06)
 
 
 # ------------------------------------------------------------------ the projected market (closed forms)
@@ -127,6 +131,16 @@ def test_projected_market_closed_forms(base, start):
     assert later.peak(Precision.FP8) == pytest.approx(max(c.fp8_flops for c in roadmap() if c.usable)
                                                       * 1.44 ** years_between(last.available, date(2034, 7, 1)))
     assert later.peak(Precision.BF16) == pytest.approx(later.peak(Precision.FP8) / 2)
+
+
+def test_run_length_grows_at_the_drawn_rate_to_its_bound(base, start):
+    for scale in (0.5, 1.0, 1.5):
+        for year in (2028, 2036):
+            caps = market(base, start, base, duration_growth_scale=scale)(date(year, 7, 1), base)[0]
+            assert caps.max_duration_days == pytest.approx(accepted_duration_days(date(year, 7, 1), growth_scale=scale))
+    slow = market(base, start, base, duration_growth_scale=0.5)(date(2028, 7, 1), base)[0].max_duration_days
+    fast = market(base, start, base, duration_growth_scale=1.5)(date(2028, 7, 1), base)[0].max_duration_days
+    assert slow < fast
 
 
 def test_scenario_values_hold_in_projected_years(base, start):

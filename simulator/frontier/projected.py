@@ -21,7 +21,9 @@ rates (`Rates`, drawn in trend/project.py from catalog/projection_parameters.csv
   pairs by 2030; 1,000 km, the distance of Nemotron-4's two-site run);
 - chips: the drawn share of the world's AI chips (H100-equivalents: end-2023 stock plus
   production growing yearly) that one run gets, in devices of the year's chip;
-- run length: the history's accepted duration (frontier_inputs.csv) carried on.
+- run length: the history's accepted duration (frontier_inputs.csv) carried on, the
+  log of its growth scaled by the sample's draw of Emberson & Edelman's 1.3-1.5x a year
+  (catalog/uncertainty.csv, as reproduce's intervals draw it), up to the economic bound.
 
 A scenario's fixed values (site_power_w, max_devices, max_duration_days, host_devices,
 power_cap_w) hold in projected years too, and the 2x relaxations act on them as in the
@@ -77,6 +79,7 @@ class Rates:
     site_link_bytes_per_s: float  # between two sites, per site and direction
     site_distance_km: float
     hardware_stratum: int = 0  # which quantile stratum the hardware rates come from (names the device)
+    duration_growth_scale: float = 1.0  # multiplies the log of the run-length growth rows in force
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,8 @@ class ProjectedMarket:
             budget = config.budget_usd * config.budget_scale
         else:
             budget = min(c0.budget_usd * r.spend_growth ** t, r.budget_cap_usd) * config.budget_scale / b.budget_scale
-        days = config.max_duration_days or accepted_duration_days(at, growth_scale=config.duration_growth_scale)
+        days = config.max_duration_days or accepted_duration_days(
+            at, growth_scale=config.duration_growth_scale * r.duration_growth_scale)
         site = config.site_power_w if config.site_power_w is not None else self.site_power_w(at)
         if config.power_cap_w is not None:
             site = min(site, config.power_cap_w)

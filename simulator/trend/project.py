@@ -131,9 +131,13 @@ def draw_rates(samples: int, seed: int, params: dict[str, Param] | None = None,
              "budget_cap_usd": GDP_SHARE_CAP * p["us_gdp_2021"].median,
              "site_distance_km": p["inter_site_distance"].median}
     link = p["inter_site_bandwidth_per_site"].at(levels[rng.integers(0, strata, samples)])
+    from simulator.trend.uncertainty import uncertain_inputs  # it imports Param from here
+
+    duration = next(u.param for u in uncertain_inputs() if u.applies_to == "duration_growth_scale")
+    run_length = np.log(duration.sample(rng, samples)) / math.log(duration.median)
     rates = [Rates(**{f: float(v[i]) for f, v in hw.items()}, **{f: float(v[i]) for f, v in each.items()},
-                   **fixed, site_link_bytes_per_s=float(link[i]),
-                   hardware_stratum=int(stratum[i])) for i in range(samples)]
+                   **fixed, site_link_bytes_per_s=float(link[i]), hardware_stratum=int(stratum[i]),
+                   duration_growth_scale=float(run_length[i])) for i in range(samples)]
     return rates, halving
 
 
