@@ -61,13 +61,15 @@ def check_output_root(root: Path = OUTPUTS, command: str | None = None) -> Path:
 
 
 def new_run_dir(command: str, root: Path = OUTPUTS) -> Path:
-    """A fresh folder outputs/<command>/<UTC time>-<random>/ (never an existing one).
+    """A fresh folder outputs/<command>/<UTC time to the millisecond>-<random>/ (never an
+    existing one; runs list in the order they were made).
 
     OutputError (one line) when it cannot be made; callers check with `check_output_root`
     before the work so that this is found in time.
     """
     check_output_root(root, command)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = datetime.now(UTC)
+    stamp = f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z"
     path = Path(root) / command / f"{stamp}-{secrets.token_hex(3)}"
     try:
         path.mkdir(parents=True, exist_ok=False)

@@ -32,7 +32,9 @@ def frontier_runs(tmp_path_factory):
     for scenario in ([], [str(ROOT / "scenarios" / "critical-batch-x4.toml")]):
         assert main(["frontier", *scenario, "--start", "2012", "--end", "2016", "--step", "year", "--output-dir",
                      str(where), "--quiet"]) == 0
-    a, b = sorted((where / "frontier").iterdir())
+    runs = sorted((where / "frontier").iterdir())
+    assert len(runs) == 2
+    a, b = sorted(runs, key=lambda p: "critical-batch-x4" in (p / "scenario.toml").read_text())  # baseline first
     return a, b
 
 
