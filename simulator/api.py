@@ -6,14 +6,12 @@ from datetime import date
 
 
 def _date(value, what: str) -> date:
-    if isinstance(value, date):
-        return value
     from simulator.units import partial_date
 
     try:
-        return partial_date(str(value))
-    except ValueError:
-        raise ValueError(f"{what} {value!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+        return partial_date(value)
+    except ValueError as exc:
+        raise ValueError(f"{what} {value!r}: {exc}") from None
 
 
 def solve_frontier(start, end=None, step: str = "quarter", config=None, relax: bool = True, progress=None) -> list:

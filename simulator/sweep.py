@@ -24,7 +24,6 @@ import os
 import tomllib
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
 
 import numpy as np
 
@@ -45,14 +44,12 @@ CONFIG_ERRORS = ("ScenarioError", "SweepError")
 def _param(command: str, key: str, value):
     """A command parameter's value, checked: SweepError naming the key and value otherwise."""
     if key == "date":
-        if isinstance(value, date):
-            return value
         from simulator.units import partial_date
 
         try:
-            return partial_date(str(value))
-        except ValueError:
-            raise SweepError(f"{key}={value!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+            return partial_date(value)
+        except ValueError as exc:
+            raise SweepError(f"{key}={value!r}: {exc}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SweepError(f"{key}={value!r}: {command} needs a number (whole numbers are used)")
     return int(value)

@@ -41,20 +41,24 @@ def fmt_seconds(t_s: float) -> str:
     return f"{t_s / DAY_S:.1f} d"
 
 
-def partial_date(text: str):
-    """YYYY-MM-DD, or YYYY-MM / YYYY meaning the first day of that month or year.
+def partial_date(text):
+    """YYYY-MM-DD, or YYYY-MM / YYYY meaning the first day of that month or year (a date
+    is returned as it is).
 
-    ValueError when `text` is not such a date (the caller names the file, key or flag).
+    ValueError "not a date (YYYY, YYYY-MM or YYYY-MM-DD)" when `text` is not such a date
+    (the caller names the file, key or flag and the value).
     """
     from datetime import date
 
+    if isinstance(text, date):
+        return text
     parts = str(text).strip().split("-")
-    if not 1 <= len(parts) <= 3:
-        raise ValueError(f"not a date: {text!r}")
     try:
+        if not 1 <= len(parts) <= 3:
+            raise ValueError
         return date(*(int(p) for p in parts), *([1] * (3 - len(parts))))
     except (TypeError, ValueError):
-        raise ValueError(f"not a date: {text!r}") from None
+        raise ValueError("not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
 
 
 #: Propagation delay of light in single-mode fibre: the effective group index 1.4682 at

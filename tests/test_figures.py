@@ -49,21 +49,19 @@ def data_boxes(ax) -> list:
 
     renderer = ax.figure.canvas.get_renderer()
     boxes = []
+
+    def points(xy, transform, half: float) -> None:  # a box of `half` pixels around each finite point
+        for x, y in (transform.transform(xy) if len(xy) else ()):
+            if np.isfinite(x) and np.isfinite(y):
+                boxes.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+
     for line in ax.get_lines():
-        xy = line.get_xydata()
-        if len(xy):
-            for x, y in line.get_transform().transform(xy):
-                if np.isfinite(x) and np.isfinite(y):
-                    boxes.append(Bbox.from_extents(x - 2, y - 2, x + 2, y + 2))
+        points(line.get_xydata(), line.get_transform(), 2)
     for coll in ax.collections:
         if isinstance(coll, PolyCollection):
             boxes.append(coll.get_window_extent(renderer))
-            continue
-        offsets = coll.get_offsets()
-        if len(offsets):
-            for x, y in coll.get_offset_transform().transform(offsets):
-                if np.isfinite(x) and np.isfinite(y):
-                    boxes.append(Bbox.from_extents(x - 3, y - 3, x + 3, y + 3))
+        else:
+            points(coll.get_offsets(), coll.get_offset_transform(), 3)
     for patch in ax.patches:
         if isinstance(patch, Rectangle) and patch.get_width() != 0:
             boxes.append(patch.get_window_extent(renderer))

@@ -137,8 +137,8 @@ def _flag_date(text: str, flag: str):
 
     try:
         return partial_date(text)
-    except ValueError:
-        raise BadInput(f"{flag} {text!r}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)") from None
+    except ValueError as exc:
+        raise BadInput(f"{flag} {text!r}: {exc}") from None
 
 
 def _sci(x: float | None) -> str:

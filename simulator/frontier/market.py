@@ -39,8 +39,7 @@ class Caps:
 
     def scales(self) -> dict:
         return {"max_duration_days": self.max_duration_days, "max_devices": self.max_devices or 1.0,
-                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w,
-                "chips": self.chips, "sites": self.sites}
+                "host_devices": self.host_devices or 1.0, "site_power_w": self.site_power_w}
 
     def supply_devices(self, watts: float | None, sites: int = 1) -> float | None:
         """Most devices drawing `watts` each (facility power) that `sites` sites give a run:

@@ -139,10 +139,6 @@ def roadmap() -> tuple[Chip, ...]:
     return parse_roadmap(files("simulator.catalog").joinpath(ROADMAP_CSV).read_text(encoding="utf-8"))
 
 
-def _log_between(a: float, b: float, share: float) -> float:
-    return a * (b / a) ** min(max(share, 0.0), 1.0)
-
-
 class ProjectedMarket:
     """The market of one sample at dates after the start (callable like market_at)."""
 
@@ -199,14 +195,18 @@ class ProjectedMarket:
 
     # ------------------------------------------------------------------ the caps
     def site_power_w(self, at: date) -> float:
-        p0 = self.caps0.site_power_w
-        share = years_between(self.start_at, at) / max(years_between(self.start_at, POWER_YEAR), 1e-9)
-        return max(p0, _log_between(p0, self.r.campus_power_2030_w, share))
+        return self._power_toward(self.r.campus_power_2030_w, at)
 
     def distributed_power_w(self, at: date) -> float:
+        return self._power_toward(self.r.distributed_power_2030_w, at)
+
+    def _power_toward(self, power_2030_w: float, at: date) -> float:
+        """From the start's largest site to `power_2030_w` in 2030, log-linearly, held after;
+        never below the start's."""
         p0 = self.caps0.site_power_w
-        share = years_between(self.start_at, at) / max(years_between(self.start_at, POWER_YEAR), 1e-9)
-        return max(p0, _log_between(p0, self.r.distributed_power_2030_w, share))
+        share = min(max(years_between(self.start_at, at) / max(years_between(self.start_at, POWER_YEAR), 1e-9),
+                        0.0), 1.0)
+        return max(p0, p0 * (power_2030_w / p0) ** share)
 
     def stock_h100e(self, at: date) -> float:
         r = self.r
@@ -236,7 +236,7 @@ class ProjectedMarket:
         host = int(config.host_devices) if config.host_devices is not None else domain
         link = site_link_of(config) or Link(f"between sites {r.site_distance_km:g} km apart", r.site_link_bytes_per_s,
                                             r.site_distance_km * FIBRE_S_PER_KM, "projection_parameters.csv")
-        caps = Caps(budget, float(days), chips, host, site, None, chips, sites, link)
+        caps = Caps(budget, float(days), None, host, site, None, chips, sites, link)
         price = self.usd_per_flops * fp8 / 10 ** (r.price_performance_ooms * t)
         watts = generic_facility_watts(acc.tdp_w)
         return caps, [Offer(f"projected-{at.isoformat()}", acc, price, "", intra, inter, host, watts)], ""

@@ -367,13 +367,6 @@ def _candidates(at, fams, known, offer: Offer, acc, caps: Caps, config: Frontier
     return out
 
 
-def _power_bound(caps: Caps, offer: Offer, sites: int) -> bool:
-    """Whether the sites' power (not the chips made) sets how many devices a run may have."""
-    if not (offer.watts and caps.site_power_w):
-        return False
-    return caps.chips is None or sites * caps.site_power_w / offer.watts < caps.chips
-
-
 def best_run(at: date, config: FrontierConfig, util: Utilization, market=market_at) -> tuple[Run, list[Run]]:
     """The largest run at `at` and every candidate tried (feasible or not). `market(at,
     config)` gives (caps, offers, why none): the catalog's by default, a projected year's
@@ -403,9 +396,11 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=market_
             if top is None or top.flop <= best * (1 + 1e-9):
                 break
             best = floor = max(floor, top.flop)
-            if not (sites < caps.sites and top.devices_limited_by == "supply" and _power_bound(caps, offer, sites)):
+            more = min(2 * sites, caps.sites)  # more sites help only where the sites' power set the supply
+            if not (more > sites and top.devices_limited_by == "supply"
+                    and (caps.supply_devices(offer.watts, more) or 0) > (caps.supply_devices(offer.watts, sites) or 0)):
                 break
-            sites = min(2 * sites, caps.sites)
+            sites = more
     ok = [r for r in tried if r.feasible]
     if not ok:
         why = "; ".join(dict.fromkeys(r.reason for r in tried)) or no_offer or f"no workload family at {at}"

@@ -43,42 +43,15 @@ from simulator.frontier.market import market_at
 from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
+from simulator.trend.draws import Param
+from simulator.trend.uncertainty import uncertain_inputs
 
 PARAMS_CSV = "projection_parameters.csv"
-Z10 = 1.2815515655446004  # standard normal 90th percentile
-Z975 = 1.959963984540054
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021
 STRATA = 5
 #: Samples solved with every 2x relaxation (the binding shares): 200 give each share
 #: within 3.5 points (one standard error at 50%).
 BIND_SAMPLES = 200
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    unit: str
-    p10: float | None
-    median: float | None
-    p90: float | None
-    source: str
-    ci95: bool  # p10 / p90 columns hold a 95% interval (the row's notes say so)
-
-    def at(self, z: np.ndarray | float) -> np.ndarray:
-        """The value at standard-normal quantile z (two-piece lognormal through p10,
-        median, p90; the median where only it is given)."""
-        lo, mid, hi = self.p10, self.median, self.p90
-        if mid is None:
-            mid = math.sqrt(lo * hi)
-        z = np.asarray(z, dtype=float)
-        if lo is None or hi is None:
-            return np.full(z.shape, mid)
-        k = Z975 if self.ci95 else Z10
-        s_lo, s_hi = math.log(mid / lo) / k, math.log(hi / mid) / k
-        return mid * np.exp(np.where(z < 0, s_lo * z, s_hi * z))
-
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return self.at(rng.standard_normal(n))
 
 
 def parse_params(text: str, name: str = PARAMS_CSV) -> dict[str, Param]:
@@ -131,8 +104,6 @@ def draw_rates(samples: int, seed: int, params: dict[str, Param] | None = None,
              "budget_cap_usd": GDP_SHARE_CAP * p["us_gdp_2021"].median,
              "site_distance_km": p["inter_site_distance"].median}
     link = p["inter_site_bandwidth_per_site"].at(levels[rng.integers(0, strata, samples)])
-    from simulator.trend.uncertainty import uncertain_inputs  # it imports Param from here
-
     duration = next(u.param for u in uncertain_inputs() if u.applies_to == "duration_growth_scale")
     run_length = np.log(duration.sample(rng, samples)) / math.log(duration.median)
     rates = [Rates(**{f: float(v[i]) for f, v in hw.items()}, **{f: float(v[i]) for f, v in each.items()},
@@ -151,8 +122,7 @@ class Projection:
     bind_samples: int  # the first samples, solved with every constraint's 2x relaxation
 
     def array(self, field: str) -> np.ndarray:
-        out = np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
-        return out
+        return np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
 
     def binds(self, constraint: str) -> np.ndarray:
         """Whether `constraint` binds (samples with relaxations x years)."""

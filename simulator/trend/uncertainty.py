@@ -26,8 +26,8 @@ from simulator.frontier.config import FrontierConfig
 from simulator.frontier.series import frontier_series
 from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
+from simulator.trend.draws import Param
 from simulator.trend.fit import fit_doubling
-from simulator.trend.project import Param
 
 UNCERTAINTY_CSV = "uncertainty.csv"
 LEVEL = 0.9
