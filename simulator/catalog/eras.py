@@ -1,7 +1,6 @@
-"""What a training run could use at a date: techniques, devices, prices and precision.
+"""What a training run could use at a date: devices, prices and precision.
 
 Package data next to this module (every row has a `source` and a `verification` column):
-- techniques.csv: parallel techniques and the date each was published;
 - pre_gpu_computers.csv: the fastest computers a research group could use before the
   accelerator catalog starts (GTX 580, 2010-11-09); dates may be YYYY, YYYY-MM or
   YYYY-MM-DD and stand for the first day of that period;
@@ -29,7 +28,6 @@ from simulator.catalog.hardware import accelerators
 from simulator.specs import Accelerator, Precision
 from simulator.units import partial_date
 
-TECHNIQUES_CSV = "techniques.csv"
 COMPUTERS_CSV = "pre_gpu_computers.csv"
 PRICES_CSV = "prices.csv"
 
@@ -57,29 +55,13 @@ PRECISION_ERAS: tuple[tuple[date, Precision, str], ...] = (
     (date(2017, 10, 10), Precision.FP16, "Micikevicius et al. 2017, 'Mixed Precision Training', arXiv 1710.03740"),
     (date(2020, 5, 14), Precision.BF16, ("A100 release (accelerators.csv), first GPU with BF16 tensor cores; TPUs "
                                          "trained in bfloat16 before (Kalamkar et al. 2019, arXiv 1905.12322)")),
-    (date(2024, 12, 27), Precision.FP8, ("DeepSeek-AI 2024, 'DeepSeek-V3 Technical Report' (arXiv 2412.19437): FP8 "
-                                        "mixed-precision training validated on a 671B-parameter model, the first at "
-                                        "frontier scale (date of the arXiv v1, from memory - verify); devices without "
-                                        "an FP8 peak keep BF16")),
+    (date(2023, 11, 22), Precision.FP8, ("Inflection AI 2023-11-22, 'Inflection-2': trained in FP8 on 5,000 H100 "
+                                        "(technique_uses.csv fp8-inflection2; Epoch AI's record of the run quotes it), "
+                                        "the first FP8 run at scale found; DeepSeek-V3 (arXiv 2412.19437, 2024-12) "
+                                        "validated FP8 on a 671B-parameter model; devices without an FP8 peak keep BF16")),
 )
 _COMMITMENTS = {"on_demand": "usd_per_chip_hour_on_demand", "1yr": "usd_per_chip_hour_1yr_commit",
                 "3yr": "usd_per_chip_hour_3yr_commit"}
-
-
-@dataclass(frozen=True)
-class Technique:
-    key: str
-    name: str
-    published: date
-    source: str
-    what_it_unlocks: str = ""
-    max_devices_rule: str = ""
-    in_use_from: date | None = None  # first documented run using it, where before publication
-
-    @property
-    def available(self) -> date:
-        """From when a run may use it: publication, or earlier where a run used it first."""
-        return min(self.published, self.in_use_from or self.published)
 
 
 class DevicePrice(NamedTuple):
@@ -145,13 +127,6 @@ def _float(row: dict[str, str], col: str, name: str) -> float | None:
 
 
 @cache
-def _techniques() -> dict[str, Technique]:
-    return {r["key"]: Technique(r["key"], r["name"], catalog_date(r, "published", TECHNIQUES_CSV, True), r["source"],
-                                r["what_it_unlocks"], r["max_devices_rule"], catalog_date(r, "in_use_from", TECHNIQUES_CSV))
-            for r in catalog_rows(TECHNIQUES_CSV)}
-
-
-@cache
 def _computer_rows() -> dict[str, dict[str, str]]:
     return {r["key"]: r for r in catalog_rows(COMPUTERS_CSV)}
 
@@ -190,18 +165,6 @@ def _prices() -> tuple[_PriceRow, ...]:
 
 
 # ------------------------------------------------------------------ public lookups
-def techniques() -> dict[str, Technique]:
-    """All parallel techniques by key (a fresh dict of shared frozen objects)."""
-    return dict(_techniques())
-
-
-def techniques_known(at: date) -> list[Technique]:
-    """Techniques a run at `at` may use, oldest first: published on or before `at`, or
-    used by a documented run on or before `at` (`in_use_from`: AlexNet ran its two-GPU
-    split before the paper appeared, and the record run itself must be allowed)."""
-    return sorted((t for t in _techniques().values() if t.available <= at), key=lambda t: (t.available, t.key))
-
-
 def pre_gpu_computers() -> dict[str, Accelerator]:
     """The pre-catalog computers by key, as Accelerators (kind 'computer', or 'gpu' for the GTX 280).
 
@@ -227,11 +190,13 @@ def devices_available(at: date) -> list[Accelerator]:
     return sorted(found, key=lambda a: (a.release_date, a.name))
 
 
-def precision_for(acc: Accelerator, at: date) -> Precision:
-    """The newest precision of the eras up to `at` that `acc` has a peak at (FP8 from 2024-12,
-    else BF16 ...; FP32 when it has none of them)."""
+def precision_for(acc: Accelerator, at: date, lag_days: float = 0.0) -> Precision:
+    """The newest precision of the eras up to `at` that `acc` has a peak at (FP8 from 2023-11,
+    else BF16 ...; FP32 when it has none of them); each era begins `lag_days` after its
+    evidence (the adoption lag of a technique)."""
+    lag = timedelta(days=lag_days)
     for start, precision, _ in reversed(PRECISION_ERAS):
-        if start <= at and acc.peak(precision):
+        if start + lag <= at and acc.peak(precision):
             return precision
     return Precision.FP32
 

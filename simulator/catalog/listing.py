@@ -119,16 +119,20 @@ def _models() -> list[dict]:
 
 
 def _techniques() -> list[dict]:
-    from simulator.catalog.eras import TECHNIQUES_CSV, catalog_rows, techniques
+    from simulator.catalog.eras import catalog_rows
+    from simulator.catalog.techniques import TECHNIQUES_CSV, techniques
 
     parsed = techniques()  # validates the dates
     rows = []
     for r in catalog_rows(TECHNIQUES_CSV):
         t = parsed[r["key"]]
+        first = t.first_use()
         rows.append({
-            "key": t.key, "name": t.name, "published": _iso(t.published), "in_use_from": _iso(t.in_use_from),
-            "available": _iso(t.available), "what_it_unlocks": t.what_it_unlocks,
-            "max_devices_rule": t.max_devices_rule, "source": t.source,
+            "key": t.key, "name": t.name, "published": _iso(t.published), "available": _iso(t.available()),
+            "first_use": first.key, "first_use_kind": first.kind, "first_use_run": ";".join(sorted(first.run_fact_of)),
+            "uses": [{"key": u.key, "date": _iso(u.at), "kind": u.kind, "run_fact_of": sorted(u.run_fact_of),
+                      "source": u.source} for u in t.uses],
+            "what_it_unlocks": t.what_it_unlocks, "max_devices_rule": t.max_devices_rule, "source": t.source,
             "verification": r.get("verification", ""), "notes": r.get("notes", ""),
         })  # fmt: skip
     return rows

@@ -8,17 +8,17 @@ Package data next to this module (every row has a `source` and a `verification` 
   purchase dollar), so a run before the GPU catalog buys computer time at the era's
   price instead of getting the fastest machine of its day for free.
 
-`devices_usable(at)` is what the frontier solver may run on at a date: catalog
-accelerators from their volume date, and before the first GPU of the catalog one
-computer priced at the best price-performance known at the date, as large as the
-largest single computer of the date (pre_gpu_computers.csv), plus the GTX 280. Read on
-first use and cached; nothing at import.
+`devices_usable(at)` lists the accelerators usable at a date (catalog accelerators from
+their volume date, the GTX 280 before the catalog); `sized_computer(at, usd)` is the
+computer a budget buys at the best price-performance of the date (no larger than the
+largest computer of the date, `largest_computer`). Read on first use and cached;
+nothing at import.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 
@@ -90,22 +90,37 @@ def first_gpu_date() -> date:
     return min(d for k in accelerators() if (d := usable_from(k)) is not None)
 
 
-def computer_at(at: date) -> Accelerator | None:
-    """One computer as large as the largest of `at` (pre_gpu_computers.csv), priced at the
-    best price-performance of `at` (price_performance.csv); None when either is missing."""
-    largest = max((c for c in pre_gpu_computers().values() if c.release_date <= at and c.kind == "computer"),
-                  key=lambda c: c.peak(Precision.FP32), default=None)
-    point = price_performance(at)
-    if largest is None or point is None:
+def largest_computer(at: date) -> Accelerator | None:
+    """The largest computer available at `at` (pre_gpu_computers.csv, kind computer), None
+    before the first; where its price is not documented, its peak at the best
+    price-performance of its date (a lower bound: large machines cost more per FLOP/s)."""
+    big = max((c for c in pre_gpu_computers().values() if c.release_date <= at and c.kind == "computer"),
+              key=lambda c: c.peak(Precision.FP32), default=None)
+    if big is None or big.purchase_price_usd:
+        return big
+    point = price_performance(big.release_date) or price_performance(at)
+    if point is None:
         return None
-    peak = largest.peak(Precision.FP32)
+    return replace(big, purchase_price_usd=big.peak(Precision.FP32) / point.flop_per_s_per_usd,
+                   source=f"{big.source}; price imputed at {PRICE_PERFORMANCE_CSV} row {point.key!r}")
+
+
+def sized_computer(at: date, value_usd: float) -> Accelerator | None:
+    """The computer `value_usd` buys at the best price-performance of `at`
+    (price_performance.csv), no larger than the largest computer of `at`; None when
+    either is missing."""
+    largest, point = largest_computer(at), price_performance(at)
+    if largest is None or point is None or not value_usd > 0:
+        return None
+    peak = min(largest.peak(Precision.FP32), value_usd * point.flop_per_s_per_usd)
     return Accelerator(
-        name=f"computer of {at.year} ({largest.name}-size at {point.machine} price-performance)", vendor="",
-        kind="computer", release_date=largest.release_date, peak_flops_per_s={Precision.FP32: peak},
+        name=f"computer of {at.year} (${peak / point.flop_per_s_per_usd:,.0f} at {point.machine} price-performance)",
+        vendor="", kind="computer", release_date=at, peak_flops_per_s={Precision.FP32: peak},
         memory_bytes=math.nan, memory_bandwidth_bytes_per_s=None, scale_up_bandwidth_bytes_per_s=None,
         scale_up_domain=None, tdp_w=None, purchase_price_usd=peak / point.flop_per_s_per_usd,
         cloud_price_usd_per_hour=None,
-        source=f"peak: {largest.source}; price: {PRICE_PERFORMANCE_CSV} row {point.key!r}: {point.source}")
+        source=f"size: the budget, at most {largest.name} ({largest.source}); price: {PRICE_PERFORMANCE_CSV} row "
+               f"{point.key!r}: {point.source}")
 
 
 def computer_price_per_hour(acc: Accelerator) -> float:
@@ -116,14 +131,13 @@ def computer_price_per_hour(acc: Accelerator) -> float:
 
 
 def devices_usable(at: date) -> list[tuple[str, Accelerator]]:
-    """(key, device) one could train on at `at` (module doc), slowest first."""
+    """(key, device) of the accelerators one could train on at `at`, oldest first:
+    catalog accelerators from their volume date, and the GPUs before the catalog
+    (pre_gpu_computers.csv kind gpu) from their release."""
     catalog = [(k, a) for k, a in accelerators().items()
                if a.peak_flops_per_s and (d := usable_from(k)) is not None and d <= at]
-    if at < first_gpu_date():
-        gpus = [(k, c) for k, c in pre_gpu_computers().items() if c.kind != "computer" and c.release_date <= at]
-        machine = computer_at(at)
-        catalog = gpus + ([(COMPUTER_KEY, machine)] if machine else [])
-    return sorted(catalog, key=lambda ka: (ka[1].release_date or date.min, ka[1].name))
+    gpus = [(k, c) for k, c in pre_gpu_computers().items() if c.kind != "computer" and c.release_date <= at]
+    return sorted(gpus + catalog, key=lambda ka: (ka[1].release_date or date.min, ka[1].name))
 
 
 @cache

@@ -69,8 +69,8 @@ def _date(field: str) -> Callable[[dict], str]:
     return lambda r: r[field] or "-"
 
 
-def _published(r: dict) -> str:
-    return r["published"] + ("*" if r["in_use_from"] else "")
+def _available(r: dict) -> str:
+    return r["available"] + ("*" if r["first_use_run"] else "")
 
 
 _KEY = _Col("key", _text("key"))
@@ -107,8 +107,8 @@ TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
         ]),
     ],
     "techniques": [
-        ("parallel techniques and the date each was published", [
-            _KEY, _Col("published", _published), _Col("name", _text("name"), text=True),
+        ("parallel techniques and the date of their earliest evidence", [
+            _KEY, _Col("available", _available), _Col("name", _text("name"), text=True),
         ]),
     ],
     "stacks": [
@@ -123,7 +123,8 @@ TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
 
 def _footnotes(kind: str, rows: list[dict]) -> list[str]:
     if kind == "techniques":
-        return [f"* {r['key']}: in use from {r['in_use_from']}, before publication" for r in rows if r["in_use_from"]]
+        return [f"* {r['key']}: first shown by a run ({r['first_use_run']}); withheld when that run is scored"
+                for r in rows if r["first_use_run"]]
     if kind == "stacks":
         return ["flags: " + ", ".join(f"{letter}={meaning}" for letter, meaning in STACK_FLAGS.values())
                 + "; -=not offered"]

@@ -16,8 +16,10 @@ from datetime import date
 from pathlib import Path
 
 from simulator.catalog.hardware import accelerators, links
+from simulator.catalog.runfacts import resolve_withhold
 from simulator.catalog.stacks import find_stack, stacks
-from simulator.costs.failures import DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
+from simulator.catalog.uncertain import median_of
+from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError
 
@@ -35,9 +37,6 @@ CHECKPOINT_BYTES_PER_S = 2e12
 #: saved; Rajbhandari et al. 2019 (ZeRO) Sec. 3.1 counts 16 B per parameter in memory,
 #: of which the 12 B of optimizer state and master weights plus 2 B of fp16 weights = 14 B.
 CHECKPOINT_BYTES_PER_PARAM = 14.0
-#: Time to restart a job after a failure (reschedule, reload): an ASSUMPTION of ten
-#: minutes; no published restart time was found in the reference data (verify).
-RESTART_S = 600.0
 
 #: The software the frontier's actor trains with: each stack from its `since` date
 #: (catalog/stacks.toml), the newest that has begun; before the first, no stack (DeepSpeed's
@@ -52,14 +51,14 @@ STACK_LINEAGE = ("megatron-lm-2021", "nemo-2024", "nemo-2025")
 #: their per-row sources in catalog/frontier_inputs.csv).
 DEFAULT_SOURCES = {
     "max_waste": "McCandlish et al. 2018 (arXiv 1812.06162), Sec. 2.2: B = B_crit trade-off",
-    "failure_rate_per_device_hour": "Llama 3 (Dubey et al. 2024, Sec. 3.3.4): 419 interruptions, 54 days, 16,384 GPUs",
     "checkpoint_bytes_per_s": "Llama 3 (Dubey et al. 2024, Sec. 3.3.1): 2 TB/s sustained storage (from memory - verify)",
-    "restart_s": "assumption (no published restart time in the reference data; verify)",
     "budget_scale": "1: the budget series as sourced (no scaling)",
     "critical_batch_scale": "1: the batch limits as sourced in catalog/workloads.toml (no scaling)",
     "memory_scale": "1: device memory as in catalog/accelerators.csv (no scaling)",
     "data_scale": "1: the training data of catalog/workloads.toml as sourced (no scaling)",
-    "duration_growth_scale": "1: the duration-growth rows of catalog/frontier_inputs.csv as sourced (no scaling)",
+    "supply_scale": "1: the actors' sites as sourced (no scaling)",
+    "host_scale": "1: the hosts as sourced (no scaling)",
+    "duration_scale": "1: the decided run length (no scaling)",
     "stacks": "NVIDIA's reference frameworks, each from its release (catalog/stacks.toml, stack_evidence.csv)",
     "max_sites": "1: one site per run, as the published frontier runs (Llama 3, Dubey et al. 2024, Sec. 3.3.1)",
     "latency_scale": "1: link and hop latencies as in catalog/links.csv and efficiency.toml (no scaling)",
@@ -85,9 +84,9 @@ class FrontierConfig:
     techniques_frozen_at: date | None = None  # techniques known at this date, no later ones
     critical_batch_scale: float = 1.0
     max_waste: float = MAX_WASTE
-    failure_rate_per_device_hour: float = DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR
+    failure_rate_per_device_hour: float | None = None  # None: 1 / uncertainty.csv device_hours_per_failure
     checkpoint_bytes_per_s: float = CHECKPOINT_BYTES_PER_S
-    restart_s: float = RESTART_S
+    restart_s: float | None = None  # None: uncertainty.csv restart_s (drawn)
     price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
     memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
     data_scale: float = 1.0  # training data multiplier (examples and tokens that exist; for the 2x relaxation)
@@ -96,7 +95,9 @@ class FrontierConfig:
     power_cap_w: float | None = None  # most power one site can give a run (the projection's site power cap)
     site_power_w: float | None = None  # a site's power for every date instead of the series (W)
     async_replicas: float | None = None  # useful asynchronous replicas instead of the series
-    duration_growth_scale: float = 1.0  # multiplies the log of every duration-growth row (input uncertainty)
+    supply_scale: float = 1.0  # multiplies every actor's site power and cluster (for the 2x relaxation)
+    host_scale: float = 1.0  # multiplies the largest host (for the 2x relaxation)
+    duration_scale: float = 1.0  # multiplies the decided run length (for the 2x relaxation)
     max_tp: float | None = None  # most tensor-parallel ranks searched (None: utilization.MAX_TP)
     ignore_budget: bool = False  # "disregarding cost": no budget at any date
     min_utilization: float | None = None  # a run must reach this share of the device's best MFU
@@ -106,7 +107,39 @@ class FrontierConfig:
     site_distance_km: float | None = None  # distance between sites (fibre delay 4.9 us/km)
     latency_scale: float = 1.0  # multiplies every link and hop latency (for the 2x relaxation)
     chip_scale: float = 1.0  # multiplies the chip supply of a projected year (for the 2x relaxation)
+    actors: tuple[str, ...] | None = None  # actors allowed (None: every actor of catalog/actors.csv)
+    withhold: frozenset[str] = frozenset()  # runs whose facts the rules may not read (catalog/runfacts.py)
+    draws: tuple[tuple[str, float], ...] = ()  # drawn values of uncertain inputs (catalog/uncertainty.csv)
     sources: tuple[tuple[str, str], ...] = ()
+
+    def input(self, key: str) -> float:
+        """An uncertain input: its drawn value in this config, else its median
+        (catalog/uncertainty.csv)."""
+        for k, v in self.draws:
+            if k == key:
+                return v
+        return median_of(key)
+
+    @property
+    def failure_rate(self) -> float:
+        """Failures per device-hour: the scenario's, else 1 / the drawn device-hours per failure."""
+        if self.failure_rate_per_device_hour is not None:
+            return self.failure_rate_per_device_hour
+        return 1.0 / self.input("device_hours_per_failure")
+
+    @property
+    def restart(self) -> float:
+        """Seconds to restart after a failure: the scenario's, else the drawn value."""
+        return self.restart_s if self.restart_s is not None else self.input("restart_s")
+
+    def with_draws(self, values: dict[str, float]) -> FrontierConfig:
+        """A copy with these inputs drawn (replacing earlier draws of the same keys)."""
+        kept = tuple((k, v) for k, v in self.draws if k not in values)
+        return replace(self, draws=kept + tuple(sorted(values.items())))
+
+    def withholding(self, runs) -> FrontierConfig:
+        """A copy that also withholds the facts of `runs` (run ids)."""
+        return replace(self, withhold=self.withhold | frozenset(runs))
 
     def relaxed(self, constraint: str, factor: float = 2.0, scales: dict | None = None) -> FrontierConfig:
         """A copy with one constraint relaxed by `factor` (scales: the current values)."""
@@ -114,10 +147,11 @@ class FrontierConfig:
         if constraint == "budget":
             return replace(self, budget_scale=self.budget_scale * factor)
         if constraint == "duration":
-            return replace(self, max_duration_days=s["max_duration_days"] * factor)
+            if self.max_duration_days is not None:
+                return replace(self, max_duration_days=self.max_duration_days * factor)
+            return replace(self, duration_scale=self.duration_scale * factor)
         if constraint == "supply":
-            site = s.get("site_power_w")
-            return replace(self, max_devices=s["max_devices"] * factor, site_power_w=site * factor if site else None)
+            return replace(self, supply_scale=self.supply_scale * factor)
         if constraint == "power":  # a site's power, and a scenario's cap on it
             return replace(self, site_power_w=s["site_power_w"] * factor,
                            power_cap_w=None if self.power_cap_w is None else self.power_cap_w * factor)
@@ -128,7 +162,7 @@ class FrontierConfig:
         if constraint == "latency":
             return replace(self, latency_scale=self.latency_scale / factor)
         if constraint == "host":
-            return replace(self, host_devices=s["host_devices"] * factor)
+            return replace(self, host_scale=self.host_scale * factor)
         if constraint == "batch":
             return replace(self, critical_batch_scale=self.critical_batch_scale * factor)
         if constraint == "memory":
@@ -145,20 +179,24 @@ class FrontierConfig:
                 continue
             v = getattr(self, f.name)
             if v is not None:
-                table[f.name] = v.isoformat() if isinstance(v, date) else (list(v) if isinstance(v, tuple) else v)
+                if f.name == "draws":
+                    continue
+                table[f.name] = v.isoformat() if isinstance(v, date) else (
+                    sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)
         srcs = {**{k: v for k, v in DEFAULT_SOURCES.items() if k in table}, **dict(self.sources)}
         return {"name": self.name, "description": self.description, "frontier": table, "sources": srcs}
 
 
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
-            "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "duration_growth_scale",
+            "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "supply_scale", "host_scale",
+            "duration_scale",
             "max_tp", "min_utilization", "max_sites", "site_link_gb_s", "site_distance_km", "latency_scale",
             "chip_scale"}
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour", "site_distance_km"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
-_LISTS = {"devices", "families", "stacks"}
+_LISTS = {"devices", "families", "stacks", "actors"}
 _BOOLS = {"ignore_budget"}
 _TOP = {"name", "description", "frontier", "sources"}
 
@@ -173,7 +211,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
-    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | _BOOLS | {"price"}
+    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | _BOOLS | {"price", "withhold"}
     out = {}
     for key, value in table.items():
         def bad(problem, key=key, value=value):
@@ -199,8 +237,14 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
                 out[key] = date.fromisoformat(str(value))
             except ValueError:
                 raise bad("must be an ISO date, e.g. \"2016-06-30\"") from None
+        elif key == "withhold":
+            try:
+                out[key] = resolve_withhold(value if isinstance(value, list) else [value])
+            except ValueError as exc:
+                raise bad(str(exc)) from None
         elif key in _LISTS:
-            known = accelerators() if key == "devices" else families() if key == "families" else stacks()
+            known = (accelerators() if key == "devices" else families() if key == "families"
+                     else actors() if key == "actors" else stacks())
             if not isinstance(value, list) or not (value or key == "stacks") or any(v not in known for v in value):
                 raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: {', '.join(known)}")
             out[key] = tuple(dict.fromkeys(value))

@@ -1,26 +1,23 @@
-"""Era series of the frontier's constraints (catalog/frontier_inputs.csv).
+"""Era series of the frontier's constraints (catalog/frontier_inputs.csv), actor by actor.
 
-Each row is one sourced fact: a quantity, the date from which it holds, its value,
-the actor it belongs to. The rules that turn rows into a constraint at a date:
+Each row is one sourced fact: a quantity, the date from which it holds, its value, the
+actor it belongs to (`actor_key`, a key of catalog/actors.csv, or "market" for a fact of
+the market every actor shares) and, where the number is a fact of one training run,
+that run (`run_fact_of`): a frontier solved to score that run never sees the row
+(`input_rows(withhold)`). The rules that turn rows into a constraint at a date:
 
-- annual_spend_usd: each actor's latest row at or before the date; the largest actor
-  (before the first row, the earliest row).
-- cluster_devices, host_devices: the largest row at or before the date (capacity that
-  existed once is taken to stay available).
-- site_power_w: the largest row at or before the date (a site's power, W).
-- compute_share_of_spend, run_share_of_compute, max_duration_days: the latest row at or
-  before the date, else the earliest row (treated as constants of the field).
-- duration_days, duration_growth_per_year: the run length an actor accepts
-  (`accepted_duration_days`): the anchor level (the duration_days row nearest the date)
-  carried to the date by the growth rows in force over the interval (each applies from
-  its date until the next; before the first growth row the length is held), capped by
-  max_duration_days (the economic bound on a run's length).
-A cluster_devices row names its accelerator (`device`, a catalog key, or a name with
-`device_tdp_w`), so the supply rule can convert its count to power (frontier/supply).
-Quantities filed for the record only (cluster_cost_usd, investment_usd, capex_usd,
-supercomputer_devices, reference_spend_usd, supercomputer_power_w, run_power_w,
-site_power_forecast_w) are checked but read by no rule: they are not one actor's
-spending or one AI training site.
+- annual_spend_usd, compute_share_of_spend: the actor's latest row at or before the date
+  (before its first row: none, and the actor has no documented budget);
+- cluster_devices, site_power_w: the actor's largest site operational at or before the
+  date (capacity that existed once stays available), a cluster's device count turned into
+  power with its device's facility watts (frontier/supply) so sites of different devices
+  compare; a drawn shift (days) moves every operational date together;
+- host_devices: the largest host of the market at or before the date;
+- allocation_device_hours: the largest allocation one project got on a shared machine.
+
+Quantities filed for the record only (checks, not inputs: spending figures that are not
+one actor's budget, measured run lengths and their growth, forecasts) are validated but
+read by no rule. Nothing is read at import time.
 """
 
 from __future__ import annotations
@@ -29,22 +26,23 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from importlib.resources import files
 
 from simulator.catalog.eras import catalog_date, catalog_rows
+from simulator.catalog.runfacts import parse_run_facts
 from simulator.catalog.supply import facility_watts_per_device, generic_facility_watts
 from simulator.units import partial_date
 
 INPUTS_CSV = "frontier_inputs.csv"
-LATEST_PER_ACTOR = ("annual_spend_usd",)
-LARGEST_SO_FAR = ("cluster_devices", "host_devices", "site_power_w")
-CONSTANTS = ("compute_share_of_spend", "run_share_of_compute", "max_duration_days")
-DURATION = ("duration_days", "duration_growth_per_year")
+MARKET = "market"
+LATEST = ("annual_spend_usd", "compute_share_of_spend")
+LARGEST = ("cluster_devices", "site_power_w", "host_devices", "allocation_device_hours")
 RECORD_ONLY = ("cluster_cost_usd", "investment_usd", "capex_usd", "supercomputer_devices", "reference_spend_usd",
-               "supercomputer_power_w", "run_power_w", "site_power_forecast_w")
-QUANTITIES = LATEST_PER_ACTOR + LARGEST_SO_FAR + CONSTANTS + DURATION + RECORD_ONLY
+               "supercomputer_power_w", "run_power_w", "site_power_forecast_w", "duration_days",
+               "duration_growth_per_year", "max_duration_days", "machine_time_share")
+QUANTITIES = LATEST + LARGEST + RECORD_ONLY
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,13 @@ class InputRow:
     notes: str
     device: str = ""  # cluster_devices rows: the accelerator (catalog key or name)
     device_tdp_w: float | None = None  # its power where it is not a catalog accelerator
+    actor_key: str = MARKET
+    run_fact_of: frozenset[str] = frozenset()
+
+    @property
+    def ref(self) -> str:
+        """The row as provenance: file:key."""
+        return f"{INPUTS_CSV}:{self.key}"
 
 
 class Value(float):
@@ -76,11 +81,11 @@ class Value(float):
         return (Value, (float(self), self.rows))
 
 
-def _since(text: str, key: str) -> date:
+def _since(text: str, key: str, name: str) -> date:
     try:
         return partial_date(text)
     except ValueError:
-        raise ValueError(f"{INPUTS_CSV}: key={key!r}: column 'since': not a date: {text!r}") from None
+        raise ValueError(f"{name}: key={key!r}: column 'since': not a date: {text!r}") from None
 
 
 def parse_inputs(text: str, name: str = INPUTS_CSV) -> tuple[InputRow, ...]:
@@ -107,70 +112,42 @@ def parse_inputs(text: str, name: str = INPUTS_CSV) -> tuple[InputRow, ...]:
             tdp_w = float(tdp) if tdp else None
         except ValueError:
             raise ValueError(f"{name}: key={key!r}: column 'device_tdp_w': not a number: {tdp!r}") from None
-        out.append(InputRow(key, r["quantity"], _since(r["since"], key), value, r["unit"], r["actor"],
-                            r["source"], r["verification"], r["notes"], r.get("device", ""), tdp_w))
+        out.append(InputRow(key, r["quantity"], _since(r["since"], key, name), value, r["unit"], r["actor"],
+                            r["source"], r["verification"], r["notes"], r.get("device", ""), tdp_w,
+                            r.get("actor_key") or MARKET,
+                            parse_run_facts(r.get("run_fact_of", ""), f"{name}: key={key!r}")))
     return tuple(out)
 
 
 @cache
-def input_rows() -> tuple[InputRow, ...]:
+def all_input_rows() -> tuple[InputRow, ...]:
     return parse_inputs(files("simulator.catalog").joinpath(INPUTS_CSV).read_text(encoding="utf-8"))
 
 
-def value_at(quantity: str, at: date, rows: tuple[InputRow, ...] | None = None) -> Value | None:
-    """The quantity at `at` by the rule of its kind (module doc); None if no row applies."""
-    if quantity not in QUANTITIES or quantity in RECORD_ONLY + DURATION:
-        raise ValueError(f"{quantity!r} is not a constraint quantity; one of "
-                         f"{', '.join(LATEST_PER_ACTOR + LARGEST_SO_FAR + CONSTANTS)}")
-    mine = [r for r in (input_rows() if rows is None else rows) if r.quantity == quantity]
-    before = [r for r in mine if r.since <= at]
-    if quantity in LATEST_PER_ACTOR:
-        latest: dict[str, InputRow] = {}
-        # before the first row, the earliest row's actor stands for the field (a budget in every era)
-        for r in sorted(before or sorted(mine, key=lambda r: r.since)[:1], key=lambda r: r.since):
-            latest[r.actor] = r
-        best = max(latest.values(), key=lambda r: r.value, default=None)
-    elif quantity in LARGEST_SO_FAR:
-        best = max(before, key=lambda r: r.value, default=None)
-    else:
-        pool = before or mine
-        best = max(pool, key=lambda r: r.since, default=None) if before else min(pool, key=lambda r: r.since,
-                                                                                 default=None)
-    return None if best is None else Value(best.value, (best,))
+@cache
+def input_rows(withhold: frozenset[str] = frozenset()) -> tuple[InputRow, ...]:
+    """The rows a frontier may read when the runs in `withhold` are scored."""
+    return tuple(r for r in all_input_rows() if not (r.run_fact_of & withhold))
 
 
-def rows_of(quantity: str, rows: tuple[InputRow, ...] | None = None) -> list[InputRow]:
-    return sorted((r for r in (input_rows() if rows is None else rows) if r.quantity == quantity),
+def rows_of(quantity: str, rows: tuple[InputRow, ...], actor: str | None = None) -> list[InputRow]:
+    return sorted((r for r in rows if r.quantity == quantity and (actor is None or r.actor_key == actor)),
                   key=lambda r: r.since)
 
 
-def _years(a: date, b: date) -> float:
-    return (b.toordinal() - a.toordinal()) / 365.25
-
-
-@cache
-def accepted_duration_days(at: date, rows: tuple[InputRow, ...] | None = None,
-                           growth_scale: float = 1.0) -> Value | None:
-    """The longest run an actor accepts at `at` (module doc), in days; None without rows.
-
-    `growth_scale` multiplies every growth rate's logarithm (for input-uncertainty draws)."""
-    anchors, growth = rows_of("duration_days", rows), rows_of("duration_growth_per_year", rows)
-    if not anchors:
+def value_at(quantity: str, at: date, rows: tuple[InputRow, ...] | None = None, actor: str | None = None,
+             shift_days: float = 0.0) -> Value | None:
+    """The quantity at `at` for `actor` (None: every actor) by the rule of its kind (module
+    doc); None if no row applies. `shift_days` moves every row's date (a drawn delay)."""
+    if quantity not in LATEST + LARGEST:
+        raise ValueError(f"{quantity!r} is not a constraint quantity; one of {', '.join(LATEST + LARGEST)}")
+    rows = input_rows() if rows is None else rows
+    shift = timedelta(days=shift_days)
+    before = [r for r in rows_of(quantity, rows, actor) if r.since + shift <= at]
+    if not before:
         return None
-    anchor = min(anchors, key=lambda r: abs(_years(r.since, at)))
-    a, b, sign = (anchor.since, at, 1.0) if anchor.since <= at else (at, anchor.since, -1.0)
-    log_g, used = 0.0, [anchor]
-    for i, g in enumerate(growth):
-        start = max(g.since, a)
-        end = min(growth[i + 1].since if i + 1 < len(growth) else b, b)
-        if end > start:
-            log_g += math.log(g.value) * growth_scale * _years(start, end)
-            used.append(g)
-    days = anchor.value * math.exp(sign * log_g)
-    cap = value_at("max_duration_days", at, rows)
-    if cap is not None and cap < days:
-        return Value(float(cap), (*used, *cap.rows))
-    return Value(days, tuple(used))
+    best = before[-1] if quantity in LATEST else max(before, key=lambda r: r.value)
+    return Value(best.value, (best,))
 
 
 def cluster_watts(row: InputRow) -> float | None:
@@ -181,13 +158,15 @@ def cluster_watts(row: InputRow) -> float | None:
     return None if per is None else row.value * per
 
 
-@cache
-def site_power_at(at: date, rows: tuple[InputRow, ...] | None = None) -> Value | None:
-    """The most power one actor's site gives a run at `at` (W): the largest site_power_w
-    row or cluster_devices row (converted with its device's power) at or before `at`."""
+def site_power_at(at: date, rows: tuple[InputRow, ...] | None = None, actor: str | None = None,
+                  shift_days: float = 0.0) -> Value | None:
+    """The most power one of `actor`'s sites gives a run at `at` (W): its largest
+    site_power_w row operational at or before `at` (dates moved by `shift_days`)."""
+    rows = input_rows() if rows is None else rows
+    shift = timedelta(days=shift_days)
     best, best_row = None, None
-    for r in rows_of("site_power_w", rows) + rows_of("cluster_devices", rows):
-        if r.since > at:
+    for r in rows_of("site_power_w", rows, actor):
+        if r.since + shift > at:
             continue
         w = r.value if r.quantity == "site_power_w" else cluster_watts(r)
         if w is not None and (best is None or w > best):
@@ -195,17 +174,66 @@ def site_power_at(at: date, rows: tuple[InputRow, ...] | None = None) -> Value |
     return None if best is None else Value(best, (best_row,))
 
 
+def device_key(name: str) -> str:
+    """The catalog key a cluster row's device names ("" when it names none or an unknown one)."""
+    from simulator.catalog.hardware import accelerators
+
+    if not name:
+        return ""
+    cat = accelerators()
+    if name in cat:
+        return name
+    wanted = name.strip().lower()
+    for key, acc in cat.items():
+        if wanted == acc.name.lower():
+            return key
+    return "?"
+
+
+def clusters_at(at: date, rows: tuple[InputRow, ...] | None = None, actor: str | None = None,
+                shift_days: float = 0.0) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
+    """((device key, count), ...) of `actor`'s largest cluster of each device operational at
+    or before `at`, and the rows read. A cluster of unnamed devices has key "" (any device);
+    one naming a device outside the catalog is left out (no catalog device is it)."""
+    rows = input_rows() if rows is None else rows
+    shift = timedelta(days=shift_days)
+    best: dict[str, InputRow] = {}
+    for r in rows_of("cluster_devices", rows, actor):
+        key = device_key(r.device)
+        if r.since + shift > at or key == "?":
+            continue
+        if key not in best or r.value > best[key].value:
+            best[key] = r
+    return tuple((k, r.value) for k, r in best.items()), tuple(r.ref for r in best.values())
+
+
 ASYNC_CSV = "async_replicas.csv"
 
 
+@dataclass(frozen=True)
+class AsyncRow:
+    key: str
+    since: date
+    replicas: float
+    run_fact_of: frozenset[str]
+
+    @property
+    def ref(self) -> str:
+        return f"{ASYNC_CSV}:{self.key}"
+
+
 @cache
-def _async_rows() -> tuple[tuple[date, float, str], ...]:
-    return tuple((catalog_date(r, "since", ASYNC_CSV, True), float(r["replicas"]), r["key"])
+def _async_rows() -> tuple[AsyncRow, ...]:
+    return tuple(AsyncRow(r["key"], catalog_date(r, "since", ASYNC_CSV, True), float(r["replicas"]),
+                          parse_run_facts(r.get("run_fact_of", ""), f"{ASYNC_CSV}: key={r['key']!r}"))
                  for r in catalog_rows(ASYNC_CSV) if r["read_by_rule"] == "yes")
 
 
-def async_replicas_at(at: date) -> float | None:
+def async_replicas_at(at: date, withhold: frozenset[str] = frozenset()) -> Value | None:
     """Most asynchronous data-parallel replicas documented as used at or before `at`
-    (async_replicas.csv rows read_by_rule = yes; Dean et al. 2012 ... Abadi et al. 2016)."""
-    known = [n for since, n, _ in _async_rows() if since <= at]
-    return max(known) if known else None
+    (async_replicas.csv rows read_by_rule = yes, less the withheld runs' rows)."""
+    known = [r for r in _async_rows() if r.since <= at and not (r.run_fact_of & withhold)]
+    if not known:
+        return None
+    best = max(known, key=lambda r: r.replicas)
+    return Value(best.replicas, (best,))  # type: ignore[arg-type]

@@ -130,6 +130,9 @@ def to_frame(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NOTABLE_CSV = "notable_runs_2012_2018.csv"
+
+
 @dataclass(frozen=True)
 class Published:
     system: str
@@ -137,6 +140,13 @@ class Published:
     flop: float
     era: str
     source: str
+    run_id: str = ""
+    file: str = PUBLISHED_CSV
+
+    @property
+    def key(self) -> str:
+        """The point as one key: file:run_id (the two files estimate some runs differently)."""
+        return f"{self.file}:{self.run_id}"
 
 
 @cache
@@ -148,8 +158,26 @@ def published() -> tuple[Published, ...]:
         text_date, flop = r["publication_date"].strip(), r["training_flop"].strip()
         at = partial_date(text_date) if text_date else None
         if at and flop:
-            out.append(Published(r["system"], at, float(flop), r["era"], r["source"]))
+            out.append(Published(r["system"], at, float(flop), r["era"], r["source"], r["run_id"], PUBLISHED_CSV))
     return tuple(out)
+
+
+@cache
+def notable_runs() -> tuple[Published, ...]:
+    """Epoch AI's notable runs 2012-2018 (catalog/notable_runs_2012_2018.csv) as points."""
+    text = files("simulator.catalog").joinpath(NOTABLE_CSV).read_text(encoding="utf-8")
+    out = []
+    for r in csv.DictReader(io.StringIO(text)):
+        if r["publication_date"] and r["training_compute_flop"]:
+            out.append(Published(r["name"], date.fromisoformat(r["publication_date"]),
+                                 float(r["training_compute_flop"]), "notable (Epoch AI)", r["source"], r["run_id"],
+                                 NOTABLE_CSV))
+    return tuple(out)
+
+
+def scored_points() -> tuple[Published, ...]:
+    """Every published run the reproduction compares with the frontier (both files)."""
+    return published() + notable_runs()
 
 
 def compare(config: FrontierConfig, names=LANDMARKS, util: Utilization | None = None) -> list[tuple[Published, Run]]:

@@ -32,8 +32,9 @@ LADDER_FACTOR = 2.0
 
 
 @cache
-def shape(params: float) -> Transformer:
-    """A GPT-style transformer of about `params` parameters (module doc)."""
+def shape(params: float, seq_len: int = SEQ_LEN) -> Transformer:
+    """A GPT-style transformer of about `params` parameters (module doc), trained on
+    sequences of `seq_len` tokens (the family's length at the date)."""
     r = 64 if params <= 1e9 else 128 if params <= 2e11 else 200
     head = 64 if params < 1e9 else 128
     unit = head * (8 if params >= 1e10 else 1)  # heads a multiple of 8 at scale, so tensor parallelism divides them
@@ -41,32 +42,51 @@ def shape(params: float) -> Transformer:
     layers = max(2, round(d_model / r))
     layers = layers if layers < 32 else round(layers / 8) * 8  # pipeline stages divide the layers
     return Transformer(name=f"sized-{params:.3g}", layers=layers, hidden=d_model, heads=d_model // head,
-                       seq_len=SEQ_LEN, vocab=VOCAB, source="frontier/sizing.py shape rule")
+                       seq_len=int(seq_len), vocab=VOCAB, source="frontier/sizing.py shape rule")
 
 
 @cache
-def sizes_up_to(max_params: float) -> tuple[float, ...]:
+def sizes_up_to(max_params: float, seq_len: int = SEQ_LEN) -> tuple[float, ...]:
     """The ladder's sizes whose shaped model has at most `max_params` parameters."""
-    return tuple(p for p in ladder(max_params) if shape(p).params <= max_params)
+    return tuple(p for p in ladder(max_params) if shape(p, seq_len).params <= max_params)
+
+
+#: the ladder stops here when no data bound applies (1e15 parameters: past any run's reach)
+LARGEST_PARAMS = 1e15
 
 
 def ladder(max_params: float) -> list[float]:
     """Parameter counts tried, smallest first, up to `max_params`."""
     out, n = [], SMALLEST_PARAMS
-    while n <= max_params:
+    while n <= min(max_params, LARGEST_PARAMS):
         out.append(n)
         n *= LADDER_FACTOR
     return out
 
 
-def optimal_flop(model: Transformer, tokens_per_param: float) -> float:
-    """Compute of a compute-optimal run: 6 N D with D = tokens_per_param x N."""
+#: Kaplan et al. 2020 (arXiv 2001.08361) Sec. 6.1, Eq. 6.1: N_opt = 1.3e9 (C_min / PF-day)^0.73
+#: non-embedding parameters (constants as quoted by the paper's Eq. 6.1; from memory - verify 1.3e9).
+KAPLAN_N_OPT_AT_PF_DAY = 1.3e9
+KAPLAN_N_OPT_EXPONENT = 0.73
+PF_DAY_FLOP = 1e15 * 86400
+
+
+def optimal_flop(model: Transformer, rule: str, tokens_per_param: float = 20.0) -> float:
+    """Compute of a compute-optimal run of `model` under `rule`: "chinchilla", 6 N D
+    with D = tokens_per_param x N (Hoffmann et al. 2022); "kaplan", the compute whose
+    optimal non-embedding size is the model's (Kaplan et al. 2020, Eq. 6.1 inverted)."""
+    if rule == "kaplan":
+        n_ne = float(model.layers * model.layer_params)
+        return PF_DAY_FLOP * (n_ne / KAPLAN_N_OPT_AT_PF_DAY) ** (1.0 / KAPLAN_N_OPT_EXPONENT)
     n = float(model.params)
     return 6.0 * n * tokens_per_param * n
 
 
-def max_params(tokens_available: float, max_epochs: float, tokens_per_param: float) -> float:
-    return tokens_available * max_epochs / tokens_per_param if math.isfinite(tokens_available) else math.inf
+def max_params(tokens_available: float, max_epochs: float, tokens_per_param: float | None) -> float:
+    """Largest model whose compute-optimal data exists (no bound without a tokens-per-parameter rule)."""
+    if not tokens_per_param or not math.isfinite(tokens_available):
+        return math.inf
+    return tokens_available * max_epochs / tokens_per_param
 
 
 def data_flop(model: Transformer, tokens_available: float, max_epochs: float) -> float:

@@ -1,92 +1,129 @@
 """Workload families: what the frontier trained in each era (catalog/workloads.toml).
 
-A family names the models it may be sized with, the parallel techniques it admits and
-its largest useful batch from each date on. Read on first use and checked against the
-other catalog tables: models against models.toml, techniques against techniques.csv,
-batch rows against batch_limits.csv (the value must be the row's batch size).
+A family is a way of using many devices for one result: the parallel techniques it
+admits, its batch limits, and either a network fitted to one device ("unsized": its
+utilization is a drawn share of peak, its data never binds) or a transformer sized by
+the compute-optimal rule of its date ("sized"). Every number that is a fact of one run
+names it (`run_fact_of`), and `Family.view(withhold)` gives the family as a frontier
+scoring those runs sees it: their rows dropped (the family may then begin later, lose
+a batch limit or a learner bound). Read on first use and checked against the other
+catalog tables: techniques against techniques.csv, batch rows against batch_limits.csv
+(the value must be the row's batch size), run ids against the run registry.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 from importlib.resources import files
 
-from simulator.catalog.eras import techniques
-from simulator.catalog.models import builtin_models
+from simulator.catalog.runfacts import parse_run_facts
+from simulator.catalog.techniques import techniques
 from simulator.costs.batch import batch_limits
-from simulator.specs import GenericNetwork, Transformer
 
 WORKLOADS_TOML = "workloads.toml"
-_KEYS = {"name", "since", "source", "models", "model_since", "techniques", "per_device_batch",
-         "per_device_batch_source", "batch_free_with", "batch_limits", "critical_batch", "actors_per_learner",
-         "actors_per_learner_source", "size_rule", "tokens_per_param", "tokens_available", "max_epochs",
-         "size_rule_source", "data"}
-_LIMIT_KEYS = {"since", "examples", "row", "source", "technique"}
-_DATA_KEYS = {"since", "examples", "epochs", "source"}
+_KEYS = {"name", "kind", "since", "source", "techniques", "per_device_batch", "per_device_batch_source",
+         "per_device_batch_run_fact_of", "batch_practice", "batch_limits", "batch_free_with", "learner_batch",
+         "learner_batch_row", "learner_actors_per_device", "learner_source", "learner_run_fact_of", "utilization",
+         "multi_node_efficiency", "async_efficiency", "algorithmic_halving", "critical_batch", "tokens_available",
+         "max_epochs", "data_source", "sizing", "seq_len"}
+_LIMIT_KEYS = {"since", "examples", "row", "source", "technique", "run_fact_of"}
+KINDS = ("unsized", "sized")
+SIZING_RULES = ("kaplan", "chinchilla")
 
 
 @dataclass(frozen=True)
-class BatchStep:
-    """From `since` on, batches up to `examples` are useful (given `technique`, if any)."""
+class Dated:
+    """A dated fact of a family (evidence of its start, a batch limit, a sizing rule,
+    a sequence length), with the runs it is a fact of."""
 
+    key: str
     since: date
-    examples: int
-    source: str
+    value: float = 0.0
+    source: str = ""
+    run_fact_of: frozenset[str] = frozenset()
     technique: str | None = None
+    rule: str = ""
 
-
-@dataclass(frozen=True)
-class DataStep:
-    """From `since` a training set of `examples` existed, used for `epochs` passes."""
-
-    since: date
-    examples: float
-    epochs: float
-    source: str
+    @property
+    def ref(self) -> str:
+        return f"{WORKLOADS_TOML}:{self.key}"
 
 
 @dataclass(frozen=True)
 class Family:
     key: str
     name: str
-    since: date
+    kind: str
     source: str
-    models: tuple[Transformer | GenericNetwork, ...]
-    model_since: dict[str, date]
+    since: tuple[Dated, ...]
     techniques: frozenset[str]
-    per_device_batch: int
-    batch_free_with: str | None
-    batch_limits: tuple[BatchStep, ...]
-    kaplan: bool  # critical batch from Kaplan et al. 2020 instead of batch_limits
-    actors_per_learner: float | None = None  # independent actors per (batch-bound) learner device
-    size_rule: str | None = None  # "chinchilla": sized by frontier/sizing.py instead of `models`
-    tokens_per_param: float = 20.0
+    per_device_batch: int = 1
+    per_device_batch_facts: frozenset[str] = frozenset()
+    batch_practice: str | None = None
+    batch_limits: tuple[Dated, ...] = ()
+    batch_free_with: str | None = None
+    learner_batch: float | None = None
+    learner_actors_per_device: float | None = None
+    learner_facts: frozenset[str] = frozenset()
+    utilization: str | None = None
+    multi_node_efficiency: str | None = None
+    async_efficiency: str | None = None
+    algorithmic_halving: str | None = None
+    kaplan: bool = False
     tokens_available: float = float("inf")
     max_epochs: float = 1.0
-    data: tuple[DataStep, ...] = ()  # training sets known from each date, with their passes
-
-    def examples_at(self, at: date) -> float | None:
-        """Most training examples one run could process at `at` (examples x passes of the
-        largest documented use of each set); None: no bound documented."""
-        known = [d.examples * d.epochs for d in self.data if d.since <= at]
-        return float(max(known)) if known else None
+    sizing: tuple[Dated, ...] = ()
+    seq_len: tuple[Dated, ...] = ()
 
     @property
     def sized(self) -> bool:
-        return self.size_rule is not None
+        return self.kind == "sized"
 
+    @property
+    def ref(self) -> str:
+        return f"{WORKLOADS_TOML}:{self.key}"
 
-    def models_at(self, at: date) -> tuple[Transformer | GenericNetwork, ...]:
-        """The family's models published on or before `at`."""
-        return tuple(m for m in self.models if self.model_since.get(m.name, self.since) <= at)
+    def start(self) -> Dated | None:
+        return self.since[0] if self.since else None
 
-    def batch_limit(self, at: date, known: set[str]) -> BatchStep | None:
-        """The largest useful batch at `at` with the techniques `known` (None: none known)."""
-        steps = [s for s in self.batch_limits if s.since <= at and (s.technique is None or s.technique in known)]
-        return max(steps, key=lambda s: s.examples) if steps else None
+    def view(self, withhold: frozenset[str]) -> Family | None:
+        """The family without the rows of the withheld runs; None when no evidence of
+        its start is left."""
+        if not withhold:
+            return self
+        since = tuple(d for d in self.since if not (d.run_fact_of & withhold))
+        if not since:
+            return None
+        out = replace(self, since=since,
+                      batch_limits=tuple(d for d in self.batch_limits if not (d.run_fact_of & withhold)),
+                      sizing=tuple(d for d in self.sizing if not (d.run_fact_of & withhold)),
+                      seq_len=tuple(d for d in self.seq_len if not (d.run_fact_of & withhold)))
+        if self.learner_facts & withhold:
+            out = replace(out, learner_batch=None, learner_actors_per_device=None)
+        if self.per_device_batch_facts & withhold:
+            out = replace(out, per_device_batch=1)
+        return out
+
+    def batch_limit(self, at: date, known: set[str], practice: float) -> tuple[float, tuple[str, ...]]:
+        """(largest useful batch, rows read) at `at` with the techniques `known`:
+        the conventional practice, or a larger limit whose technique is known."""
+        steps = [d for d in self.batch_limits if d.since <= at and (d.technique is None or d.technique in known)]
+        best = max(steps, key=lambda d: d.value, default=None)
+        if best is not None and best.value > practice:
+            return best.value, (best.ref,)
+        return practice, (f"uncertainty.csv:{self.batch_practice}",)
+
+    def rule_at(self, at: date) -> Dated | None:
+        """The compute-optimal sizing rule in force at `at` (the first before any)."""
+        rules = [d for d in self.sizing if d.since <= at]
+        return rules[-1] if rules else (self.sizing[0] if self.sizing else None)
+
+    def seq_len_at(self, at: date) -> Dated | None:
+        rows = [d for d in self.seq_len if d.since <= at]
+        return rows[-1] if rows else (self.seq_len[0] if self.seq_len else None)
 
 
 def _date(value, where: str) -> date:
@@ -96,15 +133,31 @@ def _date(value, where: str) -> date:
         raise ValueError(f"{where}: not an ISO date: {value!r}") from None
 
 
+def _facts(value, where: str) -> frozenset[str]:
+    return parse_run_facts(value, where)
+
+
 def _family(key: str, t: dict, batch_rows: dict) -> Family:
     where = f"{WORKLOADS_TOML}: [{key}]"
     unknown = sorted(set(t) - _KEYS)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}")
-    models, known_tech = builtin_models(), techniques()
-    missing = [m for m in t["models"] if m not in models] + [x for x in t["techniques"] if x not in known_tech]
+    if t.get("kind") not in KINDS:
+        raise ValueError(f"{where}: kind={t.get('kind')!r}: one of {', '.join(KINDS)}")
+    known_tech = techniques()
+    missing = [x for x in t["techniques"] + ([t["batch_free_with"]] if t.get("batch_free_with") else [])
+               if x not in known_tech]
     if missing:
-        raise ValueError(f"{where}: unknown models or techniques {missing}")
+        raise ValueError(f"{where}: unknown techniques {missing}")
+    since = []
+    for i, d in enumerate(t.get("since", [])):
+        here = f"{where} since[{i}]"
+        if not str(d.get("source", "")).strip():
+            raise ValueError(f"{here}: needs date and source")
+        since.append(Dated(f"{key}.since[{i}]", _date(d.get("date"), here), source=d["source"],
+                           run_fact_of=_facts(d.get("run_fact_of"), here)))
+    if not since:
+        raise ValueError(f"{where}: since needs at least one dated entry")
     steps = []
     for i, s in enumerate(t.get("batch_limits", [])):
         here = f"{where} batch_limits[{i}]"
@@ -120,26 +173,42 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
             source = s["source"]
         if s.get("technique") and s["technique"] not in known_tech:
             raise ValueError(f"{here}: unknown technique {s['technique']!r}")
-        steps.append(BatchStep(_date(s["since"], here), int(s["examples"]), source, s.get("technique")))
-    data = []
-    for i, d in enumerate(t.get("data", [])):
-        here = f"{where} data[{i}]"
-        if set(d) != _DATA_KEYS or not str(d["source"]).strip() or not (float(d["examples"]) > 0
-                                                                         and float(d["epochs"]) > 0):
-            raise ValueError(f"{here}: needs since, examples > 0, epochs > 0 and source")
-        data.append(DataStep(_date(d["since"], here), float(d["examples"]), float(d["epochs"]), d["source"]))
-    kaplan = t.get("critical_batch") == "kaplan"
-    if "actors_per_learner" in t and not t.get("actors_per_learner_source"):
-        raise ValueError(f"{where}: actors_per_learner needs actors_per_learner_source")
-    if "size_rule" in t and (t["size_rule"] != "chinchilla" or not t.get("size_rule_source")):
-        raise ValueError(f"{where}: size_rule must be 'chinchilla' and needs size_rule_source")
-    if not steps and not kaplan and t["techniques"] != ["single_device"]:
-        raise ValueError(f"{where}: a multi-device family needs batch_limits or critical_batch = 'kaplan'")
-    return Family(key, t["name"], _date(t["since"], where), t["source"], tuple(models[m] for m in t["models"]),
-                  {m: _date(d, where) for m, d in t.get("model_since", {}).items()}, frozenset(t["techniques"]),
-                  int(t.get("per_device_batch", 1)), t.get("batch_free_with"), tuple(steps), kaplan,
-                  t.get("actors_per_learner"), t.get("size_rule"), float(t.get("tokens_per_param", 20.0)),
-                  float(t.get("tokens_available", float("inf"))), float(t.get("max_epochs", 1.0)), tuple(data))
+        steps.append(Dated(f"{key}.batch_limits[{i}]", _date(s["since"], here), float(s["examples"]), source,
+                           _facts(s.get("run_fact_of"), here), s.get("technique")))
+    if "learner_batch_row" in t:
+        row = batch_rows.get(t["learner_batch_row"])
+        if row is None or row.batch_size != t.get("learner_batch"):
+            raise ValueError(f"{where}: learner_batch={t.get('learner_batch')!r} is not the batch of batch_limits.csv "
+                             f"row {t['learner_batch_row']!r}")
+    if ("learner_batch" in t) != ("learner_source" in t):
+        raise ValueError(f"{where}: learner_batch needs learner_source")
+    sizing = []
+    for i, s in enumerate(t.get("sizing", [])):
+        here = f"{where} sizing[{i}]"
+        if s.get("rule") not in SIZING_RULES or not str(s.get("source", "")).strip():
+            raise ValueError(f"{here}: rule must be one of {', '.join(SIZING_RULES)}, with a source")
+        sizing.append(Dated(f"{key}.sizing[{i}]", _date(s["since"], here), float(s.get("tokens_per_param", 0)),
+                            s["source"], _facts(s.get("run_fact_of"), here), rule=s["rule"]))
+    seq = []
+    for i, s in enumerate(t.get("seq_len", [])):
+        here = f"{where} seq_len[{i}]"
+        if not (isinstance(s.get("value"), int) and s["value"] > 0 and str(s.get("source", "")).strip()):
+            raise ValueError(f"{here}: needs since, value (a whole number > 0) and source")
+        seq.append(Dated(f"{key}.seq_len[{i}]", _date(s["since"], here), float(s["value"]), s["source"],
+                         _facts(s.get("run_fact_of"), here)))
+    if t["kind"] == "sized" and not (sizing and seq):
+        raise ValueError(f"{where}: a sized family needs sizing and seq_len rows")
+    if t["kind"] == "unsized" and not t.get("utilization"):
+        raise ValueError(f"{where}: an unsized family needs a utilization key (uncertainty.csv)")
+    return Family(
+        key, t["name"], t["kind"], t["source"], tuple(sorted(since, key=lambda d: d.since)), frozenset(t["techniques"]),
+        int(t.get("per_device_batch", 1)), _facts(t.get("per_device_batch_run_fact_of"), where),
+        t.get("batch_practice"), tuple(steps), t.get("batch_free_with"), t.get("learner_batch"),
+        t.get("learner_actors_per_device"), _facts(t.get("learner_run_fact_of"), where), t.get("utilization"),
+        t.get("multi_node_efficiency"), t.get("async_efficiency"), t.get("algorithmic_halving"),
+        t.get("critical_batch") == "kaplan", float(t.get("tokens_available", float("inf"))),
+        float(t.get("max_epochs", 1.0)), tuple(sorted(sizing, key=lambda d: d.since)),
+        tuple(sorted(seq, key=lambda d: d.since)))
 
 
 @cache
@@ -154,6 +223,12 @@ def families() -> dict[str, Family]:
     return dict(_families())
 
 
-def families_at(at: date) -> list[Family]:
-    """Families that exist at `at`."""
-    return [f for f in _families().values() if f.since <= at]
+@cache
+def families_at(at: date, withhold: frozenset[str] = frozenset()) -> tuple[Family, ...]:
+    """Families that exist at `at`, as seen when the runs in `withhold` are scored."""
+    out = []
+    for f in _families().values():
+        v = f.view(withhold)
+        if v is not None and v.since[0].since <= at:
+            out.append(v)
+    return tuple(out)
