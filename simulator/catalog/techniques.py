@@ -57,14 +57,20 @@ class Technique:
         """The earliest evidence not withheld (None: every piece of evidence is withheld)."""
         return next((u for u in self.uses if not (u.run_fact_of & withhold)), None)
 
+    def enabling_use(self, withhold: frozenset[str] = frozenset(), lag_days: float = 0.0,
+                     actor: str | None = None) -> tuple[date, Use] | None:
+        """(date, evidence) from which `actor` may use it: its own evidence at once, any
+        other evidence (not withheld) `lag_days` later; the earliest (None: all withheld)."""
+        lag = timedelta(days=lag_days)
+        found = [(u.at if (actor and u.actor == actor) else u.at + lag, u) for u in self.uses
+                 if not (u.run_fact_of & withhold)]
+        return min(found, key=lambda du: (du[0], du[1].key)) if found else None
+
     def available(self, withhold: frozenset[str] = frozenset(), lag_days: float = 0.0,
                   actor: str | None = None) -> date | None:
-        """From when `actor` may use it: its own evidence at once, any other evidence
-        (not withheld) `lag_days` later; the earliest of these (None: all withheld)."""
-        lag = timedelta(days=lag_days)
-        dates = [u.at if (actor and u.actor == actor) else u.at + lag for u in self.uses
-                 if not (u.run_fact_of & withhold)]
-        return min(dates) if dates else None
+        """From when `actor` may use it (`enabling_use`'s date; None: all withheld)."""
+        found = self.enabling_use(withhold, lag_days, actor)
+        return None if found is None else found[0]
 
     @property
     def published(self) -> date | None:

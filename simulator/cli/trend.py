@@ -150,25 +150,31 @@ def reproduce(
     end: str | None = typer.Option(None, "--end", help="Last date (default: 2026-07-01, the latest date of the "
                                    "era inputs, so the answer does not change with the day)."),
     step: str = typer.Option("quarter", "--step", help="month, quarter or year."),
-    samples: int = typer.Option(20, "--samples", min=0, help="Draws of the uncertain inputs for the intervals "
-                                "(0: no intervals)."),
+    samples: int = typer.Option(200, "--samples", min=0, help="Joint draws of the uncertain inputs "
+                                "(catalog/uncertainty.csv) for the bands, percentiles and sensitivity (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the input draws."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Worker processes for the draws (0: one per CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
     output_dir: Path | None = OUTPUT_DIR_OPTION,
     quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era."""
+    """Reproduce "AI and Compute" from the mechanism: the frontier 1959-today, fitted per era,
+    with no run's own facts, its ceiling tested against every published run."""
+    import os
 
     from rich.progress import Progress
 
     from simulator.frontier.series import STEPS
-    from simulator.report.trend_plot import plot_reproduction
+    from simulator.report.trend_plot import plot_reproduction, plot_sensitivity
     from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.trend.reproduce import DATA_END, notable_runs
+    from simulator.trend.reproduce import DATA_END, MAX_SAMPLES
     from simulator.trend.reproduce import reproduce as run_reproduction
 
     if step not in STEPS:
         raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
+    if samples > MAX_SAMPLES:
+        raise BadInput(f"--samples {samples}: at most {MAX_SAMPLES:,} (about {samples * 0.5 / 60:.0f} CPU-minutes "
+                       "at 0.5 s a draw)")
     first = _flag_date(start, "--start")
     last = _flag_date(end, "--end") if end else DATA_END
     _check_dates(start, end or last, "reproduce")
@@ -177,59 +183,82 @@ def reproduce(
     config = _frontier_config(scenario)
     root = _output_root("reproduce", output_dir)
     quiet = _quiet(quiet)
+    workers = workers or max(1, min(os.cpu_count() or 1, 8))
     with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
-        task = bar.add_task("solving the frontier, then the input draws", total=None)
-        rep = run_reproduction(config, first, last, step, samples=samples, seed=seed,
-                               progress=lambda d, n: bar.update(task, completed=d, total=n))
+        task = bar.add_task("solving the frontier", total=None)
+
+        def tick(stage, done, total):
+            bar.update(task, description=stage, completed=done, total=total)
+
+        rep = run_reproduction(config, first, last, step, samples=samples, seed=seed, workers=workers, progress=tick)
     run_dir = new_run_dir("reproduce", root)
-    csv_path, fig_path = run_dir / "frontier.csv", run_dir / "reproduce.png"
+    csv_path, fig_path, sens_path = run_dir / "frontier.csv", run_dir / "reproduce.png", run_dir / "sensitivity.png"
     rep.frame.to_csv(csv_path, index=False)
-    plot_reproduction(rep, fig_path, notable_runs(), title=f"Largest feasible training run ({config.name}) "
-                      "against AI and Compute")
+    rep.draws_frame().to_csv(run_dir / "draws.csv", index=False)
     s = rep.summary()
+    pd_ceiling = rep.ceiling_frame()
+    pd_ceiling.to_csv(run_dir / "ceiling.csv", index=False)
+    rep.sensitivity_frame().to_csv(run_dir / "sensitivity.csv", index=False)
+    plot_reproduction(rep, fig_path, title=f"Largest feasible training run ({config.name}), every scored run's "
+                      "facts withheld, against AI and Compute")
+    plot_sensitivity(rep, sens_path)
     summary = {"scenario": config.name, **s, "frontier_csv": str(csv_path), "figure": str(fig_path),
-               "start": first, "end": last, "step": step, "input_samples": samples, "seed": seed}
+               "sensitivity_figure": str(sens_path), "start": first, "end": last, "step": step,
+               "input_samples": samples, "seed": seed}
     (run_dir / "summary.json").write_text(_json(summary))
     write_scenario(run_dir, config.to_raw())
     write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, samples=samples, seed=seed)
-    written = f"written: {csv_path}, {fig_path}, {run_dir / 'summary.json'}"
+    written = f"written: {csv_path}, {fig_path}, {sens_path}, {run_dir / 'summary.json'}"
     if as_json:
         out.print_json(_json(summary))
         return
     if quiet:
         out.print(written, soft_wrap=True)
         return
-    pub = s["published"]
-
-    def months(key: str) -> str:
-        v, ci = s[f"{key}_doubling_months"], s[f"{key}_doubling_ci"]
-        return "-" if v is None else f"{v:.1f} months" + ("" if not ci else f" [{ci[0]:.1f}, {ci[1]:.1f}]")
-
-    t = Table(title=f"{config.name}: simulated frontier against 'AI and Compute'", title_justify="left")
-    for c in ("quantity", f"simulated (90%, {samples} input draws)", "published"):
-        t.add_column(c)
-    refit_m, refit_f = pub["modern_doubling_months_refit"], pub["first_era_doubling_months_refit"]
-    t.add_row("doubling time, 2012-2018", months("modern"),
-              f"3.4 months (fit 3.43){'' if refit_m is None else f'; our fit of the points {refit_m:.1f}'}")
-    t.add_row("doubling time, before 2012", months("first_era"),
-              f"about 2 years{'' if refit_f is None else f'; our fit of the points {refit_f:.1f} months'}")
-    per_year = s["post_2018_growth_per_year"]
-    t.add_row("doubling time, after 2018", months("post_2018") + ("" if per_year is None else f" ({per_year:.1f}x/yr)"),
-              "frontier models 4-5x a year (Epoch AI)")
-    g_ci = s["alexnet_to_alphago_zero_growth_ci"]
-    t.add_row("growth AlexNet -> AlphaGo Zero", f"{_sci(s['alexnet_to_alphago_zero_growth'])}x"
-              + ("" if not g_ci else f" [{_sci(g_ci[0])}, {_sci(g_ci[1])}]"),
-              f">300,000x ({pub['alexnet_to_alphago_zero_growth_of_points']:.3g}x between the points)")
-    fe = s["first_era_points"]
-    if fe["median_oom_above"] is not None:
-        t.add_row("first-era points: frontier above them (median)", f"{fe['median_oom_above']:.1f} orders of magnitude"
-                  f" ({fe['compared']} points, {'all' if fe['all_under_frontier'] else 'not all'} under it)",
-                  "a ceiling: within about one order")
-    t.add_row("Moore's law (2-year doubling), same span", f"{s['moore_growth_same_span']:.3g}x", "")
-    out.print(t)
+    out.print(protect_numbers(reproduction_table(s, config.name)))
+    cl = s["ceiling"]
+    above = [f"{c['run']} ({c['date'][:7]}, {c['published_flop'] / c['frontier_p95']:.2g}x)" for c in cl
+             if not c["under"] and c["frontier_p95"]]
+    none = [c["run"] for c in cl if not c["frontier_p95"]]
+    out.print(f"ceiling: {sum(c['under'] for c in cl)} of {len(cl)} published runs at or under the frontier's 95th "
+              f"percentile (each run's facts withheld, within {CEILING_OOM} orders of magnitude); above: "
+              f"{', '.join(above) or 'none'}" + (f"; no frontier at the date of: {', '.join(none)}" if none else ""),
+              soft_wrap=True)
+    for era, lv in s["era_levels"].items():
+        if lv["median_oom"] is not None:
+            out.print(f"level, {era}: the frontier's median is {lv['median_oom']:+.1f} orders of magnitude from the "
+                      f"largest published run so far (median over {lv['points']} points)", soft_wrap=True)
+    for key, swings in s["sensitivity"].items():
+        top = ", ".join(f"{w['input']} {w['effect_oom']:.2f}" for w in swings[:3] if w["effect_oom"] is not None)
+        out.print(f"moves {key} most (orders of magnitude over its 90% range): {top or 'none'}", soft_wrap=True)
     for era, shares in s["binding_by_era"].items():
-        out.print(f"binding constraint, {era}: {_binding_text(shares)}")
+        out.print(f"binding constraint, {era}: {_binding_text(shares)}", soft_wrap=True)
     out.print(written, soft_wrap=True)
+
+
+CEILING_OOM = 0.3
+_ROWS = (("modern_doubling_months", "doubling 2012-2018, months", "{:.1f}", "3.4"),
+         ("first_era_doubling_months", "doubling before 2012, months", "{:.1f}", "about 24"),
+         ("post_2018_growth_per_year", "growth after 2018, x a year", "{:.1f}", "4-5"),
+         ("alexnet_to_alphago_zero_growth", "AlexNet to AlphaGo Zero, x", "{:.2g}", ">300,000"),
+         ("alexnet_to_alphago_zero_growth_from_rate", "  the same from the fitted rate", "{:.2g}", ""))
+
+
+def reproduction_table(s: dict, name: str) -> Table:
+    """The headline table of `simulator reproduce` (also written into the README by scripts/docs.py)."""
+    t = Table(title=f"{name}: every scored run's facts withheld; median [5-95%] of {s['samples']} draws",
+              title_justify="left")
+    for c in ("figure", "simulated", "published", "pct", "with facts"):
+        t.add_column(c, justify="left" if c in ("figure", "simulated") else "right")
+    for key, label, fmt, pub in _ROWS:
+        med, band = s.get(f"{key}_median"), s.get(f"{key}_band")
+        sim = "-" if med is None else fmt.format(med) + ("" if not band else
+                                                         f" [{fmt.format(band[0])}, {fmt.format(band[1])}]")
+        pct = s.get(f"{key}_published_percentile")
+        facts = s.get(f"{key}_with_facts")
+        t.add_row(label, sim, pub, "" if pct is None or not pub else f"{pct:.0f}",
+                  "-" if facts is None or facts != facts else fmt.format(facts))
+    return t
 
 
 @app.command()

@@ -36,7 +36,7 @@ _POOL_VENDORS = {"google_tpu": ("Google",), "aws_trainium": ("Amazon",), "market
 
 
 @dataclass(frozen=True)
-class Actor:
+class Actor:  # hashable: markets are cached per actor
     key: str
     name: str
     kind: str

@@ -165,10 +165,15 @@ def _price(key: str, at: date, prefer: str) -> tuple[float, str, str]:
 
 
 def links_of(key: str, config: FrontierConfig):
+    return _links(key, config.intra_link, config.inter_link)
+
+
+@cache
+def _links(key: str, intra_link: str | None, inter_link: str | None):
     intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)
-    if key in accelerators() and (config.intra_link or config.inter_link):  # a what-if interconnect
-        intra = links()[config.intra_link] if config.intra_link else intra
-        inter = links()[config.inter_link] if config.inter_link else inter
+    if key in accelerators() and (intra_link or inter_link):  # a what-if interconnect
+        intra = links()[intra_link] if intra_link else intra
+        inter = links()[inter_link] if inter_link else inter
     return intra, inter, node_default
 
 
@@ -193,26 +198,30 @@ def _computer_offers(at: date, caps: Caps, config: FrontierConfig) -> list[Offer
 
 def offers_for(actor: Actor, at: date, caps: Caps, config: FrontierConfig) -> list[Offer]:
     """The devices of `actor`'s pools usable at `at`, with prices (imputed where none is
-    published), links and power."""
-    shift = timedelta(days=config.input("volume_date_shift_days"))
+    published; a renter pays the cloud markup), links and power; fastest first."""
+    out = _computer_offers(at, caps, config) if actor.pool_open("computer", at) else []
+    markup = config.input("cloud_markup") if actor.price_basis == "cloud" else 1.0
+    return out + list(_device_offers(actor, at, config.input("volume_date_shift_days"), config.price, markup,
+                                     config.devices, config.intra_link, config.inter_link))
+
+
+@cache
+def _device_offers(actor: Actor, at: date, shift_days: float, prefer: str, markup: float,
+                   devices: tuple[str, ...] | None, intra_link: str | None, inter_link: str | None) -> tuple[Offer, ...]:
     out = []
-    if actor.pool_open("computer", at):
-        out += _computer_offers(at, caps, config)
-    for key, acc in devices_usable(at - shift):
-        if not actor.may_use(acc, at):
+    for key, acc in devices_usable(at - timedelta(days=shift_days)):
+        if not actor.may_use(acc, at) or (devices is not None and key not in devices):
             continue
-        if config.devices is not None and key not in config.devices:
-            continue
-        price, method, why = _price(key, at, config.price)
+        price, method, why = _price(key, at, prefer)
         if not math.isfinite(price):
-            price, method = imputed_price(key, at, config.price)
+            price, method = imputed_price(key, at, prefer)
             why = "" if math.isfinite(price) else why
-        intra, inter, node_default = links_of(key, config)
-        if actor.price_basis == "cloud" and math.isfinite(price):
-            price, method = price * config.input("cloud_markup"), f"{method} x cloud markup (uncertainty.csv)"
+        if markup != 1.0 and math.isfinite(price):
+            price, method = price * markup, f"{method} x cloud markup (uncertainty.csv)"
+        intra, inter, node_default = _links(key, intra_link, inter_link)
         out.append(Offer(key, acc, price, why, intra, inter, node_default, facility_watts_per_device(key),
                          price_method=method))
-    return out
+    return tuple(sorted(out, key=lambda o: -max(o.acc.peak_flops_per_s.values(), default=0.0)))
 
 
 def no_device(at: date, config: FrontierConfig, actor: Actor) -> str:

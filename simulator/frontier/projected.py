@@ -21,9 +21,11 @@ rates (`Rates`, drawn in trend/project.py from catalog/projection_parameters.csv
   pairs by 2030; 1,000 km, the distance of Nemotron-4's two-site run);
 - chips: the drawn share of the world's AI chips (H100-equivalents: end-2023 stock plus
   production growing yearly) that one run gets, in devices of the year's chip;
-- run length: the history's accepted duration (frontier_inputs.csv) carried on, the
-  log of its growth scaled by the sample's draw of Emberson & Edelman's 1.3-1.5x a year
-  (catalog/uncertainty.csv, as reproduce's intervals draw it), up to the economic bound.
+- run length: the economic optimum of the sample's own rates (Sevilla et al. 2022's
+  L = 1 / (g_H + g_S + g_I): price-performance, algorithmic progress and spending growth
+  as drawn here; frontier/duration.py applies the same rule to the history);
+- site power starts at the start actor's largest site, or the power of the start run's
+  devices where the actor's sites are known by their device counts.
 
 A scenario's fixed values (site_power_w, max_devices, max_duration_days, host_devices,
 power_cap_w) hold in projected years too, and the 2x relaxations act on them as in the
@@ -42,7 +44,6 @@ from importlib.resources import files
 
 from simulator.catalog.supply import generic_facility_watts
 from simulator.frontier.config import FrontierConfig
-from simulator.frontier.inputs import accepted_duration_days
 from simulator.frontier.market import Caps, Offer, site_link_of
 from simulator.specs import Accelerator, Link, Precision
 from simulator.units import FIBRE_S_PER_KM, GB
@@ -79,7 +80,7 @@ class Rates:
     site_link_bytes_per_s: float  # between two sites, per site and direction
     site_distance_km: float
     hardware_stratum: int = 0  # which quantile stratum the hardware rates come from (names the device)
-    duration_growth_scale: float = 1.0  # multiplies the log of the run-length growth rows in force
+    run_length_days: float = 0.0  # the economic optimum of this sample's rates (0: the start run's length)
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,10 @@ def roadmap() -> tuple[Chip, ...]:
 class ProjectedMarket:
     """The market of one sample at dates after the start (callable like market_at)."""
 
-    def __init__(self, start_at: date, caps: Caps, offer: Offer, base: FrontierConfig, rates: Rates):
+    def __init__(self, start_at: date, caps: Caps, offer: Offer, base: FrontierConfig, rates: Rates,
+                 start_power_w: float | None = None):
         self.start_at, self.caps0, self.offer0, self.base, self.r = start_at, caps, offer, base, rates
+        self.power0 = caps.site_power_w or start_power_w
         acc = offer.acc
         self.peak0 = acc.peak(Precision.FP8) or acc.peak(Precision.BF16)
         self.usd_per_flops = offer.price / self.peak0  # USD per device-hour per FLOP/s
@@ -203,7 +206,7 @@ class ProjectedMarket:
     def _power_toward(self, power_2030_w: float, at: date) -> float:
         """From the start's largest site to `power_2030_w` in 2030, log-linearly, held after;
         never below the start's."""
-        p0 = self.caps0.site_power_w
+        p0 = self.power0
         share = min(max(years_between(self.start_at, at) / max(years_between(self.start_at, POWER_YEAR), 1e-9),
                         0.0), 1.0)
         return max(p0, p0 * (power_2030_w / p0) ** share)
@@ -224,8 +227,7 @@ class ProjectedMarket:
             budget = config.budget_usd * config.budget_scale
         else:
             budget = min(c0.budget_usd * r.spend_growth ** t, r.budget_cap_usd) * config.budget_scale / b.budget_scale
-        days = config.max_duration_days or accepted_duration_days(
-            at, growth_scale=config.duration_growth_scale * r.duration_growth_scale)
+        days = config.max_duration_days or (r.run_length_days or c0.max_duration_days) * config.duration_scale
         site = config.site_power_w if config.site_power_w is not None else self.site_power_w(at)
         if config.power_cap_w is not None:
             site = min(site, config.power_cap_w)

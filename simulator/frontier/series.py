@@ -91,13 +91,14 @@ def monotone(runs: list[Run]) -> list[Run]:
 
 
 def frontier_series(config: FrontierConfig, dates: list[date], progress=None, relax: bool = True,
-                    util: Utilization | None = None) -> list[Run]:
+                    util: Utilization | None = None, relax_every: int = 1) -> list[Run]:
     """The solved run of each date (never falling without a stated reason, `monotone`);
-    `progress(done, total)` after each."""
+    with `relax`, every `relax_every`-th date also relaxes each constraint 2x (the binding
+    constraints); `progress(done, total)` after each."""
     util = util or Utilization(default_efficiency())
     runs = []
     for i, at in enumerate(dates):
-        runs.append(solve(at, config, util, relax=relax))
+        runs.append(solve(at, config, util, relax=relax and i % max(1, relax_every) == 0))
         if progress is not None:
             progress(i + 1, len(dates))
     return monotone(runs)

@@ -34,7 +34,7 @@ from functools import cache
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
-from simulator.catalog.techniques import techniques_known
+from simulator.catalog.techniques import techniques, techniques_known
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
@@ -226,11 +226,10 @@ def _limits(req: Request, offer: Offer, model, b_max: float, sites: int) -> _Lim
     per_device = max(1, fam.per_device_batch)
     learners = max(1.0, b_max // per_device)
     replica = 1
-    if asynchronous:  # replicas of up to one host each (Downpour SGD), at most the documented count; their
-        # minibatches together are the effective batch, which the era's batch limit bounds as for synchronous
-        # data parallelism (Chen et al. 2016: more asynchronous workers stop helping past a few dozen)
+    if asynchronous:  # independent replicas of up to one host each (Downpour SGD), at most the documented
+        # count of replicas used (async_replicas.csv: Dean et al. 2012, 200 with Adagrad; Inception-v3, 50)
         replica = int(min(node, learners))
-        limits["batch"] = max(replica, min(learners, replica * caps.async_replicas))
+        limits["batch"] = max(learners, replica * caps.async_replicas)
     elif isinstance(model, Transformer):  # each data-parallel rank needs a sequence of the batch
         limits["batch"] = max(1.0, b_max) * _model_parallel(model, node, req.known, config)
     elif not batch_free:
@@ -267,8 +266,15 @@ def _goodput_of(job: int, params: float, rate: float, checkpoint_bytes_per_s: fl
     return float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt, restart_s, mtbf))
 
 
-def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str) -> dict:
+def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str,
+            used: tuple[str, ...] = ()) -> dict:
+    config = req.config
     refs = req.refs + req.caps.refs + (req.fam.ref,) + (f"devices:{offer.key}",)
+    refs += _technique_refs(used, req.start, config, req.caps.actor)
+    if config.failure_rate_per_device_hour is None:
+        refs += ("uncertainty.csv:device_hours_per_failure",)
+    if config.restart_s is None:
+        refs += ("uncertainty.csv:restart_s",)
     return {"at": req.at, "family": req.fam.key, "model": model_name, "device": offer.key, "device_name": acc.name,
             "precision": precision.value, "caps": req.caps, "actor": req.caps.actor, "start": req.start,
             "duration_rule": req.caps.duration_rule, "inputs": tuple(dict.fromkeys(refs))}
@@ -290,8 +296,11 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, config)
     flop = n * peak * mfu * goodput * hours * HOUR_S
     used = ("single_device",) if n == 1 else (lim.how,)
-    common = _common(req, offer, acc, precision, "network fitted to one device")
-    common["inputs"] = common["inputs"] + batch_refs
+    common = _common(req, offer, acc, precision, "network fitted to one device", used)
+    extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 else ())
+    if lim.limited_by == "batch" and lim.independent and req.fam.learner_batch:
+        extra += (f"{req.fam.ref}.learner",)
+    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + extra))
     return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=mfu,
                goodput=goodput, global_batch=int(min(b_max, n * max(1, req.fam.per_device_batch))),
                critical_batch=b_max, layout=f"{lim.how} x{n}", price_usd_per_hour=offer.price,
@@ -333,7 +342,7 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
         limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
             else "utilization" if "utilization" in fit.reason else "layout"
         n, tries = max(1, n // 2), tries + 1
-    common = _common(req, offer, acc, precision, model.name)
+    common = _common(req, offer, acc, precision, model.name, ("single_device", lim.how))
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
     peak = acc.peak(precision)
@@ -357,11 +366,13 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
             n, (fit, goodput, flop), limited_by = n // 2, h, "data"
         hours *= flop_needed / flop
         flop, ended_by = flop_needed, "data"
+    used = _techniques_used(req, fit.layout, n, node, lim.how)
+    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + _technique_refs(used, req.start, config, req.caps.actor)))
     return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=fit.mfu,
                goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit.layout),
                price_usd_per_hour=offer.price, cost_usd=n * offer.price * hours, devices_limited_by=limited_by,
-               techniques_used=_techniques_used(req, fit.layout, n, node, lim.how), ended_by=ended_by,
+               techniques_used=used, ended_by=ended_by,
                params=float(model.params), sites=sites if n >= sites else 1, **common)
 
 
@@ -413,16 +424,26 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
 
 
 # ------------------------------------------------------------------ one market
-def _best_in_market(req: Request, offers: list[Offer], no_offer: str) -> tuple[Run | None, list[Run]]:
+def _technique_refs(used: tuple[str, ...], start: date, config: FrontierConfig, actor: str) -> tuple[str, ...]:
+    """The evidence rows that made each technique used available to the actor."""
+    out = []
+    techs = techniques()
+    for key in used:
+        found = techs[key].enabling_use(config.withhold, config.input("technique_adoption_lag_days"), actor or None)
+        if found is not None:
+            out.append(found[1].ref)
+    return tuple(out)
+
+
+def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tuple[Run | None, list[Run]]:
     """The largest run of `req.fam` over the offers (spread over more sites while a
-    site's power limits it and the caps allow), and every candidate tried."""
+    site's power limits it and the caps allow) that beats `floor`, and every candidate tried."""
     caps, config = req.caps, req.config
     tried: list[Run] = []
     lag = config.input("technique_adoption_lag_days")
-    floor = 0.0
-    for offer in sorted(offers, key=lambda o: -(o.acc.peak(precision_for(o.acc, req.start, lag)) or 0)):
+    for offer in offers:
         acc0 = offer.acc
-        precision = precision_for(acc0, req.start, lag)
+        precision = _precision(acc0, req.start, lag)
         if not acc0.peak(precision):
             tried.append(Run(req.at, False, f"{acc0.name}: no peak at {precision_of_era(req.start).value} or fp32",
                              device=offer.key, actor=caps.actor))
@@ -454,10 +475,38 @@ def _best_in_market(req: Request, offers: list[Offer], no_offer: str) -> tuple[R
     return (max(ok, key=lambda r: (r.flop, -r.n_devices)) if ok else None), tried
 
 
+@cache
+def _precision(acc, at: date, lag: float) -> Precision:
+    return precision_for(acc, at, lag)
+
+
 def _known(start: date, config: FrontierConfig, actor: str | None = None) -> frozenset[str]:
-    when = min(start, config.techniques_frozen_at or start)
-    return frozenset(t.key for t in techniques_known(when, config.withhold, config.input("technique_adoption_lag_days"),
-                                                     actor))
+    return _known_at(min(start, config.techniques_frozen_at or start), config.withhold,
+                     config.input("technique_adoption_lag_days"), actor)
+
+
+@cache
+def _known_at(when: date, withhold: frozenset[str], lag: float, actor: str | None) -> frozenset[str]:
+    return frozenset(t.key for t in techniques_known(when, withhold, lag, actor))
+
+
+def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig) -> float:
+    """No run on these offers exceeds this FLOP: every device the supply, host or budget
+    allows at full peak for the whole run (over every site the caps allow)."""
+    hours = caps.max_duration_days * 24
+    lag = config.input("technique_adoption_lag_days")
+    out = 0.0
+    for o in offers:
+        peak = o.acc.peak(_precision(o.acc, start, lag))
+        if not peak:
+            continue
+        h = min(hours, o.max_hours) if o.max_hours is not None else hours
+        n = max(caps.supply_devices(o.watts, caps.sites, o.key) or 0.0, caps.host_devices or 1.0, 1.0)
+        budget = caps.budget_devices(o.price, h) if o.paid and math.isfinite(o.price) else None
+        if budget is not None:
+            n = min(n, max(budget, 1.0))
+        out = max(out, n * peak * h * HOUR_S)
+    return out
 
 
 def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -> tuple[Run, list[Run]]:
@@ -474,10 +523,12 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
         for fam in families_at(at, config.withhold):
             if config.families is not None and fam.key not in config.families:
                 continue
-            run, cands = _best_in_market(Request(at, at, fam, known, caps, config, util), offers, no_offer)
+            run, cands = _best_in_market(Request(at, at, fam, known, caps, config, util), offers,
+                                         best.flop if best else 0.0)
             tried += cands
             best = run if run is not None and (best is None or run.flop > best.flop) else best
     else:
+        candidates = []
         for actor in actors_at(at, config.actors):
             for fam in families_at(at, config.withhold):
                 if config.families is not None and fam.key not in config.families:
@@ -486,15 +537,21 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
                 start = at - timedelta(days=days)
                 if fam.since[0].since > start:
                     continue
-                known = _known(start, config, actor.key)
                 caps, offers, no_offer = ActorMarket(actor, days, rule)(start, config)
                 if not offers:
                     tried.append(Run(at, False, no_offer, caps=caps, actor=actor.key))
                     continue
-                req = Request(at, start, fam, known, caps, config, util, (actor.ref, fam.since[0].ref))
-                run, cands = _best_in_market(req, offers, no_offer)
-                tried += cands
-                best = run if run is not None and (best is None or run.flop > best.flop) else best
+                candidates.append((_bound(caps, offers, start, config), actor, fam, start, caps, offers))
+        # largest bound first: an actor whose run could not beat the best so far even at full
+        # utilization is not solved (the answer is the same, found sooner)
+        for ub, actor, fam, start, caps, offers in sorted(candidates, key=lambda c: -c[0]):
+            if best is not None and ub <= best.flop:
+                break
+            req = Request(at, start, fam, _known(start, config, actor.key), caps, config, util,
+                          (actor.ref, fam.since[0].ref))
+            run, cands = _best_in_market(req, offers, best.flop if best else 0.0)
+            tried += cands
+            best = run if run is not None and (best is None or run.flop > best.flop) else best
     if best is None:
         why = "; ".join(dict.fromkeys(r.reason for r in tried if r.reason)) or f"no actor or family at {at}"
         return Run(at, False, why), tried

@@ -1,34 +1,61 @@
-"""The reproduction figure, in the style of OpenAI's "AI and Compute" chart.
+"""The reproduction's figures: the frontier against "AI and Compute", and what moves it.
 
-Log petaflop/s-days against date: the simulated frontier (markers coloured by the
-binding constraint), the published points of "AI and Compute" (first era and modern),
-Epoch AI's notable runs, and each era's fitted line labelled with its doubling time.
-The legend sits beside the axes; the landmark labels never overlap a marker or each
-other. A range with no feasible run draws no axis: the figure says so in words.
+`reproduction_figure`: log petaflop/s-days against date. The frontier every scored run's
+facts withheld (markers coloured by the binding constraint, at the median inputs), its
+5th-95th percentile band over the input draws, the published points of "AI and
+Compute" and Epoch AI's notable runs (a red ring on each run above the frontier's 95th
+percentile at its date, its own facts withheld), and each era's fitted line over the
+published fit's window, labelled with its median doubling time and band. The legend
+sits beside the axes; the landmark labels never overlap a marker or each other.
+
+`sensitivity_figure`: one tornado per headline figure: the ten inputs that move it most,
+each bar from the figure at the input's 5th to its 95th percentile (others at their
+medians), against the figure at the median inputs and the published value.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
 from simulator.report.frontier_plot import COLOURS, no_feasible_run
 from simulator.units import PFS_DAY_FLOP
 
-#: Published systems labelled on the figure.
-LANDMARKS = ("AlexNet", "AlphaGo Zero", "Perceptron (Mark I)", "Neural Machine Translation (GNMT)")
+#: Published systems labelled on the figure (run ids).
+LANDMARKS = ("alexnet", "alphago_zero", "perceptron", "gnmt", "td_gammon")
+TITLES = {"modern_doubling_months": "modern doubling (months)", "first_era_doubling_months": "first-era doubling (months)",
+          "post_2018_growth_per_year": "growth after 2018 (x per year)",
+          "alexnet_to_alphago_zero_growth": "growth AlexNet to AlphaGo Zero (x)"}
 
 
-def _when(d: date) -> pd.Timestamp:
+def _when(d) -> pd.Timestamp:
     return pd.Timestamp(d)
 
 
-def reproduction_figure(rep, notable=(), title: str = "Training compute of the largest feasible run"):
+def _band(rep) -> pd.DataFrame:
+    """The 5th, 50th and 95th percentile of the frontier over the draws at each grid date."""
+    keys = sorted({k for d in rep.drawn for k in d if k.startswith("series:")})
+    rows = []
+    for k in keys:
+        v = np.array([d.get(k, math.nan) for d in rep.drawn], float)
+        v = v[np.isfinite(v) & (v > 0)]
+        if len(v):
+            lo, mid, hi = np.percentile(v, [5, 50, 95])
+            rows.append({"when": pd.Timestamp(k.split(":", 1)[1]), "lo": lo, "mid": mid, "hi": hi})
+    return pd.DataFrame(rows)
+
+
+def reproduction_figure(rep, title: str = "Training compute of the largest feasible run"):
     """The figure of a `Reproduction` (not saved): see the module doc."""
     import matplotlib.dates as mdates
+
+    from simulator.frontier.series import scored_points
+    from simulator.trend.reproduce import windows
 
     frame = rep.frame
     ok = frame[frame.feasible.astype(bool)].copy() if len(frame) else frame
@@ -37,51 +64,100 @@ def reproduction_figure(rep, notable=(), title: str = "Training compute of the l
     plt = pyplot()
     ok["when"] = pd.to_datetime(ok["date"])
     fig, ax = plt.subplots(figsize=(13, 6.5), dpi=120)
-    ax.plot(ok["when"], ok["pfs_days"], color="0.65", lw=1, zorder=1)
-    for constraint, part in ok.groupby(text_column(ok["primary_binding"])):
-        ax.scatter(part["when"], part["pfs_days"], s=10, color=COLOURS.get(constraint, "tab:gray"), zorder=2,
-                   label=f"simulated frontier, binding: {constraint or 'none'}")
-    first = [p for p in rep.points if p.era.startswith("first era")]
-    modern = [p for p in rep.points if p.era.startswith("modern")]
-    for pts, marker, label in ((first, "s", "published, first era"), (modern, "x", "published, 2012-2018")):
-        if pts:
-            ax.scatter([_when(p.at) for p in pts], [p.flop / PFS_DAY_FLOP for p in pts], marker=marker,
-                       color="black", s=26, zorder=3, label=label)
-    if notable:
-        ax.scatter([_when(p.at) for p in notable], [p.flop / PFS_DAY_FLOP for p in notable], marker="+",
-                   color="tab:olive", s=40, zorder=3, label="notable runs (Epoch AI)")
-    last = ok["when"].max().date()
-    fits = []
-    for fit in rep.fits.values():
-        if fit is None:
+    band = _band(rep)
+    if len(band):
+        for era, (a, b, _) in windows().items():
+            part = band[(band.when >= _when(a)) & (band.when < _when(b))]
+            ax.fill_between(part["when"], part["lo"] / PFS_DAY_FLOP, part["hi"] / PFS_DAY_FLOP, color="tab:blue",
+                            alpha=0.15, lw=0, zorder=0, label="5th-95th percentile over the draws" if era == "first_era"
+                            else None)
+    ax.plot(ok["when"], ok["pfs_days"], color="0.6", lw=1, zorder=1)
+    binding = ok[text_column(ok["primary_binding"]) != ""]
+    for constraint, part in binding.groupby(text_column(binding["primary_binding"])):
+        ax.scatter(part["when"], part["pfs_days"], s=12, color=COLOURS.get(constraint, "tab:gray"), zorder=2,
+                   label=f"frontier (facts withheld), binding: {constraint}")
+    ceiling = {c["file"] + ":" + c["run"]: c for c in rep.ceiling()}
+    pts = list(scored_points())
+    first = [p for p in pts if p.era.startswith("first era")]
+    modern = [p for p in pts if p.era.startswith("modern")]
+    notable = [p for p in pts if p.era.startswith("notable")]
+    for group, marker, colour, label in ((first, "s", "black", "published, first era"),
+                                         (modern, "x", "black", "published, 2012-2018 (AI and Compute)"),
+                                         (notable, "+", "tab:olive", "notable runs (Epoch AI)")):
+        if group:
+            ax.scatter([_when(p.at) for p in group], [p.flop / PFS_DAY_FLOP for p in group], marker=marker,
+                       color=colour, s=30, zorder=3, label=label)
+    above = [p for p in pts if not ceiling.get(p.key, {}).get("under", True)]
+    if above:
+        ax.scatter([_when(p.at) for p in above], [p.flop / PFS_DAY_FLOP for p in above], s=150, facecolors="none",
+                   edgecolors="tab:red", lw=1.4, zorder=4, label="above the frontier's 95th percentile")
+    s = rep.summary()
+    labels = []
+    for era, (a, b, _) in windows().items():
+        key = "post_2018_growth_per_year" if era == "post_2018" else f"{era}_doubling_months"
+        part = band[(band.when >= _when(a)) & (band.when < _when(b))] if len(band) else band
+        if len(part) < 2 or s.get(f"{key}_median") is None:
             continue
-        a, b = fit.start, min(fit.end, last)
-        xs = [a, b]
-        ys = [2 ** fit.log2_at(x) / PFS_DAY_FLOP for x in xs]
-        ax.plot([_when(x) for x in xs], ys, ls="--", lw=1.6, color="black", zorder=4)
-        fits.append((b, ys[1], f"{fit.doubling_months:.1f}-month doubling"))
+        x = np.array([p.toordinal() / 365.25 for p in part["when"]])
+        y = np.log2(part["mid"].to_numpy() / PFS_DAY_FLOP)
+        slope, icpt = np.polyfit(x, y, 1)
+        ends = [part["when"].iloc[0], part["when"].iloc[-1]]
+        ys = [2 ** (icpt + slope * (e.toordinal() / 365.25)) for e in ends]
+        ax.plot(ends, ys, ls="--", lw=1.6, color="black", zorder=5)
+        lo, hi = s[f"{key}_band"]
+        unit = "x a year" if era == "post_2018" else "-month doubling"
+        labels.append((ends[1], ys[1], f"{s[f'{key}_median']:.1f}{unit} [{lo:.1f}, {hi:.1f}]"))
     ax.set_yscale("log")
     ax.set_ylabel("training compute (petaflop/s-days)")
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    span_years = (ok["when"].max() - ok["when"].min()).days / 365.25
-    if span_years >= 15:
-        ax.xaxis.set_major_locator(mdates.YearLocator(5))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    else:
-        from simulator.report.frontier_plot import date_axis
-
-        date_axis(ax)
+    ax.xaxis.set_major_locator(mdates.YearLocator(5))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     legend_outside(ax, fontsize=7)
     fig.tight_layout()
-    for b, y, text in fits:  # the doubling times first: bold, left of the fitted line's end
-        ax.annotate(text, (_when(b), y), fontsize=8, xytext=(-8, 8), textcoords="offset points", weight="bold",
+    for b, y, text in labels:  # the fitted rates: bold, left of the fitted line's end
+        ax.annotate(text, (b, y), fontsize=8, xytext=(-8, 8), textcoords="offset points", weight="bold",
                     ha="right", va="bottom")
-    place_labels(ax, [(_when(p.at), p.flop / PFS_DAY_FLOP, p.system) for p in (*first, *modern)
-                      if p.system in LANDMARKS], fontsize=7)
+    seen = set()
+    marks = []
+    for p in (*first, *modern):
+        if p.run_id in LANDMARKS and p.run_id not in seen:
+            seen.add(p.run_id)
+            marks.append((_when(p.at), p.flop / PFS_DAY_FLOP, p.system))
+    place_labels(ax, marks, fontsize=7)
     return fig
 
 
-def plot_reproduction(rep, path: Path, notable=(), title: str = "Training compute of the largest feasible run") -> Path:
+def plot_reproduction(rep, path: Path, title: str = "Training compute of the largest feasible run") -> Path:
     """Save the figure of a `Reproduction` to `path` (PNG) and return it."""
-    return save(reproduction_figure(rep, notable, title), path)
+    return save(reproduction_figure(rep, title), path)
+
+
+def sensitivity_figure(rep):
+    """The tornado of each headline figure (module doc); a figure in words without draws."""
+    from simulator.trend.reproduce import PUBLISHED
+
+    if not rep.swings:
+        return nothing_to_draw("What moves the headline figures", "No input draws (--samples 0): no sensitivity.")
+    plt = pyplot()
+    keys = [k for k in TITLES if k in rep.swings]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(11, 2.3 * len(keys) + 0.6), dpi=120)
+    for ax, key in zip(np.atleast_1d(axes), keys):
+        swings = [w for w in rep.swings[key] if math.isfinite(w.effect)][:10][::-1]
+        base = rep.figures.get(key, math.nan)
+        for i, w in enumerate(swings):
+            lo, hi = sorted((w.low, w.high))
+            ax.barh(i, hi - lo, left=lo, color="tab:blue", alpha=0.7, height=0.6)
+        ax.set_yticks(range(len(swings)), [w.key for w in swings], fontsize=7)
+        if math.isfinite(base):
+            ax.axvline(base, color="black", lw=1, label="at the median inputs")
+        ax.axvline(PUBLISHED[key][0], color="tab:red", lw=1, ls="--", label="published")
+        ax.set_xscale("log")
+        ax.set_title(f"{TITLES[key]}: each input from its 5th to its 95th percentile", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        legend_outside(ax, fontsize=7)
+    return fig
+
+
+def plot_sensitivity(rep, path: Path) -> Path:
+    return save(sensitivity_figure(rep), path)

@@ -39,12 +39,13 @@ import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.frontier.config import FrontierConfig
-from simulator.frontier.market import market_at
 from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.draws import Param
-from simulator.trend.uncertainty import uncertain_inputs
+from simulator.frontier.actors import actors
+from simulator.frontier.duration import DAYS_PER_YEAR
+from simulator.frontier.market import ActorMarket
 
 PARAMS_CSV = "projection_parameters.csv"
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021
@@ -104,11 +105,13 @@ def draw_rates(samples: int, seed: int, params: dict[str, Param] | None = None,
              "budget_cap_usd": GDP_SHARE_CAP * p["us_gdp_2021"].median,
              "site_distance_km": p["inter_site_distance"].median}
     link = p["inter_site_bandwidth_per_site"].at(levels[rng.integers(0, strata, samples)])
-    duration = next(u.param for u in uncertain_inputs() if u.applies_to == "duration_growth_scale")
-    run_length = np.log(duration.sample(rng, samples)) / math.log(duration.median)
+    # the run length each sample's actor chooses: L = 1 / (g_H + g_S + g_I) (frontier/duration.py)
+    rate = (fixed["price_performance_ooms"] * math.log(10) + math.log(2) / (halving / 12)
+            + np.log(each["spend_growth"]))
+    run_length = DAYS_PER_YEAR / rate
     rates = [Rates(**{f: float(v[i]) for f, v in hw.items()}, **{f: float(v[i]) for f, v in each.items()},
                    **fixed, site_link_bytes_per_s=float(link[i]), hardware_stratum=int(stratum[i]),
-                   duration_growth_scale=float(run_length[i])) for i in range(samples)]
+                   run_length_days=float(run_length[i])) for i in range(samples)]
     return rates, halving
 
 
@@ -167,14 +170,14 @@ _UTIL: Utilization | None = None  # one per worker process, kept across its chun
 
 def _chunk(job: tuple) -> list[tuple[int, list[Run]]]:
     """Solve the projected years of a chunk of samples (in a worker or inline)."""
-    config, at0, caps0, offer0, start, years, chunk, util, bind_samples = job
+    config, at0, caps0, offer0, start, years, chunk, util, bind_samples, power0 = job
     global _UTIL
     if util is None:
         _UTIL = _UTIL or Utilization(default_efficiency())
         util = _UTIL
     out = []
     for i, rates in chunk:
-        market = ProjectedMarket(at0, caps0, offer0, config, rates)
+        market = ProjectedMarket(at0, caps0, offer0, config, rates, power0)
         out.append((i, [start] + [solve(start_date(int(y)), config, util, relax=i < bind_samples, market=market,
                                         constraints=PROJECTION_CONSTRAINTS) for y in years[1:]]))
     return out
@@ -194,11 +197,14 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
         raise ValueError(f"--to {to_year}: must be after the start year {start_year}")
     at0 = start_date(start_year)
     util = util or Utilization(default_efficiency())
-    start = start or solve(at0, config, util, market=market_at, constraints=PROJECTION_CONSTRAINTS)
+    start = start or solve(at0, config, util, constraints=PROJECTION_CONSTRAINTS)
     if not start.feasible:
         raise ValueError(f"the frontier at {at0} has no feasible run to start from: {start.reason}")
-    caps0, offers, _ = market_at(at0, config)
+    # the projection grows the market of the start run's actor, from the start run's start
+    caps0, offers, _ = ActorMarket(actors()[start.actor], start.caps.max_duration_days,
+                                   start.duration_rule)(start.start, config)
     offer0 = next(o for o in offers if o.key == start.device)
+    power0 = start.n_devices * (offer0.watts or 0.0) or None
     # the other families' largest runs are orders of magnitude smaller (reproduce's eras)
     config = replace(config, families=(start.family,))
     rates, halving = draw_rates(samples, seed, params)
@@ -219,11 +225,11 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
 
     if workers <= 1:
         for c in chunks:
-            collect(_chunk((config, at0, caps0, offer0, start, years, c, util, bind_samples)))
+            collect(_chunk((config, at0, caps0, offer0, start, years, c, util, bind_samples, power0)))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_chunk, (config, at0, caps0, offer0, start, years, c, None, bind_samples))
+            futures = [pool.submit(_chunk, (config, at0, caps0, offer0, start, years, c, None, bind_samples, power0))
                        for c in chunks]
             for f in as_completed(futures):
                 collect(f.result())

@@ -31,13 +31,18 @@ from simulator.frontier.series import Published, date_grid, frontier_series, pub
 from simulator.frontier.solver import Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.fit import fit_doubling, moore_growth, years
-from simulator.trend.uncertainty import Swing, band, draw_figures, percentile_of, sensitivity
+from simulator.trend.uncertainty import Swing, band, draw_values, evaluate_many, percentile_of, swing_values, swings
 
 ALEXNET, ALPHAGO_ZERO, ALPHAZERO = "alexnet", "alphago_zero", "alphazero"
 #: The default last date: the latest era-input row it reads, so the answer does not change
 #: with the day it is run (catalog/ranges.py).
 DATA_END = FRONTIER_INPUTS_END
 DEFAULT_SAMPLES = 200
+#: More draws than this are refused before any work (about 14 CPU-hours at 0.5 s a draw).
+MAX_SAMPLES = 100_000
+#: The main series relaxes each constraint 2x (the binding constraints) once a year only:
+#: every 4th date of a quarterly grid, every 12th of a monthly one.
+RELAX_EVERY = {"quarter": 4, "month": 12, "year": 1}
 #: A published run counts as under the frontier when at most this many orders of magnitude
 #: above its p95 (the run's own estimate is uncertain by about a factor 2: OpenAI aimed at 2-3x).
 CEILING_TOLERANCE_OOM = 0.3
@@ -64,13 +69,15 @@ def windows() -> dict[str, tuple[date, date, str]]:
     """The published fits' windows: (start, end exclusive, grid step)."""
     return {
         "first_era": (date(1959, 1, 1), date(2012, 1, 1), "year"),
-        "modern": (_point(ALEXNET).at, _point(ALPHAZERO).at + timedelta(days=1), "month"),
-        "post_2018": (date(2018, 1, 1), DATA_END + timedelta(days=1), "quarter"),
+        "modern": (_point(ALEXNET).at, _point(ALPHAZERO).at + timedelta(days=1), "quarter"),
+        "post_2018": (date(2018, 1, 1), DATA_END + timedelta(days=1), "year"),
     }
 
 
 def _grid(start: date, end: date, step: str) -> list[date]:
-    return [d for d in date_grid(start, end, step) if d < end] or [start]
+    """The window's grid dates, with its first and last day (the published runs that bound it)."""
+    last = end - timedelta(days=1)
+    return sorted({start, last, *(d for d in date_grid(start, end, step) if d < end)})
 
 
 def headline(config: FrontierConfig, util: Utilization, series: bool = False) -> dict[str, float]:
@@ -95,30 +102,30 @@ def headline(config: FrontierConfig, util: Utilization, series: bool = False) ->
 
 def ceilings(config: FrontierConfig, util: Utilization) -> dict[str, float]:
     """The frontier at each scored run's date, solved without that run's facts ("at:<file>:<run>")."""
-    out = {}
+    out, seen = {}, {}
     for p in scored_points():
-        run = solve(p.at, config.withholding({p.run_id}), util, relax=False)
-        out[f"at:{p.key}"] = run.flop if run.feasible else math.nan
+        key = (p.at, p.run_id)
+        if key not in seen:
+            run = solve(p.at, config.withholding({p.run_id}), util, relax=False)
+            seen[key] = run.flop if run.feasible else math.nan
+        out[f"at:{p.key}"] = seen[key]
     return out
 
 
 _UTIL: list[Utilization] = []
 
 
-def evaluate(config: FrontierConfig) -> dict[str, float]:
-    """The figures of one draw: the headline (every scored run withheld) and the ceilings
-    (each run withheld at its own date). Module-level, so worker processes can run it."""
+def evaluate(config: FrontierConfig, kind: str = "draw") -> dict[str, float]:
+    """The figures of one config: the headline (every scored run withheld) and, for a
+    draw, the frontier series and the ceilings (each run withheld at its own date); for
+    a one-input move (the sensitivity) the headline only. Module-level, so worker
+    processes can run it."""
     if not _UTIL:
         _UTIL.append(Utilization(default_efficiency()))
     util = _UTIL[0]
+    if kind != "draw":
+        return headline(config.withholding(scored_runs()), util)
     return {**headline(config.withholding(scored_runs()), util, series=True), **ceilings(config, util)}
-
-
-def evaluate_headline(config: FrontierConfig) -> dict[str, float]:
-    """The headline figures of one config with every scored run withheld (for the sensitivity)."""
-    if not _UTIL:
-        _UTIL.append(Utilization(default_efficiency()))
-    return headline(config.withholding(scored_runs()), _UTIL[0])
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,22 @@ class Reproduction:
         s["windows"] = {k: [a.isoformat(), b.isoformat(), step] for k, (a, b, step) in windows().items()}
         return s
 
+    def draws_frame(self) -> pd.DataFrame:
+        """One row per draw: its inputs and its headline figures."""
+        rows = [{**{f"input:{k}": v for k, v in values.items()},
+                 **{k: figs.get(k) for k in HEADLINE + ("alexnet_to_alphago_zero_growth_from_rate",)}}
+                for values, figs in zip(self.draws, self.drawn)]
+        return pd.DataFrame(rows)
+
+    def ceiling_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.ceiling())
+
+    def sensitivity_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"figure": f, "rank": i + 1, "input": w.key, "low_value": w.low_value,
+                              "high_value": w.high_value, "figure_at_low": w.low, "figure_at_high": w.high,
+                              "figure_at_median_inputs": w.median, "effect_oom": w.effect}
+                             for f, ws in self.swings.items() for i, w in enumerate(ws)])
+
     def binding_by_era(self) -> dict[str, dict[str, float]]:
         """Share of the era's dates bound first by each constraint (median inputs)."""
         out = {}
@@ -213,10 +236,14 @@ def reproduce(config: FrontierConfig, start: date, end: date, step: str = "quart
     def tick(stage):
         return None if progress is None else (lambda d, n: progress(stage, d, n))
 
-    runs = frontier_series(withheld, date_grid(start, end, step), progress=tick("the frontier"), util=util)
+    runs = frontier_series(withheld, date_grid(start, end, step), progress=tick("the frontier"), util=util,
+                           relax_every=RELAX_EVERY.get(step, 1))
     frame = to_frame(runs)
     figures = {**headline(withheld, util, series=True), **ceilings(config, util)}
     with_facts = headline(config, util)
-    values, drawn = draw_figures(config, evaluate, samples, seed, workers, tick("input draws")) if samples else ([], [])
-    swings = sensitivity(config, evaluate_headline, figures, list(HEADLINE), tick("sensitivity")) if samples else {}
-    return Reproduction(runs, frame, figures, with_facts, values, drawn, swings, samples, seed)
+    values = draw_values(samples, seed) if samples else []
+    tasks = [("draw", v) for v in values] + (swing_values() if samples else [])
+    results = evaluate_many(config, evaluate, tasks, workers, tick("input draws and sensitivity"))
+    drawn, moved = results[:len(values)], results[len(values):]
+    return Reproduction(runs, frame, figures, with_facts, values, drawn,
+                        swings(moved, figures, list(HEADLINE)) if samples else {}, samples, seed)

@@ -4,10 +4,11 @@ Each row of catalog/uncertainty.csv with a range is drawn from its distribution
 (catalog/uncertain.py) with one standard-normal quantile per draw and input (numpy's
 default_rng(seed), quantiles clipped to +-3 so a two-piece lognormal stays finite); a
 draw is a `FrontierConfig` with those values (`FrontierConfig.input`). The caller's
-`evaluate(config)` maps a config to named figures (the doubling times, growths, the
-frontier at each published run); `draw_figures` runs it over the draws, in worker
-processes when asked, and `sensitivity` moves one input at a time to its 5th and 95th
-percentile with the others at their medians (the tornado of each figure).
+`evaluate(config, kind)` maps a config to named figures (the doubling times, growths, the
+frontier at each published run); `evaluate_many` runs it over the draws and over the
+one-at-a-time moves of `swing_values` (each input to its 5th and 95th percentile with
+the others at their medians: the tornado of each figure, `swings`), in worker
+processes when asked.
 """
 
 from __future__ import annotations
@@ -47,30 +48,39 @@ def _init(evaluate, config) -> None:
     _STATE["evaluate"], _STATE["config"] = evaluate, config
 
 
-def _one(values: dict[str, float]) -> dict[str, float]:
-    return _STATE["evaluate"](_STATE["config"].with_draws(values))
+def _one(task: tuple[str, dict[str, float]]) -> dict[str, float]:
+    kind, values = task
+    return _STATE["evaluate"](_STATE["config"].with_draws(values), kind)
 
 
-def draw_figures(config: FrontierConfig, evaluate: Callable[[FrontierConfig], dict[str, float]], samples: int,
-                 seed: int, workers: int = 1, progress=None) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-    """(draws, figures): the joint draws and `evaluate` of each (in order). `evaluate`
-    must be a module-level function when workers > 1 (it is pickled)."""
-    values = draw_values(samples, seed)
+def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, str], dict[str, float]],
+                  tasks: list[tuple[str, dict[str, float]]], workers: int = 1, progress=None) -> list[dict[str, float]]:
+    """`evaluate(config with the task's values, the task's kind)` for every task, in order,
+    in `workers` processes (spawned; `evaluate` must be a module-level function)."""
     out: list[dict[str, float]] = []
-    if workers <= 1 or samples < 2:
-        for i, v in enumerate(values):
-            out.append(evaluate(config.with_draws(v)))
+    if workers <= 1 or len(tasks) < 2:
+        for i, (kind, values) in enumerate(tasks):
+            out.append(evaluate(config.with_draws(values), kind))
             if progress is not None:
-                progress(i + 1, samples)
-        return values, out
+                progress(i + 1, len(tasks))
+        return out
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
                              initargs=(evaluate, config)) as pool:
-        for i, figs in enumerate(pool.map(_one, values, chunksize=max(1, samples // (4 * workers)))):
+        for i, figs in enumerate(pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * workers)))):
             out.append(figs)
             if progress is not None:
-                progress(i + 1, samples)
-    return values, out
+                progress(i + 1, len(tasks))
+    return out
+
+
+def swing_values() -> list[tuple[str, dict[str, float]]]:
+    """For each drawn input, its 5th and then its 95th percentile (the others at their medians)."""
+    inputs = uncertain_inputs()
+    out = []
+    for k in drawn_keys():
+        out += [(k, {k: inputs[k].quantile(-Z_P95)}), (k, {k: inputs[k].quantile(Z_P95)})]
+    return out
 
 
 @dataclass(frozen=True)
@@ -94,20 +104,17 @@ class Swing:
         return max(abs(math.log10(v / self.median)) for v in vals)
 
 
-def sensitivity(config: FrontierConfig, evaluate: Callable[[FrontierConfig], dict[str, float]],
-                base: dict[str, float], figures: list[str], progress=None) -> dict[str, list[Swing]]:
-    """Per figure, every drawn input's swing, largest effect first."""
-    inputs = uncertain_inputs()
-    keys = drawn_keys()
-    swings: dict[str, list[Swing]] = {f: [] for f in figures}
-    for i, k in enumerate(keys):
-        lo_v, hi_v = inputs[k].quantile(-Z_P95), inputs[k].quantile(Z_P95)
-        lo, hi = evaluate(config.with_draws({k: lo_v})), evaluate(config.with_draws({k: hi_v}))
+def swings(results: list[dict[str, float]], base: dict[str, float], figures: list[str]) -> dict[str, list[Swing]]:
+    """Per figure, every drawn input's swing from the results of `swing_values()` (in its
+    order), largest effect first."""
+    values = swing_values()
+    out: dict[str, list[Swing]] = {f: [] for f in figures}
+    for i in range(0, len(values), 2):
+        key, lo_v, hi_v = values[i][0], values[i][1][values[i][0]], values[i + 1][1][values[i][0]]
         for f in figures:
-            swings[f].append(Swing(k, lo_v, hi_v, lo.get(f, math.nan), hi.get(f, math.nan), base.get(f, math.nan)))
-        if progress is not None:
-            progress(i + 1, len(keys))
-    return {f: sorted(s, key=lambda w: -(w.effect if math.isfinite(w.effect) else -1)) for f, s in swings.items()}
+            out[f].append(Swing(key, lo_v, hi_v, results[i].get(f, math.nan), results[i + 1].get(f, math.nan),
+                                base.get(f, math.nan)))
+    return {f: sorted(s, key=lambda w: -(w.effect if math.isfinite(w.effect) else -1)) for f, s in out.items()}
 
 
 def band(values: list[float], level: float = 0.9) -> tuple[float, float, float] | None:
