@@ -74,7 +74,7 @@ def test_wide_prints_sources_in_full(capsys):
     assert code == 0
     source = catalog_listing("techniques")[1]["source"]
     assert len(source) > 80 and " ".join(source.split()) in out
-    assert "2012-12-03*" in out and "in use from 2012-09-30" in out
+    assert "2012-09-30*" in out and "first shown by a run (alexnet)" in out
 
 
 @pytest.mark.parametrize("kind", ["accelerators", "model"])

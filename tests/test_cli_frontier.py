@@ -69,4 +69,4 @@ def test_date_without_a_device_is_a_row_with_a_reason(capsys, tmp_path, monkeypa
     code, text, _ = run(capsys, "frontier", "--start", "1950", "--end", "1950", "--json")
     assert code == 0
     row = json.loads(text)["rows"][0]
-    assert row["feasible"] is False and "no device on sale" in row["reason"]
+    assert row["feasible"] is False and "no actor trained at 1950-01-01" in row["reason"]

@@ -6,13 +6,14 @@ import csv
 import inspect
 import io
 import math
-from datetime import date
+from datetime import date, timedelta
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
 from simulator.catalog import eras
+from simulator.catalog.techniques import techniques, techniques_known
 from simulator.catalog.hardware import accelerators
 from simulator.specs import Precision
 
@@ -68,34 +69,48 @@ def test_loaders_read_nothing_outside_the_package():
 
 # ------------------------------------------------------------------ techniques
 def test_techniques_known_when_alexnet_ran():
-    known = {t.key for t in eras.techniques_known(date(2012, 9, 30))}
+    known = {t.key for t in techniques_known(date(2012, 9, 30))}
     assert "single_device" in known
     assert not known & {"large_batch", "pipeline_parallel", "tensor_parallel", "sharded_data_parallel",
-                         "sync_data_parallel_multi_node", "parallel_search_selfplay"}
-    # AlexNet's split is published at NeurIPS (2012-12-03), after the run's date, but the
-    # run itself used it: it is in use from AlexNet's date and not a day before
-    split = eras.techniques()["intra_machine_split"]
-    assert split.published == date(2012, 12, 3) and split.available == date(2012, 9, 30)
+                         "sync_data_parallel_multi_node", "parallel_search_selfplay"} - {"large_batch"}
+    # AlexNet's split is its own evidence (the run, 2012-09-30): known from that day, not a day before;
+    # withheld (when AlexNet is scored), the next evidence dates it (Coates et al., 2013-06-17)
+    split = techniques()["intra_machine_split"]
+    assert split.available() == date(2012, 9, 30) and split.first_use().run_fact_of == {"alexnet"}
     assert "intra_machine_split" in known
-    assert "intra_machine_split" not in {t.key for t in eras.techniques_known(date(2012, 9, 29))}
+    assert "intra_machine_split" not in {t.key for t in techniques_known(date(2012, 9, 29))}
+    assert split.available(frozenset({"alexnet"})) == date(2013, 6, 17)
+    assert "intra_machine_split" not in {t.key for t in techniques_known(date(2012, 9, 30), frozenset({"alexnet"}))}
 
 
-def test_zero_known_by_mid_2020_and_order_is_by_date():
-    known = eras.techniques_known(date(2020, 6, 1))
+def test_an_actor_uses_its_own_evidence_at_once_and_others_after_the_lag():
+    t = techniques()["async_data_parallel"]  # first shown by Google (Le et al., 2011-12-29)
+    assert t.available(lag_days=100, actor="google") == date(2011, 12, 29)
+    assert t.available(lag_days=100, actor="baidu") == date(2011, 12, 29) + timedelta(days=100)
+    assert t.available(lag_days=0, actor="baidu") == t.available()
+    with_lag = {k.key for k in techniques_known(date(2012, 3, 1), lag_days=365, actor="meta")}
+    assert "async_data_parallel" not in with_lag
+    assert "async_data_parallel" in {k.key for k in techniques_known(date(2012, 3, 1), lag_days=365, actor="google")}
+
+
+def test_known_techniques_are_ordered_and_all_known_by_2024():
+    known = techniques_known(date(2020, 6, 1))
     assert "sharded_data_parallel" in {t.key for t in known}
-    assert [t.available for t in known] == sorted(t.available for t in known)
-    later = {"interleaved_pipeline", "selective_recompute_sequence_parallel", "flash_attention"}
-    assert {t.key for t in known} == set(eras.techniques()) - later
-    assert {t.key for t in eras.techniques_known(date(2022, 6, 1))} == set(eras.techniques())
+    assert [t.available() for t in known] == sorted(t.available() for t in known)
+    later = {"interleaved_pipeline", "selective_recompute_sequence_parallel", "flash_attention", "context_parallel"}
+    assert not {t.key for t in known} & later
+    assert {t.key for t in techniques_known(date(2024, 6, 1))} == set(techniques())
 
 
-def test_published_dates_of_the_named_papers():
-    t = eras.techniques()
-    assert t["large_batch"].published == date(2017, 6, 8)
-    assert t["pipeline_parallel"].published == date(2018, 11, 16)
-    assert t["tensor_parallel"].published == date(2019, 9, 17)
+def test_every_technique_has_dated_evidence_with_a_source():
+    t = techniques()
+    assert t["large_batch"].uses[0].at <= date(2017, 6, 8)  # Goyal et al. 2017 is among the evidence
+    assert any(u.at == date(2017, 6, 8) and u.run_fact_of == {"goyal2017"} for u in t["large_batch"].uses)
+    assert t["pipeline_parallel"].published == date(2018, 6, 8)  # PipeDream, before GPipe (2018-11-16)
+    assert t["tensor_parallel"].available() == date(2018, 11, 5)  # Mesh-TensorFlow, before Megatron-LM
     assert t["sharded_data_parallel"].published == date(2019, 10, 4)
-    assert all(x.source for x in t.values())
+    assert all(u.source for x in t.values() for u in x.uses)
+
 
 
 # ------------------------------------------------------------------ devices

@@ -22,7 +22,9 @@ from simulator.report.explain import gantt, gantt_figure, memory_figure, scaling
 from simulator.report.figures import pyplot
 from simulator.report.frontier_plot import frontier_figure
 from simulator.report.projection_plot import projection_figure
-from simulator.report.trend_plot import reproduction_figure
+from simulator.report.trend_plot import reproduction_figure, sensitivity_figure
+from simulator.trend.reproduce import HEADLINE, Reproduction
+from simulator.trend.uncertainty import Swing
 from simulator.units import PFS_DAY_FLOP
 
 GB = 1e9
@@ -195,7 +197,7 @@ def test_an_empty_range_says_so_instead_of_1970_ticks(draw):
     if draw == "frontier":
         fig = frontier_figure(frame, published(), "nothing")
     else:
-        fig = reproduction_figure(SimpleNamespace(frame=frame, points=published(), fits={}), (), "nothing")
+        fig = reproduction_figure(_reproduction(frame), "nothing")
     fig = laid_out(fig)
     for ax in fig.axes:
         assert not any("1970" in t for t in tick_labels(ax))
@@ -204,14 +206,33 @@ def test_an_empty_range_says_so_instead_of_1970_ticks(draw):
     assert "No feasible training run" in words and "1940-01-01" in words and "no device on sale" in words
 
 
+def _reproduction(frame: pd.DataFrame, draws: int = 0) -> Reproduction:
+    """A Reproduction of a synthetic frontier: `draws` draws of its series scattered x/2 to 2x."""
+    rng = np.random.default_rng(0)
+    grid = {f"series:{r['date']}": r["flop"] for _, r in frame.iterrows() if r["feasible"]}
+    drawn = [{k: v * 2 ** rng.uniform(-1, 1) for k, v in grid.items()} for _ in range(draws)]
+    for d in drawn:
+        d.update({k: 10.0 * 2 ** rng.uniform(-1, 1) for k in HEADLINE})
+    swings = {k: [Swing(f"input_{i}", 1.0, 2.0, 10.0 / (1 + 0.1 * i), 10.0 * (1 + 0.2 * i), 10.0) for i in range(12)]
+              for k in HEADLINE} if draws else {}
+    return Reproduction([], frame, {k: 10.0 for k in HEADLINE}, {}, [{}] * draws, drawn, swings, draws, 0)
+
+
 def test_reproduction_labels_do_not_overlap_markers_or_each_other():
     frame = _frontier_frame(date(1959, 1, 1), date(2026, 1, 1), months=12)
-    fits = {}
-    rep = SimpleNamespace(frame=frame, points=published(), fits=fits)
-    fig = laid_out(reproduction_figure(rep, (), "reproduction"))
+    fig = laid_out(reproduction_figure(_reproduction(frame, draws=20), "reproduction"))
     ax = fig.axes[0]
     assert_texts_do_not_overlap(ax)
     assert_legend_outside(ax)
+    assert any(c.get_label().startswith("5th-95th") for c in ax.collections)  # the band over the draws
+
+
+def test_sensitivity_tornadoes_keep_their_legends_off_the_bars():
+    fig = laid_out(sensitivity_figure(_reproduction(_frontier_frame(date(2012, 1, 1), date(2014, 1, 1)), draws=5)))
+    assert len(fig.axes) == len(HEADLINE)
+    for ax in fig.axes:
+        assert len(ax.patches) == 10  # the ten largest swings
+        assert_legend_outside(ax)
 
 
 # ------------------------------------------------------------------ projection

@@ -199,7 +199,8 @@ def _computer_offers(at: date, caps: Caps, config: FrontierConfig) -> list[Offer
 def offers_for(actor: Actor, at: date, caps: Caps, config: FrontierConfig) -> list[Offer]:
     """The devices of `actor`'s pools usable at `at`, with prices (imputed where none is
     published; a renter pays the cloud markup), links and power; fastest first."""
-    out = _computer_offers(at, caps, config) if actor.pool_open("computer", at) else []
+    out = [o for o in (_computer_offers(at, caps, config) if actor.pool_open("computer", at) else [])
+           if config.devices is None or o.key in config.devices]
     markup = config.input("cloud_markup") if actor.price_basis == "cloud" else 1.0
     return out + list(_device_offers(actor, at, config.input("volume_date_shift_days"), config.price, markup,
                                      config.devices, config.intra_link, config.inter_link))

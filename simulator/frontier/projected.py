@@ -13,7 +13,7 @@ rates (`Rates`, drawn in trend/project.py from catalog/projection_parameters.csv
   0.14 OOM a year); its power is the announced TDP, else the start device's power per
   FLOP/s falling at the FLOP-per-watt trend, at Epoch's server factor and PUE;
 - budget: the start run's budget growing at the drawn spending growth, capped at a share
-  of GDP (Cottier et al.);
+  of GDP (Cottier et al.); where the start actor's budget is not documented, the cap alone;
 - site power: from the start's largest site to the drawn 2030 campus power (log-linear,
   held after 2030; a site's power never falls); the sites a run may span: the scenario's
   max_sites, at most the drawn 2030 distributed power / one site's power, joined by the
@@ -221,10 +221,12 @@ class ProjectedMarket:
         r, c0, b = self.r, self.caps0, self.base
         t = years_between(self.start_at, at)
         acc, intra, inter, domain = self.device_at(at)
-        if config.ignore_budget or c0.budget_usd is None:
+        if config.ignore_budget:
             budget = None
         elif config.budget_usd is not None:
             budget = config.budget_usd * config.budget_scale
+        elif c0.budget_usd is None:  # the start actor's budget is not documented: only the share of GDP caps it
+            budget = r.budget_cap_usd * config.budget_scale / b.budget_scale
         else:
             budget = min(c0.budget_usd * r.spend_growth ** t, r.budget_cap_usd) * config.budget_scale / b.budget_scale
         days = config.max_duration_days or (r.run_length_days or c0.max_duration_days) * config.duration_scale

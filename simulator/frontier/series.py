@@ -123,6 +123,7 @@ def to_frame(runs: list[Run]) -> pd.DataFrame:
             "host_devices": caps.host_devices if caps and caps.host_devices else math.nan,
             "max_duration_days": caps.max_duration_days if caps else math.nan,
             "reason": r.reason, "fall_reason": r.fall_reason, "ended_by": r.ended_by, "params": r.params,
+            "actor": r.actor, "start": r.start.isoformat() if r.start else "", "duration_rule": r.duration_rule,
             "site_power_w": caps.site_power_w if caps and caps.site_power_w else math.nan,
             "async_replicas": caps.async_replicas if caps and caps.async_replicas else math.nan,
         }

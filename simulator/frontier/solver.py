@@ -38,12 +38,12 @@ from simulator.catalog.techniques import techniques, techniques_known
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
-from simulator.frontier.actors import actors_at
+from simulator.frontier.actors import actors_at, all_actors
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
 from simulator.frontier.duration import run_length_days
 from simulator.frontier.market import ActorMarket, Caps, Offer, caps_for, node_of
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, pow2_floor
-from simulator.frontier.workloads import Family, families_at
+from simulator.frontier.workloads import Family, families, families_at
 from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, PFS_DAY_FLOP
 
@@ -54,6 +54,7 @@ PROJECTION_CONSTRAINTS = ("budget", "power", "chips", "sites", "host", "batch", 
                           "data")
 __all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve"]
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
+PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
 MAX_HALVINGS = 16
 #: The network an unsized family trains, for its checkpoint in the failure model only (a
 #: network fitted to one device; its checkpoint is seconds at any era's storage).
@@ -293,11 +294,14 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     mfu = config.input(req.fam.utilization)
     if n > lim.node and lim.how in ("sync_data_parallel_multi_node", "async_data_parallel"):
         mfu *= config.input(req.fam.multi_node_efficiency or "multi_node_efficiency")
+    if config.min_utilization and mfu < config.min_utilization * req.util.eff.gemm:
+        return Run(feasible=False, reason=f"utilization {mfu:.2f} below {config.min_utilization:g} x the device's best "
+                   f"({req.util.eff.gemm:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
     goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, config)
     flop = n * peak * mfu * goodput * hours * HOUR_S
     used = ("single_device",) if n == 1 else (lim.how,)
     common = _common(req, offer, acc, precision, "network fitted to one device", used)
-    extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 else ())
+    extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 and req.fam.per_device_batch_facts else ())
     if lim.limited_by == "batch" and lim.independent and req.fam.learner_batch:
         extra += (f"{req.fam.ref}.learner",)
     common["inputs"] = tuple(dict.fromkeys(common["inputs"] + extra))
@@ -545,7 +549,7 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
         # largest bound first: an actor whose run could not beat the best so far even at full
         # utilization is not solved (the answer is the same, found sooner)
         for ub, actor, fam, start, caps, offers in sorted(candidates, key=lambda c: -c[0]):
-            if best is not None and ub <= best.flop:
+            if PRUNE and best is not None and ub <= best.flop:
                 break
             req = Request(at, start, fam, _known(start, config, actor.key), caps, config, util,
                           (actor.ref, fam.since[0].ref))
@@ -553,9 +557,20 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
             tried += cands
             best = run if run is not None and (best is None or run.flop > best.flop) else best
     if best is None:
-        why = "; ".join(dict.fromkeys(r.reason for r in tried if r.reason)) or f"no actor or family at {at}"
+        why = "; ".join(dict.fromkeys(r.reason for r in tried if r.reason)) or _nobody(at, config)
         return Run(at, False, why), tried
     return best, tried
+
+
+def _nobody(at: date, config: FrontierConfig) -> str:
+    """Why no run was tried at `at`: no actor trained yet, or no family existed yet."""
+    if not actors_at(at, config.actors):
+        first = min(all_actors(), key=lambda a: a.since)
+        return f"no actor trained at {at} (the first, {first.key}, from {first.since})"
+    fams = [f for f in families().values() if f.view(config.withhold) is not None]
+    first = min(fams, key=lambda f: f.view(config.withhold).since[0].since)
+    return f"no workload family whose run could start before {at} (the first, {first.key}, from " \
+           f"{first.view(config.withhold).since[0].since})"
 
 
 def solve(at: date, config: FrontierConfig, util: Utilization | None = None, relax: bool = True,

@@ -102,9 +102,9 @@ class Family:
                       sizing=tuple(d for d in self.sizing if not (d.run_fact_of & withhold)),
                       seq_len=tuple(d for d in self.seq_len if not (d.run_fact_of & withhold)))
         if self.learner_facts & withhold:
-            out = replace(out, learner_batch=None, learner_actors_per_device=None)
+            out = replace(out, learner_batch=None, learner_actors_per_device=None, learner_facts=frozenset())
         if self.per_device_batch_facts & withhold:
-            out = replace(out, per_device_batch=1)
+            out = replace(out, per_device_batch=1, per_device_batch_facts=frozenset())
         return out
 
     def batch_limit(self, at: date, known: set[str], practice: float) -> tuple[float, tuple[str, ...]]:

@@ -112,6 +112,29 @@ def ceilings(config: FrontierConfig, util: Utilization) -> dict[str, float]:
     return out
 
 
+GAPS_CSV = "ceiling_gaps.csv"
+
+
+@cache
+def ceiling_gaps() -> dict[str, str]:
+    """file:run_id -> the input or mechanism whose absence leaves the run above the frontier
+    (catalog/ceiling_gaps.csv): a run above the ceiling is named, never removed."""
+    from simulator.catalog.eras import catalog_rows
+
+    return {f"{r['file']}:{r['run_id']}": r["missing"] for r in catalog_rows(GAPS_CSV, keyed=False)}
+
+
+def published_refits() -> dict[str, float | None]:
+    """The same fits on the published points (ai_and_compute.csv) over the same windows."""
+    out = {}
+    for era, (a, b, _) in windows().items():
+        pts = [p for p in published() if (date(1950, 1, 1) if era == "first_era" else a) <= p.at < b]
+        fit = fit_doubling([p.at for p in pts], [p.flop for p in pts], date(1950, 1, 1) if era == "first_era" else a,
+                           b, n_boot=0)
+        out[f"{era}_doubling_months"] = None if fit is None else fit.doubling_months
+    return out
+
+
 _UTIL: list[Utilization] = []
 
 
@@ -144,8 +167,10 @@ class Reproduction:
         return [d.get(key, math.nan) for d in self.drawn] or [self.figures.get(key, math.nan)]
 
     def ceiling(self) -> list[dict]:
-        """Per published run: its date, FLOP, the frontier's p95 at its date (its facts withheld)."""
+        """Per published run: its date, FLOP, the frontier's p95 at its date (its facts withheld),
+        and for a run above it the missing input catalog/ceiling_gaps.csv names."""
         rows = []
+        gaps = ceiling_gaps()
         for p in scored_points():
             b = band(self.distribution(f"at:{p.key}"))
             p95 = None if b is None else b[2]
@@ -153,7 +178,8 @@ class Reproduction:
             rows.append({"run": p.run_id, "system": p.system, "file": p.file, "date": p.at.isoformat(),
                          "published_flop": p.flop, "frontier_median": None if b is None else b[0],
                          "frontier_p95": p95, "ratio": ratio,
-                         "under": ratio is not None and math.log10(ratio) >= -CEILING_TOLERANCE_OOM})
+                         "under": ratio is not None and math.log10(ratio) >= -CEILING_TOLERANCE_OOM,
+                         "missing": gaps.get(p.key, "")})
         return rows
 
     def era_levels(self) -> dict[str, dict]:
@@ -185,6 +211,9 @@ class Reproduction:
             s[f"{key}_at_median_inputs"] = self.figures.get(key)
             s[f"{key}_with_facts"] = self.with_facts.get(key)
         s["published"] = {k: {"value": v, "source": src} for k, (v, src) in PUBLISHED.items()}
+        s["published_refit"] = published_refits()
+        pts = {p.run_id: p for p in published()}
+        s["published_growth_of_points"] = pts[ALPHAGO_ZERO].flop / pts[ALEXNET].flop
         s["moore_growth_same_span"] = moore_growth(_point(ALEXNET).at, _point(ALPHAGO_ZERO).at)
         s["sensitivity"] = {f: [{"input": w.key, "low_value": w.low_value, "high_value": w.high_value,
                                  "figure_at_low": w.low, "figure_at_high": w.high, "effect_oom": w.effect}
