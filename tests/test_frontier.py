@@ -168,9 +168,10 @@ def test_family_batch_rows_are_the_batch_limits_csv_values():
 
 def test_a_withheld_run_leaves_its_family_without_its_rows():
     fam = families()["search_selfplay"]
-    assert fam.learner_batch == 2048
+    assert fam.learner_bound(date(2018, 1, 1)).value == 64 * (1 + 78)  # AlphaZero's 64 learners and their actors
     seen = fam.view(frozenset({"alphazero"}))
-    assert seen.learner_batch is None and seen.learner_actors_per_device is None  # AlphaZero's ratio is gone
+    assert seen.learner_bound(date(2018, 1, 1)) is None  # AlphaZero's design is gone: the supply alone bounds
+    assert seen.learner_bound(date(2020, 1, 1)).value == 8 * (1 + 250)  # ELF OpenGo's, once published
     assert families()["transformer_lm"].view(frozenset({"transformer"})).since[0].since == date(2018, 6, 11)
     sup = families()["supervised"].view(frozenset({"goyal2017"}))
     assert not [d for d in sup.batch_limits if "goyal2017" in d.run_fact_of]

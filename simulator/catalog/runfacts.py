@@ -4,7 +4,7 @@ Every input row that is, or is derived from, a fact of one training run (its pas
 batch, worker or actor counts, cluster, model, the date it first showed a technique)
 names that run in a `run_fact_of` cell: run ids separated by ';'. The runs are those the
 reproduction compares with (`run_id` of ai_and_compute.csv and notable_runs_2012_2018.csv:
-scored runs) and the other runs the inputs come from (runs.csv). When a scored run is
+frontier_runs_2018_2026.csv: scored runs) and the other runs the inputs come from (runs.csv). When a scored run is
 compared with the frontier, the frontier is solved with its rows withheld
 (`FrontierConfig.withhold`); the loaders drop a row whose runs meet the withheld set.
 
@@ -25,7 +25,8 @@ from simulator.units import partial_date
 RUN_FACT_COLUMN = "run_fact_of"
 RUNS_CSV = "runs.csv"
 POINT_FILES = (("ai_and_compute.csv", "system", "publication_date", "training_flop"),
-               ("notable_runs_2012_2018.csv", "name", "publication_date", "training_compute_flop"))
+               ("notable_runs_2012_2018.csv", "name", "publication_date", "training_compute_flop"),
+               ("frontier_runs_2018_2026.csv", "name", "publication_date", "training_compute_flop"))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from functools import cache
 from importlib.resources import files
 from statistics import NormalDist
 
-from simulator.catalog.runfacts import parse_run_facts
+from simulator.catalog.runfacts import parse_run_facts, scored_runs
 
 UNCERTAINTY_CSV = "uncertainty.csv"
 #: z of the upper quantile named by each interval kind
@@ -51,6 +51,15 @@ class UncertainInput:
     verification: str
     run_fact_of: frozenset[str]
     notes: str
+    withheld: UncertainInput | None = None  # the range to use when the row's runs are withheld
+
+    def seen(self, withhold: frozenset[str]) -> UncertainInput:
+        """The row as a frontier scoring the runs in `withhold` may read it: its alternative
+        (columns withheld_*) when it is a fact of one of them (a fact of a run that is never
+        scored has none and stays)."""
+        if self.withheld is not None and self.run_fact_of & withhold:
+            return self.withheld
+        return self
 
     @property
     def drawn(self) -> bool:
@@ -110,10 +119,27 @@ def parse_uncertain(text: str, name: str = UNCERTAINTY_CSV) -> dict[str, Uncerta
             if not low <= mid <= high or (dist == "lognormal" and not low > 0):
                 raise ValueError(f"{name}: key={key!r}: needs low <= median <= high (and low > 0 for lognormal): "
                                  f"{low}, {mid}, {high}")
+        facts = parse_run_facts(r.get("run_fact_of", ""), f"{name}: key={key!r}")
+        alt = None
+        if r.get("withheld_source"):  # the same columns, prefixed withheld_, for the range without those runs
+            sub = {c: r.get(f"withheld_{c}", "") for c in ("low", "median", "high", "interval", "distribution", "source")}
+            sub.update(key=f"{key} (withheld)", quantity=r.get("quantity", ""), unit=r.get("unit", ""),
+                       verification=r.get("verification", ""), notes="")
+            alt = next(iter(_rows_of([sub], name).values()))
+        elif facts & scored_runs():
+            raise ValueError(f"{name}: key={key!r}: a fact of a scored run needs withheld_* columns (its range "
+                             "without that run)")
         out[key] = UncertainInput(key, r.get("quantity", ""), r.get("unit", ""), low, mid, high, interval, dist,
-                                  r["source"], r.get("verification", ""),
-                                  parse_run_facts(r.get("run_fact_of", ""), f"{name}: key={key!r}"), r.get("notes", ""))
+                                  r["source"], r.get("verification", ""), facts, r.get("notes", ""), alt)
     return out
+
+
+def _rows_of(rows: list[dict], name: str) -> dict[str, UncertainInput]:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return parse_uncertain(buf.getvalue(), name)
 
 
 @cache
@@ -122,9 +148,14 @@ def uncertain_inputs() -> dict[str, UncertainInput]:
     return parse_uncertain(files("simulator.catalog").joinpath(UNCERTAINTY_CSV).read_text(encoding="utf-8"))
 
 
-def median_of(key: str) -> float:
-    """The median (the undrawn value) of an uncertain input; KeyError naming the file if absent."""
+def uncertain_row(key: str) -> UncertainInput:
+    """The row of an uncertain input; KeyError naming the file if absent."""
     try:
-        return uncertain_inputs()[key].median
+        return uncertain_inputs()[key]
     except KeyError:
         raise KeyError(f"{UNCERTAINTY_CSV}: no row {key!r} (every uncertain input the rules read needs one)") from None
+
+
+def median_of(key: str) -> float:
+    """The median (the undrawn value) of an uncertain input."""
+    return uncertain_row(key).median

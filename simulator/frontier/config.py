@@ -18,7 +18,7 @@ from pathlib import Path
 from simulator.catalog.hardware import accelerators, links
 from simulator.catalog.runfacts import resolve_withhold
 from simulator.catalog.stacks import find_stack, stacks
-from simulator.catalog.uncertain import median_of
+from simulator.catalog.uncertain import uncertain_row
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError
@@ -108,17 +108,24 @@ class FrontierConfig:
     latency_scale: float = 1.0  # multiplies every link and hop latency (for the 2x relaxation)
     chip_scale: float = 1.0  # multiplies the chip supply of a projected year (for the 2x relaxation)
     actors: tuple[str, ...] | None = None  # actors allowed (None: every actor of catalog/actors.csv)
+    seq_len: float | None = None  # training sequence length of sized models (None: the family's series)
     withhold: frozenset[str] = frozenset()  # runs whose facts the rules may not read (catalog/runfacts.py)
-    draws: tuple[tuple[str, float], ...] = ()  # drawn values of uncertain inputs (catalog/uncertainty.csv)
+    draws: tuple[tuple[str, float], ...] = ()  # values set for uncertain inputs (catalog/uncertainty.csv)
+    quantiles: tuple[tuple[str, float], ...] = ()  # standard-normal quantiles drawn for uncertain inputs
     sources: tuple[tuple[str, str], ...] = ()
 
     def input(self, key: str) -> float:
-        """An uncertain input: its drawn value in this config, else its median
-        (catalog/uncertainty.csv)."""
+        """An uncertain input: its value set in this config, else its value at the drawn
+        quantile, else its median (catalog/uncertainty.csv), from the range a frontier
+        withholding `withhold` may read."""
         for k, v in self.draws:
             if k == key:
                 return v
-        return median_of(key)
+        row = uncertain_row(key).seen(self.withhold)
+        for k, z in self.quantiles:
+            if k == key:
+                return row.quantile(z)
+        return row.median
 
     @property
     def failure_rate(self) -> float:
@@ -133,9 +140,15 @@ class FrontierConfig:
         return self.restart_s if self.restart_s is not None else self.input("restart_s")
 
     def with_draws(self, values: dict[str, float]) -> FrontierConfig:
-        """A copy with these inputs drawn (replacing earlier draws of the same keys)."""
+        """A copy with these inputs set to values (replacing earlier values of the same keys)."""
         kept = tuple((k, v) for k, v in self.draws if k not in values)
         return replace(self, draws=kept + tuple(sorted(values.items())))
+
+    def with_quantiles(self, z: dict[str, float]) -> FrontierConfig:
+        """A copy with these inputs drawn at standard-normal quantiles z (each mapped through the
+        input's range, or through its withheld range where the config withholds its runs)."""
+        kept = tuple((k, v) for k, v in self.quantiles if k not in z)
+        return replace(self, quantiles=kept + tuple(sorted(z.items())))
 
     def withholding(self, runs) -> FrontierConfig:
         """A copy that also withholds the facts of `runs` (run ids)."""
@@ -179,7 +192,7 @@ class FrontierConfig:
                 continue
             v = getattr(self, f.name)
             if v is not None:
-                if f.name == "draws":
+                if f.name in ("draws", "quantiles"):
                     continue
                 table[f.name] = v.isoformat() if isinstance(v, date) else (
                     sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)
@@ -190,7 +203,7 @@ class FrontierConfig:
 _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "host_devices",
             "critical_batch_scale", "max_waste", "failure_rate_per_device_hour", "checkpoint_bytes_per_s",
             "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "supply_scale", "host_scale",
-            "duration_scale",
+            "duration_scale", "seq_len",
             "max_tp", "min_utilization", "max_sites", "site_link_gb_s", "site_distance_km", "latency_scale",
             "chip_scale"}
 _LINKS = {"intra_link", "inter_link"}
@@ -227,7 +240,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
                 raise bad("must be in (0, 1)")
             if key == "min_utilization" and not value <= 1:
                 raise bad("must be in (0, 1]")
-            if key == "max_sites" and not (value >= 1 and float(value).is_integer()):
+            if key in ("max_sites", "seq_len") and not (value >= 1 and float(value).is_integer()):
                 raise bad("must be a whole number >= 1")
             if key not in sources or not str(sources[key]).strip():
                 raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")

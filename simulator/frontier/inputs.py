@@ -130,9 +130,20 @@ def input_rows(withhold: frozenset[str] = frozenset()) -> tuple[InputRow, ...]:
     return tuple(r for r in all_input_rows() if not (r.run_fact_of & withhold))
 
 
+_INDEX: dict[int, tuple[tuple, dict]] = {}
+
+
 def rows_of(quantity: str, rows: tuple[InputRow, ...], actor: str | None = None) -> list[InputRow]:
-    return sorted((r for r in rows if r.quantity == quantity and (actor is None or r.actor_key == actor)),
-                  key=lambda r: r.since)
+    """The rows of `quantity` (of `actor`; every actor's for None), oldest first (indexed once
+    per tuple of rows: the loaders hand out the same tuple for the same withheld runs)."""
+    kept = _INDEX.get(id(rows))
+    if kept is None or kept[0] is not rows:
+        index: dict = {}
+        for r in sorted(rows, key=lambda r: r.since):
+            index.setdefault((r.quantity, r.actor_key), []).append(r)
+            index.setdefault((r.quantity, None), []).append(r)
+        kept = _INDEX[id(rows)] = (rows, index)
+    return kept[1].get((quantity, actor), [])
 
 
 def value_at(quantity: str, at: date, rows: tuple[InputRow, ...] | None = None, actor: str | None = None,

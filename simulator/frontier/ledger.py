@@ -37,12 +37,9 @@ def run_facts() -> tuple[dict, ...]:
     for r in _async_rows():
         add(ASYNC_CSV, r.key, r.run_fact_of, r.since, f"{r.replicas:g} asynchronous replicas")
     for f in families().values():
-        for d in (*f.since, *f.batch_limits, *f.sizing, *f.seq_len):
+        for d in (*f.since, *f.batch_limits, *f.sizing, *f.seq_len, *f.learners):
             add(WORKLOADS_TOML, d.key, d.run_fact_of, d.since, f"{f.key}: {d.key.split('.', 1)[1]} = {d.value:g}"
                 if d.value else f"{f.key}: {d.key.split('.', 1)[1]}")
-        add(WORKLOADS_TOML, f"{f.key}.learner", f.learner_facts, None,
-            f"{f.key}: learner batch {f.learner_batch:g}, {f.learner_actors_per_device:g} actors per learner"
-            if f.learner_batch else f"{f.key}: learner")
         add(WORKLOADS_TOML, f"{f.key}.per_device_batch", f.per_device_batch_facts, None,
             f"{f.key}: per-device batch {f.per_device_batch}")
     for k, u in uncertain_inputs().items():

@@ -177,9 +177,22 @@ def notable_runs() -> tuple[Published, ...]:
     return tuple(out)
 
 
+FRONTIER_RUNS_CSV = "frontier_runs_2018_2026.csv"
+
+
+@cache
+def frontier_runs() -> tuple[Published, ...]:
+    """The largest published runs 2018-2026 (Epoch AI's data: running records and runs within
+    3x of them; catalog/frontier_runs_2018_2026.csv) as points."""
+    text = files("simulator.catalog").joinpath(FRONTIER_RUNS_CSV).read_text(encoding="utf-8")
+    return tuple(Published(r["name"], date.fromisoformat(r["publication_date"]), float(r["training_compute_flop"]),
+                           "post-2018 (Epoch AI)", r["source"], r["run_id"], FRONTIER_RUNS_CSV)
+                 for r in csv.DictReader(io.StringIO(text)) if r["publication_date"] and r["training_compute_flop"])
+
+
 def scored_points() -> tuple[Published, ...]:
-    """Every published run the reproduction compares with the frontier (both files)."""
-    return published() + notable_runs()
+    """Every published run the reproduction compares with the frontier (the three files)."""
+    return published() + notable_runs() + frontier_runs()
 
 
 def compare(config: FrontierConfig, names=LANDMARKS, util: Utilization | None = None) -> list[tuple[Published, Run]]:

@@ -35,6 +35,7 @@ from functools import cache
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
 from simulator.catalog.techniques import techniques, techniques_known
+from simulator.catalog.uncertain import uncertain_row
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
@@ -235,8 +236,8 @@ def _limits(req: Request, offer: Offer, model, b_max: float, sites: int) -> _Lim
         limits["batch"] = max(1.0, b_max) * _model_parallel(model, node, req.known, config)
     elif not batch_free:
         limits["batch"] = learners
-    elif fam.learner_batch:  # the learner stays batch-bound; actors scale with it
-        limits["batch"] = fam.learner_batch / per_device * (1 + fam.learner_actors_per_device)
+    elif (design := fam.learner_bound(req.start)) is not None:  # the learner stays batch-bound
+        limits["batch"] = design.value
     hours = caps.max_duration_days * 24
     if offer.max_hours is not None:
         hours = min(hours, offer.max_hours)
@@ -272,10 +273,9 @@ def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: s
     config = req.config
     refs = req.refs + req.caps.refs + (req.fam.ref,) + (f"devices:{offer.key}",)
     refs += _technique_refs(used, req.start, config, req.caps.actor)
-    if config.failure_rate_per_device_hour is None:
-        refs += ("uncertainty.csv:device_hours_per_failure",)
-    if config.restart_s is None:
-        refs += ("uncertainty.csv:restart_s",)
+    for key, fixed in (("device_hours_per_failure", config.failure_rate_per_device_hour), ("restart_s", config.restart_s)):
+        if fixed is None and uncertain_row(key).seen(config.withhold) is uncertain_row(key):
+            refs += (f"uncertainty.csv:{key}",)  # the row itself, not its withheld range
     return {"at": req.at, "family": req.fam.key, "model": model_name, "device": offer.key, "device_name": acc.name,
             "precision": precision.value, "caps": req.caps, "actor": req.caps.actor, "start": req.start,
             "duration_rule": req.caps.duration_rule, "inputs": tuple(dict.fromkeys(refs))}
@@ -302,8 +302,8 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     used = ("single_device",) if n == 1 else (lim.how,)
     common = _common(req, offer, acc, precision, "network fitted to one device", used)
     extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 and req.fam.per_device_batch_facts else ())
-    if lim.limited_by == "batch" and lim.independent and req.fam.learner_batch:
-        extra += (f"{req.fam.ref}.learner",)
+    if lim.independent and (design := req.fam.learner_bound(req.start)) is not None:
+        extra += (design.ref,)
     common["inputs"] = tuple(dict.fromkeys(common["inputs"] + extra))
     return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=mfu,
                goodput=goodput, global_batch=int(min(b_max, n * max(1, req.fam.per_device_batch))),
@@ -394,7 +394,9 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     if ub <= floor:
         return []
     rule, seq = fam.rule_at(req.start), fam.seq_len_at(req.start)
-    req = replace(req, refs=req.refs + (rule.ref, seq.ref))
+    req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,)))
+    if config.seq_len:  # a scenario's length replaces the series
+        seq = replace(seq, value=config.seq_len)
     tokens = fam.tokens_available * config.data_scale
     per_param = rule.value if rule.rule == "chinchilla" else None
     sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value))
@@ -411,20 +413,51 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
         return min(n_ub, max(1.0, b_max) * _model_parallel(model, node, req.known, config)) * acc.peak(precision) \
             * hours * HOUR_S
 
-    for i in range(len(sizes) - 1, -1, -1):
-        model = sizing.shape(sizes[i], int(seq.value))
-        optimal = sizing.optimal_flop(model, rule.rule, rule.value)
-        if optimal > min(ub, bound(model)):
-            continue
-        run = run_of(sizes[i])
+    # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
+    fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value)), rule.rule, rule.value)
+            <= min(ub, bound(m))]
+    # no size beats the floor even at the device's best matrix-multiply efficiency (an upper bound of MFU)
+    best_mfu = req.util.eff.gemm_for(acc.name, precision)
+    if not fits or max(min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs))
+                       for m in (sizing.shape(p, int(seq.value)) for p in fits)) * best_mfu <= floor:
+        return []
+    memo: dict[float, Run | None] = {}
+
+    def at(i: int) -> Run | None:
+        if fits[i] not in memo:
+            memo[fits[i]] = run_of(fits[i])
+        return memo[fits[i]]
+
+    def reaches(i: int) -> bool | None:
+        """Whether size i trains compute-optimally (None: it cannot beat the floor)."""
+        run = at(i)
         if run is None:
-            break  # smaller models cannot beat the floor either
-        if run.feasible and run.flop >= optimal:
-            # the next smaller size, trained on more tokens, may use the devices better
-            smaller = run_of(sizes[i - 1]) if i else None
-            return tried[-1:] + [run] + ([smaller] if smaller is not None and smaller.feasible else [])
-        tried.append(run)
-    return [r for r in tried if not r.feasible][-1:]
+            return None
+        model = sizing.shape(fits[i], int(seq.value))
+        return run.feasible and run.flop >= sizing.optimal_flop(model, rule.rule, rule.value)
+
+    # the largest size that reaches its compute-optimal run, by bisection (a larger model needs more compute
+    # for the same devices, so reaching it is monotone in the size; smaller models beat a floor less easily)
+    lo, hi, best = 0, len(fits) - 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        ok = reaches(mid)
+        if ok:
+            best, lo = mid, mid + 1
+        elif ok is None:
+            lo = mid + 1  # this size cannot beat the floor: a smaller one cannot either
+        else:
+            hi = mid - 1
+    if best is None:
+        failed = [r for r in memo.values() if r is not None and not r.feasible]
+        return failed[-1:]
+    # the next larger size (under-trained) and the next smaller one (trained on more tokens) may use
+    # the devices better
+    out = [at(best)]
+    for j in (best + 1, best - 1):
+        if 0 <= j < len(fits) and (r := at(j)) is not None and r.feasible:
+            out.append(r)
+    return out
 
 
 # ------------------------------------------------------------------ one market
@@ -439,13 +472,43 @@ def _technique_refs(used: tuple[str, ...], start: date, config: FrontierConfig, 
     return tuple(out)
 
 
+def _merits(o: Offer, start: date, lag: float) -> tuple[float, ...] | None:
+    peak = o.acc.peak(_precision(o.acc, start, lag))
+    if not peak or not o.watts or not math.isfinite(o.price) or o.price <= 0:
+        return None
+    bw = o.acc.memory_bandwidth_bytes_per_s or 0.0
+    link = lambda x: 0.0 if x is None else x.bandwidth_bytes_per_s  # noqa: E731
+    return (peak, peak / o.watts, peak / o.price, o.acc.memory_bytes, bw, link(o.intra), link(o.inter),
+            float(o.node_default or 1))
+
+
+def _undominated(offers: list[Offer], caps: Caps, start: date, lag: float) -> list[Offer]:
+    """The offers no other offer beats in every respect: an offer that another matches or beats
+    in peak, FLOP/s per watt, FLOP/s per dollar, memory, memory bandwidth, links and scale-up
+    domain cannot give a larger run, unless a cluster of its own gives it a supply of its own
+    (a site known by its power takes any device). Offers missing one of these are all kept."""
+    own = {k for k, _ in caps.clusters}
+    merits = {o.key: _merits(o, start, lag) for o in offers}
+    out = []
+    for o in offers:
+        m = merits[o.key]
+        if m is None or o.key in own or "" in own:
+            out.append(o)
+            continue
+        beaten = any(q is not o and (mq := merits[q.key]) is not None and mq != m and
+                     all(a >= b for a, b in zip(mq, m, strict=True)) for q in offers)
+        if not beaten:
+            out.append(o)
+    return out
+
+
 def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tuple[Run | None, list[Run]]:
     """The largest run of `req.fam` over the offers (spread over more sites while a
     site's power limits it and the caps allow) that beats `floor`, and every candidate tried."""
     caps, config = req.caps, req.config
     tried: list[Run] = []
     lag = config.input("technique_adoption_lag_days")
-    for offer in offers:
+    for offer in (_undominated(offers, caps, req.start, lag) if PRUNE else offers):
         acc0 = offer.acc
         precision = _precision(acc0, req.start, lag)
         if not acc0.peak(precision):

@@ -41,6 +41,9 @@ from simulator.specs import (
 #: another): TPU pods are one scale-up domain of 256-8,960 chips, and every tp up to the
 #: pod would be tried otherwise. A search-space limit for speed, not a sourced fact.
 MAX_TP = 64
+#: The techniques that change the layout search (the others decide what a run may do, not how it is laid out).
+SEARCHED = frozenset({"pipeline_parallel", "tensor_parallel", "interleaved_pipeline", "activation_recompute",
+                      "selective_recompute_sequence_parallel", "sharded_data_parallel", "flash_attention"})
 #: Stand-in link for one-device clusters (never used: nothing is communicated).
 NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
 
@@ -96,7 +99,8 @@ class Utilization:
         runs it (None: DeepSpeed's combination rules, gradient reduction overlapped), spread
         over `sites` sites joined by `site_link`; every link and hop latency x `latency_scale`."""
         attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
-        key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, frozenset(known), batches,
+        known = frozenset(known) & SEARCHED  # the cache key holds only what changes the search
+        key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, known, batches,
                precision, attention, max_tp, stack, sites, site_link if sites > 1 else None, latency_scale)
         if key not in self._cache:
             if latency_scale != 1.0:

@@ -25,8 +25,7 @@ from simulator.costs.batch import batch_limits
 
 WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "kind", "since", "source", "techniques", "per_device_batch", "per_device_batch_source",
-         "per_device_batch_run_fact_of", "batch_practice", "batch_limits", "batch_free_with", "learner_batch",
-         "learner_batch_row", "learner_actors_per_device", "learner_source", "learner_run_fact_of", "utilization",
+         "per_device_batch_run_fact_of", "batch_practice", "batch_limits", "batch_free_with", "learners", "utilization",
          "multi_node_efficiency", "async_efficiency", "algorithmic_halving", "critical_batch", "tokens_available",
          "max_epochs", "data_source", "sizing", "seq_len"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique", "run_fact_of"}
@@ -65,9 +64,7 @@ class Family:
     batch_practice: str | None = None
     batch_limits: tuple[Dated, ...] = ()
     batch_free_with: str | None = None
-    learner_batch: float | None = None
-    learner_actors_per_device: float | None = None
-    learner_facts: frozenset[str] = frozenset()
+    learners: tuple[Dated, ...] = ()  # self-play designs: value = learner devices x (1 + actors per device)
     utilization: str | None = None
     multi_node_efficiency: str | None = None
     async_efficiency: str | None = None
@@ -100,9 +97,8 @@ class Family:
         out = replace(self, since=since,
                       batch_limits=tuple(d for d in self.batch_limits if not (d.run_fact_of & withhold)),
                       sizing=tuple(d for d in self.sizing if not (d.run_fact_of & withhold)),
+                      learners=tuple(d for d in self.learners if not (d.run_fact_of & withhold)),
                       seq_len=tuple(d for d in self.seq_len if not (d.run_fact_of & withhold)))
-        if self.learner_facts & withhold:
-            out = replace(out, learner_batch=None, learner_actors_per_device=None, learner_facts=frozenset())
         if self.per_device_batch_facts & withhold:
             out = replace(out, per_device_batch=1, per_device_batch_facts=frozenset())
         return out
@@ -115,6 +111,10 @@ class Family:
         if best is not None and best.value > practice:
             return best.value, (best.ref,)
         return practice, (f"uncertainty.csv:{self.batch_practice}",)
+
+    def learner_bound(self, at: date) -> Dated | None:
+        """The largest self-play design documented by `at` (None: none, the supply alone bounds)."""
+        return max((d for d in self.learners if d.since <= at), key=lambda d: d.value, default=None)
 
     def rule_at(self, at: date) -> Dated | None:
         """The compute-optimal sizing rule in force at `at` (the first before any)."""
@@ -175,13 +175,14 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
             raise ValueError(f"{here}: unknown technique {s['technique']!r}")
         steps.append(Dated(f"{key}.batch_limits[{i}]", _date(s["since"], here), float(s["examples"]), source,
                            _facts(s.get("run_fact_of"), here), s.get("technique")))
-    if "learner_batch_row" in t:
-        row = batch_rows.get(t["learner_batch_row"])
-        if row is None or row.batch_size != t.get("learner_batch"):
-            raise ValueError(f"{where}: learner_batch={t.get('learner_batch')!r} is not the batch of batch_limits.csv "
-                             f"row {t['learner_batch_row']!r}")
-    if ("learner_batch" in t) != ("learner_source" in t):
-        raise ValueError(f"{where}: learner_batch needs learner_source")
+    learners = []
+    for i, d in enumerate(t.get("learners", [])):
+        here = f"{where} learners[{i}]"
+        if not (d.get("devices", 0) > 0 and d.get("actors_per_device", -1) >= 0 and str(d.get("source", "")).strip()):
+            raise ValueError(f"{here}: needs since, devices > 0, actors_per_device >= 0 and source")
+        learners.append(Dated(f"{key}.learners[{i}]", _date(d["since"], here),
+                              float(d["devices"]) * (1 + float(d["actors_per_device"])), d["source"],
+                              _facts(d.get("run_fact_of"), here)))
     sizing = []
     for i, s in enumerate(t.get("sizing", [])):
         here = f"{where} sizing[{i}]"
@@ -203,8 +204,8 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
     return Family(
         key, t["name"], t["kind"], t["source"], tuple(sorted(since, key=lambda d: d.since)), frozenset(t["techniques"]),
         int(t.get("per_device_batch", 1)), _facts(t.get("per_device_batch_run_fact_of"), where),
-        t.get("batch_practice"), tuple(steps), t.get("batch_free_with"), t.get("learner_batch"),
-        t.get("learner_actors_per_device"), _facts(t.get("learner_run_fact_of"), where), t.get("utilization"),
+        t.get("batch_practice"), tuple(steps), t.get("batch_free_with"), tuple(sorted(learners, key=lambda d: d.since)),
+        t.get("utilization"),
         t.get("multi_node_efficiency"), t.get("async_efficiency"), t.get("algorithmic_halving"),
         t.get("critical_batch") == "kaplan", float(t.get("tokens_available", float("inf"))),
         float(t.get("max_epochs", 1.0)), tuple(sorted(sizing, key=lambda d: d.since)),

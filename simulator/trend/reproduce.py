@@ -26,12 +26,13 @@ import pandas as pd
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.ranges import FRONTIER_INPUTS_END
 from simulator.catalog.runfacts import scored_runs
+from simulator.catalog.uncertain import uncertain_inputs
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.series import Published, date_grid, frontier_series, published, scored_points, to_frame
 from simulator.frontier.solver import Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.fit import fit_doubling, moore_growth, years
-from simulator.trend.uncertainty import Swing, band, draw_values, evaluate_many, percentile_of, swing_values, swings
+from simulator.trend.uncertainty import Swing, band, draw_quantiles, evaluate_many, percentile_of, swing_values, swings
 
 ALEXNET, ALPHAGO_ZERO, ALPHAZERO = "alexnet", "alphago_zero", "alphazero"
 #: The default last date: the latest era-input row it reads, so the answer does not change
@@ -157,7 +158,7 @@ class Reproduction:
     frame: pd.DataFrame
     figures: dict[str, float]  # at the median inputs (withheld)
     with_facts: dict[str, float]  # the same, reading every fact
-    draws: list[dict[str, float]] = field(default_factory=list)  # the inputs of each draw
+    draws: list[dict[str, float]] = field(default_factory=list)  # the quantiles of each draw
     drawn: list[dict[str, float]] = field(default_factory=list)  # the figures of each draw
     swings: dict[str, list[Swing]] = field(default_factory=dict)
     samples: int = 0
@@ -187,7 +188,7 @@ class Reproduction:
         the largest published run up to it in the era)."""
         out = {}
         for era, (a, b, _) in windows().items():
-            pts = sorted((p for p in published() if a <= p.at < b), key=lambda p: p.at)
+            pts = sorted((p for p in scored_points() if a <= p.at < b), key=lambda p: p.at)
             gaps, best = [], 0.0
             for p in pts:
                 best = max(best, p.flop)
@@ -228,7 +229,8 @@ class Reproduction:
 
     def draws_frame(self) -> pd.DataFrame:
         """One row per draw: its inputs and its headline figures."""
-        rows = [{**{f"input:{k}": v for k, v in values.items()},
+        inputs = uncertain_inputs()
+        rows = [{**{f"input:{k}": inputs[k].quantile(z) for k, z in values.items()},
                  **{k: figs.get(k) for k in HEADLINE + ("alexnet_to_alphago_zero_growth_from_rate",)}}
                 for values, figs in zip(self.draws, self.drawn)]
         return pd.DataFrame(rows)
@@ -270,7 +272,7 @@ def reproduce(config: FrontierConfig, start: date, end: date, step: str = "quart
     frame = to_frame(runs)
     figures = {**headline(withheld, util, series=True), **ceilings(config, util)}
     with_facts = headline(config, util)
-    values = draw_values(samples, seed) if samples else []
+    values = draw_quantiles(samples, seed) if samples else []
     tasks = [("draw", v) for v in values] + (swing_values() if samples else [])
     results = evaluate_many(config, evaluate, tasks, workers, tick("input draws and sensitivity"))
     drawn, moved = results[:len(values)], results[len(values):]

@@ -33,12 +33,18 @@ def drawn_keys() -> list[str]:
     return [k for k, u in uncertain_inputs().items() if u.drawn]
 
 
-def draw_values(samples: int, seed: int) -> list[dict[str, float]]:
-    """`samples` joint draws: {key: value} for every input with a range."""
+def draw_quantiles(samples: int, seed: int) -> list[dict[str, float]]:
+    """`samples` joint draws: {key: standard-normal quantile} for every input with a range
+    (a config maps each through the input's range: `FrontierConfig.with_quantiles`)."""
     keys = drawn_keys()
     z = np.clip(np.random.default_rng(seed).standard_normal((samples, len(keys))), -Z_CLIP, Z_CLIP)
+    return [{k: float(z[i, j]) for j, k in enumerate(keys)} for i in range(samples)]
+
+
+def draw_values(samples: int, seed: int) -> list[dict[str, float]]:
+    """The values of `draw_quantiles` through each input's own range (nothing withheld)."""
     inputs = uncertain_inputs()
-    return [{k: inputs[k].quantile(float(z[i, j])) for j, k in enumerate(keys)} for i in range(samples)]
+    return [{k: inputs[k].quantile(z) for k, z in d.items()} for d in draw_quantiles(samples, seed)]
 
 
 _STATE: dict = {}
@@ -49,18 +55,18 @@ def _init(evaluate, config) -> None:
 
 
 def _one(task: tuple[str, dict[str, float]]) -> dict[str, float]:
-    kind, values = task
-    return _STATE["evaluate"](_STATE["config"].with_draws(values), kind)
+    kind, z = task
+    return _STATE["evaluate"](_STATE["config"].with_quantiles(z), kind)
 
 
 def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, str], dict[str, float]],
                   tasks: list[tuple[str, dict[str, float]]], workers: int = 1, progress=None) -> list[dict[str, float]]:
-    """`evaluate(config with the task's values, the task's kind)` for every task, in order,
+    """`evaluate(config with the task's quantiles, the task's kind)` for every task, in order,
     in `workers` processes (spawned; `evaluate` must be a module-level function)."""
     out: list[dict[str, float]] = []
     if workers <= 1 or len(tasks) < 2:
-        for i, (kind, values) in enumerate(tasks):
-            out.append(evaluate(config.with_draws(values), kind))
+        for i, (kind, z) in enumerate(tasks):
+            out.append(evaluate(config.with_quantiles(z), kind))
             if progress is not None:
                 progress(i + 1, len(tasks))
         return out
@@ -75,11 +81,11 @@ def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, st
 
 
 def swing_values() -> list[tuple[str, dict[str, float]]]:
-    """For each drawn input, its 5th and then its 95th percentile (the others at their medians)."""
-    inputs = uncertain_inputs()
+    """For each drawn input, its 5th and then its 95th percentile (as quantiles; the others at
+    their medians)."""
     out = []
     for k in drawn_keys():
-        out += [(k, {k: inputs[k].quantile(-Z_P95)}), (k, {k: inputs[k].quantile(Z_P95)})]
+        out += [(k, {k: -Z_P95}), (k, {k: Z_P95})]
     return out
 
 
@@ -107,10 +113,11 @@ class Swing:
 def swings(results: list[dict[str, float]], base: dict[str, float], figures: list[str]) -> dict[str, list[Swing]]:
     """Per figure, every drawn input's swing from the results of `swing_values()` (in its
     order), largest effect first."""
-    values = swing_values()
+    values, inputs = swing_values(), uncertain_inputs()
     out: dict[str, list[Swing]] = {f: [] for f in figures}
     for i in range(0, len(values), 2):
-        key, lo_v, hi_v = values[i][0], values[i][1][values[i][0]], values[i + 1][1][values[i][0]]
+        key = values[i][0]
+        lo_v, hi_v = inputs[key].quantile(-Z_P95), inputs[key].quantile(Z_P95)
         for f in figures:
             out[f].append(Swing(key, lo_v, hi_v, results[i].get(f, math.nan), results[i + 1].get(f, math.nan),
                                 base.get(f, math.nan)))
