@@ -94,7 +94,7 @@ def test_unknown_kind_is_one_line_exit_2_listing_the_kinds(capsys):
     code, out, err = run(capsys, "catalog", "gpus")
     assert code == 2 and out == ""
     assert one_line(err) == ("error: unknown catalog 'gpus'; one of: accelerators, links, models, techniques, "
-                             "stacks")
+                             "stacks, run-facts, actors")
 
 
 def test_ambiguous_accelerator_in_a_scenario_is_one_line_exit_2(capsys, tmp_path):

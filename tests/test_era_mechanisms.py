@@ -8,7 +8,6 @@ import math
 import re
 from dataclasses import replace
 from datetime import date, timedelta
-from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,12 @@ from simulator.costs import collectives as coll
 from simulator.costs.step import check_layout
 from simulator.frontier import inputs, sizing
 from simulator.frontier import solver as solver_module
-from simulator.frontier.config import load_frontier, parse_frontier
 from simulator.frontier.actors import actors
+from simulator.frontier.config import load_frontier, parse_frontier
 from simulator.frontier.market import ActorMarket, caps_for
 from simulator.frontier.solver import solve
-from simulator.frontier.workloads import families
 from simulator.frontier.utilization import Utilization
+from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError, find_model
 from simulator.search.rank import best_layout_closed_form, search_layouts
 from simulator.specs import Cluster, Layout, Precision, Reason, Recompute, Schedule, SearchSpace, Zero

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from simulator.catalog import eras
-from simulator.catalog.techniques import techniques, techniques_known
 from simulator.catalog.hardware import accelerators
+from simulator.catalog.techniques import techniques, techniques_known
 from simulator.specs import Precision
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -103,12 +103,16 @@ def _reproduce_folder(root) -> Path:
                      "primary_binding": "duration" if d.year < 2012 else "supply", "reason": "" if i > 2 else "none",
                      **{f"extra_{k}": 1.0 for k in range(25)}})
     pd.DataFrame(rows).to_csv(run_dir / "frontier.csv", index=False)
-    summary = {"scenario": "baseline", "modern_doubling_months": 4.185839549726217,
-               "modern_doubling_ci": [4.135520209454327, 4.223074801729073], "first_era_doubling_months": 35.8,
-               "alexnet_to_alphago_zero_growth": 134662.12510705693, "moore_growth_same_span": 5.752936020146806,
+    summary = {"scenario": "baseline", "samples": 200, "modern_doubling_months_median": 4.185839549726217,
+               "modern_doubling_months_band": [4.135520209454327, 4.223074801729073],
+               "modern_doubling_months_published_percentile": 0.0, "modern_doubling_months_with_facts": 4.5,
+               "first_era_doubling_months_median": 35.8, "alexnet_to_alphago_zero_growth_median": 134662.12510705693,
                "published": {"modern_doubling_months": 3.43, "alexnet_to_alphago_zero_growth_of_points": 319361.27},
-               "first_era_points": {"points": [{"system": "NETtalk", "date": "1987-06-06",
-                                                "published_flop": 28300000000.0}], "compared": 6},
+               "ceiling": [{"run": "NETtalk", "date": "1987-06-06", "published_flop": 28300000000.0, "under": True},
+                           {"run": "AlphaGo Zero", "date": "2017-10-18", "published_flop": 3.41e23, "under": False}],
+               "era_levels": {"modern": {"median_oom": -0.0213, "points": 9}},
+               "sensitivity": {"modern_doubling_months": [{"input": "run_share", "effect_oom": 0.12345},
+                                                          {"input": "restart_s", "effect_oom": None}]},
                "binding_by_era": {"modern": {"data": 0.583, "supply": 0.167}}}
     (run_dir / "summary.json").write_text(json.dumps(summary))
     (run_dir / "meta.json").write_text(json.dumps({"version": "0.1.0", "argv": ["x", "reproduce"],
@@ -147,6 +151,8 @@ def test_report_numbers_are_formatted_for_people(reproduce_page):
     assert "published.modern doubling months" in text  # nested values flattened to dotted keys
     assert "NETtalk" in text  # a list of records becomes a table
     assert "binding constraint by era" in text and "58%" in text  # the CLI's key table
+    assert "1 of 2 published runs" in text and "above it AlphaGo Zero (2017-10)" in text  # the ceiling
+    assert "run_share 0.12" in text and "-0.0213" in text  # what moves it, the level
 
 
 def test_report_shows_the_rows_that_matter(reproduce_page):

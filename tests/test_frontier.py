@@ -10,7 +10,6 @@ from itertools import pairwise
 import pytest
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.catalog.techniques import techniques
 from simulator.costs import failures as cf
 from simulator.costs.batch import batch_limits
 from simulator.frontier import inputs
@@ -18,6 +17,7 @@ from simulator.frontier import solver as solver_module
 from simulator.frontier.actors import actors, actors_at
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, load_frontier, parse_frontier
 from simulator.frontier.decompose import FACTORS, decompose, jumps
+from simulator.frontier.ledger import facts_of
 from simulator.frontier.market import ActorMarket, caps_for
 from simulator.frontier.series import LANDMARKS, compare, date_grid, frontier_series, published, to_frame
 from simulator.frontier.solver import _known, solve
@@ -289,10 +289,13 @@ def test_jumps_name_what_changed(util):
 
 
 def test_pruned_and_full_searches_give_the_same_run(util, monkeypatch):
-    """Actors whose bound cannot beat the best so far are skipped: the answer must not change."""
-    at_dates = (date(1987, 6, 1), date(2016, 11, 5), date(2020, 7, 1), date(2025, 1, 1))
+    """Actors whose bound cannot beat the best so far are skipped, dominated offers dropped and
+    model sizes bisected: the answer must not change against trying everything."""
+    at_dates = (date(1987, 6, 1), date(2016, 11, 5), date(2018, 7, 1), date(2020, 7, 1), date(2025, 1, 1),
+                date(2026, 7, 1))
     pruned = [solve(d, BASE, util, relax=False) for d in at_dates]
     monkeypatch.setattr(solver_module, "PRUNE", False)
+    monkeypatch.setattr(solver_module, "SIZE_BOUND", False)
     full = [solve(d, BASE, util, relax=False) for d in at_dates]
     for a, b in zip(pruned, full, strict=True):
         assert (a.flop, a.actor, a.device, a.n_devices) == (b.flop, b.actor, b.device, b.n_devices)
@@ -315,6 +318,7 @@ def test_landmarks_are_compared_with_their_published_compute(util):
     assert points["AlphaGo Zero"].flop == pytest.approx(1850 * 8.64e19, rel=0.01)
     for p, run in compare(BASE, util=util):
         assert p.system in LANDMARKS and run.at == p.at and run.feasible
+        assert not [ref for ref in run.inputs if p.run_id in facts_of(ref)], p.system
 
 
 def test_grid_and_frame():

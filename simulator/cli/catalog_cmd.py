@@ -111,6 +111,19 @@ TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
             _KEY, _Col("available", _available), _Col("name", _text("name"), text=True),
         ]),
     ],
+    "run-facts": [
+        ("input rows that are facts of a training run (withheld when that run is scored; * a scored run)", [
+            _Col("file", _text("file")), _Col("key", _text("key")),
+            _Col("runs", lambda r: " ".join(x + ("*" if x in r["scored"] else "") for x in r["runs"])),
+            _Col("what", _text("what"), text=True),
+        ]),
+    ],
+    "actors": [
+        ("actors: who trained, from when, on which devices, how they paid", [
+            _KEY, _Col("kind", _text("kind")), _Col("since", _date("since")), _Col("until", _date("until")),
+            _Col("flagship", _date("flagship_from")), _Col("pools", _text("pools"), text=True),
+        ]),
+    ],
     "stacks": [
         ("software stacks (ZeRO: most / most with pipeline / default; flags below)", [
             _KEY, _Col("since", _date("since")),
@@ -194,21 +207,45 @@ def render_catalog(kind: str, rows: list[dict], width: int | None) -> list[tuple
     return [(title, *_table(cols, rows, width)) for title, cols in layout]
 
 
+#: Tables of the frontier's own catalog (listed through the frontier's loaders).
+FRONTIER_KINDS = ("run-facts", "actors")
+
+
+def _frontier_listing(kind: str) -> list[dict]:
+    if kind == "run-facts":
+        from simulator.frontier.ledger import run_facts
+
+        return [dict(r) for r in run_facts()]
+    from simulator.frontier.actors import all_actors
+
+    return [{"key": a.key, "name": a.name, "kind": a.kind, "since": a.since.isoformat(),
+             "until": a.until.isoformat() if a.until else None,
+             "flagship_from": a.flagship_from.isoformat() if a.flagship_from else None,
+             "pools": ";".join(p + (f"@{d.isoformat()}" if d else "") for p, d in a.pools),
+             "price_basis": a.price_basis, "budget_basis": a.budget_basis, "sites_from": a.sites_from,
+             "source": a.source} for a in all_actors()]
+
+
 @app.command("catalog")
 def catalog(
-    kind: str = typer.Argument(..., metavar="KIND", help=f"What to list: {', '.join(KINDS)}."),
+    kind: str = typer.Argument(..., metavar="KIND", help=f"What to list: {', '.join(KINDS + FRONTIER_KINDS)}."),
     as_json: bool = typer.Option(False, "--json", help="Print every row as JSON, every field in full."),
     wide: bool = typer.Option(False, "--wide", help="Names and sources in full (lines longer than the terminal)."),
 ) -> None:
     """List the packaged catalog: every row with its key numbers and its source."""
+    wanted = str(kind).strip().lower().replace("_", "-")
     try:
-        kind = catalog_kind(kind)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    try:
-        rows = catalog_listing(kind)
-    except ValueError as exc:  # a damaged package file: one line naming file, key and column
-        raise BadInput(str(exc)) from None
+        if wanted in FRONTIER_KINDS or wanted in ("run-fact", "actor"):
+            kind = wanted if wanted in FRONTIER_KINDS else f"{wanted}s"
+            rows = _frontier_listing(kind)
+        else:
+            kind = catalog_kind(kind)
+            rows = catalog_listing(kind)
+    except ValueError as exc:  # an unknown kind, or a damaged package file: one line naming file, key and column
+        message = str(exc)
+        if message.startswith("unknown catalog"):
+            message = f"unknown catalog {kind!r}; one of: {', '.join(KINDS + FRONTIER_KINDS)}"
+        raise BadInput(message) from None
     if as_json:
         out.print_json(_json({"kind": kind, "rows": rows}))
         return

@@ -229,7 +229,7 @@ def reproduce(
             out.print(f"level, {era}: the frontier's median is {lv['median_oom']:+.1f} orders of magnitude from the "
                       f"largest published run so far (median over {lv['points']} points)", soft_wrap=True)
     for key, swings in s["sensitivity"].items():
-        top = ", ".join(f"{w['input']} {w['effect_oom']:.2f}" for w in swings[:3] if w["effect_oom"] is not None)
+        top = ", ".join(f"{w['input']} {w['effect_oom']:.2f}" for w in swings[:10] if w["effect_oom"] is not None)
         out.print(f"moves {key} most (orders of magnitude over its 90% range): {top or 'none'}", soft_wrap=True)
     for era, shares in s["binding_by_era"].items():
         out.print(f"binding constraint, {era}: {_binding_text(shares)}", soft_wrap=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -113,19 +113,21 @@ class FrontierConfig:
     draws: tuple[tuple[str, float], ...] = ()  # values set for uncertain inputs (catalog/uncertainty.csv)
     quantiles: tuple[tuple[str, float], ...] = ()  # standard-normal quantiles drawn for uncertain inputs
     sources: tuple[tuple[str, str], ...] = ()
+    _memo: dict = field(init=False, default_factory=dict, compare=False, hash=False, repr=False)
 
     def input(self, key: str) -> float:
         """An uncertain input: its value set in this config, else its value at the drawn
         quantile, else its median (catalog/uncertainty.csv), from the range a frontier
         withholding `withhold` may read."""
-        for k, v in self.draws:
-            if k == key:
-                return v
-        row = uncertain_row(key).seen(self.withhold)
-        for k, z in self.quantiles:
-            if k == key:
-                return row.quantile(z)
-        return row.median
+        if key in self._memo:
+            return self._memo[key]
+        value = dict(self.draws).get(key)
+        if value is None:
+            row = uncertain_row(key).seen(self.withhold)
+            z = dict(self.quantiles).get(key)
+            value = row.median if z is None else row.quantile(z)
+        self._memo[key] = value
+        return value
 
     @property
     def failure_rate(self) -> float:
@@ -188,7 +190,7 @@ class FrontierConfig:
         """The scenario file (resolved: every key written), for the run folder."""
         table = {}
         for f in fields(self):
-            if f.name in ("name", "description", "origin", "sources"):
+            if f.name in ("name", "description", "origin", "sources", "_memo"):
                 continue
             v = getattr(self, f.name)
             if v is not None:

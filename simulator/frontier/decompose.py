@@ -57,14 +57,20 @@ def what_changed(a: Run, b: Run) -> list[str]:
         out.append(f"precision: {a.precision} -> {b.precision}")
     if b.device != a.device:
         out.append(f"device: {a.device_name} -> {b.device_name}")
+    if b.actor != a.actor:
+        out.append(f"actor: {a.actor} -> {b.actor}")
     ca, cb = a.caps, b.caps
-    if ca and cb:
+    if ca and cb and a.actor == b.actor:
         if ca.budget_usd and cb.budget_usd and not math.isclose(ca.budget_usd, cb.budget_usd, rel_tol=0.01):
             out.append(f"budget x{cb.budget_usd / ca.budget_usd:.3g}")
         elif cb.budget_usd and not ca.budget_usd:
             out.append("budget: first documented")
-        if ca.max_devices and cb.max_devices and cb.max_devices != ca.max_devices:
-            out.append(f"largest cluster {ca.max_devices:,.0f} -> {cb.max_devices:,.0f}")
+        if ca.site_power_w and cb.site_power_w and not math.isclose(ca.site_power_w, cb.site_power_w, rel_tol=0.01):
+            out.append(f"site power {ca.site_power_w / 1e6:,.3g} -> {cb.site_power_w / 1e6:,.3g} MW")
+        if dict(ca.clusters) != dict(cb.clusters):
+            out.append("clusters: " + ", ".join(f"{k or 'any'} {n:,.0f}" for k, n in cb.clusters))
+        if not math.isclose(ca.max_duration_days, cb.max_duration_days, rel_tol=0.01):
+            out.append(f"run length {ca.max_duration_days:.0f} -> {cb.max_duration_days:.0f} days ({cb.duration_rule})")
         if ca.host_devices and cb.host_devices and cb.host_devices != ca.host_devices:
             out.append(f"devices per host {ca.host_devices:,.0f} -> {cb.host_devices:,.0f}")
     if b.binding[:1] != a.binding[:1]:

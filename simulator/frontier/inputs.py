@@ -185,6 +185,7 @@ def site_power_at(at: date, rows: tuple[InputRow, ...] | None = None, actor: str
     return None if best is None else Value(best, (best_row,))
 
 
+@cache
 def device_key(name: str) -> str:
     """The catalog key a cluster row's device names ("" when it names none or an unknown one)."""
     from simulator.catalog.hardware import accelerators
@@ -227,6 +228,7 @@ class AsyncRow:
     since: date
     replicas: float
     run_fact_of: frozenset[str]
+    source: str = ""
 
     @property
     def ref(self) -> str:
@@ -236,7 +238,7 @@ class AsyncRow:
 @cache
 def _async_rows() -> tuple[AsyncRow, ...]:
     return tuple(AsyncRow(r["key"], catalog_date(r, "since", ASYNC_CSV, True), float(r["replicas"]),
-                          parse_run_facts(r.get("run_fact_of", ""), f"{ASYNC_CSV}: key={r['key']!r}"))
+                          parse_run_facts(r.get("run_fact_of", ""), f"{ASYNC_CSV}: key={r['key']!r}"), r["source"])
                  for r in catalog_rows(ASYNC_CSV) if r["read_by_rule"] == "yes")
 
 

@@ -23,27 +23,27 @@ def run_facts() -> tuple[dict, ...]:
     reg = run_registry()
     out: list[dict] = []
 
-    def add(file: str, key: str, runs, when, what: str) -> None:
+    def add(file: str, key: str, runs, when, what: str, source: str) -> None:
         if runs:
             out.append({"file": file, "key": key, "ref": f"{file}:{key}", "runs": sorted(runs),
                         "scored": sorted(r for r in runs if reg[r].scored),
-                        "date": when.isoformat() if when else None, "what": what})
+                        "date": when.isoformat() if when else None, "what": what, "source": source})
 
     for r in all_input_rows():
-        add(INPUTS_CSV, r.key, r.run_fact_of, r.since, f"{r.quantity} = {r.value:g} {r.unit} ({r.actor_key})")
+        add(INPUTS_CSV, r.key, r.run_fact_of, r.since, f"{r.quantity} = {r.value:g} {r.unit} ({r.actor_key})", r.source)
     for t in techniques().values():
         for u in t.uses:
-            add("technique_uses.csv", u.key, u.run_fact_of, u.at, f"{t.key}: {u.kind}")
+            add("technique_uses.csv", u.key, u.run_fact_of, u.at, f"{t.key}: {u.kind}", u.source)
     for r in _async_rows():
-        add(ASYNC_CSV, r.key, r.run_fact_of, r.since, f"{r.replicas:g} asynchronous replicas")
+        add(ASYNC_CSV, r.key, r.run_fact_of, r.since, f"{r.replicas:g} asynchronous replicas", r.source)
     for f in families().values():
         for d in (*f.since, *f.batch_limits, *f.sizing, *f.seq_len, *f.learners):
             add(WORKLOADS_TOML, d.key, d.run_fact_of, d.since, f"{f.key}: {d.key.split('.', 1)[1]} = {d.value:g}"
-                if d.value else f"{f.key}: {d.key.split('.', 1)[1]}")
+                if d.value else f"{f.key}: {d.key.split('.', 1)[1]}", d.source)
         add(WORKLOADS_TOML, f"{f.key}.per_device_batch", f.per_device_batch_facts, None,
-            f"{f.key}: per-device batch {f.per_device_batch}")
+            f"{f.key}: per-device batch {f.per_device_batch}", f.source)
     for k, u in uncertain_inputs().items():
-        add(UNCERTAINTY_CSV, k, u.run_fact_of, None, f"{u.quantity} ({u.median:g} {u.unit})")
+        add(UNCERTAINTY_CSV, k, u.run_fact_of, None, f"{u.quantity} ({u.median:g} {u.unit})", u.source)
     return tuple(out)
 
 

@@ -12,11 +12,11 @@ runs, pick layouts and find binding constraints the same way.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cache
 
-from simulator.catalog.eras import EPOCH_LIFETIME_YEARS, HOURS_PER_YEAR, NoPriceError, price_per_device_hour
+from simulator.catalog.eras import HOURS_PER_YEAR, NoPriceError, price_per_device_hour
 from simulator.catalog.hardware import accelerators, default_links, links
 from simulator.catalog.supply import (
     COMPUTER_KEY,
@@ -202,27 +202,43 @@ def offers_for(actor: Actor, at: date, caps: Caps, config: FrontierConfig) -> li
     out = [o for o in (_computer_offers(at, caps, config) if actor.pool_open("computer", at) else [])
            if config.devices is None or o.key in config.devices]
     markup = config.input("cloud_markup") if actor.price_basis == "cloud" else 1.0
-    return out + list(_device_offers(actor, at, config.input("volume_date_shift_days"), config.price, markup,
-                                     config.devices, config.intra_link, config.inter_link))
+    # the device market is resolved by the month (a device shipped mid-month is on offer from the
+    # next month's start; prices are those of the month's first day): the solver meets it often
+    return out + list(_device_offers(actor, at.replace(day=1), config.input("volume_date_shift_days"), config.price,
+                                     markup, config.devices, config.intra_link, config.inter_link))
 
 
 @cache
-def _device_offers(actor: Actor, at: date, shift_days: float, prefer: str, markup: float,
+def _device_offers(actor: Actor, month: date, shift_days: float, prefer: str, markup: float,
                    devices: tuple[str, ...] | None, intra_link: str | None, inter_link: str | None) -> tuple[Offer, ...]:
+    usable = tuple(k for k, acc in devices_usable(month - timedelta(days=shift_days))
+                   if actor.may_use(acc, month) and (devices is None or k in devices))
+    return _marked_up(_base_offers(month, usable, prefer, intra_link, inter_link), markup)
+
+
+@cache
+def _base_offers(month: date, usable: tuple[str, ...], prefer: str, intra_link: str | None,
+                 inter_link: str | None) -> tuple[Offer, ...]:
     out = []
-    for key, acc in devices_usable(at - timedelta(days=shift_days)):
-        if not actor.may_use(acc, at) or (devices is not None and key not in devices):
-            continue
-        price, method, why = _price(key, at, prefer)
+    catalog = dict(devices_usable(month + timedelta(days=3660)))  # every device by key
+    for key in usable:
+        acc = catalog[key]
+        price, method, why = _price(key, month, prefer)
         if not math.isfinite(price):
-            price, method = imputed_price(key, at, prefer)
+            price, method = imputed_price(key, month, prefer)
             why = "" if math.isfinite(price) else why
-        if markup != 1.0 and math.isfinite(price):
-            price, method = price * markup, f"{method} x cloud markup (uncertainty.csv)"
         intra, inter, node_default = _links(key, intra_link, inter_link)
         out.append(Offer(key, acc, price, why, intra, inter, node_default, facility_watts_per_device(key),
                          price_method=method))
     return tuple(sorted(out, key=lambda o: -max(o.acc.peak_flops_per_s.values(), default=0.0)))
+
+
+@cache
+def _marked_up(offers: tuple[Offer, ...], markup: float) -> tuple[Offer, ...]:
+    if markup == 1.0:
+        return offers
+    return tuple(replace(o, price=o.price * markup, price_method=f"{o.price_method} x cloud markup (uncertainty.csv)")
+                 if math.isfinite(o.price) else o for o in offers)
 
 
 def no_device(at: date, config: FrontierConfig, actor: Actor) -> str:

@@ -53,14 +53,16 @@ def fall_reason(before: Run, after: Run) -> str:
     ("" when none did: the earlier run is still feasible)."""
     a, b = before.caps, after.caps
     why = []
+    if before.actor != after.actor:  # another actor's inputs say nothing of the earlier run's
+        return ""
     if a.budget_usd is not None and b.budget_usd is not None and b.budget_usd < a.budget_usd * (1 - 1e-9):
         why.append(f"budget fell from {a.budget_usd:.3g} to {b.budget_usd:.3g} USD")
     if b.max_duration_days < a.max_duration_days * (1 - 1e-9):
         why.append(f"accepted run length fell from {a.max_duration_days:.0f} to {b.max_duration_days:.0f} days")
     if (a.site_power_w or 0) > (b.site_power_w or 0) * (1 + 1e-9):
         why.append("site power fell")
-    if (a.max_devices or 0) > (b.max_devices or 0) * (1 + 1e-9):
-        why.append("largest cluster fell")
+    if sum(n for _, n in a.clusters) > sum(n for _, n in b.clusters) * (1 + 1e-9):
+        why.append("the actor's clusters shrank")
     if before.device == after.device and after.price_usd_per_hour > before.price_usd_per_hour * (1 + 1e-9):
         why.append(f"{before.device} price rose from {before.price_usd_per_hour:.3g} to "
                    f"{after.price_usd_per_hour:.3g} USD/h")
@@ -196,10 +198,11 @@ def scored_points() -> tuple[Published, ...]:
 
 
 def compare(config: FrontierConfig, names=LANDMARKS, util: Utilization | None = None) -> list[tuple[Published, Run]]:
-    """(published point, simulated frontier at its date) for each named system."""
+    """(published point, simulated frontier at its date) for each named system, each solved
+    without the facts of its own run (no run scores itself)."""
     util = util or Utilization(default_efficiency())
     points = {p.system: p for p in published()}
     missing = [n for n in names if n not in points]
     if missing:
         raise KeyError(f"not in {PUBLISHED_CSV}: {missing}")
-    return [(points[n], solve(points[n].at, config, util)) for n in names]
+    return [(points[n], solve(points[n].at, config.withholding({points[n].run_id}), util)) for n in names]

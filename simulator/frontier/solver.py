@@ -56,6 +56,7 @@ PROJECTION_CONSTRAINTS = ("budget", "power", "chips", "sites", "host", "batch", 
 __all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve"]
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
+SIZE_BOUND = True  # skip the model sizes whose bound cannot beat the best run so far (tests switch it off)
 MAX_HALVINGS = 16
 #: The network an unsized family trains, for its checkpoint in the failure model only (a
 #: network fitted to one device; its checkpoint is seconds at any era's storage).
@@ -383,7 +384,7 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, sites: int) -> list[Run]:
     """The run of the family's largest sized model that trains compute-optimally (by the
     rule of the start date) within the decided length, trained on all the tokens the
-    length allows up to the data that exists; sizes are tried from the largest that could fit down."""
+    length allows up to the data that exists; the sizes are tried in order of their bound."""
     fam, caps, config = req.fam, req.caps, req.config
     hours = caps.max_duration_days * 24
     n_ub = caps.supply_devices(offer.watts, sites, offer.key) or caps.host_devices or 1.0
@@ -401,7 +402,6 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     per_param = rule.value if rule.rule == "chinchilla" else None
     sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value))
     node = max(1, int(caps.host_devices or 1))
-    tried: list[Run] = []
 
     def run_of(params: float) -> Run | None:
         model = sizing.shape(params, int(seq.value))
@@ -416,57 +416,43 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
     fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value)), rule.rule, rule.value)
             <= min(ub, bound(m))]
-    # no size beats the floor even at the device's best matrix-multiply efficiency (an upper bound of MFU)
+    # each size's bound: MFU at the device's best matrix-multiply efficiency (an upper bound of MFU), as many
+    # devices as its batch allows, the data it can see
     best_mfu = req.util.eff.gemm_for(acc.name, precision)
-    if not fits or max(min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs))
-                       for m in (sizing.shape(p, int(seq.value)) for p in fits)) * best_mfu <= floor:
+    bounds = [min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs)) * best_mfu
+              for m in (sizing.shape(p, int(seq.value)) for p in fits)]
+    if not fits or max(bounds) <= floor:
         return []
-    memo: dict[float, Run | None] = {}
-
-    def at(i: int) -> Run | None:
-        if fits[i] not in memo:
-            memo[fits[i]] = run_of(fits[i])
-        return memo[fits[i]]
-
-    def reaches(i: int) -> bool | None:
-        """Whether size i trains compute-optimally (None: it cannot beat the floor)."""
-        run = at(i)
+    # every size in order of its bound until no remaining bound beats the best run found: exact, and the
+    # large sizes whose bounds tie at the supply's are tried first. (Neither the run nor whether a size
+    # reaches its compute-optimal run is monotone in the size: memory decides the devices a size can use.)
+    found: list[Run] = []
+    top = floor
+    for i in (sorted(range(len(fits)), key=lambda k: (-bounds[k], -fits[k])) if SIZE_BOUND else range(len(fits))):
+        if SIZE_BOUND and bounds[i] <= top:
+            break
+        run = run_of(fits[i])
         if run is None:
-            return None
-        model = sizing.shape(fits[i], int(seq.value))
-        return run.feasible and run.flop >= sizing.optimal_flop(model, rule.rule, rule.value)
-
-    # the largest size that reaches its compute-optimal run, by bisection (a larger model needs more compute
-    # for the same devices, so reaching it is monotone in the size; smaller models beat a floor less easily)
-    lo, hi, best = 0, len(fits) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        ok = reaches(mid)
-        if ok:
-            best, lo = mid, mid + 1
-        elif ok is None:
-            lo = mid + 1  # this size cannot beat the floor: a smaller one cannot either
-        else:
-            hi = mid - 1
-    if best is None:
-        failed = [r for r in memo.values() if r is not None and not r.feasible]
-        return failed[-1:]
-    # the next larger size (under-trained) and the next smaller one (trained on more tokens) may use
-    # the devices better
-    out = [at(best)]
-    for j in (best + 1, best - 1):
-        if 0 <= j < len(fits) and (r := at(j)) is not None and r.feasible:
-            out.append(r)
-    return out
+            continue
+        if run.feasible:
+            top = max(top, run.flop)
+        found.append(run)
+    ok = [r for r in found if r.feasible]
+    return ok or found[-1:]
 
 
 # ------------------------------------------------------------------ one market
 def _technique_refs(used: tuple[str, ...], start: date, config: FrontierConfig, actor: str) -> tuple[str, ...]:
     """The evidence rows that made each technique used available to the actor."""
+    return _enabling_refs(used, config.withhold, config.input("technique_adoption_lag_days"), actor or None)
+
+
+@cache
+def _enabling_refs(used: tuple[str, ...], withhold: frozenset[str], lag: float, actor: str | None) -> tuple[str, ...]:
     out = []
     techs = techniques()
     for key in used:
-        found = techs[key].enabling_use(config.withhold, config.input("technique_adoption_lag_days"), actor or None)
+        found = techs[key].enabling_use(withhold, lag, actor)
         if found is not None:
             out.append(found[1].ref)
     return tuple(out)
@@ -477,7 +463,7 @@ def _merits(o: Offer, start: date, lag: float) -> tuple[float, ...] | None:
     if not peak or not o.watts or not math.isfinite(o.price) or o.price <= 0:
         return None
     bw = o.acc.memory_bandwidth_bytes_per_s or 0.0
-    link = lambda x: 0.0 if x is None else x.bandwidth_bytes_per_s  # noqa: E731
+    link = lambda x: 0.0 if x is None else x.bandwidth_bytes_per_s
     return (peak, peak / o.watts, peak / o.price, o.acc.memory_bytes, bw, link(o.intra), link(o.inter),
             float(o.node_default or 1))
 
@@ -488,18 +474,31 @@ def _undominated(offers: list[Offer], caps: Caps, start: date, lag: float) -> li
     domain cannot give a larger run, unless a cluster of its own gives it a supply of its own
     (a site known by its power takes any device). Offers missing one of these are all kept."""
     own = {k for k, _ in caps.clusters}
+    beaten = _beaten(offers, start, lag)
+    return [o for o in offers if o.key not in beaten or o.key in own or "" in own]
+
+
+_BEATEN: dict[tuple, tuple] = {}
+
+
+def _beaten(offers, start: date, lag: float) -> frozenset[str]:
+    """The keys of the offers another beats in every respect (cached by the offers' identity:
+    the market hands out the same tuple for the same month)."""
+    key = (tuple(id(o) for o in offers), start, lag)
+    hit = _BEATEN.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
+        return hit[1]
     merits = {o.key: _merits(o, start, lag) for o in offers}
-    out = []
+    out = set()
     for o in offers:
         m = merits[o.key]
-        if m is None or o.key in own or "" in own:
-            out.append(o)
-            continue
-        beaten = any(q is not o and (mq := merits[q.key]) is not None and mq != m and
-                     all(a >= b for a, b in zip(mq, m, strict=True)) for q in offers)
-        if not beaten:
-            out.append(o)
-    return out
+        if m is not None and any(q is not o and (mq := merits[q.key]) is not None and mq != m
+                                 and all(a >= b for a, b in zip(mq, m, strict=True)) for q in offers):
+            out.add(o.key)
+    if len(_BEATEN) > 100_000:
+        _BEATEN.clear()
+    _BEATEN[key] = (tuple(offers), frozenset(out))
+    return frozenset(out)
 
 
 def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tuple[Run | None, list[Run]]:
@@ -563,7 +562,7 @@ def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig)
     hours = caps.max_duration_days * 24
     lag = config.input("technique_adoption_lag_days")
     out = 0.0
-    for o in offers:
+    for o in (_undominated(offers, caps, start, lag) if PRUNE else offers):
         peak = o.acc.peak(_precision(o.acc, start, lag))
         if not peak:
             continue
@@ -597,6 +596,7 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
     else:
         candidates = []
         for actor in actors_at(at, config.actors):
+            markets: dict[float, tuple] = {}  # families with the same run length share the market
             for fam in families_at(at, config.withhold):
                 if config.families is not None and fam.key not in config.families:
                     continue
@@ -604,11 +604,14 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
                 start = at - timedelta(days=days)
                 if fam.since[0].since > start:
                     continue
-                caps, offers, no_offer = ActorMarket(actor, days, rule)(start, config)
+                if days not in markets:
+                    caps, offers, no_offer = ActorMarket(actor, days, rule)(start, config)
+                    markets[days] = (caps, offers, no_offer, _bound(caps, offers, start, config) if offers else 0.0)
+                caps, offers, no_offer, ub = markets[days]
                 if not offers:
                     tried.append(Run(at, False, no_offer, caps=caps, actor=actor.key))
                     continue
-                candidates.append((_bound(caps, offers, start, config), actor, fam, start, caps, offers))
+                candidates.append((ub, actor, fam, start, caps, offers))
         # largest bound first: an actor whose run could not beat the best so far even at full
         # utilization is not solved (the answer is the same, found sooner)
         for ub, actor, fam, start, caps, offers in sorted(candidates, key=lambda c: -c[0]):

@@ -252,38 +252,54 @@ def frontier_rows(frame: pd.DataFrame, head: int = 3, tail: int = 10) -> tuple[p
 
 
 # ------------------------------------------------------------------ key results per command
+REPRODUCE_ROWS = (("modern_doubling_months", "doubling time, 2012-2018 (months)", "3.4"),
+                  ("first_era_doubling_months", "doubling time, 1959-2012 (months)", "about 24"),
+                  ("post_2018_growth_per_year", "growth after 2018 (x a year)", "4-5 (Epoch AI)"),
+                  ("alexnet_to_alphago_zero_growth", "growth AlexNet → AlphaGo Zero (x)", ">300,000"),
+                  ("alexnet_to_alphago_zero_growth_from_rate", "the same from the fitted rate (x)", ""))
+
+
 def _key_reproduce(s: dict) -> str:
-    pub = s.get("published") or {}
-
-    def months(key: str) -> str:
-        v, ci = s.get(f"{key}_doubling_months"), s.get(f"{key}_doubling_ci")
-        if v is None:
-            return "–"
-        return f"{fmt(v)} months" + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "")
-
-    g, gci = s.get("alexnet_to_alphago_zero_growth"), s.get("alexnet_to_alphago_zero_growth_ci")
-    rows = [("doubling time, 2012-2018", months("modern"), f"3.4 months (fit {fmt(pub.get('modern_doubling_months'))})"),
-            ("doubling time, before 2012", months("first_era"), "about 2 years"),
-            ("doubling time, after 2018", months("post_2018") + (f" ({fmt(s['post_2018_growth_per_year'])}x a year)"
-                                                                 if s.get("post_2018_growth_per_year") else ""),
-             "frontier models 4-5x a year (Epoch AI)"),
-            ("growth AlexNet → AlphaGo Zero", f"{fmt(g)}x" + (f" [{fmt(gci[0])}, {fmt(gci[1])}]" if gci else ""),
-             f">300,000x ({fmt(pub.get('alexnet_to_alphago_zero_growth_of_points'))}x between the points)"),
-            ("Moore's law (2-year doubling), same span", f"{fmt(s.get('moore_growth_same_span'))}x", "")]
-    fe = s.get("first_era_points") or {}
-    if fe.get("median_oom_above") is not None:
-        rows.insert(4, ("first-era points: frontier above them (median)",
-                        f"{fmt(fe['median_oom_above'])} orders of magnitude ({fe.get('compared')} points)",
-                        "a ceiling: within about one order"))
-    body = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
-                   for a, b, c in rows)
-    out = _scroll(f"<table><thead><tr><th>quantity</th><th>simulated ({html.escape(str(s.get('interval', '')))})"
-                  f"</th><th>published</th></tr></thead><tbody>{body}</tbody></table>")
+    """The CLI's headline table: median [5-95%] over the draws, the published figure and its
+    percentile, the figure at the median inputs reading every fact; then the ceiling, the
+    levels, what binds and what moves each figure."""
+    rows = []
+    for key, label, pub in REPRODUCE_ROWS:
+        med, band = s.get(f"{key}_median"), s.get(f"{key}_band")
+        if med is None:
+            continue
+        pct = s.get(f"{key}_published_percentile")
+        rows.append((label, fmt(med) + (f" [{fmt(band[0])}, {fmt(band[1])}]" if band else ""), pub,
+                     "" if pct is None or not pub else f"{pct:.0f}", fmt(s.get(f"{key}_with_facts"))))
+    body = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(str(c))}</{'th' if i == 0 else 'td'}>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    out = _scroll("<table><thead><tr><th>figure</th><th>simulated: median [5-95%] of "
+                  f"{html.escape(str(s.get('samples', '')))} draws, facts withheld</th><th>published</th>"
+                  "<th>its percentile</th><th>at the median inputs, every fact read</th></tr></thead>"
+                  f"<tbody>{body}</tbody></table>")
+    ceiling = s.get("ceiling") or []
+    if ceiling:
+        above = [c for c in ceiling if not c.get("under")]
+        out += (f"<p>Ceiling: {len(ceiling) - len(above)} of {len(ceiling)} published runs at or under the "
+                "frontier's 95th percentile, each solved without its own facts"
+                + (": above it " + html.escape(", ".join(f"{c.get('run')} ({str(c.get('date'))[:7]})" for c in above))
+                   if above else "") + ".</p>")
+    levels = {era: v for era, v in (s.get("era_levels") or {}).items() if v.get("median_oom") is not None}
+    if levels:
+        out += "<h3>level: the frontier's median against the largest published run so far</h3>" + frame_html(
+            pd.DataFrame([{"era": era, "orders of magnitude": v["median_oom"], "points": v.get("points")}
+                          for era, v in levels.items()]))
     eras = s.get("binding_by_era") or {}
     if eras:
         out += "<h3>binding constraint by era (share of dates)</h3>" + frame_html(pd.DataFrame(
             [{"era": era, **{k: f"{v:.0%}" for k, v in sorted(sh.items(), key=lambda kv: -kv[1])}}
              for era, sh in eras.items()]).fillna(""))
+    sens = s.get("sensitivity") or {}
+    if sens:
+        out += "<h3>what moves each figure (orders of magnitude over each input's 90% range)</h3>" + frame_html(
+            pd.DataFrame([{"figure": key, **{f"#{i + 1}": f"{w['input']} {w['effect_oom']:.2f}"
+                                             for i, w in enumerate(x for x in swings if x.get("effect_oom") is not None)
+                                             if i < 5}} for key, swings in sens.items()]).fillna(""))
     return out
 
 

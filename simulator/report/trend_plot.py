@@ -16,7 +16,6 @@ medians), against the figure at the median inputs and the published value.
 from __future__ import annotations
 
 import math
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +80,11 @@ def reproduction_figure(rep, title: str = "Training compute of the largest feasi
     first = [p for p in pts if p.era.startswith("first era")]
     modern = [p for p in pts if p.era.startswith("modern")]
     notable = [p for p in pts if p.era.startswith("notable")]
+    recent = [p for p in pts if p.era.startswith("post-2018")]
     for group, marker, colour, label in ((first, "s", "black", "published, first era"),
                                          (modern, "x", "black", "published, 2012-2018 (AI and Compute)"),
-                                         (notable, "+", "tab:olive", "notable runs (Epoch AI)")):
+                                         (notable, "+", "tab:olive", "notable runs 2012-2018 (Epoch AI)"),
+                                         (recent, "^", "tab:brown", "frontier runs after 2018 (Epoch AI)")):
         if group:
             ax.scatter([_when(p.at) for p in group], [p.flop / PFS_DAY_FLOP for p in group], marker=marker,
                        color=colour, s=30, zorder=3, label=label)
@@ -135,6 +136,8 @@ def plot_reproduction(rep, path: Path, title: str = "Training compute of the lar
 
 def sensitivity_figure(rep):
     """The tornado of each headline figure (module doc); a figure in words without draws."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     from simulator.trend.reproduce import PUBLISHED
 
     if not rep.swings:
@@ -153,8 +156,15 @@ def sensitivity_figure(rep):
             ax.axvline(base, color="black", lw=1, label="at the median inputs")
         ax.axvline(PUBLISHED[key][0], color="tab:red", lw=1, ls="--", label="published")
         ax.set_xscale("log")
+        ends = [v for w in swings for v in (w.low, w.high)] + [base, PUBLISHED[key][0]]
+        ends = [v for v in ends if v is not None and math.isfinite(v) and v > 0]
+        if ends:  # every bar and both lines in view
+            ax.set_xlim(min(ends) / 1.05, max(ends) * 1.05)
+        plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain if max(ends, default=1) / min(ends, default=1) < 10 else NullFormatter())
         ax.set_title(f"{TITLES[key]}: each input from its 5th to its 95th percentile", fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", which="both", labelsize=7)
         legend_outside(ax, fontsize=7)
     return fig
 

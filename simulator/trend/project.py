@@ -38,14 +38,14 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.frontier.actors import actors
 from simulator.frontier.config import FrontierConfig
+from simulator.frontier.duration import DAYS_PER_YEAR
+from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.draws import Param
-from simulator.frontier.actors import actors
-from simulator.frontier.duration import DAYS_PER_YEAR
-from simulator.frontier.market import ActorMarket
 
 PARAMS_CSV = "projection_parameters.csv"
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021

@@ -261,7 +261,9 @@ def reproduce(config: FrontierConfig, start: date, end: date, step: str = "quart
     """Solve the withheld frontier on the grid (with binding constraints), its headline
     figures at the median inputs and with every fact, then `samples` joint draws of the
     uncertain inputs and the one-at-a-time sensitivity. `progress(stage, done, total)`."""
-    util = Utilization(default_efficiency())
+    if not _UTIL:  # the one cache of this process, which forked workers inherit warm
+        _UTIL.append(Utilization(default_efficiency()))
+    util = _UTIL[0]
     withheld = config.withholding(scored_runs())
 
     def tick(stage):

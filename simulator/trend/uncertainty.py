@@ -70,7 +70,10 @@ def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, st
             if progress is not None:
                 progress(i + 1, len(tasks))
         return out
-    ctx = multiprocessing.get_context("spawn")
+    # fork where the platform has it: the workers start with the caches the main run warmed (the
+    # layout searches of the frontier at the median inputs); spawn elsewhere
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
                              initargs=(evaluate, config)) as pool:
         for i, figs in enumerate(pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * workers)))):

@@ -1,0 +1,315 @@
+"""Regenerate every number the docs quote about the reproduction, and the scenario answers.
+
+    python scripts/docs.py            # rewrite the generated blocks (README.md, docs/, scenarios/)
+    python scripts/docs.py --check    # exit 1, naming the block, when a committed number differs
+    python scripts/docs.py --only scenarios   # or: reproduce, frontier-scenarios
+
+The generated blocks sit between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
+in Markdown, and in a scenario file between its `# Answer (...)` line and the `#` line
+that ends the answer. Nothing between the markers is typed by hand: the reproduction
+(200 joint draws, seed 0, on the built-in baseline), the frontier at the published
+runs' dates, and each what-if scenario's run against the baseline come from the
+program. The reproduction figures are copied to docs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import shutil
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES, SEED = 200, 0
+
+
+def _sci(x) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    s = f"{x:.2g}" if abs(x) >= 1e4 or abs(x) < 1e-2 else f"{x:.3g}"
+    return s.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+
+
+# ------------------------------------------------------------------ the reproduction
+def reproduction():
+    from simulator.frontier.config import load_frontier
+    from simulator.trend.reproduce import DATA_END, reproduce
+
+    return reproduce(load_frontier(), date(1959, 1, 1), DATA_END, "quarter", samples=SAMPLES, seed=SEED, workers=2)
+
+
+ROWS = (("modern_doubling_months", "doubling time, 2012-2018 (AlexNet to AlphaZero)", "{:.1f}", " months",
+         "3.4 months"),
+        ("first_era_doubling_months", "doubling time, 1959-2012", "{:.1f}", " months", "about 2 years"),
+        ("post_2018_growth_per_year", "growth after 2018", "{:.1f}", "x a year", "4-5x a year (Epoch AI)"),
+        ("alexnet_to_alphago_zero_growth", "growth AlexNet to AlphaGo Zero", "sci", "x", ">300,000x"),
+        ("alexnet_to_alphago_zero_growth_from_rate", "the same from the fitted rate", "sci", "x", ""))
+ERAS = {"first_era": "first era (1959-2012)", "modern": "modern era (2012-2018)", "post_2018": "era after 2018 (2018-2026)"}
+
+
+def _oom(x: float) -> str:
+    s = f"{x:+.1f}"
+    return "0.0" if s in ("+0.0", "-0.0") else s
+
+
+def _num(fmt: str, x) -> str:
+    return _sci(x) if fmt == "sci" else fmt.format(x)
+
+
+def headline_table(s: dict) -> str:
+    out = ["| figure | simulated: median [5th-95th percentile] | published | its percentile in the draws | "
+           "at the median inputs, reading every fact |", "|---|---|---|---|---|"]
+    for key, label, fmt, unit, pub in ROWS:
+        med, band = s[f"{key}_median"], s[f"{key}_band"]
+        sim = "-" if med is None else f"{_num(fmt, med)} [{_num(fmt, band[0])}, {_num(fmt, band[1])}]{unit}"
+        pct = s[f"{key}_published_percentile"]
+        facts = s[f"{key}_with_facts"]
+        out.append(f"| {label} | {sim} | {pub} | {'' if not pub or pct is None else f'{pct:.0f}'} | "
+                   f"{'-' if facts is None or facts != facts else _num(fmt, facts) + unit} |")
+    return "\n".join(out)
+
+
+def findings(rep) -> str:
+    s = rep.summary()
+    cl = s["ceiling"]
+    above = [c for c in cl if not c["under"]]
+    lv = s["era_levels"]
+    lines = [
+        f"- **Ceiling:** {sum(c['under'] for c in cl)} of {len(cl)} published runs lie at or under the frontier's "
+        f"95th percentile at their date, each solved without its own facts (within 0.3 orders of magnitude for the "
+        f"run's own uncertainty). Above it: "
+        + ("; ".join(f"{c['system']} ({c['date'][:7]}, {c['file'].split('_')[0]}: "
+                     f"{c['published_flop'] / c['frontier_p95']:.2g}x the p95)" for c in above) or "none")
+        + ". Each names its missing input in `catalog/ceiling_gaps.csv` (docs/reproduction.md).",
+        "- **Level:** the frontier's median sits "
+        + "; ".join(f"{_oom(v['median_oom'])} orders of magnitude from the largest published run so far in the "
+                    f"{ERAS.get(era, era)} (median over {v['points']} runs)" for era, v in lv.items()
+                    if v["median_oom"] is not None) + ".",
+    ]
+    for key, label, *_ in ROWS[:4]:
+        top = [w for w in s["sensitivity"][key] if w["effect_oom"] is not None][:3]
+        lines.append(f"- **What moves the {label.split(' (')[0]}** (orders of magnitude over each input's 90% "
+                     f"range): " + ", ".join(f"`{w['input']}` {w['effect_oom']:.2f}" for w in top) + ".")
+    return "\n".join(lines)
+
+
+def ceiling_table(rep) -> str:
+    out = ["| run | date | file | published FLOP | frontier median | frontier p95 | p95 / published | missing |",
+           "|---|---|---|---|---|---|---|---|"]
+    for c in rep.ceiling():
+        out.append(f"| {c['system']} | {c['date']} | {c['file']} | {_sci(c['published_flop'])} | "
+                   f"{_sci(c['frontier_median'])} | {_sci(c['frontier_p95'])} | {_sci(c['ratio'])} | "
+                   f"{c['missing'] if not c['under'] else ''} |")
+    return "\n".join(out)
+
+
+def sensitivity_tables(rep) -> str:
+    out = []
+    s = rep.summary()
+    for key, label, *_ in ROWS[:4]:
+        out += [f"**{label}** (at the median inputs {_sci(rep.figures.get(key))})", "",
+                "| input | its 5th percentile | its 95th | the figure at the 5th | at the 95th | effect (OOM) |",
+                "|---|---|---|---|---|---|"]
+        for w in s["sensitivity"][key]:
+            out.append(f"| `{w['input']}` | {_sci(w['low_value'])} | {_sci(w['high_value'])} | "
+                       f"{_sci(w['figure_at_low'])} | {_sci(w['figure_at_high'])} | "
+                       f"{'-' if w['effect_oom'] is None else format(w['effect_oom'], '.2f')} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def level_and_binding(rep) -> str:
+    s = rep.summary()
+    out = ["| era | published runs | frontier median against the largest run so far (median, OOM) | "
+           "binding at the median inputs (share of dates) |", "|---|---|---|---|"]
+    for era, v in s["era_levels"].items():
+        bind = ", ".join(f"{k} {x:.0%}" for k, x in sorted(s["binding_by_era"][era].items(), key=lambda kv: -kv[1]))
+        out.append(f"| {ERAS.get(era, era)} | {v['points']} | "
+                   f"{'-' if v['median_oom'] is None else format(v['median_oom'], '+.2f')} | {bind} |")
+    return "\n".join(out)
+
+
+def landmarks(rep) -> str:
+    """The frontier at the landmark dates at the median inputs: withheld, and reading every fact."""
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.catalog.runfacts import scored_runs
+    from simulator.frontier.config import load_frontier
+    from simulator.frontier.series import published
+    from simulator.frontier.solver import solve
+    from simulator.frontier.utilization import Utilization
+
+    util, base = Utilization(default_efficiency()), load_frontier()
+    pts = {p.run_id: p for p in published()}
+    out = ["| run | published | frontier, its facts withheld | the run | frontier, every scored run withheld |",
+           "|---|---|---|---|---|"]
+    for rid in ("alexnet", "gnmt", "alphago_zero"):
+        p = pts[rid]
+        loo = solve(p.at, base.withholding({rid}), util, relax=False)
+        alw = solve(p.at, base.withholding(scored_runs()), util, relax=False)
+        out.append(f"| {p.system}, {p.at} | {_sci(p.flop)} | {_sci(loo.flop)} ({loo.flop / p.flop:.2g}x) | "
+                   f"{loo.n_devices:,} {loo.device} of {loo.actor} ({loo.family}), {loo.days:.0f} days from "
+                   f"{loo.start}, MFU {loo.mfu:.2f}, limited by {loo.devices_limited_by} | {_sci(alw.flop)} |")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ scenario answers
+ANSWER = re.compile(r"^# Answer \((simulator (frontier|project) (scenarios/[\w.-]+\.toml)([^)]*))\):\n((?:#.*\n)*?)#\n",
+                    re.MULTILINE)
+
+
+def _flags(text: str) -> dict:
+    out = {}
+    for m in re.finditer(r"--(\w+)\s+([\w.-]+)", text):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def _frontier_answer(path: Path, flags: dict) -> list[str]:
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.frontier.config import load_frontier
+    from simulator.frontier.series import date_grid, frontier_series
+    from simulator.frontier.utilization import Utilization
+    from simulator.units import partial_date
+
+    util = Utilization(default_efficiency())
+    first, last = partial_date(flags["start"]), partial_date(flags["end"])
+    dates = date_grid(first, last, flags.get("step", "quarter")) or [first]
+    if flags.get("step", "quarter") != "year" and len(dates) > 4:
+        dates = [d for d in dates if d.month == 1] or dates[:1]
+    if len(dates) > 5:  # the first, the last and three between, evenly
+        dates = [dates[round(i * (len(dates) - 1) / 4)] for i in range(5)]
+    config = load_frontier(path)
+    runs = frontier_series(config, dates, relax=True, util=util)
+    base = None if path.stem == "frontier-baseline" else frontier_series(load_frontier(), dates, relax=False, util=util)
+    lines = []
+    for i, r in enumerate(runs):
+        if not r.feasible:
+            why = r.reason if len(r.reason) <= 120 else r.reason[:120].rsplit(" ", 1)[0] + " ..."
+            lines.append(f"{r.at}: no feasible run ({why})")
+            continue
+        ratio = "" if base is None or not base[i].feasible else f"{_sci(r.flop / base[i].flop)}x the baseline, "
+        lines.append(f"{r.at}: {ratio}{_sci(r.flop)} FLOP on {r.n_devices:,} {r.device} ({r.actor}, {r.family}, "
+                     f"{r.days:.0f} days, MFU {r.mfu:.2f}); binds: {', '.join(r.binding) or 'none'}")
+    return lines
+
+
+def _project_answer(path: Path, flags: dict) -> list[str]:
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.frontier.config import load_frontier
+    from simulator.frontier.utilization import Utilization
+    from simulator.trend.project import project
+
+    util = Utilization(default_efficiency())
+    to = int(flags.get("to", 2040))
+    n = int(flags.get("samples", 100))
+    mine = project(load_frontier(path), 2026, to, n, seed=0, util=util, workers=2, bind_samples=min(n, 100))
+    base = project(load_frontier(), 2026, to, n, seed=0, util=util, workers=2, bind_samples=min(n, 100))
+    t, b = mine.table(), base.table()
+    lines = []
+    for year in sorted({min(2030, to), to}):
+        row, brow = t[t.year == year].iloc[0], b[b.year == year].iloc[0]
+        lines.append(f"{year}: median {_sci(row.flop_median)} FLOP (10-90%: {_sci(row.flop_p10)} to "
+                     f"{_sci(row.flop_p90)}) against {_sci(brow.flop_median)} for the baseline; "
+                     f"MFU {row.mfu_median:.2f} (baseline "
+                     f"{brow.mfu_median:.2f}); binds in most samples: {row.primary_binding or 'none'}")
+    first = {k: v for k, v in mine.first_year_binding().items() if v is not None}
+    lines.append("first year each constraint binds in most samples: "
+                 + (", ".join(f"{k} {v}" for k, v in sorted(first.items(), key=lambda kv: kv[1])) or "none"))
+    return lines
+
+
+def scenario_answers(check: bool, kinds=("frontier", "project")) -> list[str]:
+    """Rewrite (or check) the generated answer of every frontier and project scenario; the
+    names of the files that differ."""
+    import textwrap
+
+    changed = []
+    for path in sorted((ROOT / "scenarios").glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        m = ANSWER.search(text)
+        if not m:
+            continue
+        kind, flags = m.group(2), _flags(m.group(4))
+        if kind not in kinds or (kind == "project" and check):
+            continue  # projections are regenerated by hand (minutes each), not checked in the tests
+        lines = _frontier_answer(path, flags) if kind == "frontier" else _project_answer(path, flags)
+        body = "".join("#   " + w + "\n" for line in lines
+                       for w in textwrap.wrap(line, 84, subsequent_indent="  "))
+        body += "#   (generated by scripts/docs.py from the program; do not edit)\n"
+        new = text[:m.start(5)] + body + text[m.end(5):]
+        if new != text:
+            changed.append(str(path.relative_to(ROOT)))
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    return changed
+
+
+# ------------------------------------------------------------------ blocks
+def replace_block(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+    a, b = text.find(start), text.find(end)
+    if a < 0 or b < 0:
+        raise SystemExit(f"docs.py: no block {name!r} (markers {start} ... {end})")
+    return text[:a + len(start)] + "\n" + body.strip() + "\n" + text[b:]
+
+
+def reproduction_blocks(check: bool, rep=None) -> list[str]:
+    rep = rep or reproduction()
+    s = rep.summary()
+    blocks = {
+        ROOT / "README.md": {"reproduce-table": headline_table(s), "reproduce-findings": findings(rep)},
+        ROOT / "docs" / "reproduction.md": {"reproduce-table": headline_table(s), "reproduce-findings": findings(rep),
+                                             "levels": level_and_binding(rep), "landmarks": landmarks(rep),
+                                             "ceiling": ceiling_table(rep), "sensitivity": sensitivity_tables(rep)},
+    }
+    changed = []
+    for path, named in blocks.items():
+        text = path.read_text(encoding="utf-8")
+        new = text
+        for name, body in named.items():
+            new = replace_block(new, name, body)
+        if new != text:
+            changed.append(str(path.relative_to(ROOT)))
+            if not check:
+                path.write_text(new, encoding="utf-8")
+    if not check:
+        from simulator.report.trend_plot import plot_reproduction, plot_sensitivity
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, plot in (("reproduce.png", plot_reproduction), ("sensitivity.png", plot_sensitivity)):
+                out = Path(tmp) / name
+                if name == "reproduce.png":
+                    plot(rep, out, title="Largest feasible training run (baseline), every scored run's facts "
+                         "withheld, against AI and Compute")
+                else:
+                    plot(rep, out)
+                shutil.copy(out, ROOT / "docs" / name)
+    return changed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="compare, do not write; exit 1 on a difference")
+    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios"),
+                    help="one part only (frontier-scenarios: the frontier scenarios' answers, not the projections)")
+    args = ap.parse_args(argv)
+    changed = []
+    if args.only in (None, "scenarios", "frontier-scenarios"):
+        changed += scenario_answers(args.check, ("frontier",) if args.only == "frontier-scenarios"
+                                    else ("frontier", "project"))
+    if args.only in (None, "reproduce"):
+        changed += reproduction_blocks(args.check)
+    if args.check and changed:
+        print("docs.py --check: generated numbers differ from the program in: " + ", ".join(changed)
+              + " (run python scripts/docs.py)")
+        return 1
+    print(("checked: " if args.check else "written: ") + (", ".join(changed) or "nothing changed"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
