@@ -27,6 +27,7 @@ RUNS_CSV = "runs.csv"
 POINT_FILES = (("ai_and_compute.csv", "system", "publication_date", "training_flop"),
                ("notable_runs_2012_2018.csv", "name", "publication_date", "training_compute_flop"),
                ("frontier_runs_2018_2026.csv", "name", "publication_date", "training_compute_flop"))
+_RUN_FILES = ", ".join(f for f, *_ in POINT_FILES) + f" or {RUNS_CSV}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def parse_run_facts(cell: str | list | None, where: str) -> frozenset[str]:
     unknown = sorted(ids - set(run_registry()))
     if unknown:
         raise ValueError(f"{where}: column '{RUN_FACT_COLUMN}': unknown run {unknown[0]!r} "
-                         f"(a run_id of ai_and_compute.csv, notable_runs_2012_2018.csv or {RUNS_CSV})")
+                         f"(a run_id of {_RUN_FILES})")
     return ids
 
 
@@ -109,6 +110,5 @@ def resolve_withhold(names) -> frozenset[str]:
         elif key.lower() in by_name:
             out.add(by_name[key.lower()])
         else:
-            raise ValueError(f"unknown run {key!r}: a run_id of ai_and_compute.csv, notable_runs_2012_2018.csv "
-                             f"or {RUNS_CSV}, or 'scored'")
+            raise ValueError(f"unknown run {key!r}: a run_id of {_RUN_FILES}, or 'scored'")
     return frozenset(out)

@@ -245,9 +245,12 @@ class Reproduction:
                              for f, ws in self.swings.items() for i, w in enumerate(ws)])
 
     def binding_by_era(self) -> dict[str, dict[str, float]]:
-        """Share of the era's dates bound first by each constraint (median inputs)."""
+        """Share of the era's dates bound first by each constraint (median inputs), over the
+        dates whose constraints were relaxed (RELAX_EVERY)."""
         out = {}
-        ok = self.frame[self.frame.feasible]
+        gains = [c for c in self.frame.columns if c.startswith("gain_2x_")]
+        relaxed = self.frame[gains].notna().any(axis=1) if gains else True
+        ok = self.frame[self.frame.feasible & relaxed]
         when = pd.to_datetime(ok["date"]).dt.date
         for era, (a, b, _) in windows().items():
             part = ok[(when >= a) & (when < b)]
