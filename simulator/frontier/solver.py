@@ -157,13 +157,18 @@ def _batches(b_max: float) -> tuple[int, ...]:
 def _model_parallel(model: Transformer, node: int, known: frozenset[str], config: FrontierConfig) -> int:
     """Most devices one replica of `model` can span: the largest tp the search may use
     (dividing the heads, within the host or whole hosts, at most max_tp) x the layers."""
+    return _replica_span(model.heads, model.layers, node, "tensor_parallel" in known, "pipeline_parallel" in known,
+                         int(config.max_tp or MAX_TP))
+
+
+@cache
+def _replica_span(heads: int, layers: int, node: int, tensor: bool, pipeline: bool, cap: int) -> int:
     tp = 1
-    if "tensor_parallel" in known:
-        cap = int(config.max_tp or MAX_TP)
-        ok = [t for t in range(1, cap + 1) if model.heads % t == 0 and (node % t == 0 if t <= node else t % node == 0
-                                                                         and (t // node) & (t // node - 1) == 0)]
+    if tensor:
+        ok = [t for t in range(1, cap + 1) if heads % t == 0 and (node % t == 0 if t <= node else t % node == 0
+                                                                   and (t // node) & (t // node - 1) == 0)]
         tp = max(ok)
-    return tp * (model.layers if "pipeline_parallel" in known else 1)
+    return tp * (layers if pipeline else 1)
 
 
 def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> tuple[str, ...]:
@@ -392,7 +397,8 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     if budget is not None:
         n_ub = min(n_ub, max(1.0, budget))
     ub = n_ub * acc.peak(precision) * hours * HOUR_S  # no run on this device exceeds this (MFU 1)
-    if ub <= floor:
+    best_mfu = req.util.eff.gemm_for(acc.name, precision)  # an upper bound of a transformer's MFU
+    if ub * best_mfu <= floor:
         return []
     rule, seq = fam.rule_at(req.start), fam.seq_len_at(req.start)
     req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,)))
@@ -416,9 +422,8 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
     fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value)), rule.rule, rule.value)
             <= min(ub, bound(m))]
-    # each size's bound: MFU at the device's best matrix-multiply efficiency (an upper bound of MFU), as many
-    # devices as its batch allows, the data it can see
-    best_mfu = req.util.eff.gemm_for(acc.name, precision)
+    # each size's bound: MFU at the device's best matrix-multiply efficiency, as many devices as its batch
+    # allows, the data it can see
     bounds = [min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs)) * best_mfu
               for m in (sizing.shape(p, int(seq.value)) for p in fits)]
     if not fits or max(bounds) <= floor:
@@ -556,9 +561,11 @@ def _known_at(when: date, withhold: frozenset[str], lag: float, actor: str | Non
     return frozenset(t.key for t in techniques_known(when, withhold, lag, actor))
 
 
-def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig) -> float:
+def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig, eff=None) -> float:
     """No run on these offers exceeds this FLOP: every device the supply, host or budget
-    allows at full peak for the whole run (over every site the caps allow)."""
+    allows for the whole run (over every site the caps allow) at full peak, or with `eff`
+    (a sized family's) at the device's matrix-multiply efficiency, which bounds a transformer's
+    MFU in the step model (every model FLOP runs at most that fast)."""
     hours = caps.max_duration_days * 24
     lag = config.input("technique_adoption_lag_days")
     out = 0.0
@@ -571,7 +578,8 @@ def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig)
         budget = caps.budget_devices(o.price, h) if o.paid and math.isfinite(o.price) else None
         if budget is not None:
             n = min(n, max(budget, 1.0))
-        out = max(out, n * peak * h * HOUR_S)
+        cap = 1.0 if eff is None else eff.gemm_for(o.acc.name, _precision(o.acc, start, lag))
+        out = max(out, n * peak * cap * h * HOUR_S)
     return out
 
 
@@ -606,8 +614,12 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
                     continue
                 if days not in markets:
                     caps, offers, no_offer = ActorMarket(actor, days, rule)(start, config)
-                    markets[days] = (caps, offers, no_offer, _bound(caps, offers, start, config) if offers else 0.0)
-                caps, offers, no_offer, ub = markets[days]
+                    markets[days] = (caps, offers, no_offer, {})
+                caps, offers, no_offer, bounds = markets[days]
+                if fam.sized not in bounds:
+                    bounds[fam.sized] = _bound(caps, offers, start, config, util.eff if fam.sized else None) \
+                        if offers else 0.0
+                ub = bounds[fam.sized]
                 if not offers:
                     tried.append(Run(at, False, no_offer, caps=caps, actor=actor.key))
                     continue
