@@ -58,3 +58,14 @@ def test_frontier_scenario_answers_are_the_programs(docs):
 def test_reproduction_numbers_in_the_docs_are_the_programs(docs, reproduction):
     changed = docs.reproduction_blocks(check=True, rep=reproduction)
     assert not changed, f"run python scripts/docs.py --only reproduce: {changed}"
+
+
+def test_the_check_forgives_rounding_not_changes(docs):
+    a = "| doubling | 4.7 [4.5, 5.1] months | 3.4 months | 0 | 2012-09-30 | 6,221 k40 |"
+    assert docs.same_up_to_rounding(a, a.replace("4.7 [", "4.8 ["))  # the last digit (2%)
+    assert docs.same_up_to_rounding(a, a.replace("| 0 |", "| 1 |"))  # a percentile by one draw
+    assert not docs.same_up_to_rounding(a, a.replace("4.7 [", "5.2 ["))  # a real change
+    assert not docs.same_up_to_rounding(a, a.replace("2012-09-30", "2012-10-30"))  # dates are exact
+    assert not docs.same_up_to_rounding(a, a.replace("k40", "k80"))  # words are exact
+    assert not docs.same_up_to_rounding(a, a.replace("6,221", "7,221"))
+    assert docs.same_up_to_rounding("#   9.1e17 FLOP on\n#     2 k20x", "#   9.2e17 FLOP\n#   on 2 k20x")  # wrapping
