@@ -24,15 +24,11 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from simulator.report.html import fmt
+from simulator.trend.reproduce import FIGURES
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES, SEED = 200, 0
-
-
-def _sci(x) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    s = f"{x:.2g}" if abs(x) >= 1e4 or abs(x) < 1e-2 else f"{x:.3g}"
-    return s.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
 
 # ------------------------------------------------------------------ the reproduction
@@ -43,12 +39,6 @@ def reproduction():
     return reproduce(load_frontier(), date(1959, 1, 1), DATA_END, "quarter", samples=SAMPLES, seed=SEED, workers=2)
 
 
-ROWS = (("modern_doubling_months", "doubling time, 2012-2018 (AlexNet to AlphaZero)", "{:.1f}", " months",
-         "3.4 months"),
-        ("first_era_doubling_months", "doubling time, 1959-2012", "{:.1f}", " months", "about 2 years"),
-        ("post_2018_growth_per_year", "growth after 2018", "{:.1f}", "x a year", "4-5x a year (Epoch AI)"),
-        ("alexnet_to_alphago_zero_growth", "growth AlexNet to AlphaGo Zero", "sci", "x", ">300,000x"),
-        ("alexnet_to_alphago_zero_growth_from_rate", "the same from the fitted rate", "sci", "x", ""))
 ERAS = {"first_era": "first era (1959-2012)", "modern": "modern era (2012-2018)", "post_2018": "era after 2018 (2018-2026)"}
 
 
@@ -57,20 +47,16 @@ def _oom(x: float) -> str:
     return "0.0" if s in ("+0.0", "-0.0") else s
 
 
-def _num(fmt: str, x) -> str:
-    return _sci(x) if fmt == "sci" else fmt.format(x)
-
-
 def headline_table(s: dict) -> str:
     out = ["| figure | simulated: median [5th-95th percentile] | published | its percentile in the draws | "
            "at the median inputs, reading every fact |", "|---|---|---|---|---|"]
-    for key, label, fmt, unit, pub in ROWS:
-        med, band = s[f"{key}_median"], s[f"{key}_band"]
-        sim = "-" if med is None else f"{_num(fmt, med)} [{_num(fmt, band[0])}, {_num(fmt, band[1])}]{unit}"
-        pct = s[f"{key}_published_percentile"]
-        facts = s[f"{key}_with_facts"]
-        out.append(f"| {label} | {sim} | {pub} | {'' if not pub or pct is None else f'{pct:.0f}'} | "
-                   f"{'-' if facts is None or facts != facts else _num(fmt, facts) + unit} |")
+    for f in FIGURES:
+        med, band = s[f"{f.key}_median"], s[f"{f.key}_band"]
+        sim = "-" if med is None else f"{fmt(med)} [{fmt(band[0])}, {fmt(band[1])}]{f.unit}"
+        pct = s[f"{f.key}_published_percentile"]
+        facts = s[f"{f.key}_with_facts"]
+        out.append(f"| {f.label} | {sim} | {f.published} | {'' if not f.published or pct is None else f'{pct:.0f}'} | "
+                   f"{'-' if facts is None or not math.isfinite(facts) else fmt(facts) + f.unit} |")
     return "\n".join(out)
 
 
@@ -91,9 +77,9 @@ def findings(rep) -> str:
                     f"{ERAS.get(era, era)} (median over {v['points']} runs)" for era, v in lv.items()
                     if v["median_oom"] is not None) + ".",
     ]
-    for key, label, *_ in ROWS[:4]:
-        top = [w for w in s["sensitivity"][key] if w["effect_oom"] is not None][:3]
-        lines.append(f"- **What moves the {label.split(' (')[0]}** (orders of magnitude over each input's 90% "
+    for f in FIGURES[:4]:
+        top = [w for w in s["sensitivity"][f.key] if w["effect_oom"] is not None][:3]
+        lines.append(f"- **What moves the {f.label.split(' (')[0]}** (orders of magnitude over each input's 90% "
                      f"range): " + ", ".join(f"`{w['input']}` {w['effect_oom']:.2f}" for w in top) + ".")
     return "\n".join(lines)
 
@@ -102,8 +88,8 @@ def ceiling_table(rep) -> str:
     out = ["| run | date | file | published FLOP | frontier median | frontier p95 | p95 / published | missing |",
            "|---|---|---|---|---|---|---|---|"]
     for c in rep.ceiling():
-        out.append(f"| {c['system']} | {c['date']} | {c['file']} | {_sci(c['published_flop'])} | "
-                   f"{_sci(c['frontier_median'])} | {_sci(c['frontier_p95'])} | {_sci(c['ratio'])} | "
+        out.append(f"| {c['system']} | {c['date']} | {c['file']} | {fmt(c['published_flop'])} | "
+                   f"{fmt(c['frontier_median'])} | {fmt(c['frontier_p95'])} | {fmt(c['ratio'])} | "
                    f"{c['missing'] if not c['under'] else ''} |")
     return "\n".join(out)
 
@@ -111,13 +97,14 @@ def ceiling_table(rep) -> str:
 def sensitivity_tables(rep) -> str:
     out = []
     s = rep.summary()
-    for key, label, *_ in ROWS[:4]:
-        out += [f"**{label}** (at the median inputs {_sci(rep.figures.get(key))})", "",
+    for f in FIGURES[:4]:
+        key = f.key
+        out += [f"**{f.label}** (at the median inputs {fmt(rep.figures.get(key))})", "",
                 "| input | its 5th percentile | its 95th | the figure at the 5th | at the 95th | effect (OOM) |",
                 "|---|---|---|---|---|---|"]
         for w in s["sensitivity"][key]:
-            out.append(f"| `{w['input']}` | {_sci(w['low_value'])} | {_sci(w['high_value'])} | "
-                       f"{_sci(w['figure_at_low'])} | {_sci(w['figure_at_high'])} | "
+            out.append(f"| `{w['input']}` | {fmt(w['low_value'])} | {fmt(w['high_value'])} | "
+                       f"{fmt(w['figure_at_low'])} | {fmt(w['figure_at_high'])} | "
                        f"{'-' if w['effect_oom'] is None else format(w['effect_oom'], '.2f')} |")
         out.append("")
     return "\n".join(out).rstrip()
@@ -151,9 +138,9 @@ def landmarks(rep) -> str:
         p = pts[rid]
         loo = solve(p.at, base.withholding({rid}), util, relax=False)
         alw = solve(p.at, base.withholding(scored_runs()), util, relax=False)
-        out.append(f"| {p.system}, {p.at} | {_sci(p.flop)} | {_sci(loo.flop)} ({loo.flop / p.flop:.2g}x) | "
+        out.append(f"| {p.system}, {p.at} | {fmt(p.flop)} | {fmt(loo.flop)} ({loo.flop / p.flop:.2g}x) | "
                    f"{loo.n_devices:,} {loo.device} of {loo.actor} ({loo.family}), {loo.days:.0f} days from "
-                   f"{loo.start}, MFU {loo.mfu:.2f}, limited by {loo.devices_limited_by} | {_sci(alw.flop)} |")
+                   f"{loo.start}, MFU {loo.mfu:.2f}, limited by {loo.devices_limited_by} | {fmt(alw.flop)} |")
     return "\n".join(out)
 
 
@@ -192,8 +179,8 @@ def _frontier_answer(path: Path, flags: dict) -> list[str]:
             why = r.reason if len(r.reason) <= 120 else r.reason[:120].rsplit(" ", 1)[0] + " ..."
             lines.append(f"{r.at}: no feasible run ({why})")
             continue
-        ratio = "" if base is None or not base[i].feasible else f"{_sci(r.flop / base[i].flop)}x the baseline, "
-        lines.append(f"{r.at}: {ratio}{_sci(r.flop)} FLOP on {r.n_devices:,} {r.device} ({r.actor}, {r.family}, "
+        ratio = "" if base is None or not base[i].feasible else f"{fmt(r.flop / base[i].flop)}x the baseline, "
+        lines.append(f"{r.at}: {ratio}{fmt(r.flop)} FLOP on {r.n_devices:,} {r.device} ({r.actor}, {r.family}, "
                      f"{r.days:.0f} days, MFU {r.mfu:.2f}); binds: {', '.join(r.binding) or 'none'}")
     return lines
 
@@ -213,8 +200,8 @@ def _project_answer(path: Path, flags: dict) -> list[str]:
     lines = []
     for year in sorted({min(2030, to), to}):
         row, brow = t[t.year == year].iloc[0], b[b.year == year].iloc[0]
-        lines.append(f"{year}: median {_sci(row.flop_median)} FLOP (10-90%: {_sci(row.flop_p10)} to "
-                     f"{_sci(row.flop_p90)}) against {_sci(brow.flop_median)} for the baseline; "
+        lines.append(f"{year}: median {fmt(row.flop_median)} FLOP (10-90%: {fmt(row.flop_p10)} to "
+                     f"{fmt(row.flop_p90)}) against {fmt(brow.flop_median)} for the baseline; "
                      f"MFU {row.mfu_median:.2f} (baseline "
                      f"{brow.mfu_median:.2f}); binds in most samples: {row.primary_binding or 'none'}")
     first = {k: v for k, v in mine.first_year_binding().items() if v is not None}

@@ -20,7 +20,7 @@ from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.fit import fit_doubling, moore_growth
 from simulator.trend.reproduce import PUBLISHED, _grid, ceiling_gaps, evaluate, windows
-from simulator.trend.uncertainty import draw_values
+from simulator.trend.uncertainty import Z_P95, draw_values
 
 
 def _exponential(doubling_months: float, start=date(2000, 1, 1), n=40, noise=None):
@@ -152,9 +152,9 @@ def test_sensitivity_ranks_every_input_and_is_reproducible(rep):
         assert effects == sorted(effects, reverse=True)
     top = rep.swings["alexnet_to_alphago_zero_growth"][0]
     assert top.effect > 0
-    moved = evaluate(load_frontier().with_quantiles({top.key: 1.6448536269514722}), "move")
+    moved = evaluate(load_frontier().with_quantiles({top.key: Z_P95}), "move")
     assert moved["alexnet_to_alphago_zero_growth"] == pytest.approx(top.high)
-    assert top.high_value == pytest.approx(inputs[top.key].quantile(1.6448536269514722))
+    assert top.high_value == pytest.approx(inputs[top.key].quantile(Z_P95))
 
 
 def test_draws_are_seeded_and_follow_their_ranges():
@@ -173,31 +173,23 @@ def test_frontier_falls_only_for_a_stated_reason(rep):
             assert f.fall_reason[i] and "carried" not in f.fall_reason[i], f.date[i]
 
 
-def test_target_post_2018_growth(rep):
-    """Epoch AI's 4-5x a year for frontier models (its middle, 4.5x) lies in the simulated band."""
-    lo, hi = rep.summary()["post_2018_growth_per_year_band"]
-    assert lo <= 4.5 <= hi, (lo, hi)
+# Each published figure against the simulated 5th-95th percentile band. The ones the mechanism
+# misses are strict expected failures (the assertion prints the band; the README names the input
+# that decides each): a change that meets one fails the test, so the README gets updated.
+MISSED = "lies outside the simulated band (the assertion prints it)"
 
 
-# The published figures the mechanism misses: strict expected failures (the assertion prints the
-# simulated band; the README names the input that decides each). A change that meets one fails the
-# test, so the README gets updated.
-@pytest.mark.xfail(strict=True, reason="3.4 months lies outside the simulated band (the assertion prints it)")
-def test_target_modern_doubling(rep):
-    lo, hi = rep.summary()["modern_doubling_months_band"]
-    assert lo <= 3.43 <= hi, (lo, hi)
-
-
-@pytest.mark.xfail(strict=True, reason="about two years lies outside the simulated band (the assertion prints it)")
-def test_target_first_era_doubling(rep):
-    lo, hi = rep.summary()["first_era_doubling_months_band"]
-    assert lo <= 24 <= hi, (lo, hi)
-
-
-@pytest.mark.xfail(strict=True, reason="300,000x lies outside the simulated band (the assertion prints it)")
-def test_target_alexnet_to_alphago_zero(rep):
-    lo, hi = rep.summary()["alexnet_to_alphago_zero_growth_band"]
-    assert lo <= 3e5 <= hi, (lo, hi)
+@pytest.mark.parametrize(("key", "published"), [
+    ("post_2018_growth_per_year", 4.5),  # Epoch AI's 4-5x a year for frontier models, its middle
+    pytest.param("modern_doubling_months", 3.43, marks=pytest.mark.xfail(strict=True, reason=f"3.4 months {MISSED}")),
+    pytest.param("first_era_doubling_months", 24, marks=pytest.mark.xfail(strict=True,
+                                                                          reason=f"about two years {MISSED}")),
+    pytest.param("alexnet_to_alphago_zero_growth", 3e5, marks=pytest.mark.xfail(strict=True,
+                                                                               reason=f"300,000x {MISSED}")),
+])
+def test_target_published_figure_in_the_band(rep, key, published):
+    lo, hi = rep.summary()[f"{key}_band"]
+    assert lo <= published <= hi, (lo, hi)
 
 
 def test_reproduce_cli_writes_summary_and_json(capsys, tmp_path, monkeypatch):

@@ -190,6 +190,7 @@ def devices_available(at: date) -> list[Accelerator]:
     return sorted(found, key=lambda a: (a.release_date, a.name))
 
 
+@cache
 def precision_for(acc: Accelerator, at: date, lag_days: float = 0.0) -> Precision:
     """The newest precision of the eras up to `at` that `acc` has a peak at (FP8 from 2023-11,
     else BF16 ...; FP32 when it has none of them); each era begins `lag_days` after its

@@ -119,3 +119,19 @@ def techniques_known(at: date, withhold: frozenset[str] = frozenset(), lag_days:
     found = [(d, t) for t in _techniques().values()
              if (d := t.available(withhold, lag_days, actor)) is not None and d <= at]
     return [t for _, t in sorted(found, key=lambda dt: (dt[0], dt[1].key))]
+
+
+@cache
+def known_keys(at: date, withhold: frozenset[str] = frozenset(), lag_days: float = 0.0,
+               actor: str | None = None) -> frozenset[str]:
+    """The keys of `techniques_known` (cached: the solver asks for every actor and date)."""
+    return frozenset(t.key for t in techniques_known(at, withhold, lag_days, actor))
+
+
+@cache
+def enabling_refs(used: tuple[str, ...], withhold: frozenset[str] = frozenset(), lag_days: float = 0.0,
+                  actor: str | None = None) -> tuple[str, ...]:
+    """The evidence rows (technique_uses.csv:key) that made each technique in `used`
+    available to `actor` (a run's provenance)."""
+    techs = _techniques()
+    return tuple(found[1].ref for key in used if (found := techs[key].enabling_use(withhold, lag_days, actor)))

@@ -28,6 +28,8 @@ from functools import cache
 from importlib.resources import files
 from statistics import NormalDist
 
+import numpy as np
+
 from simulator.catalog.runfacts import parse_run_facts, scored_runs
 
 UNCERTAINTY_CSV = "uncertainty.csv"
@@ -35,6 +37,15 @@ UNCERTAINTY_CSV = "uncertainty.csv"
 INTERVAL_Z = {"p10-p90": NormalDist().inv_cdf(0.9), "p5-p95": NormalDist().inv_cdf(0.95),
               "p2.5-p97.5": NormalDist().inv_cdf(0.975)}
 DISTRIBUTIONS = ("lognormal", "normal", "uniform", "fixed")
+
+
+def two_piece_lognormal(z, low: float, median: float, high: float, k: float):
+    """The value at standard-normal quantile(s) z of a two-piece lognormal through `low`,
+    `median` and `high`, the quantiles at -k and +k (scalar or numpy array)."""
+    s_lo, s_hi = math.log(median / low) / k, math.log(high / median) / k
+    if isinstance(z, np.ndarray):
+        return median * np.exp(np.where(z < 0, s_lo * z, s_hi * z))
+    return median * math.exp((s_lo if z < 0 else s_hi) * z)
 
 
 @dataclass(frozen=True)
@@ -74,8 +85,7 @@ class UncertainInput:
             return lo + (hi - lo) * NormalDist().cdf(z)
         k = INTERVAL_Z[self.interval]
         if self.distribution == "lognormal":
-            s = math.log(mid / lo) / k if z < 0 else math.log(hi / mid) / k
-            return mid * math.exp(s * z)
+            return two_piece_lognormal(z, lo, mid, hi, k)
         s = (mid - lo) / k if z < 0 else (hi - mid) / k
         return mid + s * z
 
@@ -154,8 +164,3 @@ def uncertain_row(key: str) -> UncertainInput:
         return uncertain_inputs()[key]
     except KeyError:
         raise KeyError(f"{UNCERTAINTY_CSV}: no row {key!r} (every uncertain input the rules read needs one)") from None
-
-
-def median_of(key: str) -> float:
-    """The median (the undrawn value) of an uncertain input."""
-    return uncertain_row(key).median

@@ -167,7 +167,7 @@ def reproduce(
     from simulator.frontier.series import STEPS
     from simulator.report.trend_plot import plot_reproduction, plot_sensitivity
     from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.trend.reproduce import DATA_END, MAX_SAMPLES
+    from simulator.trend.reproduce import CEILING_TOLERANCE_OOM, DATA_END, MAX_SAMPLES
     from simulator.trend.reproduce import reproduce as run_reproduction
 
     if step not in STEPS:
@@ -221,7 +221,7 @@ def reproduce(
              if not c["under"] and c["frontier_p95"]]
     none = [c["run"] for c in cl if not c["frontier_p95"]]
     out.print(f"ceiling: {sum(c['under'] for c in cl)} of {len(cl)} published runs at or under the frontier's 95th "
-              f"percentile (each run's facts withheld, within {CEILING_OOM} orders of magnitude); above: "
+              f"percentile (each run's facts withheld, within {CEILING_TOLERANCE_OOM} orders of magnitude); above: "
               f"{', '.join(above) or 'none'}" + (f"; no frontier at the date of: {', '.join(none)}" if none else ""),
               soft_wrap=True)
     for era, lv in s["era_levels"].items():
@@ -236,28 +236,22 @@ def reproduce(
     out.print(written, soft_wrap=True)
 
 
-CEILING_OOM = 0.3
-_ROWS = (("modern_doubling_months", "doubling 2012-2018, months", "{:.1f}", "3.4"),
-         ("first_era_doubling_months", "doubling before 2012, months", "{:.1f}", "about 24"),
-         ("post_2018_growth_per_year", "growth after 2018, x a year", "{:.1f}", "4-5"),
-         ("alexnet_to_alphago_zero_growth", "AlexNet to AlphaGo Zero, x", "{:.2g}", ">300,000"),
-         ("alexnet_to_alphago_zero_growth_from_rate", "  the same from the fitted rate", "{:.2g}", ""))
-
-
 def reproduction_table(s: dict, name: str) -> Table:
-    """The headline table of `simulator reproduce` (also written into the README by scripts/docs.py)."""
+    """The headline table of `simulator reproduce` (trend/reproduce.py FIGURES)."""
+    from simulator.report.html import fmt
+    from simulator.trend.reproduce import FIGURES
+
     t = Table(title=f"{name}: every scored run's facts withheld; median [5-95%] of {s['samples']} draws",
               title_justify="left")
     for c in ("figure", "simulated", "published", "pct", "with facts"):
         t.add_column(c, justify="left" if c in ("figure", "simulated") else "right")
-    for key, label, fmt, pub in _ROWS:
-        med, band = s.get(f"{key}_median"), s.get(f"{key}_band")
-        sim = "-" if med is None else fmt.format(med) + ("" if not band else
-                                                         f" [{fmt.format(band[0])}, {fmt.format(band[1])}]")
-        pct = s.get(f"{key}_published_percentile")
-        facts = s.get(f"{key}_with_facts")
-        t.add_row(label, sim, pub, "" if pct is None or not pub else f"{pct:.0f}",
-                  "-" if facts is None or facts != facts else fmt.format(facts))
+    for f in FIGURES:
+        med, band = s.get(f"{f.key}_median"), s.get(f"{f.key}_band")
+        sim = "-" if med is None else fmt(med) + ("" if not band else f" [{fmt(band[0])}, {fmt(band[1])}]") + f.unit
+        pct = s.get(f"{f.key}_published_percentile")
+        facts = s.get(f"{f.key}_with_facts")
+        t.add_row(f.label, sim, f.published, "" if pct is None or not f.published else f"{pct:.0f}",
+                  "-" if facts is None or not math.isfinite(facts) else fmt(facts) + f.unit)
     return t
 
 

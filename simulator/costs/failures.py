@@ -42,6 +42,8 @@ Sources:
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from simulator.units import DAY_S, HOUR_S
@@ -209,3 +211,12 @@ def expected_failures(wall_s, device_failure_rate_per_hour, n_devices):
 
 #: Seconds in Llama 3's snapshot (for tests and examples).
 LLAMA3_SNAPSHOT_S = LLAMA3_DAYS * DAY_S
+
+
+@cache
+def job_goodput(n_devices: int, checkpoint_s: float, device_failure_rate_per_hour: float, restart_s: float) -> float:
+    """Expected goodput of a synchronous job of `n_devices` (it stops when any fails) that
+    checkpoints at Young's interval: `expected_goodput` at `young_daly_interval_s` of the
+    job's MTBF (cached: the frontier asks for the same jobs many times)."""
+    mtbf = cluster_mtbf_s(device_failure_rate_per_hour, n_devices)
+    return float(expected_goodput(young_daly_interval_s(checkpoint_s, mtbf), checkpoint_s, restart_s, mtbf))

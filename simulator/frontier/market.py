@@ -164,10 +164,6 @@ def _price(key: str, at: date, prefer: str) -> tuple[float, str, str]:
         return math.nan, "", str(exc)
 
 
-def links_of(key: str, config: FrontierConfig):
-    return _links(key, config.intra_link, config.inter_link)
-
-
 @cache
 def _links(key: str, intra_link: str | None, inter_link: str | None):
     intra, inter, node_default = default_links(key) if key in accelerators() else (None, None, None)

@@ -20,13 +20,14 @@ from importlib.resources import files
 import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.runfacts import POINT_FILES
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.solver import CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.units import partial_date
 
 STEPS = {"month": 1, "quarter": 3, "year": 12}
-PUBLISHED_CSV = "ai_and_compute.csv"
+PUBLISHED_CSV, NOTABLE_CSV, FRONTIER_RUNS_CSV = (f for f, *_ in POINT_FILES)
 #: The runs whose dates the frontier is printed at (issue 5), by their ai_and_compute.csv names.
 LANDMARKS = ("AlexNet", "Neural Machine Translation (GNMT)", "AlphaGo Zero")
 
@@ -134,8 +135,6 @@ def to_frame(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-NOTABLE_CSV = "notable_runs_2012_2018.csv"
-
 
 @dataclass(frozen=True)
 class Published:
@@ -153,43 +152,39 @@ class Published:
         return f"{self.file}:{self.run_id}"
 
 
+#: The era label of the points of each file without an era column of its own.
+POINT_ERAS = {NOTABLE_CSV: "notable (Epoch AI)", FRONTIER_RUNS_CSV: "post-2018 (Epoch AI)"}
+
+
 @cache
-def published() -> tuple[Published, ...]:
-    """Points of ai_and_compute.csv with a date and a FLOP value (read once)."""
-    text = files("simulator.catalog").joinpath(PUBLISHED_CSV).read_text(encoding="utf-8")
+def _points(file: str) -> tuple[Published, ...]:
+    """The rows of a published-run file (catalog/runfacts.py POINT_FILES: its name, date and
+    FLOP columns) with a date and a FLOP value, as points (read once)."""
+    name, when, flop_col = next((n, d, f) for f0, n, d, f in POINT_FILES if f0 == file)
     out = []
-    for r in csv.DictReader(io.StringIO(text)):
-        text_date, flop = r["publication_date"].strip(), r["training_flop"].strip()
+    for r in csv.DictReader(io.StringIO(files("simulator.catalog").joinpath(file).read_text(encoding="utf-8"))):
+        text_date, flop = r[when].strip(), r[flop_col].strip()
         at = partial_date(text_date) if text_date else None
         if at and flop:
-            out.append(Published(r["system"], at, float(flop), r["era"], r["source"], r["run_id"], PUBLISHED_CSV))
+            out.append(Published(r[name], at, float(flop), r.get("era") or POINT_ERAS[file], r["source"],
+                                 r["run_id"], file))
     return tuple(out)
 
 
-@cache
+def published() -> tuple[Published, ...]:
+    """The points of "AI and Compute" (catalog/ai_and_compute.csv)."""
+    return _points(PUBLISHED_CSV)
+
+
 def notable_runs() -> tuple[Published, ...]:
-    """Epoch AI's notable runs 2012-2018 (catalog/notable_runs_2012_2018.csv) as points."""
-    text = files("simulator.catalog").joinpath(NOTABLE_CSV).read_text(encoding="utf-8")
-    out = []
-    for r in csv.DictReader(io.StringIO(text)):
-        if r["publication_date"] and r["training_compute_flop"]:
-            out.append(Published(r["name"], date.fromisoformat(r["publication_date"]),
-                                 float(r["training_compute_flop"]), "notable (Epoch AI)", r["source"], r["run_id"],
-                                 NOTABLE_CSV))
-    return tuple(out)
+    """Epoch AI's notable runs 2012-2018 (catalog/notable_runs_2012_2018.csv)."""
+    return _points(NOTABLE_CSV)
 
 
-FRONTIER_RUNS_CSV = "frontier_runs_2018_2026.csv"
-
-
-@cache
 def frontier_runs() -> tuple[Published, ...]:
     """The largest published runs 2018-2026 (Epoch AI's data: running records and runs within
-    3x of them; catalog/frontier_runs_2018_2026.csv) as points."""
-    text = files("simulator.catalog").joinpath(FRONTIER_RUNS_CSV).read_text(encoding="utf-8")
-    return tuple(Published(r["name"], date.fromisoformat(r["publication_date"]), float(r["training_compute_flop"]),
-                           "post-2018 (Epoch AI)", r["source"], r["run_id"], FRONTIER_RUNS_CSV)
-                 for r in csv.DictReader(io.StringIO(text)) if r["publication_date"] and r["training_compute_flop"])
+    3x of them; catalog/frontier_runs_2018_2026.csv)."""
+    return _points(FRONTIER_RUNS_CSV)
 
 
 def scored_points() -> tuple[Published, ...]:

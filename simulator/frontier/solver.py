@@ -34,7 +34,7 @@ from functools import cache
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
-from simulator.catalog.techniques import techniques, techniques_known
+from simulator.catalog.techniques import enabling_refs, known_keys
 from simulator.catalog.uncertain import uncertain_row
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
@@ -43,7 +43,8 @@ from simulator.frontier.actors import actors_at, all_actors
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
 from simulator.frontier.duration import run_length_days
 from simulator.frontier.market import ActorMarket, Caps, Offer, caps_for, node_of
-from simulator.frontier.utilization import MAX_TP, Fit, Utilization, pow2_floor
+from simulator.frontier.pruning import run_bound, undominated
+from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
 from simulator.frontier.workloads import Family, families, families_at
 from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, PFS_DAY_FLOP
@@ -148,27 +149,9 @@ def _batch(req: Request, model) -> tuple[float, float, tuple[str, ...]]:
     return crit, _largest_batch(crit, config.max_waste), refs
 
 
-def _batches(b_max: float) -> tuple[int, ...]:
-    top = int(b_max)
-    p = pow2_floor(top)
-    return tuple(sorted({max(1, p // 4), max(1, p // 2), p, top}))
-
-
 def _model_parallel(model: Transformer, node: int, known: frozenset[str], config: FrontierConfig) -> int:
-    """Most devices one replica of `model` can span: the largest tp the search may use
-    (dividing the heads, within the host or whole hosts, at most max_tp) x the layers."""
-    return _replica_span(model.heads, model.layers, node, "tensor_parallel" in known, "pipeline_parallel" in known,
-                         int(config.max_tp or MAX_TP))
-
-
-@cache
-def _replica_span(heads: int, layers: int, node: int, tensor: bool, pipeline: bool, cap: int) -> int:
-    tp = 1
-    if tensor:
-        ok = [t for t in range(1, cap + 1) if heads % t == 0 and (node % t == 0 if t <= node else t % node == 0
-                                                                   and (t // node) & (t // node - 1) == 0)]
-        tp = max(ok)
-    return tp * (layers if pipeline else 1)
+    return replica_span(model.heads, model.layers, node, "tensor_parallel" in known, "pipeline_parallel" in known,
+                        int(config.max_tp or MAX_TP))
 
 
 def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> tuple[str, ...]:
@@ -264,14 +247,8 @@ def _goodput(job: int, params: float, config: FrontierConfig) -> float:
     rate = config.failure_rate
     if not rate:
         return 1.0
-    return _goodput_of(job, params, rate, config.checkpoint_bytes_per_s, config.restart)
-
-
-@cache
-def _goodput_of(job: int, params: float, rate: float, checkpoint_bytes_per_s: float, restart_s: float) -> float:
-    mtbf = cf.cluster_mtbf_s(rate, job)
-    ckpt = params * CHECKPOINT_BYTES_PER_PARAM / checkpoint_bytes_per_s
-    return float(cf.expected_goodput(cf.young_daly_interval_s(ckpt, mtbf), ckpt, restart_s, mtbf))
+    return cf.job_goodput(job, params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s, rate,
+                          config.restart)
 
 
 def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str,
@@ -334,7 +311,7 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 
     def fit_on(k: int) -> Fit:
         return util.best_layout(model, acc, k, min(node, k), offer.intra, offer.inter, set(req.known),
-                                _batches(b_max), precision, int(config.max_tp or MAX_TP), stack,
+                                batch_sizes(b_max), precision, int(config.max_tp or MAX_TP), stack,
                                 sites if k >= sites else 1, req.caps.site_link, config.latency_scale)
 
     tries = 0
@@ -449,61 +426,7 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
 # ------------------------------------------------------------------ one market
 def _technique_refs(used: tuple[str, ...], start: date, config: FrontierConfig, actor: str) -> tuple[str, ...]:
     """The evidence rows that made each technique used available to the actor."""
-    return _enabling_refs(used, config.withhold, config.input("technique_adoption_lag_days"), actor or None)
-
-
-@cache
-def _enabling_refs(used: tuple[str, ...], withhold: frozenset[str], lag: float, actor: str | None) -> tuple[str, ...]:
-    out = []
-    techs = techniques()
-    for key in used:
-        found = techs[key].enabling_use(withhold, lag, actor)
-        if found is not None:
-            out.append(found[1].ref)
-    return tuple(out)
-
-
-def _merits(o: Offer, start: date, lag: float) -> tuple[float, ...] | None:
-    peak = o.acc.peak(_precision(o.acc, start, lag))
-    if not peak or not o.watts or not math.isfinite(o.price) or o.price <= 0:
-        return None
-    bw = o.acc.memory_bandwidth_bytes_per_s or 0.0
-    link = lambda x: 0.0 if x is None else x.bandwidth_bytes_per_s
-    return (peak, peak / o.watts, peak / o.price, o.acc.memory_bytes, bw, link(o.intra), link(o.inter),
-            float(o.node_default or 1))
-
-
-def _undominated(offers: list[Offer], caps: Caps, start: date, lag: float) -> list[Offer]:
-    """The offers no other offer beats in every respect: an offer that another matches or beats
-    in peak, FLOP/s per watt, FLOP/s per dollar, memory, memory bandwidth, links and scale-up
-    domain cannot give a larger run, unless a cluster of its own gives it a supply of its own
-    (a site known by its power takes any device). Offers missing one of these are all kept."""
-    own = {k for k, _ in caps.clusters}
-    beaten = _beaten(offers, start, lag)
-    return [o for o in offers if o.key not in beaten or o.key in own or "" in own]
-
-
-_BEATEN: dict[tuple, tuple] = {}
-
-
-def _beaten(offers, start: date, lag: float) -> frozenset[str]:
-    """The keys of the offers another beats in every respect (cached by the offers' identity:
-    the market hands out the same tuple for the same month)."""
-    key = (tuple(id(o) for o in offers), start, lag)
-    hit = _BEATEN.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
-        return hit[1]
-    merits = {o.key: _merits(o, start, lag) for o in offers}
-    out = set()
-    for o in offers:
-        m = merits[o.key]
-        if m is not None and any(q is not o and (mq := merits[q.key]) is not None and mq != m
-                                 and all(a >= b for a, b in zip(mq, m, strict=True)) for q in offers):
-            out.add(o.key)
-    if len(_BEATEN) > 100_000:
-        _BEATEN.clear()
-    _BEATEN[key] = (tuple(offers), frozenset(out))
-    return frozenset(out)
+    return enabling_refs(used, config.withhold, config.input("technique_adoption_lag_days"), actor or None)
 
 
 def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tuple[Run | None, list[Run]]:
@@ -512,9 +435,9 @@ def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tu
     caps, config = req.caps, req.config
     tried: list[Run] = []
     lag = config.input("technique_adoption_lag_days")
-    for offer in (_undominated(offers, caps, req.start, lag) if PRUNE else offers):
+    for offer in (undominated(offers, caps, req.start, lag) if PRUNE else offers):
         acc0 = offer.acc
-        precision = _precision(acc0, req.start, lag)
+        precision = precision_for(acc0, req.start, lag)
         if not acc0.peak(precision):
             tried.append(Run(req.at, False, f"{acc0.name}: no peak at {precision_of_era(req.start).value} or fp32",
                              device=offer.key, actor=caps.actor))
@@ -546,41 +469,9 @@ def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tu
     return (max(ok, key=lambda r: (r.flop, -r.n_devices)) if ok else None), tried
 
 
-@cache
-def _precision(acc, at: date, lag: float) -> Precision:
-    return precision_for(acc, at, lag)
-
-
 def _known(start: date, config: FrontierConfig, actor: str | None = None) -> frozenset[str]:
-    return _known_at(min(start, config.techniques_frozen_at or start), config.withhold,
-                     config.input("technique_adoption_lag_days"), actor)
-
-
-@cache
-def _known_at(when: date, withhold: frozenset[str], lag: float, actor: str | None) -> frozenset[str]:
-    return frozenset(t.key for t in techniques_known(when, withhold, lag, actor))
-
-
-def _bound(caps: Caps, offers: list[Offer], start: date, config: FrontierConfig, eff=None) -> float:
-    """No run on these offers exceeds this FLOP: every device the supply, host or budget
-    allows for the whole run (over every site the caps allow) at full peak, or with `eff`
-    (a sized family's) at the device's matrix-multiply efficiency, which bounds a transformer's
-    MFU in the step model (every model FLOP runs at most that fast)."""
-    hours = caps.max_duration_days * 24
-    lag = config.input("technique_adoption_lag_days")
-    out = 0.0
-    for o in (_undominated(offers, caps, start, lag) if PRUNE else offers):
-        peak = o.acc.peak(_precision(o.acc, start, lag))
-        if not peak:
-            continue
-        h = min(hours, o.max_hours) if o.max_hours is not None else hours
-        n = max(caps.supply_devices(o.watts, caps.sites, o.key) or 0.0, caps.host_devices or 1.0, 1.0)
-        budget = caps.budget_devices(o.price, h) if o.paid and math.isfinite(o.price) else None
-        if budget is not None:
-            n = min(n, max(budget, 1.0))
-        cap = 1.0 if eff is None else eff.gemm_for(o.acc.name, _precision(o.acc, start, lag))
-        out = max(out, n * peak * cap * h * HOUR_S)
-    return out
+    return known_keys(min(start, config.techniques_frozen_at or start), config.withhold,
+                      config.input("technique_adoption_lag_days"), actor)
 
 
 def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -> tuple[Run, list[Run]]:
@@ -617,8 +508,9 @@ def best_run(at: date, config: FrontierConfig, util: Utilization, market=None) -
                     markets[days] = (caps, offers, no_offer, {})
                 caps, offers, no_offer, bounds = markets[days]
                 if fam.sized not in bounds:
-                    bounds[fam.sized] = _bound(caps, offers, start, config, util.eff if fam.sized else None) \
-                        if offers else 0.0
+                    lag = config.input("technique_adoption_lag_days")
+                    pool = undominated(offers, caps, start, lag) if PRUNE else offers
+                    bounds[fam.sized] = run_bound(caps, pool, start, lag, util.eff if fam.sized else None)
                 ub = bounds[fam.sized]
                 if not offers:
                     tried.append(Run(at, False, no_offer, caps=caps, actor=actor.key))

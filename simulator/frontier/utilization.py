@@ -16,6 +16,7 @@ README), on one device.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
@@ -81,6 +82,26 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
                        top_k=0, max_tp=max_tp if tensor else 1, max_pp=None if pipeline else 1,
                        divisors_only=True, tp_across_nodes=tensor, stack=stack,
                        site_splits=("dp", "pp") if sites > 1 and pipeline else ("dp",))
+
+
+def batch_sizes(b_max: float) -> tuple[int, ...]:
+    """The global batches the frontier searches under a largest batch `b_max`: it, and the
+    power of two below it, halved twice."""
+    top = int(b_max)
+    p = pow2_floor(top)
+    return tuple(sorted({max(1, p // 4), max(1, p // 2), p, top}))
+
+
+@cache
+def replica_span(heads: int, layers: int, node: int, tensor: bool, pipeline: bool, max_tp: int = MAX_TP) -> int:
+    """Most devices one replica can span in `search_space`: the largest tp it allows (dividing
+    the heads, within the host or a power of two of whole hosts, at most max_tp; 1 without
+    tensor parallelism) x the layers (with pipelining; else 1)."""
+    tp = 1
+    if tensor:
+        tp = max(t for t in range(1, max_tp + 1) if heads % t == 0 and (
+            node % t == 0 if t <= node else t % node == 0 and (t // node) & (t // node - 1) == 0))
+    return tp * (layers if pipeline else 1)
 
 
 class Utilization:

@@ -252,25 +252,22 @@ def frontier_rows(frame: pd.DataFrame, head: int = 3, tail: int = 10) -> tuple[p
 
 
 # ------------------------------------------------------------------ key results per command
-REPRODUCE_ROWS = (("modern_doubling_months", "doubling time, 2012-2018 (months)", "3.4"),
-                  ("first_era_doubling_months", "doubling time, 1959-2012 (months)", "about 24"),
-                  ("post_2018_growth_per_year", "growth after 2018 (x a year)", "4-5 (Epoch AI)"),
-                  ("alexnet_to_alphago_zero_growth", "growth AlexNet → AlphaGo Zero (x)", ">300,000"),
-                  ("alexnet_to_alphago_zero_growth_from_rate", "the same from the fitted rate (x)", ""))
-
-
 def _key_reproduce(s: dict) -> str:
     """The CLI's headline table: median [5-95%] over the draws, the published figure and its
     percentile, the figure at the median inputs reading every fact; then the ceiling, the
     levels, what binds and what moves each figure."""
+    from simulator.trend.reproduce import FIGURES
+
     rows = []
-    for key, label, pub in REPRODUCE_ROWS:
-        med, band = s.get(f"{key}_median"), s.get(f"{key}_band")
+    for f in FIGURES:
+        med, band = s.get(f"{f.key}_median"), s.get(f"{f.key}_band")
         if med is None:
             continue
-        pct = s.get(f"{key}_published_percentile")
-        rows.append((label, fmt(med) + (f" [{fmt(band[0])}, {fmt(band[1])}]" if band else ""), pub,
-                     "" if pct is None or not pub else f"{pct:.0f}", fmt(s.get(f"{key}_with_facts"))))
+        pct = s.get(f"{f.key}_published_percentile")
+        facts = s.get(f"{f.key}_with_facts")
+        rows.append((f.label, fmt(med) + (f" [{fmt(band[0])}, {fmt(band[1])}]" if band else "") + f.unit, f.published,
+                     "" if pct is None or not f.published else f"{pct:.0f}",
+                     fmt(facts) + (f.unit if facts is not None and math.isfinite(facts) else "")))
     body = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(str(c))}</{'th' if i == 0 else 'td'}>"
                                     for i, c in enumerate(r)) + "</tr>" for r in rows)
     out = _scroll("<table><thead><tr><th>figure</th><th>simulated: median [5-95%] of "

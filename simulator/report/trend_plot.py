@@ -27,11 +27,6 @@ from simulator.units import PFS_DAY_FLOP
 
 #: Published systems labelled on the figure (run ids).
 LANDMARKS = ("alexnet", "alphago_zero", "perceptron", "gnmt", "td_gammon")
-TITLES = {"modern_doubling_months": "modern doubling (months)", "first_era_doubling_months": "first-era doubling (months)",
-          "post_2018_growth_per_year": "growth after 2018 (x per year)",
-          "alexnet_to_alphago_zero_growth": "growth AlexNet to AlphaGo Zero (x)"}
-
-
 def _when(d) -> pd.Timestamp:
     return pd.Timestamp(d)
 
@@ -138,12 +133,13 @@ def sensitivity_figure(rep):
     """The tornado of each headline figure (module doc); a figure in words without draws."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from simulator.trend.reproduce import PUBLISHED
+    from simulator.trend.reproduce import FIGURES, HEADLINE, PUBLISHED
 
     if not rep.swings:
         return nothing_to_draw("What moves the headline figures", "No input draws (--samples 0): no sensitivity.")
     plt = pyplot()
-    keys = [k for k in TITLES if k in rep.swings]
+    titles = {f.key: f"{f.label} ({f.unit.strip()})" for f in FIGURES}
+    keys = [k for k in HEADLINE if k in rep.swings]
     fig, axes = plt.subplots(len(keys), 1, figsize=(11, 2.3 * len(keys) + 0.6), dpi=120)
     for ax, key in zip(np.atleast_1d(axes), keys):
         swings = [w for w in rep.swings[key] if math.isfinite(w.effect)][:10][::-1]
@@ -163,7 +159,7 @@ def sensitivity_figure(rep):
         plain = FuncFormatter(lambda v, _: f"{v:.3g}")
         ax.xaxis.set_major_formatter(plain)
         ax.xaxis.set_minor_formatter(plain if max(ends, default=1) / min(ends, default=1) < 10 else NullFormatter())
-        ax.set_title(f"{TITLES[key]}: each input from its 5th to its 95th percentile", fontsize=9)
+        ax.set_title(f"{titles[key]}: each input from its 5th to its 95th percentile", fontsize=9)
         ax.tick_params(axis="x", which="both", labelsize=7)
         legend_outside(ax, fontsize=7)
     return fig

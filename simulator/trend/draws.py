@@ -1,6 +1,6 @@
-"""Draws of an uncertain input with a published range: a two-piece lognormal through its
-p10, median and p90 (or through a 95% interval), used by the projection
-(projection_parameters.csv) and the intervals of reproduce (uncertainty.csv)."""
+"""Draws of a projection input with a published range (projection_parameters.csv): a
+two-piece lognormal through its p10, median and p90 (or through a 95% interval), the
+same mapping as the reproduction's uncertain inputs (catalog/uncertain.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Z10 = 1.2815515655446004  # standard normal 90th percentile
-Z975 = 1.959963984540054
+from simulator.catalog.uncertain import INTERVAL_Z, two_piece_lognormal
 
 
 @dataclass(frozen=True)
@@ -32,9 +31,7 @@ class Param:
         z = np.asarray(z, dtype=float)
         if lo is None or hi is None:
             return np.full(z.shape, mid)
-        k = Z975 if self.ci95 else Z10
-        s_lo, s_hi = math.log(mid / lo) / k, math.log(hi / mid) / k
-        return mid * np.exp(np.where(z < 0, s_lo * z, s_hi * z))
+        return two_piece_lognormal(z, lo, mid, hi, INTERVAL_Z["p2.5-p97.5" if self.ci95 else "p10-p90"])
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return self.at(rng.standard_normal(n))

@@ -50,15 +50,37 @@ CEILING_TOLERANCE_OOM = 0.3
 #: The frontier's median is "near" an era's runs when within this many orders of magnitude
 #: of the largest published run up to each point of the era (median over the era's points).
 LEVEL_TOLERANCE_OOM = 1.0
-#: Published figures (OpenAI, "AI and Compute", 2018, and its 2019 addendum; Epoch AI).
-PUBLISHED = {
-    "modern_doubling_months": (3.43, "Amodei & Hernandez 2018, 'AI and Compute': 3.4-month doubling (fit 3.43)"),
-    "first_era_doubling_months": (24.0, "Amodei & Hernandez 2018 (2019 addendum): about two years before 2012"),
-    "post_2018_growth_per_year": (4.5, "Sevilla & Roldan 2024 (Epoch AI): training compute of frontier models grows "
-                                       "4-5x a year"),
-    "alexnet_to_alphago_zero_growth": (3.0e5, "Amodei & Hernandez 2018: more than 300,000x from AlexNet to AlphaGo Zero"),
-}
-HEADLINE = tuple(PUBLISHED)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A headline figure: its key in the summary, how people read it, and the published value
+    the draws are placed against (OpenAI's "AI and Compute", 2018, and its 2019 addendum;
+    Epoch AI). Every surface (terminal, report, README, figures) names the figures from here."""
+
+    key: str
+    label: str
+    unit: str  # printed after the number
+    published: str  # the published figure as people quote it ("": none of its own)
+    value: float  # the published value (its percentile in the draws)
+    source: str
+
+
+FIGURES = (
+    Figure("modern_doubling_months", "doubling time 2012-2018 (AlexNet to AlphaZero)", " months", "3.4 months", 3.43,
+           "Amodei & Hernandez 2018, 'AI and Compute': 3.4-month doubling (fit 3.43)"),
+    Figure("first_era_doubling_months", "doubling time 1959-2012", " months", "about 2 years", 24.0,
+           "Amodei & Hernandez 2018 (2019 addendum): about two years before 2012"),
+    Figure("post_2018_growth_per_year", "growth after 2018", "x a year", "4-5x a year (Epoch AI)", 4.5,
+           "Sevilla & Roldan 2024 (Epoch AI): training compute of frontier models grows 4-5x a year"),
+    Figure("alexnet_to_alphago_zero_growth", "growth AlexNet to AlphaGo Zero", "x", ">300,000x", 3.0e5,
+           "Amodei & Hernandez 2018: more than 300,000x from AlexNet to AlphaGo Zero"),
+    Figure("alexnet_to_alphago_zero_growth_from_rate", "the same from the fitted rate", "x", "", 3.0e5,
+           "Amodei & Hernandez 2018: more than 300,000x from AlexNet to AlphaGo Zero"),
+)
+#: The figures the draws and the sensitivity are about (the last restates one of them).
+HEADLINE = tuple(f.key for f in FIGURES[:4])
+PUBLISHED = {f.key: (f.value, f.source) for f in FIGURES[:4]}
 
 
 def _point(system_id: str) -> Published:
@@ -203,12 +225,12 @@ class Reproduction:
         s: dict = {"samples": self.samples, "seed": self.seed,
                    "withheld": "every scored run's facts (catalog/runfacts.py); the ceiling withholds each run's own",
                    "interval": f"5th-95th percentile over {self.samples} joint draws of catalog/uncertainty.csv"}
-        for key in HEADLINE + ("alexnet_to_alphago_zero_growth_from_rate",):
-            pub = PUBLISHED.get(key, PUBLISHED["alexnet_to_alphago_zero_growth"])[0]
+        for f in FIGURES:
+            key = f.key
             b = band(self.distribution(key))
             s[f"{key}_median"] = None if b is None else b[0]
             s[f"{key}_band"] = None if b is None else [b[1], b[2]]
-            s[f"{key}_published_percentile"] = percentile_of(pub, self.distribution(key))
+            s[f"{key}_published_percentile"] = percentile_of(f.value, self.distribution(key))
             s[f"{key}_at_median_inputs"] = self.figures.get(key)
             s[f"{key}_with_facts"] = self.with_facts.get(key)
         s["published"] = {k: {"value": v, "source": src} for k, (v, src) in PUBLISHED.items()}
@@ -231,7 +253,7 @@ class Reproduction:
         """One row per draw: its inputs and its headline figures."""
         inputs = uncertain_inputs()
         rows = [{**{f"input:{k}": inputs[k].quantile(z) for k, z in values.items()},
-                 **{k: figs.get(k) for k in HEADLINE + ("alexnet_to_alphago_zero_growth_from_rate",)}}
+                 **{f.key: figs.get(f.key) for f in FIGURES}}
                 for values, figs in zip(self.draws, self.drawn)]
         return pd.DataFrame(rows)
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.catalog.uncertain import uncertain_inputs
+from simulator.catalog.uncertain import INTERVAL_Z, uncertain_inputs
 from simulator.frontier.config import FrontierConfig
 
 Z_CLIP = 3.0
-Z_P95 = 1.6448536269514722  # the 95th percentile of the standard normal
+Z_P95 = INTERVAL_Z["p5-p95"]  # the 95th percentile of the standard normal
 
 
 def drawn_keys() -> list[str]:
