@@ -63,6 +63,8 @@ BATCH_LIMITS_CSV = "batch_limits.csv"
 
 # ------------------------------------------------------------------ trade-off
 def _positive(x: ArrayLike, name: str) -> np.ndarray:
+    if type(x) is float and x > 0:  # the frontier's scalar calls: no reduction over a 0-d array
+        return np.float64(x)
     a = np.asarray(x, dtype=float)
     if np.any(~(a > 0)):
         raise ValueError(f"{name} must be > 0, got {x!r}")

@@ -42,6 +42,7 @@ Sources:
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -67,6 +68,9 @@ DEFAULT_FAILURE_RATE_PER_DEVICE_HOUR = LLAMA3_INTERRUPTIONS / (LLAMA3_DAYS * 24 
 
 def _check(name: str, value, *, positive: bool = False, allow_inf: bool = True) -> None:
     """Raise ValueError unless value (scalar or array) is >= 0 (> 0 if positive), not NaN."""
+    if type(value) in (float, int):  # the frontier's scalar calls: no array round trip
+        if (value > 0 if positive else value >= 0) and (allow_inf or value != math.inf):
+            return
     a = np.asarray(value, dtype=float)
     bad = np.isnan(a) | (a <= 0 if positive else a < 0)
     if not allow_inf:

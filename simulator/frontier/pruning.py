@@ -24,8 +24,8 @@ from simulator.specs import Efficiency
 from simulator.units import HOUR_S
 
 
-def _merits(o: Offer, start: date, lag: float) -> tuple[float, ...] | None:
-    peak = o.acc.peak(precision_for(o.acc, start, lag))
+def _merits(o: Offer, precision) -> tuple[float, ...] | None:
+    peak = o.acc.peak(precision)
     if not peak or not o.watts or not math.isfinite(o.price) or o.price <= 0:
         return None
     bw = o.acc.memory_bandwidth_bytes_per_s or 0.0
@@ -50,13 +50,19 @@ _BEATEN: dict[tuple, tuple] = {}
 
 
 def _beaten(offers, start: date, lag: float) -> frozenset[str]:
-    """The keys of the offers another beats in every respect (cached by the offers' identity:
-    the market hands out the same tuple for the same month)."""
-    key = (tuple(id(o) for o in offers), start, lag)
-    hit = _BEATEN.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
-        return hit[1]
-    merits = {o.key: _merits(o, start, lag) for o in offers}
+    """The keys of the offers another beats in every respect (cached by the offers' identity,
+    as the market hands out the same tuple for the same month, with the date and lag, or
+    else with the precisions they give, which a drawn lag seldom changes)."""
+    ids = tuple(id(o) for o in offers)
+    for key in ((ids, start, lag), None):
+        if key is None:
+            precisions = tuple(precision_for(o.acc, start, lag) for o in offers)
+            key = (ids, precisions)
+        hit = _BEATEN.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
+            _BEATEN[(ids, start, lag)] = hit
+            return hit[1]
+    merits = {o.key: _merits(o, p) for o, p in zip(offers, precisions, strict=True)}
     out = set()
     for o in offers:
         m = merits[o.key]
@@ -65,7 +71,7 @@ def _beaten(offers, start: date, lag: float) -> frozenset[str]:
             out.add(o.key)
     if len(_BEATEN) > 100_000:
         _BEATEN.clear()
-    _BEATEN[key] = (tuple(offers), frozenset(out))
+    _BEATEN[key] = _BEATEN[(ids, start, lag)] = (tuple(offers), frozenset(out))
     return frozenset(out)
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
-import numpy as np
-
 from simulator.search.rank import best_layout_closed_form
 from simulator.specs import (
     Accelerator,
@@ -163,4 +161,4 @@ class Utilization:
 
 def pow2_floor(n: float) -> int:
     """The largest power of two <= n (1 for n < 2)."""
-    return 1 if n < 2 else int(2 ** np.floor(np.log2(n)))
+    return 1 if n < 2 else 1 << (int(n).bit_length() - 1)
