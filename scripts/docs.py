@@ -24,6 +24,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from simulator.report.html import fmt
 from simulator.trend.reproduce import FIGURES
 
@@ -194,8 +196,8 @@ def _project_answer(path: Path, flags: dict) -> list[str]:
     util = Utilization(default_efficiency())
     to = int(flags.get("to", 2040))
     n = int(flags.get("samples", 100))
-    mine = project(load_frontier(path), 2026, to, n, seed=0, util=util, workers=2, bind_samples=min(n, 100))
-    base = project(load_frontier(), 2026, to, n, seed=0, util=util, workers=2, bind_samples=min(n, 100))
+    mine = project(load_frontier(path), 2026, to, n, seed=0, util=util, workers=2)  # as the command: BIND_SAMPLES
+    base = project(load_frontier(), 2026, to, n, seed=0, util=util, workers=2)
     t, b = mine.table(), base.table()
     lines = []
     for year in sorted({min(2030, to), to}):
@@ -203,11 +205,71 @@ def _project_answer(path: Path, flags: dict) -> list[str]:
         lines.append(f"{year}: median {fmt(row.flop_median)} FLOP (10-90%: {fmt(row.flop_p10)} to "
                      f"{fmt(row.flop_p90)}) against {fmt(brow.flop_median)} for the baseline; "
                      f"MFU {row.mfu_median:.2f} (baseline "
-                     f"{brow.mfu_median:.2f}); binds in most samples: {row.primary_binding or 'none'}")
+                     f"{brow.mfu_median:.2f}); lowest ceiling in most samples: {row.primary_binding or 'none'}")
     first = {k: v for k, v in mine.first_year_binding().items() if v is not None}
-    lines.append("first year each constraint binds in most samples: "
+    lines.append("first year each constraint has the lowest ceiling in most samples: "
                  + (", ".join(f"{k} {v}" for k, v in sorted(first.items(), key=lambda kv: kv[1])) or "none"))
     return lines
+
+
+def projection():
+    from simulator.frontier.config import load_frontier
+    from simulator.trend.project import project
+
+    return project(load_frontier(), 2026, 2040, 1000, seed=SEED, workers=2, bind_samples=200)
+
+
+def projection_block(proj=None) -> str:
+    """The README's projection: the years, each constraint's 2030 ceiling beside Epoch AI's, and
+    the projection under each batch law (1000 samples, the first 200 with ceilings, seed 0)."""
+    from simulator.frontier.solver import CEILING_CONSTRAINTS
+    from simulator.trend.project import epoch_2030
+
+    proj = proj or projection()
+    t = proj.table().set_index("year")
+    out = ["| year | FLOP p10 | median | p90 | MFU | devices | lowest ceiling (share of samples) | "
+           "next ceiling / lowest (median) |", "|---|---|---|---|---|---|---|---|"]
+    for y in (2026, 2027, 2028, 2030, 2035, 2040):
+        r = t.loc[y]
+        shares = sorted(((c, r[f"binding_share_{c}"]) for c in CEILING_CONSTRAINTS), key=lambda kv: -kv[1])
+        low = ", ".join(f"{c} {v:.0%}" for c, v in shares if v == v and v >= 0.05) or "- (the history's run)"
+        margin = "-" if r.binding_margin_median != r.binding_margin_median else f"{r.binding_margin_median:.2g}x"
+        out.append(f"| {y} | {fmt(r.flop_p10)} | {fmt(r.flop_median)} | {fmt(r.flop_p90)} | {r.mfu_median:.2f} | "
+                   f"{r.devices_median:,.0f} | {low} | {margin} |")
+    epoch = epoch_2030()
+    out += ["", "Each constraint's own ceiling in 2030 (the others relaxed 100-fold; the batch law held with the "
+            "latency), beside Epoch AI's (`catalog/epoch_2030_ceilings.csv`):", "",
+            "| constraint | simulated ceiling, median [10-90%] | lowest in | Epoch AI 2030 |", "|---|---|---|---|"]
+    j = list(proj.years).index(2030)
+    for c in CEILING_CONSTRAINTS:
+        v = proj.ceiling(c)[:, j]
+        lo, med, hi = np.nanpercentile(v, [10, 50, 90])
+        e = epoch.get(c)
+        theirs = "-" if e is None else " / ".join(fmt(x) for x in (e["low_flop"], e["central_flop"], e["high_flop"])
+                                                   if x is not None)
+        rng = "" if e is None or e["low_flop"] is None else " (range)"
+        out.append(f"| {c} | {fmt(med)} [{fmt(lo)}, {fmt(hi)}] | {t.loc[2030, f'binding_share_{c}']:.0%} | "
+                   f"{theirs}{rng} |")
+    out.append(f"| all together | {fmt(t.loc[2030, 'flop_median'])} (the run) | | "
+               f"{fmt(epoch['all']['central_flop'])} |")
+    law = proj.by_law().pivot(index="law", columns="year", values="flop_median")
+    n = proj.by_law().groupby("law").samples.first()
+    out += ["", "The projection under each batch law (`catalog/batch_laws.csv`, one drawn per sample with equal "
+            "weights):", "", "| batch law | samples | 2030 median | 2040 median |", "|---|---|---|---|"]
+    for k in law.index:
+        out.append(f"| {k} | {n[k]} | {fmt(law.loc[k, 2030])} | {fmt(law.loc[k, 2040])} |")
+    return "\n".join(out)
+
+
+def projection_blocks(check: bool) -> list[str]:
+    path = ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    new = replace_block(text, "project", projection_block())
+    if new != text and not (check and same_up_to_rounding(text, new)):
+        if not check:
+            path.write_text(new, encoding="utf-8")
+        return [str(path.relative_to(ROOT))]
+    return []
 
 
 def scenario_answers(check: bool, kinds=("frontier", "project")) -> list[str]:
@@ -313,7 +375,7 @@ def reproduction_blocks(check: bool, rep=None) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare, do not write; exit 1 on a difference")
-    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios"),
+    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "project"),
                     help="one part only (frontier-scenarios: the frontier scenarios' answers, not the projections)")
     args = ap.parse_args(argv)
     changed = []
@@ -322,6 +384,8 @@ def main(argv=None) -> int:
                                     else ("frontier", "project"))
     if args.only in (None, "reproduce"):
         changed += reproduction_blocks(args.check)
+    if args.only in (None, "project") and not args.check:  # minutes: regenerated, not checked in the tests
+        changed += projection_blocks(args.check)
     if args.check and changed:
         print("docs.py --check: generated numbers differ from the program in: " + ", ".join(changed)
               + " (run python scripts/docs.py)")

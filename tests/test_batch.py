@@ -148,3 +148,26 @@ def test_csv_equals_shared_in_shared_columns():
 def test_module_does_not_import_simpy():
     names = top_level(imported_modules(Path(bt.__file__)))
     assert not names & {"simpy", "pandas", "matplotlib"}
+
+
+# ------------------------------------------------------------------ published batch laws
+def test_batch_laws_match_their_published_closed_forms():
+    laws = bt.batch_laws()
+    assert set(laws) == {"kaplan", "deepseek", "porian", "step_law"}
+    n, d = 4.05e11, 1.56e13  # a Llama-3-405B-like model and its tokens
+    # DeepSeek LLM: B = 0.292 C^0.3271 with C = 6 N D; about 4.2e8 tokens at 1e28 FLOP (../shared/data notes)
+    assert laws["deepseek"].tokens(1e28 / (6 * d), d) == pytest.approx(4.2e8, rel=0.05)
+    assert laws["step_law"].tokens(n, d) == pytest.approx(0.58 * d ** 0.571)
+    assert laws["step_law"].tokens(10 * n, d) == laws["step_law"].tokens(n, d)  # independent of N
+    assert laws["porian"].tokens(n, d) == pytest.approx(0.7576 * n ** 0.703)
+    assert laws["porian"].tokens(n, 10 * d) == laws["porian"].tokens(n, d)  # independent of D
+    # Kaplan's goes through the loss: the same as the critical batch of L(N)
+    assert laws["kaplan"].tokens(n, d) == pytest.approx(bt.kaplan_critical_batch_tokens(bt.kaplan_loss_nats(n)))
+
+
+def test_a_bad_batch_law_row_is_one_line():
+    head = "key,law,coefficient,exponent,variable,unit,domain_of_fit,source,url,verification,notes\n"
+    with pytest.raises(ValueError, match=r"batch_laws.csv: line 2 \('x'\): column 'variable'"):
+        bt.parse_batch_laws(head + "x,law,1,0.5,loss2,tokens,d,a paper,u,v,n\n")
+    with pytest.raises(ValueError, match="coefficient and exponent must be > 0"):
+        bt.parse_batch_laws(head + "x,law,-1,0.5,tokens,tokens,d,a paper,u,v,n\n")

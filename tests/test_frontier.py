@@ -350,6 +350,7 @@ def test_scenario_numbers_need_a_source(tmp_path):
     ({"max_waste": 1.5}, "must be in (0, 1)"),
     ({"budget_frozen_at": "last year"}, "ISO date"),
     ({"colour": "red"}, "unknown key"),
+    ({"batch_law": "openai"}, "not a law of batch_laws.csv"),
 ])
 def test_bad_scenario_values_are_one_line(table, problem):
     src = {k: "s" for k in table}

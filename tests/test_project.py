@@ -14,12 +14,13 @@ import pytest
 from cli_helpers import one_line, run
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.costs.batch import batch_laws
 from simulator.catalog.supply import generic_facility_watts
 from simulator.frontier.actors import actors
 from simulator.frontier.config import load_frontier
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse_roadmap, roadmap, years_between
-from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
+from simulator.frontier.solver import CEILING_CONSTRAINTS, PROJECTION_CONSTRAINTS, solve
 from simulator.frontier.utilization import Utilization
 from simulator.specs import Precision
 from simulator.trend.project import Param, draw_rates, parse_params, project, projection_parameters, start_date
@@ -166,9 +167,43 @@ def test_projection_starts_at_the_simulated_frontier_and_is_seeded(base, start, 
     assert not ta.equals(tc)
     assert ((ta.flop_p10 <= tc.flop_p90) & (tc.flop_p10 <= ta.flop_p90)).all()  # the bands overlap
     keys = {"year", "flop_p10", "flop_median", "flop_p90", "mfu_median", "sites_median", "cost_usd_median",
-            "effective_flop_median", *(f"share_bound_by_{k}" for k in PROJECTION_CONSTRAINTS)}
+            "effective_flop_median", "binding_margin_median", *(f"binding_share_{k}" for k in CEILING_CONSTRAINTS),
+            *(f"ceiling_{k}_median" for k in CEILING_CONSTRAINTS)}
     assert keys <= set(ta.columns)
-    assert set(a.first_year_binding()) == set(PROJECTION_CONSTRAINTS)
+    assert set(a.first_year_binding()) == set(CEILING_CONSTRAINTS)
+
+
+def test_each_constraint_ceiling_bounds_the_run_and_the_lowest_binds(base, start, util):
+    proj = project(base, START, START + 2, 3, seed=4, util=util, start=start)
+    for row in proj.runs:
+        assert not row[0].ceilings  # the start year is the history's run
+        for r in row[1:]:
+            assert set(r.ceilings) == set(CEILING_CONSTRAINTS)
+            # relaxing the others only adds choices: no ceiling is below the run itself
+            assert min(r.ceilings.values()) >= r.flop * (1 - 1e-9)
+            assert r.binding == (min(r.ceilings, key=r.ceilings.get),)
+    t = proj.table()
+    shares = t[[f"binding_share_{k}" for k in CEILING_CONSTRAINTS]].iloc[1:]
+    assert np.allclose(shares.sum(axis=1), 1.0)  # exactly one constraint has the lowest ceiling
+    assert (t.binding_margin_median.iloc[1:] >= 1.0).all()
+
+
+def test_more_budget_or_power_never_shrinks_a_projected_run(base, start, util):
+    fam = replace(base, families=(start.family,))
+    for year in (2028, 2031):
+        at = date(year, 7, 1)
+        runs = [solve(at, c, util, relax=False, market=market(base, start, c)).flop
+                for c in (fam, replace(fam, budget_scale=2.0), replace(fam, budget_scale=4.0))]
+        assert runs[0] <= runs[1] * (1 + 1e-9) and runs[1] <= runs[2] * (1 + 1e-9), (year, runs)
+
+
+def test_batch_laws_are_drawn_per_sample_and_a_scenario_fixes_one(base, start, util):
+    proj = project(base, START, START + 1, 12, seed=0, util=util, start=start, bind_samples=0)
+    assert set(proj.laws) <= set(batch_laws()) and len(set(proj.laws)) > 1
+    fixed = project(replace(base, batch_law="step_law"), START, START + 1, 3, seed=0, util=util, start=start,
+                    bind_samples=0)
+    assert set(fixed.laws) == {"step_law"}
+    assert set(proj.by_law().law) == set(proj.laws)
 
 
 def test_power_binding_is_relieved_by_more_sites_only_where_allowed(base, start, util):
@@ -199,9 +234,11 @@ def test_latency_wall_binds_early_and_keeps_utilization_down(base, start, util):
 
 def test_the_latency_wall_year_is_reported(util):
     slow = load_frontier(SCENARIOS / "latency-wall-early.toml")
-    proj = project(slow, START, START + 1, 2, seed=0, util=util)
-    assert proj.first_year_binding()["latency"] == START
-    base = project(load_frontier(), START, START + 1, 2, seed=0, util=util)
+    proj = project(slow, START, START + 2, 2, seed=0, util=util)
+    base = project(load_frontier(), START, START + 2, 2, seed=0, util=util)
+    # the wall's own ceiling is lower with a hundred times the latency (the batch law held), and the
+    # baseline's latency never has the lowest ceiling
+    assert np.nanmedian(proj.ceiling("latency")[:, 1:]) < 0.9 * np.nanmedian(base.ceiling("latency")[:, 1:])
     assert base.first_year_binding()["latency"] is None
 
 
@@ -243,3 +280,12 @@ def test_project_bad_flags_and_scenarios(capsys, tmp_path, monkeypatch):
 
 def test_start_date_is_mid_year():
     assert start_date(2025) == date(2025, 7, 1)
+
+
+def test_the_command_default_of_ceiling_samples_is_the_library_s():
+    import inspect
+
+    from simulator.cli.trend import project as command
+    from simulator.trend.project import BIND_SAMPLES
+
+    assert inspect.signature(command).parameters["bind_samples"].default.default == BIND_SAMPLES

@@ -222,3 +222,54 @@ def batch_limits() -> tuple[BatchLimit, ...]:
     """The rows of the packaged batch_limits.csv, in file order (read once)."""
     text = files("simulator.catalog").joinpath(BATCH_LIMITS_CSV).read_text(encoding="utf-8")
     return _parse_batch_limits(text)
+
+
+# ------------------------------------------------------------------ batch-size laws
+BATCH_LAWS_CSV = "batch_laws.csv"
+LAW_VARIABLES = ("loss", "compute", "params", "tokens")
+
+
+@dataclass(frozen=True)
+class BatchLaw:
+    """A published batch-size law B = coefficient x variable^exponent, in tokens
+    (catalog/batch_laws.csv); Kaplan's goes through the loss L(N) (`kaplan_*` above)."""
+
+    key: str
+    law: str
+    coefficient: float
+    exponent: float
+    variable: str  # loss (Kaplan: through L(N)), compute (C = 6 N D), params (N), tokens (D)
+    domain: str
+    source: str
+
+    def tokens(self, params: float, tokens: float) -> float:
+        """The law's batch in tokens for a model of `params` non-embedding parameters trained
+        on `tokens` tokens."""
+        if self.variable == "loss":
+            return float(kaplan_critical_batch_tokens(kaplan_loss_nats(params)))
+        x = {"compute": 6.0 * params * tokens, "params": params, "tokens": tokens}[self.variable]
+        return self.coefficient * x ** self.exponent
+
+
+def parse_batch_laws(text: str, name: str = BATCH_LAWS_CSV) -> dict[str, BatchLaw]:
+    out = {}
+    for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        where = f"{name}: line {i} ({r.get('key')!r})"
+        try:
+            coef, exp = float(r["coefficient"]), float(r["exponent"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: coefficient and exponent must be numbers") from None
+        if not (coef > 0 and exp > 0):
+            raise ValueError(f"{where}: coefficient and exponent must be > 0")
+        if r.get("variable") not in LAW_VARIABLES:
+            raise ValueError(f"{where}: column 'variable': {r.get('variable')!r} is not one of {LAW_VARIABLES}")
+        if not (r.get("source") or "").strip():
+            raise ValueError(f"{where}: column 'source': empty")
+        out[r["key"]] = BatchLaw(r["key"], r["law"], coef, exp, r["variable"], r["domain_of_fit"], r["source"])
+    return out
+
+
+@cache
+def batch_laws() -> dict[str, BatchLaw]:
+    """The published batch-size laws the frontier may use (catalog/batch_laws.csv)."""
+    return parse_batch_laws(files("simulator.catalog").joinpath(BATCH_LAWS_CSV).read_text(encoding="utf-8"))

@@ -19,6 +19,7 @@ from simulator.catalog.hardware import accelerators, links
 from simulator.catalog.runfacts import resolve_withhold
 from simulator.catalog.stacks import find_stack, stacks
 from simulator.catalog.uncertain import uncertain_row
+from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError
@@ -109,6 +110,7 @@ class FrontierConfig:
     chip_scale: float = 1.0  # multiplies the chip supply of a projected year (for the 2x relaxation)
     actors: tuple[str, ...] | None = None  # actors allowed (None: every actor of catalog/actors.csv)
     seq_len: float | None = None  # training sequence length of sized models (None: the family's series)
+    batch_law: str | None = None  # key of catalog/batch_laws.csv for sized models (None: Kaplan's critical batch)
     withhold: frozenset[str] = frozenset()  # runs whose facts the rules may not read (catalog/runfacts.py)
     draws: tuple[tuple[str, float], ...] = ()  # values set for uncertain inputs (catalog/uncertainty.csv)
     quantiles: tuple[tuple[str, float], ...] = ()  # standard-normal quantiles drawn for uncertain inputs
@@ -184,6 +186,9 @@ class FrontierConfig:
             return replace(self, memory_scale=self.memory_scale * factor)
         if constraint == "data":
             return replace(self, data_scale=self.data_scale * factor)
+        if constraint == "failures":  # fewer failures and faster recovery, both by the factor
+            return replace(self, failure_rate_per_device_hour=self.failure_rate / factor,
+                           restart_s=self.restart / factor)
         raise ValueError(f"unknown constraint {constraint!r}")
 
     def to_raw(self) -> dict:
@@ -226,7 +231,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
-    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | _BOOLS | {"price", "withhold"}
+    allowed = _NUMBERS | _DATES | _LISTS | _LINKS | _BOOLS | {"price", "withhold", "batch_law"}
     out = {}
     for key, value in table.items():
         def bad(problem, key=key, value=value):
@@ -270,6 +275,10 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
         elif key in _LINKS:
             if value not in links():
                 raise bad(f"not a link of links.csv; one of: {', '.join(links())}")
+            out[key] = value
+        elif key == "batch_law":
+            if value not in batch_laws():
+                raise bad(f"not a law of batch_laws.csv; one of: {', '.join(batch_laws())}")
             out[key] = value
         elif value not in ("capex", "cloud"):
             raise bad("must be \"capex\" or \"cloud\"")

@@ -54,7 +54,17 @@ CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data"
 #: a run may span and the latency of links (halved by its relaxation).
 PROJECTION_CONSTRAINTS = ("budget", "power", "chips", "sites", "host", "batch", "latency", "duration", "memory",
                           "data")
-__all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve"]
+__all__ = ["CEILING_CONSTRAINTS", "CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve", "solve_ceilings"]
+#: The constraints whose own ceilings the projection reports (solve_ceilings): Sevilla et al. 2024's
+#: four (power, chip production, data, latency) and budget, batch and failures.
+CEILING_CONSTRAINTS = ("power", "chips", "budget", "data", "batch", "latency", "failures")
+#: How far the other constraints are relaxed for one constraint's ceiling: two orders of magnitude,
+#: beyond the 5-95% spread of every projected input at 2030 (a computing bound, not a source).
+CEILING_FACTOR = 100.0
+#: Constraints held with another's when its ceiling is found: the latency wall is the latency at the
+#: batch the law allows (Erdil & Schneider-Joseph 2024: larger batches would move the wall), so the
+#: latency ceiling keeps the batch law.
+HELD_WITH = {"latency": ("batch",)}
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
 SIZE_BOUND = True  # skip the model sizes whose bound cannot beat the best run so far (tests switch it off)
@@ -97,6 +107,7 @@ class Run:
     caps: Caps | None = None
     binding: tuple[str, ...] = ()
     gains: dict = field(default_factory=dict)
+    ceilings: dict = field(default_factory=dict)  # constraint -> the largest run it alone allows (FLOP)
     actor: str = ""
     start: date | None = None  # the run starts here and ends by `at`
     duration_rule: str = ""
@@ -133,6 +144,17 @@ def _kaplan_batch(model: Transformer) -> float:
 
 
 @cache
+def _law_batch(law: str, model: Transformer, rule: str, per_param: float, tokens_available: float,
+               max_epochs: float) -> float:
+    """A published batch law's batch (catalog/batch_laws.csv), in sequences, for `model` trained
+    on its compute-optimal tokens by `rule`, at most the tokens that exist."""
+    n = float(model.params)
+    tokens = min(sizing.optimal_flop(model, rule, per_param), sizing.data_flop(model, tokens_available, max_epochs)) \
+        / (6.0 * n)
+    return cb.batch_laws()[law].tokens(float(model.layers * model.layer_params), tokens) / model.seq_len
+
+
+@cache
 def _largest_batch(crit: float, max_waste: float) -> float:
     return float(cb.largest_useful_batch(crit, max_waste))
 
@@ -141,7 +163,14 @@ def _batch(req: Request, model) -> tuple[float, float, tuple[str, ...]]:
     """(critical batch, largest batch allowed, rows read) in examples (sequences for transformers)."""
     fam, config = req.fam, req.config
     if fam.kaplan and isinstance(model, Transformer):
-        crit, refs = _kaplan_batch(model) * config.critical_batch_scale, ()
+        law = config.batch_law or "kaplan"
+        if law == "kaplan":
+            crit = _kaplan_batch(model)
+        else:  # a law of the tokens or compute: the tokens the model trains on by the date's rule
+            rule = fam.rule_at(req.start)
+            crit = _law_batch(law, model, rule.rule, rule.value, fam.tokens_available * config.data_scale,
+                              fam.max_epochs)
+        crit, refs = crit * config.critical_batch_scale, ()
     else:
         practice = config.input(fam.batch_practice) if fam.batch_practice else float(fam.per_device_batch)
         limit, refs = fam.batch_limit(req.start, req.known, practice)
@@ -562,3 +591,27 @@ def solve(at: date, config: FrontierConfig, util: Utilization | None = None, rel
     binding = tuple(sorted((c for c, g in gains.items() if g > 1 + BIND_TOLERANCE),
                            key=lambda c: (c == "duration", -gains[c])))
     return replace(run, gains=gains, binding=binding)
+
+
+def solve_ceilings(at: date, config: FrontierConfig, util: Utilization, market=None,
+                   names: tuple[str, ...] = CEILING_CONSTRAINTS, factor: float = CEILING_FACTOR) -> Run:
+    """The largest feasible run ending by `at` and each constraint's own ceiling: the largest
+    run with that constraint as it is and every other one of `names` relaxed `factor`-fold
+    (Sevilla et al. 2024's question per constraint, asked of the same solver; HELD_WITH keeps
+    the batch law with the latency). The run length,
+    the sites and the hardware stay as they are. The binding constraint is the lowest
+    ceiling. A ceiling is never below the run itself: relaxing only adds choices."""
+    run, _ = best_run(at, config, util, market)
+    if not run.feasible:
+        return run
+    scales = run.caps.scales()
+    out = {}
+    for c in names:
+        loose = config
+        for other in names:
+            if other != c and other not in HELD_WITH.get(c, ()):
+                loose = loose.relaxed(other, factor, scales)
+        top, _ = best_run(at, loose, util, market)
+        out[c] = max(top.flop, run.flop) if top.feasible else run.flop
+    return replace(run, ceilings=out, binding=(min(out, key=out.get),))
+

@@ -28,6 +28,7 @@ import csv
 import io
 import math
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import date
@@ -43,16 +44,21 @@ from simulator.frontier.config import FrontierConfig
 from simulator.frontier.duration import DAYS_PER_YEAR
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import ProjectedMarket, Rates
-from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
+from simulator.costs.batch import batch_laws
+from simulator.frontier.solver import CEILING_CONSTRAINTS, PROJECTION_CONSTRAINTS, Run, solve, solve_ceilings
 from simulator.frontier.utilization import Utilization
 from simulator.trend.draws import Param
 
 PARAMS_CSV = "projection_parameters.csv"
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021
 STRATA = 5
-#: Samples solved with every 2x relaxation (the binding shares): 200 give each share
-#: within 3.5 points (one standard error at 50%).
-BIND_SAMPLES = 200
+#: Samples solved with each constraint's own ceiling (the binding shares and ceilings): seven more
+#: solves per year, each on a market relaxed 100-fold (about 1.8 s of two cores per sample to 2040).
+#: 32 give each share within 9 points (one standard error at 50%) and keep 1000 samples to 2040
+#: near two minutes; `--bind-samples 200` (the README's table) gives 3.5 points in about 7 minutes.
+BIND_SAMPLES = 32
+#: The failure inputs drawn per sample from their sourced ranges (catalog/uncertainty.csv).
+FAILURE_INPUTS = ("restart_s", "device_hours_per_failure")
 
 
 def parse_params(text: str, name: str = PARAMS_CSV) -> dict[str, Param]:
@@ -122,17 +128,21 @@ class Projection:
     halving_months: np.ndarray  # per sample
     start: Run
     seed: int
-    bind_samples: int  # the first samples, solved with every constraint's 2x relaxation
+    bind_samples: int  # the first samples, solved with each constraint's own ceiling
+    laws: tuple[str, ...] = ()  # the batch law of each sample (catalog/batch_laws.csv)
 
     def array(self, field: str) -> np.ndarray:
         return np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
 
     def binds(self, constraint: str) -> np.ndarray:
-        """Whether `constraint` binds (samples with relaxations x years)."""
-        return np.array([[constraint in r.binding for r in row] for row in self.runs[:self.bind_samples]])
+        """Whether `constraint` has the lowest ceiling (samples with ceilings x years; nan for a
+        run without ceilings: the start year's, solved on the history's market)."""
+        return np.array([[float(r.binding[:1] == (constraint,)) if r.ceilings else math.nan for r in row]
+                         for row in self.runs[:self.bind_samples]], float)
 
     def primary(self) -> np.ndarray:
-        return np.array([[r.binding[0] if r.binding else "" for r in row] for row in self.runs[:self.bind_samples]])
+        return np.array([[r.binding[0] if r.binding and r.ceilings else "" for r in row]
+                         for row in self.runs[:self.bind_samples]])
 
     def table(self) -> pd.DataFrame:
         flop = self.array("flop")
@@ -150,15 +160,45 @@ class Projection:
                 "share_infeasible": np.isnan(flop).mean(axis=0),
                 "primary_binding": [pd.Series(col).mode().iloc[0] for col in primary.T] if self.bind_samples
                 else [""] * len(self.years)}
-        for c in PROJECTION_CONSTRAINTS:  # nan without relaxed samples
-            rows[f"share_bound_by_{c}"] = self.binds(c).mean(axis=0) if self.bind_samples else np.nan
+        with warnings.catch_warnings():  # the start year has no ceilings: its columns are nan
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for c in CEILING_CONSTRAINTS:  # nan without samples solved with ceilings
+                rows[f"ceiling_{c}_median"] = np.nanmedian(self.ceiling(c), axis=0) if self.bind_samples else np.nan
+            for c in CEILING_CONSTRAINTS:
+                rows[f"binding_share_{c}"] = np.nanmean(self.binds(c), axis=0) if self.bind_samples else np.nan
+            rows["binding_margin_median"] = np.nanmedian(self.margins(), axis=0) if self.bind_samples else np.nan
+        return pd.DataFrame(rows)
+
+    def ceiling(self, constraint: str) -> np.ndarray:
+        """Each constraint's own ceiling (samples with ceilings x years; nan where none was solved)."""
+        return np.array([[r.ceilings.get(constraint, math.nan) for r in row] for row in self.runs[:self.bind_samples]],
+                        float)
+
+    def margins(self) -> np.ndarray:
+        """The second-lowest ceiling over the lowest (how far the binding constraint is ahead)."""
+        out = np.full((self.bind_samples, len(self.years)), math.nan)
+        for i, row in enumerate(self.runs[:self.bind_samples]):
+            for j, r in enumerate(row):
+                c = sorted(v for v in r.ceilings.values() if v > 0)
+                if len(c) > 1:
+                    out[i, j] = c[1] / c[0]
+        return out
+
+    def by_law(self) -> pd.DataFrame:
+        """The FLOP median of each year under each batch law (the samples that drew it)."""
+        flop, laws = self.array("flop"), np.array(self.laws)
+        rows = []
+        for law in dict.fromkeys(self.laws):
+            part = flop[laws == law]
+            rows += [{"law": law, "year": int(y), "samples": len(part), "flop_median": float(np.nanmedian(part[:, j]))}
+                     for j, y in enumerate(self.years)]
         return pd.DataFrame(rows)
 
     def first_year_binding(self) -> dict[str, int | None]:
         """The first year each constraint binds in at least half of the samples."""
         t = self.table()
-        return {c: next((int(y) for y, s in zip(t.year, t[f"share_bound_by_{c}"]) if s >= 0.5), None)
-                for c in PROJECTION_CONSTRAINTS}
+        return {c: next((int(y) for y, s in zip(t.year, t[f"binding_share_{c}"]) if s >= 0.5), None)
+                for c in CEILING_CONSTRAINTS}
 
 
 def start_date(year: int) -> date:
@@ -170,16 +210,18 @@ _UTIL: Utilization | None = None  # one per worker process, kept across its chun
 
 def _chunk(job: tuple) -> list[tuple[int, list[Run]]]:
     """Solve the projected years of a chunk of samples (in a worker or inline)."""
-    config, at0, caps0, offer0, start, years, chunk, util, bind_samples, power0 = job
+    configs, at0, caps0, offer0, start, years, chunk, util, bind_samples, power0 = job
     global _UTIL
     if util is None:
         _UTIL = _UTIL or Utilization(default_efficiency())
         util = _UTIL
     out = []
     for i, rates in chunk:
+        config = configs[i]
         market = ProjectedMarket(at0, caps0, offer0, config, rates, power0)
-        out.append((i, [start] + [solve(start_date(int(y)), config, util, relax=i < bind_samples, market=market,
-                                        constraints=PROJECTION_CONSTRAINTS) for y in years[1:]]))
+        out.append((i, [start] + [solve_ceilings(start_date(int(y)), config, util, market) if i < bind_samples
+                                  else solve(start_date(int(y)), config, util, relax=False, market=market)
+                                  for y in years[1:]]))
     return out
 
 
@@ -208,6 +250,7 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
     # the other families' largest runs are orders of magnitude smaller (reproduce's eras)
     config = replace(config, families=(start.family,))
     rates, halving = draw_rates(samples, seed, params)
+    configs, laws = sample_configs(config, samples, seed)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
     size = max(1, math.ceil(samples / (max(workers, 1) * 8)))
@@ -225,12 +268,39 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
 
     if workers <= 1:
         for c in chunks:
-            collect(_chunk((config, at0, caps0, offer0, start, years, c, util, bind_samples, power0)))
+            collect(_chunk((configs, at0, caps0, offer0, start, years, c, util, bind_samples, power0)))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_chunk, (config, at0, caps0, offer0, start, years, c, None, bind_samples, power0))
+            futures = [pool.submit(_chunk, ({i: configs[i] for i, _ in c}, at0, caps0, offer0, start, years, c, None,
+                                            bind_samples, power0))
                        for c in chunks]
             for f in as_completed(futures):
                 collect(f.result())
-    return Projection(years, runs, halving, start, seed, min(bind_samples, samples))
+    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws))
+
+
+def sample_configs(config: FrontierConfig, samples: int, seed: int) -> tuple[list[FrontierConfig], list[str]]:
+    """Each sample's config: its batch law, drawn with equal weights among catalog/batch_laws.csv
+    (the scenario's batch_law where set: structural uncertainty, no law preferred), and its
+    failure inputs (FAILURE_INPUTS) drawn from their sourced ranges. A generator of its own,
+    so the market draws stay those of `draw_rates`."""
+    rng = np.random.default_rng([seed, 1])
+    keys = list(batch_laws())
+    picks = rng.integers(0, len(keys), samples)
+    z = np.clip(rng.standard_normal((samples, len(FAILURE_INPUTS))), -3.0, 3.0)
+    laws = [config.batch_law or keys[k] for k in picks]
+    return [replace(config, batch_law=law).with_quantiles(dict(zip(FAILURE_INPUTS, map(float, z[i]))))
+            for i, law in enumerate(laws)], laws
+
+
+EPOCH_2030_CSV = "epoch_2030_ceilings.csv"
+
+
+def epoch_2030() -> dict[str, dict]:
+    """Epoch AI's 2030 ceilings per constraint (catalog/epoch_2030_ceilings.csv): low, central and
+    high FLOP where the report gives them, with the source; a comparison, never an input."""
+    rows = csv.DictReader(io.StringIO(files("simulator.catalog").joinpath(EPOCH_2030_CSV).read_text(encoding="utf-8")))
+    return {r["constraint"]: {k: float(r[k]) if r[k] else None for k in ("low_flop", "central_flop", "high_flop")}
+            | {"source": r["source"]} for r in rows}
+
