@@ -3,8 +3,9 @@
 The simulated history and the projection are one curve: the projection's first row is
 the start run (the simulated frontier at the start date; a table that does not begin
 there is joined to `start` or the history's last point), with the 10-90% band of the
-samples after it. Markers are coloured by the constraint that binds first (the history's
-solver; the projection's most common among samples). The legend sits beside the axes.
+samples after it. Markers are coloured by the constraint that binds (the history's solver,
+first under a 2x relaxation; in the projection the most common lowest ceiling among the
+samples). The legend sits beside the axes.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def projection_figure(table: pd.DataFrame, history: pd.DataFrame | None = None,
     ax.fill_between(xs, curve(table["flop_p10"]), curve(table["flop_p90"]), color="tab:blue", alpha=0.2,
                     label="10-90% of samples")
     ax.plot(xs, curve(table["flop_median"]), color="tab:blue", lw=2, label="median", zorder=1)
-    # markers coloured by the constraint that binds most (history: the solver's first; projection:
-    # the most common first one among the samples)
+    # markers coloured by the constraint that binds (history: the solver's first under a 2x relaxation;
+    # projection: the most common lowest ceiling among the samples; the start year is the history's)
     points = []
     if history is not None and len(history) and "primary_binding" in history:
         ok = history[history.feasible.astype(bool)]
@@ -64,14 +65,14 @@ def projection_figure(table: pd.DataFrame, history: pd.DataFrame | None = None,
                                                                             ok["primary_binding"].fillna(""))]
     if "primary_binding" in table:
         points += [(xi, f / PFS_DAY_FLOP, str(b)) for xi, f, b in zip(x, table["flop_median"],
-                                                                     table["primary_binding"].fillna(""))]
+                                                                     table["primary_binding"].fillna("")) if b]
     for name in dict.fromkeys(b for *_, b in points):
         px, py = zip(*[(a, b) for a, b, c in points if c == name])
         ax.scatter(px, py, s=20, color=COLOURS.get(name, "tab:gray"), zorder=3,
-                   label=f"binds first: {name or 'none'}")
+                   label=f"binds: {name or 'none'}")
     if x0 is not None:
         ax.axvline(x0, color="0.6", lw=0.8, ls=":", zorder=0)
-        ax.annotate("projection starts", (x0, 0.02), xycoords=("data", "axes fraction"), xytext=(3, 0),
+        ax.annotate("projection starts (markers: the most common lowest ceiling)", (x0, 0.02), xycoords=("data", "axes fraction"), xytext=(3, 0),
                     textcoords="offset points", fontsize=7, color="0.4")
     ax.set_yscale("log")
     ax.set_ylabel("training compute (petaflop/s-days)")
