@@ -253,8 +253,10 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
     configs, laws = sample_configs(config, samples, seed)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
-    size = max(1, math.ceil(samples / (max(workers, 1) * 8)))
-    chunks = [indexed[k:k + size] for k in range(0, samples, size)]
+    # strided chunks: the samples with ceilings (the first bind_samples, seven times the work) spread
+    # over every chunk, so no worker gets them all
+    count = max(1, min(samples, max(workers, 1) * 8))
+    chunks = [indexed[k::count] for k in range(count)]
     runs: list[list[Run] | None] = [None] * samples
     done = 0
 
