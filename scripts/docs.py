@@ -258,6 +258,13 @@ def projection_block(proj=None) -> str:
             "weights):", "", "| batch law | samples | 2030 median | 2040 median |", "|---|---|---|---|"]
     for k in law.index:
         out.append(f"| {k} | {n[k]} | {fmt(law.loc[k, 2030])} | {fmt(law.loc[k, 2040])} |")
+    out += ["", "What widens the 2030 band most (`Projection.sensitivity`: the FLOP median of the samples in an "
+            "input's top third over its bottom third; for the batch law, its largest median over its smallest):", "",
+            "| input | orders of magnitude | bottom third | top third |", "|---|---|---|---|"]
+    for r in proj.sensitivity(2030)[:8]:
+        note = f" ({r['note']})" if r.get("note") else ""
+        out.append(f"| {r['input']}{note} | {r['effect_oom']:.2f} | {fmt(r['low_third_flop'])} | "
+                   f"{fmt(r['high_third_flop'])} |")
     return "\n".join(out)
 
 

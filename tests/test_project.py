@@ -258,7 +258,9 @@ def test_project_cli_run_folder_json_and_figure(capsys, tmp_path, monkeypatch):
     assert code == 0
     data = json.loads(text)
     assert data["seed"] == 3 and [r["year"] for r in data["table"]] == [2026, 2027]
-    assert {"start_run", "first_year_binding", "latency_wall_year"} <= set(data)
+    assert {"start_run", "first_year_binding", "latency_wall_year", "epoch_2030", "by_batch_law", "sensitivity"} \
+        <= set(data)
+    assert data["epoch_2030"]["power"]["high_flop"] == 3e29 and data["sensitivity"]["2027"]
     assert data["start_run"]["flop"] == pytest.approx(data["table"][0]["flop_median"])
     assert Path(data["figure"]).stat().st_size > 10_000
     meta = json.loads((Path(data["csv"]).parent / "meta.json").read_text())
@@ -289,3 +291,19 @@ def test_the_command_default_of_ceiling_samples_is_the_library_s():
     from simulator.trend.project import BIND_SAMPLES
 
     assert inspect.signature(command).parameters["bind_samples"].default.default == BIND_SAMPLES
+
+
+def test_sensitivity_ranks_the_input_the_flop_follows():
+    from simulator.frontier.solver import Run
+    from simulator.trend.project import Projection
+
+    rng = np.random.default_rng(0)
+    x, noise = rng.uniform(1, 10, 90), rng.uniform(1, 10, 90)
+    runs = [[Run(date(2026, 7, 1), True, flop=1e27), Run(date(2030, 7, 1), True, flop=1e28 * xi ** 2)] for xi in x]
+    laws = tuple(("kaplan", "step_law")[i % 2] for i in range(90))
+    proj = Projection(np.array([2026, 2030]), runs, np.ones(90), runs[0][0], 0, 0, laws, {"x": x, "noise": noise})
+    ranked = proj.sensitivity(2030)
+    assert ranked[0]["input"] == "x"
+    # closed form: top third of x over bottom third, squared: about (8.5 / 2.5)^2, over half an order
+    assert 0.8 < ranked[0]["effect_oom"] < 1.4
+    assert {r["input"] for r in ranked} == {"x", "noise", "batch_law"}

@@ -365,6 +365,7 @@ def project(
                "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
                "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/solver.py)",
                "epoch_2030": epoch_2030(), "by_batch_law": proj.by_law().to_dict(orient="records"),
+               "sensitivity": {int(y): proj.sensitivity(int(y)) for y in sorted({min(2030, to), to})},
                "table": table.to_dict(orient="records"), "csv": str(run_dir / "projection.csv"),
                "history_csv": str(run_dir / "history.csv"), "figure": str(run_dir / "projection.png")}
     (run_dir / "summary.json").write_text(_json(summary))

@@ -30,7 +30,7 @@ import math
 import multiprocessing
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from importlib.resources import files
 from statistics import NormalDist
@@ -130,6 +130,7 @@ class Projection:
     seed: int
     bind_samples: int  # the first samples, solved with each constraint's own ceiling
     laws: tuple[str, ...] = ()  # the batch law of each sample (catalog/batch_laws.csv)
+    inputs: dict = field(default_factory=dict)  # drawn input -> its value in each sample (`sensitivity`)
 
     def array(self, field: str) -> np.ndarray:
         return np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
@@ -183,6 +184,28 @@ class Projection:
                 if len(c) > 1:
                     out[i, j] = c[1] / c[0]
         return out
+
+    def sensitivity(self, year: int) -> list[dict]:
+        """What widens the band of `year`: for each drawn input, the FLOP median of the samples in
+        its top third over that of its bottom third (orders of magnitude; the batch law: the
+        largest over the smallest median of its laws), largest first. Read from the samples
+        themselves (no extra solves): a rank of association, not a one-at-a-time swing."""
+        j = list(self.years).index(year)
+        flop = self.array("flop")[:, j]
+        out = []
+        for key, v in self.inputs.items():
+            lo, hi = np.nanpercentile(v, [100 / 3, 200 / 3])
+            a, b = np.nanmedian(flop[v <= lo]), np.nanmedian(flop[v >= hi])
+            if a > 0 and b > 0:
+                out.append({"input": key, "effect_oom": float(abs(np.log10(b / a))), "low_third_flop": float(a),
+                            "high_third_flop": float(b)})
+        if self.laws:
+            med = {law: np.nanmedian(flop[np.array(self.laws) == law]) for law in dict.fromkeys(self.laws)}
+            lo, hi = min(med, key=med.get), max(med, key=med.get)
+            out.append({"input": "batch_law", "effect_oom": float(np.log10(med[hi] / med[lo])),
+                        "low_third_flop": float(med[lo]), "high_third_flop": float(med[hi]),
+                        "note": f"{lo} to {hi}"})
+        return sorted(out, key=lambda r: -r["effect_oom"])
 
     def by_law(self) -> pd.DataFrame:
         """The FLOP median of each year under each batch law (the samples that drew it)."""
@@ -279,7 +302,12 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
                        for c in chunks]
             for f in as_completed(futures):
                 collect(f.result())
-    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws))
+    drawn = {f.name: np.array([getattr(r, f.name) for r in rates], float) for f in fields(Rates)
+             if f.name != "hardware_stratum" and len({getattr(r, f.name) for r in rates}) > 1}
+    drawn["algorithmic_halving_months"] = np.asarray(halving, float)
+    for k in FAILURE_INPUTS:
+        drawn[k] = np.array([c.input(k) for c in configs], float)
+    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn)
 
 
 def sample_configs(config: FrontierConfig, samples: int, seed: int) -> tuple[list[FrontierConfig], list[str]]:
