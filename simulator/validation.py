@@ -125,6 +125,8 @@ def read_zero(text: str) -> Zero:
     m = re.search(r"(?:zero|stage)[\s_-]*(?:stage[\s_-]*)?([0-3])", t)
     if m:
         return Zero.parse(m.group(1))
+    if re.search(r"shard_grad_op|no[\s_-]*reshard|not[\s_-]*reshard|reshard_after_forward\s*=\s*false", t):
+        return Zero.STAGE_2  # FSDP keeping the weights after the forward pass: gradients and states sharded
     if "fsdp" in t or "full_shard" in t or "fully sharded" in t:
         return Zero.STAGE_3
     if "distributed optimizer" in t or "optimizer state" in t:
@@ -132,9 +134,14 @@ def read_zero(text: str) -> Zero:
     return Zero.STAGE_0
 
 
+#: Words that leave a field unstated however they begin ("not verified" is not "no").
+UNSTATED = re.compile(r"not (?:verified|stated|restated|reported|given|known)|unstated|unknown|unverified|"
+                      r"unclear|n/?a\b|^\?+$")
+
+
 def read_recompute(text: str) -> Recompute | None:
     t = text.lower().strip()
-    if not t:
+    if not t or UNSTATED.search(t):
         return None
     if "selective" in t:
         return Recompute.SELECTIVE
@@ -145,9 +152,20 @@ def read_recompute(text: str) -> Recompute | None:
 
 def read_bool(text: str) -> bool | None:
     t = text.lower().strip()
-    if not t:
+    if not t or UNSTATED.search(t):
         return None
     return t.startswith(("y", "true", "on", "1"))
+
+
+def gated_in(text: str) -> bool | None:
+    """Whether free text says the MLP is gated: "not gated", "ungated" and "non-gated" say no,
+    SwiGLU, GeGLU or "gated" yes; None when it says neither."""
+    t = text.lower()
+    if re.search(r"not[\s-]+gated|un-?gated|non-?gated", t):
+        return False
+    if re.search(r"swiglu|geglu|gated", t):
+        return True
+    return None
 
 
 def read_precision(text: str) -> Precision | None:
@@ -159,6 +177,7 @@ def read_precision(text: str) -> Precision | None:
 def parse_row(row: dict) -> tuple[Row, tuple | None]:
     """Read one CSV row into (Row, (model, cluster, layout)) or a skipped Row."""
     out = Row(row_id=row.get("id") or "?", model=row.get("model", ""))
+    out.defaulted.extend(row.get("_unreadable", ()))  # cells read as unstated (check_values)
     shape = {k: _int(row, k) for k in (*REQUIRED, "vocab", "ffn_hidden", "kv_heads")}
     if shape["seq_len"] is None and _int(row, "seq"):
         shape["seq_len"] = _int(row, "seq")
@@ -234,8 +253,8 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
         vocab=vocab,
         kv_heads=kv,
         ffn_hidden=ffn,
-        gated_mlp=gated if gated is not None else (
-            bool(re.search(r"swiglu|geglu|gated", text.lower())) or bool(builtin and builtin.gated_mlp)),
+        gated_mlp=gated if gated is not None else gated_in(text) if gated_in(text) is not None else
+        bool(builtin and builtin.gated_mlp),
         **extras,
     )
     sharding = row.get("sharding") or ""
@@ -328,9 +347,12 @@ POSITIVE = ("n_devices", "iteration_time_s", "tokens_per_s_per_device", "global_
             "seq_len", "vocab", "ffn_hidden", "kv_heads", "experts", "top_k", "expert_ffn")
 
 
-def check_values(path, rows: list[dict]) -> None:
-    """ValueError (one line: file, row, column, value) on a value no run can have: an MFU or
-    HFU outside (0, 1] (44 for 0.44), a count or time that is not a positive number."""
+def check_values(path, rows: list[dict], strict: bool = True) -> list[str]:
+    """A value no run can have (an MFU or HFU outside (0, 1], 44 for 0.44; a count or time that
+    is not a positive number; free text where a number belongs): with `strict`, ValueError (one
+    line: file, row, column, value); else the cell is made unstated (searched or defaulted, as
+    a blank cell) and named in the returned warnings and in the row's `_unreadable`."""
+    warnings = []
     for i, row in enumerate(rows, start=2):
         where = f"{path}: row {i} (id={row.get('id') or '?'})"
         for col in FRACTIONS + POSITIVE:
@@ -338,17 +360,27 @@ def check_values(path, rows: list[dict]) -> None:
             if not text:
                 continue
             value = _num(text)
+            problem = None
             if value is None or not math.isfinite(value):
-                raise ValueError(f"{where}: column {col!r}: {text!r} is not a number")
-            if col in FRACTIONS and not 0 < value <= 1:
-                raise ValueError(f"{where}: column {col!r}: {text} is not in (0, 1] (a fraction: 0.44, not 44)")
-            if col in POSITIVE and value <= 0:
-                raise ValueError(f"{where}: column {col!r}: {text} must be a positive number")
+                problem = f"{text!r} is not a number"
+            elif col in FRACTIONS and not 0 < value <= 1:
+                problem = f"{text} is not in (0, 1] (a fraction: 0.44, not 44)"
+            elif col in POSITIVE and value <= 0:
+                problem = f"{text} must be a positive number"
+            if problem is None:
+                continue
+            if strict:
+                raise ValueError(f"{where}: column {col!r}: {problem}")
+            warnings.append(f"{where}: column {col!r}: {problem}; read as unstated")
+            row[col] = ""
+            row.setdefault("_unreadable", []).append(f"{col} unreadable ({text!r})")
+    return warnings
 
 
-def read_rows(path: Path) -> list[dict]:
+def read_rows(path: Path, strict: bool = True, warnings: list[str] | None = None) -> list[dict]:
     """Rows of a calibration-format CSV (ValueError naming the file, row, column and value
-    when unreadable, a required column is missing or a value is impossible)."""
+    when unreadable or a required column is missing; an impossible value raises with `strict`,
+    else that cell is read as unstated and its line appended to `warnings`)."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -363,7 +395,9 @@ def read_rows(path: Path) -> list[dict]:
         absent.append("model (a built-in model key) or the shape columns " + ", ".join(REQUIRED))
     if absent:
         raise ValueError(f"{path}: column(s) {', '.join(absent)} missing (calibration format expected)")
-    check_values(path, rows)
+    found = check_values(path, rows, strict)
+    if warnings is not None:
+        warnings.extend(found)
     return rows
 
 

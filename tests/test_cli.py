@@ -366,9 +366,36 @@ def test_validate_rejects_impossible_values_in_one_line(capsys, tmp_path, column
     row = {"id": "U-1", "model": "gpt3-175b", "hardware": "a100-80gb", "n_devices": 1024, "global_batch_seqs": 1536,
            "tp": 8, "pp": 8, "hfu": 0.44, column: value}
     _write_csv(path, cols, [row])
-    code, _, err = run(capsys, "validate", "--measurements", str(path))
+    code, _, err = run(capsys, "validate", "--strict", "--measurements", str(path))
     line = one_line(err)
     assert code == 2 and str(path) in line and "row 2 (id=U-1)" in line and needle in line
+
+
+def test_validate_reads_one_bad_cell_as_unstated_and_predicts_every_row(capsys, tmp_path):
+    # Narayanan et al. 2021 Table 1 rows (GPT-3 175B, 1T) with one free-text interleave degree
+    path = tmp_path / "one-bad-cell.csv"
+    cols = [*OTHER_COLUMNS, "hfu", "virtual_pipeline_stages"]
+    rows = [{"id": "G-1", "model": "gpt3-175b", "hardware": "a100-80gb", "n_devices": 1536, "global_batch_seqs": 1536,
+             "tp": 8, "pp": 8, "hfu": 0.52, "virtual_pipeline_stages": "interleaved (degree not restated)"},
+            {"id": "T-1", "model": "megatron-1t", "hardware": "a100-80gb", "n_devices": 3072, "global_batch_seqs": 3072,
+             "tp": 8, "pp": 64, "activation_recompute": "full", "precision": "fp16", "hfu": 0.52}]
+    _write_csv(path, cols, rows)
+    code, out, err = run(capsys, "validate", "--json", "--measurements", str(path))
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "row 2 (id=G-1)" in warning[0] and "'virtual_pipeline_stages'" in warning[0]
+    got = {r["id"]: r for r in json.loads(out)["rows"]}
+    assert not got["G-1"]["skipped"] and not got["T-1"]["skipped"]
+    assert "virtual_pipeline_stages unreadable" in got["G-1"]["defaulted"]
+
+
+def test_validate_with_no_predictable_row_is_one_line_and_exit_2(capsys, tmp_path):
+    path = tmp_path / "none.csv"
+    _write_csv(path, [*OTHER_COLUMNS, "hfu"], [{"id": "N-1", "model": "gpt3-175b", "hardware": "a100-80gb",
+                                                "n_devices": 1536, "hfu": 0.5}])  # no global batch
+    code, _, err = run(capsys, "validate", "--measurements", str(path))
+    line = one_line(err)
+    assert code == 2 and "no row could be predicted" in line and "N-1: global batch missing" in line
 
 
 def test_validate_needs_a_metric_and_a_model_column(capsys, tmp_path):

@@ -516,3 +516,35 @@ def test_max_tp_max_pp_and_divisors_only_restrict_the_space():
     keys = ["tp", "pp", "dp", "micro_batch", "schedule", "virtual_stages", "recompute", "sequence_parallel", "zero"]
     assert len(ok_div.merge(ok_all, on=keys)) == len(ok_div) < len(ok_all)
     assert ok_all.iloc[0].step_time_s == pytest.approx(ok_div.iloc[0].step_time_s)
+
+
+# ------------------------------------------------------------------ reading a row as written
+@pytest.mark.parametrize("text, stage", [
+    ("FSDP (full_shard)", "3"), ("FSDP, SHARD_GRAD_OP", "2"), ("FSDP, weights not resharded after forward", "2"),
+    ("FSDP no_reshard", "2"), ("ZeRO stage 1", "1"), ("distributed optimizer", "1"), ("", "0"),
+])
+def test_the_fsdp_flavour_is_read_from_the_text(text, stage):
+    from simulator.validation import read_zero
+
+    assert read_zero(text).value == stage
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("not verified", None), ("unstated", None), ("n/a", None), ("no", "none"), ("none", "none"),
+    ("full", "full"), ("selective", "selective"),
+])
+def test_recompute_not_verified_is_unstated_not_no(text, expected):
+    from simulator.validation import read_recompute
+
+    got = read_recompute(text)
+    assert (got.value if got else None) == expected
+
+
+@pytest.mark.parametrize("text, gated", [
+    ("(squared-ReLU, not gated)", False), ("SwiGLU", True), ("ungated GeLU MLP", False), ("GeGLU", True),
+    ("dense decoder", None),
+])
+def test_gating_is_read_with_its_negation(text, gated):
+    from simulator.validation import gated_in
+
+    assert gated_in(text) is gated

@@ -103,6 +103,8 @@ def validate(
                              "parallelism, interleaving): 'defaults' (the row's stack defaults, else documented "
                              "2021 defaults), 'search' (the fastest feasible choice that keeps every stated "
                              "field) or 'auto' (defaults, searched where they do not fit)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse the file on its first impossible or unreadable "
+                                "value (default: that cell is read as unstated, with a warning)."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
@@ -114,10 +116,13 @@ def validate(
     path = measurements if measurements is not None else calibration_csv_path()
     if fill not in ("defaults", "search", "auto"):
         raise BadInput(f"--fill {fill!r}: 'defaults', 'search' or 'auto'")
+    warnings: list[str] = []
     try:
-        raw = read_rows(path)
+        raw = read_rows(path, strict=strict, warnings=warnings)
     except ValueError as exc:
         raise BadInput(f"--measurements {exc}") from None
+    for w in warnings:  # one line per cell read as unstated
+        err.print(f"warning: {w}", soft_wrap=True, markup=False, highlight=False)
     eff = default_efficiency()
     rows = []
     quiet = _quiet(quiet)
@@ -125,12 +130,17 @@ def validate(
     for r in track(raw, description="validating", console=err, transient=True, disable=bar):
         rows.extend(run_validation([r], eff, fill))
     summ = summary(rows)
+    # a row predicted infeasible is a result; a file none of whose rows can be read is bad input
+    if not any(not r.skipped or r.skipped.startswith("predicted infeasible") for r in rows):
+        why = "; ".join(dict.fromkeys(f"{r.row_id}: {r.skipped}" for r in rows))
+        raise BadInput(f"--measurements {path}: no row could be predicted ({why[:300]})")
     if as_json:
         payload = {"measurements": str(path), "summary": summ, "rows": [r.to_dict() for r in rows]}
         out.print_json(_json(payload))
         return
     summary_line = (f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
-                    f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%")
+                    f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%"
+                    if summ["predicted"] else f"no row predicted, {summ['skipped']} skipped (see the reasons)")
     if quiet:
         out.print(summary_line, soft_wrap=True)
         return
