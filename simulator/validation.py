@@ -157,6 +157,22 @@ def read_bool(text: str) -> bool | None:
     return t.startswith(("y", "true", "on", "1"))
 
 
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", name.lower().replace("llama-", "llama"))
+
+
+def find_builtin(name: str):
+    """The built-in model a row names, by key or by its name as written ("Llama 3 405B",
+    "GPT-3 175B", "Megatron 1T": case, spaces and hyphens aside); None when none matches."""
+    models = builtin_models()
+    key = name.strip()
+    if key in models:
+        return models[key]
+    squashed = _squash(key)
+    hits = [m for k, m in models.items() if squashed and _squash(k) == squashed]
+    return hits[0] if len(hits) == 1 else None
+
+
 def gated_in(text: str) -> bool | None:
     """Whether free text says the MLP is gated: "not gated", "ungated" and "non-gated" say no,
     SwiGLU, GeGLU or "gated" yes; None when it says neither."""
@@ -182,7 +198,7 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     if shape["seq_len"] is None and _int(row, "seq"):
         shape["seq_len"] = _int(row, "seq")
     missing = [k for k in REQUIRED if shape[k] is None]
-    builtin = builtin_models().get((row.get("model") or "").strip())
+    builtin = find_builtin(row.get("model") or "")
     extras = {k: _int(row, k) for k in MODEL_EXTRAS if _int(row, k) is not None}
     if missing and isinstance(builtin, Transformer):  # a row naming a built-in model needs no shape
         shape.update(layers=builtin.layers, hidden=builtin.hidden, heads=builtin.heads,
@@ -190,7 +206,7 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
                      vocab=shape["vocab"] or builtin.vocab, ffn_hidden=shape["ffn_hidden"] or builtin.ffn_hidden,
                      kv_heads=shape["kv_heads"] or builtin.kv_heads)
         extras = {**{k: getattr(builtin, k) for k in MODEL_EXTRAS if getattr(builtin, k) is not None}, **extras}
-        out.defaulted.append(f"shape of built-in {row['model'].strip()}")
+        out.defaulted.append(f"shape of built-in {builtin.name}")
         missing = []
     if missing:
         out.skipped = f"model shape missing: {', '.join(missing)}"

@@ -548,3 +548,22 @@ def test_gating_is_read_with_its_negation(text, gated):
     from simulator.validation import gated_in
 
     assert gated_in(text) is gated
+
+
+@pytest.mark.parametrize("name, key", [
+    ("Llama 3 405B", "llama3-405b"), ("GPT-3 175B", "gpt3-175b"), ("Megatron 1T", "megatron-1t"),
+    ("llama2-70b", "llama2-70b"), ("Llama 4", None),
+])
+def test_a_named_model_is_matched_to_its_builtin(name, key):
+    from simulator.validation import find_builtin
+
+    got = find_builtin(name)
+    assert (got.name if got else None) == key
+
+
+def test_a_row_naming_a_builtin_as_written_takes_its_gated_shape():
+    row = {"id": "L", "model": "Llama 3 405B", "hardware": "h100-sxm", "n_devices": "16384",
+           "global_batch_seqs": "2048", "tp": "8", "pp": "16", "mfu": "0.41"}
+    parsed, spec = parse_row(row)
+    assert spec is not None and spec[0].gated_mlp and spec[0].layers == 126
+    assert "shape of built-in llama3-405b" in parsed.defaulted
