@@ -279,6 +279,51 @@ def projection_blocks(check: bool) -> list[str]:
     return []
 
 
+def published_runs_block() -> str:
+    """The README's out-of-sample table: `simulator validate` on catalog/published_runs.csv (rows
+    never fitted on), per accelerator, and A100 with H100 80GB together."""
+    import statistics
+
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.catalog.hardware import find_accelerator
+    from simulator.validation import read_rows, validate
+
+    path = ROOT / "simulator" / "catalog" / "published_runs.csv"
+    raw = read_rows(path)
+    rows = validate(raw, default_efficiency())
+    groups: dict[str, list] = {}
+    for r, w in zip(rows, raw, strict=True):
+        try:
+            name = find_accelerator(w.get("hardware", "")).name
+        except KeyError:
+            name = f"not resolved ({w.get('hardware', '')[:30]})"
+        groups.setdefault(name, []).append(r)
+
+    def line(name, rs, bold=False):
+        e = [abs(r.rel_error) for r in rs if not r.skipped]
+        stats = ", ".join(f"{100 * v:.1f}%" for v in (statistics.median(e), sum(e) / len(e), max(e))) if e else "-"
+        b = "**" if bold else ""
+        return f"| {b}{name}{b} | {b}{len(e)}{b} | {len(rs) - len(e)} | {b}{stats}{b} |"
+
+    out = [f"`catalog/published_runs.csv`: {len(rows)} rows, {sum(not r.skipped for r in rows)} predicted.", "",
+           "| accelerator | predicted | skipped | median, mean, max abs. error |", "|---|---:|---:|---|"]
+    out += [line(k, v) for k, v in sorted(groups.items())]
+    main = [r for k, v in groups.items() if "80GB" in k and ("A100" in k or "H100" in k) for r in v]
+    out.append(line("A100 and H100 80GB", main, bold=True))
+    return "\n".join(out)
+
+
+def validation_blocks(check: bool) -> list[str]:
+    path = ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    new = replace_block(text, "published-runs", published_runs_block())
+    if new != text and not (check and same_up_to_rounding(text, new)):
+        if not check:
+            path.write_text(new, encoding="utf-8")
+        return [str(path.relative_to(ROOT))]
+    return []
+
+
 def scenario_answers(check: bool, kinds=("frontier", "project")) -> list[str]:
     """Rewrite (or check) the generated answer of every frontier and project scenario; the
     names of the files that differ."""
@@ -382,13 +427,15 @@ def reproduction_blocks(check: bool, rep=None) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare, do not write; exit 1 on a difference")
-    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "project"),
+    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "project", "validation"),
                     help="one part only (frontier-scenarios: the frontier scenarios' answers, not the projections)")
     args = ap.parse_args(argv)
     changed = []
     if args.only in (None, "scenarios", "frontier-scenarios"):
         changed += scenario_answers(args.check, ("frontier",) if args.only == "frontier-scenarios"
                                     else ("frontier", "project"))
+    if args.only in (None, "validation"):
+        changed += validation_blocks(args.check)
     if args.only in (None, "reproduce"):
         changed += reproduction_blocks(args.check)
     if args.only in (None, "project") and not args.check:  # minutes: regenerated, not checked in the tests

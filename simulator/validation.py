@@ -53,10 +53,12 @@ DEFAULTS = {
     "kv_heads": "= heads",
     "vocab": "51200 (Megatron's padded GPT-2 vocabulary)",
     "precision": "bf16",
-    "attention": "materialized before FlashAttention (2022-05) hardware, else flash",
+    "attention": "materialized for a run before FlashAttention (2022-05): its date, else its stack's or "
+                 "device's release",
 }
-#: FlashAttention (Dao et al., arXiv 2205.14135, 2022-05-27): runs on hardware released
-#: before it are taken to use the materialised softmax unless the row says "flash".
+#: FlashAttention (Dao et al., arXiv 2205.14135, 2022-05-27): runs before it (by their source's
+#: date, else their stack's release, else their device's) use the materialised softmax unless
+#: the row says "flash".
 FLASH_ATTENTION_DATE = date(2022, 5, 27)
 REQUIRED = ("layers", "hidden", "heads", "seq_len")
 METRICS = ("iteration_time_s", "tokens_per_s_per_device", "mfu", "hfu")
@@ -155,6 +157,17 @@ def read_bool(text: str) -> bool | None:
     if not t or UNSTATED.search(t):
         return None
     return t.startswith(("y", "true", "on", "1"))
+
+
+def run_date(row: dict) -> date | None:
+    """When a row's run was published: its source's arXiv number (YYMM), else the latest year
+    from 2000 its source names (January 1st); None when the source gives neither."""
+    text = " ".join(str(row.get(k, "")) for k in ("source", "source_table"))
+    m = re.search(r"arXiv[:\s]*(\d{2})(\d{2})\.\d{4,5}", text, re.IGNORECASE)
+    if m and 1 <= int(m.group(2)) <= 12:
+        return date(2000 + int(m.group(1)), int(m.group(2)), 1)
+    years = [int(y) for y in re.findall(r"\b(20[0-3]\d)\b", text)]
+    return date(max(years), 1, 1) if years else None
 
 
 def _squash(name: str) -> str:
@@ -310,9 +323,17 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     if "flash" in text.lower():
         attention = Attention.FLASH
     else:
-        out.defaulted.append("attention")
-        old = acc.release_date is not None and acc.release_date < FLASH_ATTENTION_DATE
+        # the run's date (its arXiv number or the latest year its source names), else its stack's
+        # release, else its device's: a 2023 run on a 2020 A100 used FlashAttention
+        when = run_date(row)
+        basis = "the run's date" if when else None
+        if when is None and st is not None:
+            when, basis = st.since, f"{st.key}'s release"
+        if when is None:
+            when, basis = acc.release_date, "the device's release"
+        old = when is not None and when < FLASH_ATTENTION_DATE
         attention = Attention.MATERIALIZED if old else Attention.FLASH
+        out.defaulted.append(f"attention {attention.value} ({basis})")
     layout = Layout(
         global_batch=batch,
         dp=dp,

@@ -69,3 +69,29 @@ def test_the_check_forgives_rounding_not_changes(docs):
     assert not docs.same_up_to_rounding(a, a.replace("k40", "k80"))  # words are exact
     assert not docs.same_up_to_rounding(a, a.replace("6,221", "7,221"))
     assert docs.same_up_to_rounding("#   9.1e17 FLOP on\n#     2 k20x", "#   9.2e17 FLOP\n#   on 2 k20x")  # wrapping
+
+
+def test_the_published_runs_table_in_the_readme_is_the_programs(docs):
+    changed = docs.validation_blocks(check=True)
+    assert not changed, f"run python scripts/docs.py --only validation: {changed}"
+
+
+def test_out_of_sample_target_on_published_runs(request):
+    """Issue 21's target on the rows never fitted on: median |error| <= 10%, max <= 25% on
+    A100/H100 rows. A strict expected failure while missed, its reason the measured figure."""
+    import statistics
+
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.validation import read_rows, validate
+
+    raw = read_rows(ROOT / "simulator" / "catalog" / "published_runs.csv")
+    rows = [r for r, w in zip(validate(raw, default_efficiency()), raw, strict=True)
+            if not r.skipped and ("A100" in w["hardware"] or "H100" in w["hardware"])]
+    errs = [abs(r.rel_error) for r in rows]
+    median, worst = statistics.median(errs), max(errs)
+    if not (median <= 0.10 and worst <= 0.25):
+        request.node.add_marker(pytest.mark.xfail(
+            reason=f"out of sample on {len(errs)} A100/H100 rows: median {median:.1%}, max {worst:.1%} "
+                   "(target 10%, 25%)", strict=True))
+    assert len(errs) >= 40  # every row with a shape and a known device is predicted
+    assert median <= 0.10 and worst <= 0.25

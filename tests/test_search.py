@@ -567,3 +567,19 @@ def test_a_row_naming_a_builtin_as_written_takes_its_gated_shape():
     parsed, spec = parse_row(row)
     assert spec is not None and spec[0].gated_mlp and spec[0].layers == 126
     assert "shape of built-in llama3-405b" in parsed.defaulted
+
+
+def test_attention_comes_from_the_runs_date_not_the_devices():
+    from datetime import date as day
+
+    from simulator.validation import run_date
+
+    assert run_date({"source": "Zhang et al. 2024, TinyLlama (arXiv 2401.02385)"}) == day(2024, 1, 1)
+    assert run_date({"source": "Narayanan et al. 2021 (SC21)"}) == day(2021, 1, 1)
+    assert run_date({"source": "a blog"}) is None
+    base = {"id": "T", "model": "gpt3-175b", "hardware": "a100-80gb", "n_devices": "1024",
+            "global_batch_seqs": "1536", "tp": "8", "pp": "8", "mfu": "0.4"}
+    _, old = parse_row({**base, "source": "Narayanan et al. 2021 (arXiv 2104.04473)"})
+    parsed, new = parse_row({**base, "source": "a 2023 run (arXiv 2309.00001)"})
+    assert old[2].attention.value == "materialized" and new[2].attention.value == "flash"  # the same A100
+    assert any(d.startswith("attention flash (the run's date)") for d in parsed.defaulted)
