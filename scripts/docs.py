@@ -270,8 +270,9 @@ def projection_block(proj=None) -> str:
 
 def projection_blocks(check: bool) -> list[str]:
     path = ROOT / "README.md"
+    body = projection_block()  # minutes: read the file after, so edits made meanwhile are kept
     text = path.read_text(encoding="utf-8")
-    new = replace_block(text, "project", projection_block())
+    new = replace_block(text, "project", body)
     if new != text and not (check and same_up_to_rounding(text, new)):
         if not check:
             path.write_text(new, encoding="utf-8")
@@ -315,8 +316,9 @@ def published_runs_block() -> str:
 
 def validation_blocks(check: bool) -> list[str]:
     path = ROOT / "README.md"
+    body = published_runs_block()
     text = path.read_text(encoding="utf-8")
-    new = replace_block(text, "published-runs", published_runs_block())
+    new = replace_block(text, "published-runs", body)
     if new != text and not (check and same_up_to_rounding(text, new)):
         if not check:
             path.write_text(new, encoding="utf-8")
