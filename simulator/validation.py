@@ -159,6 +159,21 @@ def read_bool(text: str) -> bool | None:
     return t.startswith(("y", "true", "on", "1"))
 
 
+#: Overlaps a row's text names (Megatron-LM's flags, or the words a table uses for all three).
+OVERLAP_WORDS = {"tp_overlap": r"tp[-_ ]comm[-_ ]overlap|tp comm(?:unication)? overlap",
+                 "dp_overlap": r"overlap[-_ ]grad[-_ ]reduce|grad[- ]reduce overlap",
+                 "param_gather_overlap": r"overlap[-_ ]param[-_ ]gather|param[- ]gather overlap"}
+ALL_OVERLAPS = r"dp/tp/pp comm overlap|3d[- ]parallel comm(?:unication)? overlap"
+
+
+def overlaps_in(text: str) -> set[str]:
+    """The Stack overlap fields a row's text says were on."""
+    t = text.lower()
+    if re.search(ALL_OVERLAPS, t):
+        return set(OVERLAP_WORDS)
+    return {f for f, pattern in OVERLAP_WORDS.items() if re.search(pattern, t)}
+
+
 def run_date(row: dict) -> date | None:
     """When a row's run was published: its source's arXiv number (YYMM), else the latest year
     from 2000 its source names (January 1st); None when the source gives neither."""
@@ -305,7 +320,14 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     if _int(row, "virtual_pipeline_stages") is None:
         out.defaulted.append("virtual_pipeline_stages")
     recompute = opt("activation_recompute", read_recompute(row.get("activation_recompute") or ""))
+    flags = overlaps_in(text)
+    if flags and st is not None:  # the row says what its stack overlapped: the text over the defaults
+        st = out.stack = dataclasses.replace(st, **{f: True for f in flags})
+        out.defaulted.append(f"stack overlaps from the row's text: {', '.join(sorted(flags))}")
     sp = read_bool(row.get("sequence_parallel") or "")
+    if sp is None and "tp_overlap" in flags and tp > 1:
+        sp = True  # Megatron-LM refuses --tp-comm-overlap without --sequence-parallel (arguments.py)
+        out.defaulted.append("sequence_parallel=yes (--tp-comm-overlap needs it in Megatron-LM, not a stack default)")
     if sp is None and st is not None:
         sp = st.sequence_parallel_default and tp > 1
         out.defaulted.append(f"sequence_parallel={'yes' if sp else 'no'} ({st.key} default)")

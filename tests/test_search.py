@@ -583,3 +583,18 @@ def test_attention_comes_from_the_runs_date_not_the_devices():
     parsed, new = parse_row({**base, "source": "a 2023 run (arXiv 2309.00001)"})
     assert old[2].attention.value == "materialized" and new[2].attention.value == "flash"  # the same A100
     assert any(d.startswith("attention flash (the run's date)") for d in parsed.defaulted)
+
+
+def test_the_overlaps_a_row_names_are_honoured_and_imply_sequence_parallelism():
+    from simulator.validation import overlaps_in
+
+    assert overlaps_in("DP/TP/PP comm overlap (--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap)") == {
+        "tp_overlap", "dp_overlap", "param_gather_overlap"}
+    assert overlaps_in("--overlap-grad-reduce only") == {"dp_overlap"}
+    assert overlaps_in("torch DDP overlap raised scaling") == set()  # not a named flag
+    base = {"id": "M", "model": "gpt3-175b", "hardware": "h100-sxm", "n_devices": "1024", "global_batch_seqs": "1536",
+            "tp": "8", "pp": "8", "mfu": "0.4", "stack": "megatron-core-2024"}
+    plain, _ = parse_row(base)
+    told, spec = parse_row({**base, "notes": "--tp-comm-overlap --overlap-grad-reduce"})
+    assert told.stack.tp_overlap and told.stack.dp_overlap and spec[2].sequence_parallel
+    assert plain.stack is not told.stack and plain.stack.key == told.stack.key  # the row's copy, not the catalog's
