@@ -18,6 +18,7 @@ result. Schema (see scenarios/default.toml for a commented example)::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ _MISSING = object()
 def default_scenario_path() -> Path:
     """The packaged copy of scenarios/default.toml (loadable without a path)."""
     return DEFAULT_SCENARIO
+
+
+def unknown_key(key: str, allowed) -> str:
+    """The problem text of a key not in `allowed`: the closest allowed key first, when one is
+    close ("did you mean"), then every allowed key."""
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}allowed: {', '.join(str(a) for a in allowed)}"
 
 
 class ScenarioError(Exception):
@@ -132,8 +141,7 @@ class _Reader:
         """Checked, converted copy of `data`; unknown keys and missing ones are errors."""
         for key, value in data.items():
             if key not in schema:
-                raise self.error(table, key, value,
-                                 f"unknown key; allowed: {', '.join(schema)}")
+                raise self.error(table, key, value, unknown_key(key, schema))
         for key in required:
             if key not in data:
                 raise self.error(table, key, problem="missing required key")

@@ -216,7 +216,7 @@ def test_sweep_misspelt_key_fails_every_point_exit_2_naming_key_and_value(capsys
     assert "all 2 points failed with a configuration error" in line
     assert "frontier.budgt_scale=1.5" in line and "unknown key" in line
     frame = _sweep_csv(tmp_path)  # the full errors stay in the CSV
-    assert len(frame) == 2 and frame.error.str.contains("unknown key; allowed: ").all()
+    assert len(frame) == 2 and frame.error.str.contains(r"unknown key; did you mean 'budget_scale'\? allowed: ").all()
 
 
 def test_sweep_step_on_a_frontier_scenario_exits_2(capsys, tmp_path, monkeypatch):

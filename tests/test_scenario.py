@@ -371,3 +371,14 @@ def test_find_model_unknown_lists_keys():
         find_model("gpt-17")
     assert "gpt3-175b" in str(info.value) and "llama3-405b" in str(info.value)
     assert find_model("GPT3-175B") is find_model("gpt3-175b")
+
+
+def test_a_misspelt_key_gets_did_you_mean():
+    from simulator.frontier.config import parse_frontier
+
+    with pytest.raises(ScenarioError) as info:
+        parse_frontier({"frontier": {"budget_scal": 2}, "sources": {}}, "x.toml")
+    assert "did you mean 'budget_scale'?" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ScenarioError) as info:
+        parse_frontier({"frontier": {"zzzz": 2}}, "x.toml")
+    assert "did you mean" not in str(info.value) and "allowed: actors" in str(info.value)

@@ -22,7 +22,7 @@ from simulator.catalog.uncertain import uncertain_row
 from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
-from simulator.scenario import ScenarioError
+from simulator.scenario import ScenarioError, unknown_key
 
 BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
 
@@ -227,7 +227,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
         if key not in _TOP:
             hint = " (this looks like a step scenario; frontier commands take a [frontier] scenario)" if key in (
                 "model", "cluster", "layout", "search") else ""
-            raise ScenarioError(origin, None, key, value, f"unknown key; allowed: {', '.join(sorted(_TOP))}{hint}")
+            raise ScenarioError(origin, None, key, value, unknown_key(key, sorted(_TOP)) + hint)
     table, sources = data.get("frontier", {}), data.get("sources", {})
     if not isinstance(table, dict) or not isinstance(sources, dict):
         raise ScenarioError(origin, None, "frontier", problem="[frontier] and [sources] must be tables")
@@ -238,7 +238,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             return ScenarioError(origin, "frontier", key, value, problem)
 
         if key not in allowed:
-            raise bad(f"unknown key; allowed: {', '.join(sorted(allowed))}")
+            raise bad(unknown_key(key, sorted(allowed)))
         if key in _NUMBERS:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not ok or value < 0 or (value == 0 and key not in _ZERO_OK):
