@@ -307,3 +307,11 @@ def test_sensitivity_ranks_the_input_the_flop_follows():
     # closed form: top third of x over bottom third, squared: about (8.5 / 2.5)^2, over half an order
     assert 0.8 < ranked[0]["effect_oom"] < 1.4
     assert {r["input"] for r in ranked} == {"x", "noise", "batch_law"}
+
+
+def test_project_refuses_a_huge_sample_count_before_any_work(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "project", "--samples", "100000000")
+    line = one_line(err)
+    assert code == 2 and "--samples 100000000: at most 100,000" in line
+    assert not (tmp_path / "outputs").exists()  # nothing was started

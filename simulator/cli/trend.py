@@ -329,6 +329,11 @@ def project(
     from simulator.trend.project import project as run_projection
 
     _check_dates(start_year, to, "project")
+    from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
+
+    if samples > MAX_PROJECT_SAMPLES:  # before any work: each sample keeps a run per year in memory
+        raise BadInput(f"--samples {samples}: at most {MAX_PROJECT_SAMPLES:,} (1000 take about 3 minutes on two "
+                       f"cores; run several seeds for more)")
     if not 2013 <= start_year <= 2100:
         raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
     if to <= start_year or to > 2200:

@@ -57,6 +57,9 @@ STRATA = 5
 #: 32 give each share within 9 points (one standard error at 50%) and keep 1000 samples to 2040
 #: near two minutes; `--bind-samples 200` (the README's table) gives 3.5 points in about 7 minutes.
 BIND_SAMPLES = 32
+#: More samples than this are refused before any work (each keeps a run per year in memory;
+#: 100,000 to 2040 hold about 1.4 million runs).
+MAX_SAMPLES = 100_000
 #: The failure inputs drawn per sample from their sourced ranges (catalog/uncertainty.csv).
 FAILURE_INPUTS = ("restart_s", "device_hours_per_failure")
 
