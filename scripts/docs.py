@@ -222,7 +222,7 @@ def projection():
 def projection_block(proj=None) -> str:
     """The README's projection: the years, each constraint's 2030 ceiling beside Epoch AI's, and
     the projection under each batch law (1000 samples, the first 200 with ceilings, seed 0)."""
-    from simulator.frontier.solver import CEILING_CONSTRAINTS
+    from simulator.frontier.ceilings import CEILING_CONSTRAINTS
     from simulator.trend.project import epoch_2030
 
     proj = proj or projection()
@@ -268,16 +268,22 @@ def projection_block(proj=None) -> str:
     return "\n".join(out)
 
 
-def projection_blocks(check: bool) -> list[str]:
+def readme_block(name: str, body: str, check: bool) -> list[str]:
+    """Write (or check) one generated block of the README; the file's name when it differs.
+    The body is computed by the caller first, so the file is read after any long work and
+    edits made meanwhile are kept."""
     path = ROOT / "README.md"
-    body = projection_block()  # minutes: read the file after, so edits made meanwhile are kept
     text = path.read_text(encoding="utf-8")
-    new = replace_block(text, "project", body)
+    new = replace_block(text, name, body)
     if new != text and not (check and same_up_to_rounding(text, new)):
         if not check:
             path.write_text(new, encoding="utf-8")
         return [str(path.relative_to(ROOT))]
     return []
+
+
+def projection_blocks(check: bool) -> list[str]:
+    return readme_block("project", projection_block(), check)
 
 
 def published_runs_block() -> str:
@@ -315,15 +321,7 @@ def published_runs_block() -> str:
 
 
 def validation_blocks(check: bool) -> list[str]:
-    path = ROOT / "README.md"
-    body = published_runs_block()
-    text = path.read_text(encoding="utf-8")
-    new = replace_block(text, "published-runs", body)
-    if new != text and not (check and same_up_to_rounding(text, new)):
-        if not check:
-            path.write_text(new, encoding="utf-8")
-        return [str(path.relative_to(ROOT))]
-    return []
+    return readme_block("published-runs", published_runs_block(), check)
 
 
 def scenario_answers(check: bool, kinds=("frontier", "project")) -> list[str]:

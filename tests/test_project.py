@@ -20,7 +20,8 @@ from simulator.frontier.actors import actors
 from simulator.frontier.config import load_frontier
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse_roadmap, roadmap, years_between
-from simulator.frontier.solver import CEILING_CONSTRAINTS, PROJECTION_CONSTRAINTS, solve
+from simulator.frontier.ceilings import CEILING_CONSTRAINTS
+from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
 from simulator.frontier.utilization import Utilization
 from simulator.specs import Precision
 from simulator.trend.project import Param, draw_rates, parse_params, project, projection_parameters, start_date

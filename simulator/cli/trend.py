@@ -320,17 +320,16 @@ def project(
 
     from rich.progress import Progress
 
+    from simulator.frontier.ceilings import CEILING_CONSTRAINTS
     from simulator.frontier.series import date_grid, frontier_series, to_frame
-    from simulator.frontier.solver import CEILING_CONSTRAINTS
     from simulator.frontier.utilization import Utilization
     from simulator.report.projection_plot import plot_projection
     from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
     from simulator.trend.project import epoch_2030, start_date
     from simulator.trend.project import project as run_projection
 
     _check_dates(start_year, to, "project")
-    from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
-
     if samples > MAX_PROJECT_SAMPLES:  # before any work: each sample keeps a run per year in memory
         raise BadInput(f"--samples {samples}: at most {MAX_PROJECT_SAMPLES:,} (1000 take about 3 minutes on two "
                        f"cores; run several seeds for more)")
@@ -368,7 +367,7 @@ def project(
                              "budget_usd": start.caps.budget_usd if start.caps else None,
                              "binding": list(start.binding)},
                "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
-               "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/solver.py)",
+               "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/ceilings.py)",
                "epoch_2030": epoch_2030(), "by_batch_law": proj.by_law().to_dict(orient="records"),
                "sensitivity": {int(y): proj.sensitivity(int(y)) for y in sorted({min(2030, to), to})},
                "table": table.to_dict(orient="records"), "csv": str(run_dir / "projection.csv"),

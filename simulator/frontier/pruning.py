@@ -54,14 +54,17 @@ def _beaten(offers, start: date, lag: float) -> frozenset[str]:
     as the market hands out the same tuple for the same month, with the date and lag, or
     else with the precisions they give, which a drawn lag seldom changes)."""
     ids = tuple(id(o) for o in offers)
-    for key in ((ids, start, lag), None):
-        if key is None:
-            precisions = tuple(precision_for(o.acc, start, lag) for o in offers)
-            key = (ids, precisions)
-        hit = _BEATEN.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
-            _BEATEN[(ids, start, lag)] = hit
-            return hit[1]
+    fast, precisions = (ids, start, lag), None
+    hit = _BEATEN.get(fast)
+    if hit is None:
+        precisions = tuple(precision_for(o.acc, start, lag) for o in offers)
+        hit = _BEATEN.get((ids, precisions))
+    if hit is not None and all(a is b for a, b in zip(hit[0], offers, strict=True)):
+        _BEATEN[fast] = hit
+        return hit[1]
+    if precisions is None:
+        precisions = tuple(precision_for(o.acc, start, lag) for o in offers)
+    key = (ids, precisions)
     merits = {o.key: _merits(o, p) for o, p in zip(offers, precisions, strict=True)}
     out = set()
     for o in offers:
@@ -71,7 +74,7 @@ def _beaten(offers, start: date, lag: float) -> frozenset[str]:
             out.add(o.key)
     if len(_BEATEN) > 100_000:
         _BEATEN.clear()
-    _BEATEN[key] = _BEATEN[(ids, start, lag)] = (tuple(offers), frozenset(out))
+    _BEATEN[key] = _BEATEN[fast] = (tuple(offers), frozenset(out))
     return frozenset(out)
 
 

@@ -54,17 +54,7 @@ CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data"
 #: a run may span and the latency of links (halved by its relaxation).
 PROJECTION_CONSTRAINTS = ("budget", "power", "chips", "sites", "host", "batch", "latency", "duration", "memory",
                           "data")
-__all__ = ["CEILING_CONSTRAINTS", "CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve", "solve_ceilings"]
-#: The constraints whose own ceilings the projection reports (solve_ceilings): Sevilla et al. 2024's
-#: four (power, chip production, data, latency) and budget, batch and failures.
-CEILING_CONSTRAINTS = ("power", "chips", "budget", "data", "batch", "latency", "failures")
-#: How far the other constraints are relaxed for one constraint's ceiling: two orders of magnitude,
-#: beyond the 5-95% spread of every projected input at 2030 (a computing bound, not a source).
-CEILING_FACTOR = 100.0
-#: Constraints held with another's when its ceiling is found: the latency wall is the latency at the
-#: batch the law allows (Erdil & Schneider-Joseph 2024: larger batches would move the wall), so the
-#: latency ceiling keeps the batch law.
-HELD_WITH = {"latency": ("batch",)}
+__all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "caps_for", "solve"]
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
 SIZE_BOUND = True  # skip the model sizes whose bound cannot beat the best run so far (tests switch it off)
@@ -107,7 +97,7 @@ class Run:
     caps: Caps | None = None
     binding: tuple[str, ...] = ()
     gains: dict = field(default_factory=dict)
-    ceilings: dict = field(default_factory=dict)  # constraint -> the largest run it alone allows (FLOP)
+    ceilings: dict = field(default_factory=dict)  # constraint -> the largest run it alone allows (frontier/ceilings.py)
     actor: str = ""
     start: date | None = None  # the run starts here and ends by `at`
     duration_rule: str = ""
@@ -591,27 +581,3 @@ def solve(at: date, config: FrontierConfig, util: Utilization | None = None, rel
     binding = tuple(sorted((c for c, g in gains.items() if g > 1 + BIND_TOLERANCE),
                            key=lambda c: (c == "duration", -gains[c])))
     return replace(run, gains=gains, binding=binding)
-
-
-def solve_ceilings(at: date, config: FrontierConfig, util: Utilization, market=None,
-                   names: tuple[str, ...] = CEILING_CONSTRAINTS, factor: float = CEILING_FACTOR) -> Run:
-    """The largest feasible run ending by `at` and each constraint's own ceiling: the largest
-    run with that constraint as it is and every other one of `names` relaxed `factor`-fold
-    (Sevilla et al. 2024's question per constraint, asked of the same solver; HELD_WITH keeps
-    the batch law with the latency). The run length,
-    the sites and the hardware stay as they are. The binding constraint is the lowest
-    ceiling. A ceiling is never below the run itself: relaxing only adds choices."""
-    run, _ = best_run(at, config, util, market)
-    if not run.feasible:
-        return run
-    scales = run.caps.scales()
-    out = {}
-    for c in names:
-        loose = config
-        for other in names:
-            if other != c and other not in HELD_WITH.get(c, ()):
-                loose = loose.relaxed(other, factor, scales)
-        top, _ = best_run(at, loose, util, market)
-        out[c] = max(top.flop, run.flop) if top.feasible else run.flop
-    return replace(run, ceilings=out, binding=(min(out, key=out.get),))
-

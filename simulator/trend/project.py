@@ -6,10 +6,11 @@ trend's device, its price and power; budget, site power, sites, chips and run le
 grown at the sample's rates) goes through the same solver as the history: it sizes the
 model, finds the layout (so utilization falls where the critical batch and the latency
 of tensor and pipeline communication bind), spreads the run over sites where a site's
-power limits it and the scenario allows more, and relaxes each constraint 2x to find
-what binds (frontier/solver.PROJECTION_CONSTRAINTS) for the first `bind_samples`
-samples (the binding shares; the rest give the FLOP distribution). Nothing is
-extrapolated from the simulated trend: the trend is the output.
+power limits it and the scenario allows more, and for the first `bind_samples` samples
+finds each constraint's own ceiling (frontier/ceilings.py: the lowest binds; the rest give
+the FLOP distribution). Each sample also draws its batch law and failure inputs
+(`sample_configs`). Nothing is extrapolated from the simulated trend: the trend is the
+output.
 
 Draws: catalog/projection_parameters.csv rows (Sevilla et al. 2024, Cottier et al. 2024,
 Hobbhahn et al. 2023, Gholami et al. 2024, Ho et al. 2024), each a two-piece lognormal
@@ -45,9 +46,11 @@ from simulator.frontier.duration import DAYS_PER_YEAR
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.costs.batch import batch_laws
-from simulator.frontier.solver import CEILING_CONSTRAINTS, PROJECTION_CONSTRAINTS, Run, solve, solve_ceilings
+from simulator.frontier.ceilings import CEILING_CONSTRAINTS, solve_ceilings
+from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.trend.draws import Param
+from simulator.trend.uncertainty import Z_CLIP
 
 PARAMS_CSV = "projection_parameters.csv"
 GDP_SHARE_CAP = 0.01  # Cottier et al. 2023: $233B = 1% of US GDP (2021), projection_parameters.csv us_gdp_2021
@@ -256,9 +259,9 @@ def project(config: FrontierConfig, start_year: int, to_year: int, samples: int,
             start: Run | None = None, workers: int = 1, bind_samples: int = BIND_SAMPLES) -> Projection:
     """The largest run of each year from `start_year` (the simulated frontier) to `to_year`.
 
-    The first `bind_samples` samples (all when fewer) are solved with every constraint's 2x
-    relaxation, which gives the binding shares; the others give the FLOP distribution
-    only (a relaxed solve costs eleven). `workers` > 1 solves chunks of samples in that
+    The first `bind_samples` samples (all when fewer) are solved with each constraint's own
+    ceiling, which gives the binding shares; the others give the FLOP distribution only
+    (ceilings cost seven more solves). `workers` > 1 solves chunks of samples in that
     many processes (the draws are made first, so the result does not depend on it);
     `progress(done, total)` after each chunk."""
     if to_year <= start_year:
@@ -321,7 +324,7 @@ def sample_configs(config: FrontierConfig, samples: int, seed: int) -> tuple[lis
     rng = np.random.default_rng([seed, 1])
     keys = list(batch_laws())
     picks = rng.integers(0, len(keys), samples)
-    z = np.clip(rng.standard_normal((samples, len(FAILURE_INPUTS))), -3.0, 3.0)
+    z = np.clip(rng.standard_normal((samples, len(FAILURE_INPUTS))), -Z_CLIP, Z_CLIP)
     laws = [config.batch_law or keys[k] for k in picks]
     return [replace(config, batch_law=law).with_quantiles(dict(zip(FAILURE_INPUTS, map(float, z[i]))))
             for i, law in enumerate(laws)], laws
