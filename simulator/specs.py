@@ -413,6 +413,7 @@ class Stack:
     # what a run on it does when it does not say (documented defaults or recipes)
     sequence_parallel_default: bool = False  # with tp > 1
     zero_default: int = 0  # sharding when the run names none
+    seq_len_default: int | None = None  # the sequence length of its shipped recipes (None: no recipe read)
 
     def lacks(self, layout: Layout) -> str | None:
         """What `layout` asks for that this stack does not run ("no ZeRO stage 3"), or None.

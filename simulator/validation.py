@@ -24,10 +24,23 @@ from datetime import date
 from pathlib import Path
 
 from simulator.catalog import default_links, find_accelerator
-from simulator.catalog.models import builtin_models
 from simulator.catalog.stacks import find_stack
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
+from simulator.rowtext import (  # noqa: F401  (re-exported: the readers are part of validate's interface)
+    STACK_WORDS,
+    UNSTATED,
+    _int,
+    _num,
+    find_builtin,
+    gated_in,
+    overlaps_in,
+    read_bool,
+    read_precision,
+    read_recompute,
+    read_zero,
+    run_date,
+)
 from simulator.search.rank import search_layouts
 from simulator.specs import (
     Attention,
@@ -65,11 +78,8 @@ METRICS = ("iteration_time_s", "tokens_per_s_per_device", "mfu", "hfu")
 #: Optional model columns: mixture of experts and multi-head latent attention.
 MODEL_EXTRAS = ("experts", "top_k", "expert_ffn", "shared_experts", "dense_layers", "head_size", "q_lora_rank",
                 "kv_lora_rank", "rope_head_dim")
-#: Words in a row's source, notes or sharding that name its software stack, when it has no
-#: `stack` column: (words, stack key). The first match wins.
-STACK_WORDS = ((("nemo",), "nemo-2024"), (("torchtitan",), "torchtitan-fsdp2"),
-               (("megatron-core", "mcore", "megatron core"), "megatron-core-2024"),
-               (("megatron-deepspeed", "deepspeed"), "megatron-deepspeed-2022"))
+#: The kinds of `Row.origin`, in the order the output lists them.
+ORIGINS = ("row", "text", "derived", "stack", "default", "searched")
 
 
 @dataclass
@@ -84,6 +94,12 @@ class Row:
     measured: float = math.nan
     predicted: float = math.nan
     defaulted: list[str] = field(default_factory=list)
+    #: where each layout field came from: "row" (its column), "text" (read in its notes, sharding
+    #: or arch words), "derived" (from other fields), "stack" (the stack's documented default or
+    #: recipe), "default" (`DEFAULTS`), "searched" (the layout search chose it)
+    origin: dict[str, str] = field(default_factory=dict)
+    #: a search's spread over the feasible completions: {"completions", "best", "median"} of the metric
+    spread: dict[str, float] = field(default_factory=dict)
     skipped: str = ""
     result: StepResult | None = None
     stack: Stack | None = None
@@ -104,118 +120,10 @@ class Row:
             "rel_error": self.rel_error if not self.skipped else math.nan,
             "stack": self.stack.key if self.stack else "",
             "defaulted": ";".join(self.defaulted),
+            **{f"from_{kind}": ";".join(k for k, v in self.origin.items() if v == kind) for kind in ORIGINS},
+            **{f"searched_{k}": v for k, v in self.spread.items()},
             "skipped": self.skipped,
         }
-
-
-def _num(text: str | None) -> float | None:
-    """A number from a cell, or None when empty or not a number."""
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*~?([-+]?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?)\s*", text)
-    return float(m.group(1).replace(",", "")) if m else None
-
-
-def _int(row: dict, key: str) -> int | None:
-    v = _num(row.get(key))
-    return None if v is None or v <= 0 else round(v)
-
-
-def read_zero(text: str) -> Zero:
-    """ZeRO stage from a free-text sharding column."""
-    t = text.lower()
-    m = re.search(r"(?:zero|stage)[\s_-]*(?:stage[\s_-]*)?([0-3])", t)
-    if m:
-        return Zero.parse(m.group(1))
-    if re.search(r"shard_grad_op|no[\s_-]*reshard|not[\s_-]*reshard|reshard_after_forward\s*=\s*false", t):
-        return Zero.STAGE_2  # FSDP keeping the weights after the forward pass: gradients and states sharded
-    if "fsdp" in t or "full_shard" in t or "fully sharded" in t:
-        return Zero.STAGE_3
-    if "distributed optimizer" in t or "optimizer state" in t:
-        return Zero.STAGE_1
-    return Zero.STAGE_0
-
-
-#: Words that leave a field unstated however they begin ("not verified" is not "no").
-UNSTATED = re.compile(r"not (?:verified|stated|restated|reported|given|known)|unstated|unknown|unverified|"
-                      r"unclear|n/?a\b|^\?+$")
-
-
-def read_recompute(text: str) -> Recompute | None:
-    t = text.lower().strip()
-    if not t or UNSTATED.search(t):
-        return None
-    if "selective" in t:
-        return Recompute.SELECTIVE
-    if t.startswith(("no", "none", "off", "false")):
-        return Recompute.NONE
-    return Recompute.FULL  # "full", "yes", "checkpointing"
-
-
-def read_bool(text: str) -> bool | None:
-    t = text.lower().strip()
-    if not t or UNSTATED.search(t):
-        return None
-    return t.startswith(("y", "true", "on", "1"))
-
-
-#: Overlaps a row's text names (Megatron-LM's flags, or the words a table uses for all three).
-OVERLAP_WORDS = {"tp_overlap": r"tp[-_ ]comm[-_ ]overlap|tp comm(?:unication)? overlap",
-                 "dp_overlap": r"overlap[-_ ]grad[-_ ]reduce|grad[- ]reduce overlap",
-                 "param_gather_overlap": r"overlap[-_ ]param[-_ ]gather|param[- ]gather overlap"}
-ALL_OVERLAPS = r"dp/tp/pp comm overlap|3d[- ]parallel comm(?:unication)? overlap"
-
-
-def overlaps_in(text: str) -> set[str]:
-    """The Stack overlap fields a row's text says were on."""
-    t = text.lower()
-    if re.search(ALL_OVERLAPS, t):
-        return set(OVERLAP_WORDS)
-    return {f for f, pattern in OVERLAP_WORDS.items() if re.search(pattern, t)}
-
-
-def run_date(row: dict) -> date | None:
-    """When a row's run was published: its source's arXiv number (YYMM), else the latest year
-    from 2000 its source names (January 1st); None when the source gives neither."""
-    text = " ".join(str(row.get(k, "")) for k in ("source", "source_table"))
-    m = re.search(r"arXiv[:\s]*(\d{2})(\d{2})\.\d{4,5}", text, re.IGNORECASE)
-    if m and 1 <= int(m.group(2)) <= 12:
-        return date(2000 + int(m.group(1)), int(m.group(2)), 1)
-    years = [int(y) for y in re.findall(r"\b(20[0-3]\d)\b", text)]
-    return date(max(years), 1, 1) if years else None
-
-
-def _squash(name: str) -> str:
-    return re.sub(r"[^a-z0-9.]", "", name.lower().replace("llama-", "llama"))
-
-
-def find_builtin(name: str):
-    """The built-in model a row names, by key or by its name as written ("Llama 3 405B",
-    "GPT-3 175B", "Megatron 1T": case, spaces and hyphens aside); None when none matches."""
-    models = builtin_models()
-    key = name.strip()
-    if key in models:
-        return models[key]
-    squashed = _squash(key)
-    hits = [m for k, m in models.items() if squashed and _squash(k) == squashed]
-    return hits[0] if len(hits) == 1 else None
-
-
-def gated_in(text: str) -> bool | None:
-    """Whether free text says the MLP is gated: "not gated", "ungated" and "non-gated" say no,
-    SwiGLU, GeGLU or "gated" yes; None when it says neither."""
-    t = text.lower()
-    if re.search(r"not[\s-]+gated|un-?gated|non-?gated", t):
-        return False
-    if re.search(r"swiglu|geglu|gated", t):
-        return True
-    return None
-
-
-def read_precision(text: str) -> Precision | None:
-    for token in re.findall(r"fp8|bf16|fp16|tf32|fp32", text.lower()):
-        return Precision.parse(token)
-    return None
 
 
 def parse_row(row: dict) -> tuple[Row, tuple | None]:
@@ -225,6 +133,23 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     shape = {k: _int(row, k) for k in (*REQUIRED, "vocab", "ffn_hidden", "kv_heads")}
     if shape["seq_len"] is None and _int(row, "seq"):
         shape["seq_len"] = _int(row, "seq")
+    stack_key = (row.get("stack") or "").strip()
+    if not stack_key:
+        words = " ".join(str(row.get(k, "")) for k in ("source", "notes", "sharding")).lower()
+        stack_key = next((key for ws, key in STACK_WORDS if any(w in words for w in ws)), "")
+        if stack_key:
+            out.defaulted.append(f"stack {stack_key} (named in the row's text)")
+    if stack_key:
+        try:
+            out.stack = find_stack(stack_key)
+        except KeyError as e:
+            out.skipped = str(e).strip("'\"")
+            return out, None
+    out.origin["seq_len"] = "row"
+    if shape["seq_len"] is None and out.stack is not None and out.stack.seq_len_default:
+        shape["seq_len"] = out.stack.seq_len_default  # what its shipped recipes train with
+        out.origin["seq_len"] = "stack"
+        out.defaulted.append(f"seq_len {shape['seq_len']} ({out.stack.key} recipe default, not stated by the row)")
     missing = [k for k in REQUIRED if shape[k] is None]
     builtin = find_builtin(row.get("model") or "")
     extras = {k: _int(row, k) for k in MODEL_EXTRAS if _int(row, k) is not None}
@@ -258,18 +183,6 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     else:
         out.skipped = "no measured iteration time, tokens/s per device, MFU or HFU"
         return out, None
-    stack_key = (row.get("stack") or "").strip()
-    if not stack_key:
-        words = " ".join(str(row.get(k, "")) for k in ("source", "notes", "sharding")).lower()
-        stack_key = next((key for ws, key in STACK_WORDS if any(w in words for w in ws)), "")
-        if stack_key:
-            out.defaulted.append(f"stack {stack_key} (named in the row's text)")
-    if stack_key:
-        try:
-            out.stack = find_stack(stack_key)
-        except KeyError as e:
-            out.skipped = str(e).strip("'\"")
-            return out, None
     st = out.stack
     batch = _int(row, "global_batch_seqs")
     if batch is None and _num(row.get("global_batch_tokens")):
@@ -281,6 +194,9 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     def opt(key: str, value):
         if value is None:
             out.defaulted.append(key)
+            out.origin.setdefault(key, "default")
+        else:
+            out.origin.setdefault(key, "row")
         return value
 
     vocab = opt("vocab", shape["vocab"]) or 51200
@@ -304,47 +220,65 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
     sharding = row.get("sharding") or ""
     tp, pp, dp = _int(row, "tp"), _int(row, "pp"), _int(row, "dp")
     cp, ep = _int(row, "cp") or 1, _int(row, "ep") or 1
-    mp = re.search(r"model[- ]parallel(?: size)?\s*(?:=\s*)?(\d+)", sharding.lower())
-    if tp is None and pp is None:
-        if mp:
-            tp = int(mp.group(1))
-        elif dp:
-            tp = n // dp
-        pp = 1
-    tp, pp = tp or 1, pp or 1
-    dp = dp or n // (tp * pp * cp)
+    mp = re.search(r"model[- ]parallel(?: size)?\s*(?:=\s*)?(\d+)|(\d+)[- ]way (?:tensor|model)[- ]parallel",
+                   sharding.lower())
+    out.origin.update({k: "row" for k, v in (("tp", tp), ("pp", pp), ("dp", dp)) if v is not None})
+    unsplit = tp is None and pp is None and dp is None and mp is None  # nothing says how the model was split
+    if tp is None and mp:
+        tp, out.origin["tp"] = int(mp.group(1) or mp.group(2)), "text"
+    if tp is None and dp:
+        tp, out.origin["tp"] = max(1, n // (dp * (pp or 1) * cp)), "derived"
+        out.defaulted.append(f"tp {tp} = devices / (dp x pp x cp)")
+    if pp is None:
+        pp, out.origin["pp"] = 1, "default" if unsplit else "derived"
+    if tp is None:
+        tp, out.origin["tp"] = 1, "default" if unsplit else "derived"
+    if dp is None:
+        dp, out.origin["dp"] = n // (tp * pp * cp), "derived"
     if dp * tp * pp * cp != n:
         out.skipped = f"dp {dp} x tp {tp} x pp {pp} x cp {cp} != {n} devices"
         return out, None
     v = _int(row, "virtual_pipeline_stages") or 1
+    out.origin["virtual_pipeline_stages"] = "row"
     if _int(row, "virtual_pipeline_stages") is None:
         out.defaulted.append("virtual_pipeline_stages")
+        out.origin["virtual_pipeline_stages"] = "default"
+    if unsplit:
+        out.defaulted.append("tp and pp unstated (tp 1, pp 1 unless searched)")
     recompute = opt("activation_recompute", read_recompute(row.get("activation_recompute") or ""))
     flags = overlaps_in(text)
     if flags and st is not None:  # the row says what its stack overlapped: the text over the defaults
         st = out.stack = dataclasses.replace(st, **{f: True for f in flags})
         out.defaulted.append(f"stack overlaps from the row's text: {', '.join(sorted(flags))}")
+        out.origin["overlaps"] = "text"
     sp = read_bool(row.get("sequence_parallel") or "")
     if sp is None and "tp_overlap" in flags and tp > 1:
-        sp = True  # Megatron-LM refuses --tp-comm-overlap without --sequence-parallel (arguments.py)
+        sp, out.origin["sequence_parallel"] = True, "text"  # Megatron-LM refuses --tp-comm-overlap without
+        # --sequence-parallel (arguments.py)
         out.defaulted.append("sequence_parallel=yes (--tp-comm-overlap needs it in Megatron-LM, not a stack default)")
     if sp is None and st is not None:
-        sp = st.sequence_parallel_default and tp > 1
+        sp, out.origin["sequence_parallel"] = st.sequence_parallel_default and tp > 1, "stack"
         out.defaulted.append(f"sequence_parallel={'yes' if sp else 'no'} ({st.key} default)")
     sp = opt("sequence_parallel", sp)
     precision = opt("precision", read_precision(row.get("precision") or ""))
     micro = opt("micro_batch", _int(row, "micro_batch")) or 1
-    zero = read_zero(sharding)
-    if st is not None:
-        if not sharding.strip():
-            zero = Zero.parse(str(st.zero_default))
-            out.defaulted.append(f"sharding ZeRO-{zero.stage} ({st.key} default)")
-        if pp > 1 and zero.stage > st.max_zero_with_pipeline and "fsdp" in sharding.lower() + st.key:
-            # FSDP that keeps the weights through the pipeline (torchtitan reshard_after_forward)
-            zero = Zero.parse(str(st.max_zero_with_pipeline))
+    zero, out.origin["zero"] = read_zero(sharding), "text"
+    if not sharding.strip() and "param_gather_overlap" in flags:
+        # an overlapped parameter all-gather needs sharded state: Megatron-LM asserts
+        # --overlap-param-gather only with --use-distributed-optimizer (megatron/training/arguments.py)
+        zero = Zero.STAGE_1
+        out.defaulted.append("sharding ZeRO-1 (--overlap-param-gather needs the distributed optimizer in Megatron-LM)")
+    elif not sharding.strip():
+        zero, out.origin["zero"] = Zero.parse(str(st.zero_default if st else 0)), "stack" if st else "default"
+        out.defaulted.append(f"sharding ZeRO-{zero.stage} ({st.key + ' default' if st else 'none stated'})")
+    if st is not None and pp > 1 and zero.stage > st.max_zero_with_pipeline and "fsdp" in sharding.lower() + st.key:
+        # FSDP that keeps the weights through the pipeline (torchtitan reshard_after_forward)
+        zero = Zero.parse(str(st.max_zero_with_pipeline))
+    out.origin["attention"] = "text"
     if "flash" in text.lower():
         attention = Attention.FLASH
     else:
+        out.origin["attention"] = "derived"
         # the run's date (its arXiv number or the latest year its source names), else its stack's
         # release, else its device's: a 2023 run on a 2020 A100 used FlashAttention
         when = run_date(row)
@@ -460,42 +394,61 @@ def read_rows(path: Path, strict: bool = True, warnings: list[str] | None = None
     return rows
 
 
-#: Layout fields the search may choose when a row leaves them unstated (`fill="search"`).
-SEARCHABLE = ("micro_batch", "activation_recompute", "sequence_parallel", "virtual_pipeline_stages")
+#: Layout fields the search may choose when a row leaves them unstated (`Row.origin` "default"
+#: or "stack"): how the model is split (only when the row says nothing of it), sharding,
+#: micro-batch, recompute, sequence parallelism and interleaving.
+SEARCHABLE = ("tp", "pp", "zero", "micro_batch", "activation_recompute", "sequence_parallel",
+              "virtual_pipeline_stages")
+#: What each metric is in a search's frame.
+_FRAME_METRIC = {"iteration_time_s": lambda f: f.step_time_s, "mfu": lambda f: f.mfu,
+                 "tokens_per_s_per_device": lambda f: f.tokens_per_s / f.devices}
 
 
 def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
     """The row's model, cluster and the fastest layout that keeps every stated field (tp,
-    pp, dp, batch, sharding, precision ...) and chooses the unstated ones by the layout
-    search; the row's `defaulted` then says what was searched and found."""
+    pp, dp, batch, sharding, precision ...) on all its devices and chooses the unstated ones
+    by the layout search; the row's `origin` then says what was searched, and `spread` the
+    best and median of the metric over the feasible completions (how much the unstated
+    fields matter)."""
     model, cluster, layout = spec
-    free = [k for k in SEARCHABLE if k in row.defaulted]
+    free = [k for k in SEARCHABLE if row.origin.get(k) in ("default", "stack")]
     if not free:
         return spec
+    split = "tp" in free or "pp" in free
     space = SearchSpace(
         global_batches=(layout.global_batch,), stack=row.stack.key if row.stack else None,
         context_parallel=(layout.cp,), expert_parallel=(layout.ep,), offload=(layout.offload,),
         max_micro_batch=8 if "micro_batch" in free else layout.micro_batch,
-        schedules=((Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED) if "virtual_pipeline_stages" in free and layout.pp > 1
-                   else (layout.schedule,)),
+        schedules=((Schedule.ONE_F_ONE_B, Schedule.INTERLEAVED)
+                   if "virtual_pipeline_stages" in free and (layout.pp > 1 or "pp" in free) else (layout.schedule,)),
         max_virtual_stages=4 if "virtual_pipeline_stages" in free else max(layout.virtual_stages, 2),
         recompute=tuple(Recompute) if "activation_recompute" in free else (layout.recompute,),
-        sequence_parallel=(False, True) if "sequence_parallel" in free and layout.tp > 1 else (layout.sequence_parallel,),
-        zero=(layout.zero,), max_tp=layout.tp, max_pp=layout.pp, top_k=0)
+        sequence_parallel=((False, True) if "sequence_parallel" in free and (layout.tp > 1 or "tp" in free)
+                           else (layout.sequence_parallel,)),
+        zero=tuple(Zero) if "zero" in free else (layout.zero,),
+        max_tp=cluster.devices_per_node if "tp" in free else layout.tp,
+        max_pp=None if "pp" in free else layout.pp, divisors_only=split, top_k=0)
     frame = search_layouts(model, cluster, layout, space, eff).frame
-    hit = frame[(frame.reason == "") & (frame.tp == layout.tp) & (frame.pp == layout.pp) & (frame.dp == layout.dp)
-                & (frame.micro_batch >= 1)]
-    if "micro_batch" not in free:
-        hit = hit[hit.micro_batch == layout.micro_batch]
+    hit = frame[(frame.reason == "") & (frame.devices == cluster.n_devices)]
+    for key, col in (("tp", "tp"), ("pp", "pp"), ("micro_batch", "micro_batch")):
+        if key not in free:
+            hit = hit[hit[col] == getattr(layout, col)]
     if hit.empty:
-        row.defaulted.append("searched: no feasible completion")
+        row.defaulted.append(f"searched {', '.join(free)}: no feasible completion")
         return spec
     best = hit.iloc[0]
     found = dataclasses.replace(
-        layout, micro_batch=int(best.micro_batch), schedule=Schedule(best.schedule),
+        layout, tp=int(best.tp), pp=int(best.pp), dp=int(best.dp), zero=Zero.parse(int(best.zero)),
+        micro_batch=int(best.micro_batch), schedule=Schedule(best.schedule),
         virtual_stages=int(best.virtual_stages), recompute=Recompute(best.recompute),
         sequence_parallel=bool(best.sequence_parallel))
+    row.origin.update({k: "searched" for k in free})
+    if split:
+        row.origin["dp"] = "searched"
     row.defaulted = [k for k in row.defaulted if k not in free] + [f"searched {', '.join(free)}"]
+    if row.metric in _FRAME_METRIC:
+        values = _FRAME_METRIC[row.metric](hit)
+        row.spread = {"completions": float(len(hit)), "best": float(values.iloc[0]), "median": float(values.median())}
     row.layout = describe(found)
     return model, cluster, found
 

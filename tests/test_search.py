@@ -598,3 +598,71 @@ def test_the_overlaps_a_row_names_are_honoured_and_imply_sequence_parallelism():
     told, spec = parse_row({**base, "notes": "--tp-comm-overlap --overlap-grad-reduce"})
     assert told.stack.tp_overlap and told.stack.dp_overlap and spec[2].sequence_parallel
     assert plain.stack is not told.stack and plain.stack.key == told.stack.key  # the row's copy, not the catalog's
+
+
+def test_a_row_without_a_sequence_length_takes_its_stacks_recipe_length():
+    from simulator.catalog.stacks import find_stack
+
+    base = {"id": "T", "model": "Llama 3.1 8B", "layers": "32", "hidden": "4096", "heads": "32", "hardware": "h100-sxm",
+            "n_devices": "128", "global_batch_seqs": "256", "dp": "128", "tokens_per_s_per_device": "5000",
+            "sharding": "FSDP"}
+    parsed, spec = parse_row({**base, "stack": "torchtitan-fsdp2"})
+    assert spec[0].seq_len == find_stack("torchtitan-fsdp2").seq_len_default == 8192
+    assert parsed.origin["seq_len"] == "stack" and "seq_len" in parsed.to_dict()["from_stack"].split(";")
+    skipped, none = parse_row({**base, "stack": "megatron-core-2024"})  # no recipe length read for it
+    assert none is None and "seq_len" in skipped.skipped
+    told, spec = parse_row({**base, "stack": "torchtitan-fsdp2", "seq_len": "4096"})
+    assert spec[0].seq_len == 4096 and told.origin["seq_len"] == "row"
+
+
+@pytest.mark.parametrize("cells, tp, origin", [
+    ({"dp": "16", "pp": "1"}, 8, "derived"),  # torchtitan's 405B table: tp 8 implied by 128 / 16
+    ({"sharding": "12-way model parallel x 256-way FSDP per pod"}, 12, "text"),  # PaLM's words
+    ({"tp": "4"}, 4, "row"),
+])
+def test_tp_is_read_or_derived_as_the_row_states_it(cells, tp, origin):
+    base = {"id": "T", "model": "llama3-405b", "hardware": "h100-sxm", "n_devices": "128" if tp != 12 else "3072",
+            "global_batch_seqs": "3072", "mfu": "0.3"}
+    parsed, _ = parse_row({**base, **cells})
+    assert parsed.origin["tp"] == origin
+    assert f"tp{tp} " in parsed.layout and not parsed.skipped
+
+
+def test_an_overlapped_parameter_gather_means_the_distributed_optimizer():
+    base = {"id": "M", "model": "gpt3-175b", "hardware": "h100-sxm", "n_devices": "3072", "global_batch_seqs": "1536",
+            "tp": "8", "pp": "8", "mfu": "0.4", "stack": "megatron-core-2024"}
+    plain, a = parse_row(base)
+    told, b = parse_row({**base, "notes": "--overlap-grad-reduce --overlap-param-gather"})
+    assert a[2].zero.stage == 0 and plain.origin["zero"] == "stack"  # Megatron-Core's default: not sharded
+    assert b[2].zero.stage == 1 and told.origin["zero"] == "text"
+
+
+def test_an_unstated_split_is_searched_and_its_spread_reported():
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.validation import complete
+
+    row = {"id": "U", "model": "llama2-70b", "hardware": "a100-80gb", "n_devices": "64", "global_batch_seqs": "512",
+           "iteration_time_s": "30", "stack": "megatron-core-2024"}
+    parsed, spec = parse_row(row)
+    assert (parsed.origin["tp"], parsed.origin["pp"]) == ("default", "default") and spec[2].tp == spec[2].pp == 1
+    done, found = complete(row, default_efficiency(), "auto")  # 70B on one device each: does not fit, so searched
+    lay = found[2]
+    assert lay.tp * lay.pp > 1 and lay.tp * lay.pp * lay.dp == 64
+    assert {done.origin[k] for k in ("tp", "pp", "dp", "zero")} == {"searched"}
+    s = done.spread
+    assert s["completions"] >= 1 and 0 < s["best"] <= s["median"]  # a step time: the fastest is the least
+    stated, _ = complete({**row, "tp": "8", "pp": "8"}, default_efficiency(), "search")
+    assert stated.origin["tp"] == "row" and stated.origin["pp"] == "row"  # a stated split is never searched
+
+
+@pytest.mark.parametrize("value", ["0", "-8", "8192.5", '"long"'])
+def test_a_bad_recipe_length_in_the_stack_table_names_table_and_key(value):
+    from importlib.resources import files
+
+    from simulator.catalog.stacks import STACKS_TOML, parse_stacks, stack_evidence
+
+    text = files("simulator.catalog").joinpath(STACKS_TOML).read_text(encoding="utf-8")
+    bad = text.replace("seq_len_default = 8192", f"seq_len_default = {value}")
+    assert bad != text
+    with pytest.raises(ValueError, match=r"\[torchtitan-fsdp2\]: seq_len_default = "):
+        parse_stacks(bad, stack_evidence())

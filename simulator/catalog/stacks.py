@@ -22,6 +22,7 @@ EVIDENCE_CSV = "stack_evidence.csv"
 _FIELDS = {"name", "since", "max_zero", "max_zero_with_pipeline", "interleaved", "uneven_stages",
            "sequence_parallel", "tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel",
            "cp_ring", "expert_parallel", "offload", "sequence_parallel_default", "zero_default", "evidence"}
+_OPTIONAL = {"seq_len_default"}
 _BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "cp_ring", "expert_parallel", "offload")
 
 
@@ -40,13 +41,22 @@ def stack_evidence() -> dict[str, dict[str, str]]:
 
 @cache
 def _stacks() -> dict[str, Stack]:
-    data = tomllib.loads(files("simulator.catalog").joinpath(STACKS_TOML).read_text(encoding="utf-8"))
-    evidence = stack_evidence()
+    return parse_stacks(files("simulator.catalog").joinpath(STACKS_TOML).read_text(encoding="utf-8"),
+                        stack_evidence())
+
+
+def parse_stacks(text: str, evidence: dict[str, dict[str, str]]) -> dict[str, Stack]:
+    """The stacks of a stacks.toml text; ValueError naming the table and key of a bad value."""
+    data = tomllib.loads(text)
     out = {}
     for key, t in data.items():
         where = f"{STACKS_TOML}: [{key}]"
-        if set(t) != _FIELDS:
-            raise ValueError(f"{where}: needs exactly the keys {', '.join(sorted(_FIELDS))}")
+        if not _FIELDS <= set(t) <= _FIELDS | _OPTIONAL:
+            raise ValueError(f"{where}: needs exactly the keys {', '.join(sorted(_FIELDS))} "
+                             f"(and may have {', '.join(sorted(_OPTIONAL))})")
+        seq = t.get("seq_len_default")
+        if seq is not None and not (isinstance(seq, int) and seq > 0):
+            raise ValueError(f"{where}: seq_len_default = {seq!r}: a positive whole number of tokens")
         missing = [e for e in t["evidence"] if e not in evidence]
         if not t["evidence"] or missing:
             raise ValueError(f"{where}: evidence rows not in {EVIDENCE_CSV}: {missing or 'none given'}")
@@ -57,7 +67,7 @@ def _stacks() -> dict[str, Stack]:
                          int(t["max_zero_with_pipeline"]), bool(t["interleaved"]), bool(t["uneven_stages"]),
                          bool(t["sequence_parallel"]), source, **{b: bool(t[b]) for b in _BEHAVIOURS},
                          sequence_parallel_default=bool(t["sequence_parallel_default"]),
-                         zero_default=int(t["zero_default"]))
+                         zero_default=int(t["zero_default"]), seq_len_default=seq)
     return out
 
 

@@ -99,8 +99,8 @@ def validate(
         None, "--measurements", help="CSV in the format of the packaged calibration set (default: that set)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print rows and summary as JSON."),
-    fill: str = typer.Option("auto", "--fill", help="Unstated layout fields (micro-batch, recompute, sequence "
-                             "parallelism, interleaving): 'defaults' (the row's stack defaults, else documented "
+    fill: str = typer.Option("auto", "--fill", help="Unstated layout fields (tp and pp where a row says nothing "
+                             "of the split, ZeRO, micro-batch, recompute, sequence parallelism, interleaving): 'defaults' (the row's stack defaults, else documented "
                              "2021 defaults), 'search' (the fastest feasible choice that keeps every stated "
                              "field) or 'auto' (defaults, searched where they do not fit)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse the file on its first impossible or unreadable "
