@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -267,3 +268,52 @@ def test_sweep_every_point_failing_at_run_time_exits_1(capsys, tmp_path, monkeyp
     monkeypatch.setattr(simulator.sweep, "_run", fail)
     code, text, _ = run(capsys, "sweep", str(BASELINE), "--set", "date=2012,2013", "--workers", "1")
     assert code == 1 and "2 points (2 failed)" in text and "RuntimeError: solver diverged" in text
+
+
+# ------------------------------------------------------------------ issue 23: no traceback from any input
+def test_step_trace_where_the_file_system_refuses_is_one_line_before_the_step(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _no_work(monkeypatch, "simulator.cli.simulate_step")
+    code, _, err = run(capsys, "step", "--trace", "/proc/trace.json")  # a folder even root cannot write in
+    assert code == 2 and "--trace /proc/trace.json: cannot be written" in one_line(err)
+
+
+def test_the_trace_probe_leaves_the_name_free_for_the_trace(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "step", "--trace", str(tmp_path / "t.json"), "-q")
+    assert code == 0 and json.loads((tmp_path / "t.json").read_text())  # written after the step, not refused
+
+
+def test_a_step_of_too_many_micro_batches_is_refused_before_it_runs(capsys, tmp_path, monkeypatch):
+    from simulator.scenario import MAX_MICROBATCHES, default_scenario_path
+
+    monkeypatch.chdir(tmp_path)
+    _no_work(monkeypatch, "simulator.cli.simulate_step")
+    text = default_scenario_path().read_text(encoding="utf-8")
+    huge = tmp_path / "huge.toml"
+    huge.write_text(re.sub(r"(?m)^global_batch = \d+", "global_batch = 1500000000000", text), encoding="utf-8")
+    t0 = time.perf_counter()
+    code, _, err = run(capsys, "step", str(huge))
+    line = one_line(err)
+    assert code == 2 and time.perf_counter() - t0 < 5
+    assert "global_batch=1500000000000" in line and f"at most {MAX_MICROBATCHES:,}" in line
+
+
+@pytest.mark.parametrize("key, value", [("max_tp", "0.5"), ("host_devices", "2.5"), ("max_tp", "0")])
+def test_a_fractional_count_in_a_frontier_scenario_is_one_line(capsys, tmp_path, monkeypatch, key, value):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.toml"
+    path.write_text(f'[frontier]\n{key} = {value}\n[sources]\n{key} = "a test"\n', encoding="utf-8")
+    code, _, err = run(capsys, "frontier", str(path), "--start", "2020", "--end", "2021")
+    assert code == 2 and f"[frontier] {key}=" in one_line(err)
+    assert not (tmp_path / "outputs" / "frontier").exists() or not any((tmp_path / "outputs" / "frontier").iterdir())
+
+
+def test_a_restart_longer_than_any_run_gives_infeasible_runs_with_the_reason():
+    from datetime import date
+
+    from simulator.frontier.config import FrontierConfig
+    from simulator.frontier.solver import solve
+
+    run_ = solve(date(2020, 1, 1), FrontierConfig(restart_s=1e30))  # with the 2x relaxations: no division by 0
+    assert not run_.feasible and "failures: no work survives (a restart of 1e+30 s" in run_.reason

@@ -113,6 +113,12 @@ def _new_file(path: Path, flag: str) -> Path:
         raise BadInput(f"{flag} {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BadInput(f"{flag} {path}: folder {folder} not writable")
+    try:  # the file system has the last word (/proc, read-only mounts): try it before any work
+        with path.open("x"):
+            pass
+        path.unlink()
+    except OSError as exc:
+        raise BadInput(f"{flag} {path}: cannot be written ({exc.strerror or exc})") from None
     return path
 
 

@@ -247,7 +247,8 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
                 raise bad("must be in (0, 1)")
             if key == "min_utilization" and not value <= 1:
                 raise bad("must be in (0, 1]")
-            if key in ("max_sites", "seq_len") and not (value >= 1 and float(value).is_integer()):
+            if key in ("max_sites", "seq_len", "max_tp", "host_devices") and not (
+                    value >= 1 and float(value).is_integer()):
                 raise bad("must be a whole number >= 1")
             if key not in sources or not str(sources[key]).strip():
                 raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")

@@ -270,6 +270,12 @@ def _goodput(job: int, params: float, config: FrontierConfig) -> float:
                           config.restart)
 
 
+def _no_progress(config: FrontierConfig) -> str:
+    rate = config.failure_rate
+    return (f"failures: no work survives (a restart of {config.restart:.3g} s against "
+            f"{1 / rate if rate else math.inf:.3g} device-hours between failures)")
+
+
 def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str,
             used: tuple[str, ...] = ()) -> dict:
     config = req.config
@@ -301,6 +307,9 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
                    f"({req.util.eff.gemm:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
     goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, config)
     flop = n * peak * mfu * goodput * hours * HOUR_S
+    if not flop > 0:
+        return Run(feasible=False, reason=_no_progress(config), **_common(req, offer, acc, precision,
+                                                                           "network fitted to one device"))
     used = ("single_device",) if n == 1 else (lim.how,)
     common = _common(req, offer, acc, precision, "network fitted to one device", used)
     extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 and req.fam.per_device_batch_facts else ())
@@ -366,6 +375,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
     while n >= 2 * max(node, 2) and (h := halved(n // 2)) is not None and h[2] > flop:
         n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
+    if not flop > 0:
+        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {_no_progress(config)}", **common)
     ended_by = "duration"
     if flop_needed is not None and flop_needed < flop:  # trained before the decided length runs out:
         while n >= 2 and (h := halved(n // 2)) is not None and h[2] >= flop_needed:  # the fewest devices in time
@@ -575,7 +586,7 @@ def solve(at: date, config: FrontierConfig, util: Utilization | None = None, rel
         if c == "budget" and run.caps.budget_usd is None:
             continue
         bigger, _ = best_run(at, config.relaxed(c, 2.0, run.caps.scales()), util, market)
-        gains[c] = bigger.flop / run.flop if bigger.feasible else math.nan
+        gains[c] = bigger.flop / run.flop if bigger.feasible and run.flop > 0 else math.nan
     # the run length binds whenever the budget does not (every run lasts as long as
     # decided), so it is listed last: the first entry is the informative constraint
     binding = tuple(sorted((c for c, g in gains.items() if g > 1 + BIND_TOLERANCE),
