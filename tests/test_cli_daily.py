@@ -317,3 +317,20 @@ def test_a_restart_longer_than_any_run_gives_infeasible_runs_with_the_reason():
 
     run_ = solve(date(2020, 1, 1), FrontierConfig(restart_s=1e30))  # with the 2x relaxations: no division by 0
     assert not run_.feasible and "failures: no work survives (a restart of 1e+30 s" in run_.reason
+
+
+def test_workers_0_means_one_per_core_in_every_command_that_takes_workers(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+
+    def record(command, text, scenario, pts, workers=1, **kw):
+        seen["workers"] = workers
+        return [{"error": "", "date": "2012-01-01"}]
+
+    monkeypatch.setattr("simulator.sweep.run_points", record)
+    code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "date=2012", "--workers", "0", "-q")
+    assert code == 0 and seen["workers"] >= 1, err
+    for command in ("sweep", "project", "reproduce"):
+        code, _, err = run(capsys, command, *([str(BASELINE), "--set", "date=2012"] if command == "sweep" else []),
+                           "--workers", "-1")
+        assert code == 2 and "--workers" in one_line(err)

@@ -35,8 +35,8 @@ def sweep(
                                    "samples, seed for project (default 2026, 2030, 100, 0)."),
     samples: int = typer.Option(0, "--samples", min=0, help="Monte Carlo draws of the key=lo:hi ranges."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Local processes (1: in this process; "
-                                       "default: one per core)."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Local processes (1: in this process; "
+                                       "0, the default: one per core)."),
     dask_scheduler: str | None = typer.Option(None, "--dask-scheduler", help="Run on this Dask scheduler "
                                               "(tcp://HOST:PORT)."),
     dask_local: int | None = typer.Option(None, "--dask-local", min=1, help="Start a local Dask cluster of N "
