@@ -28,16 +28,16 @@ Layout search::
 
 The frontier, its reproduction and projection::
 
-    from datetime import date
-
     runs = sim.solve_frontier("2012", "2018", step="year")    # the largest feasible run at each date
-    rep = sim.reproduce(sim.load_frontier(), date(1959, 1, 1), date(2026, 7, 1), samples=200, workers=2)
+    run = sim.solve("2016-06")                                # one date, with what binds
+    rep = sim.reproduce(workers=2)                            # `simulator reproduce`'s defaults; dates as text
     rep.summary()["modern_doubling_months_band"]              # every scored run's facts withheld
     rep.ceiling()                                             # each published run against the frontier
-    proj = sim.project(sim.load_frontier(), 2026, 2040, samples=1000, seed=0)
+    proj = sim.project(workers=2)                             # 2026 to 2040, 1000 samples, seed 0
+    proj.table()                                              # per year: FLOP band, ceilings, what binds
     sim.check_date_range("2012", "2030", "frontier")          # a warning past the data, ValueError before 1950
 
-Errors are one line: ScenarioError for a scenario file, KeyError for an unknown or
+The entry points' own docstrings carry examples that the tests run (doctests). Errors are one line: ScenarioError for a scenario file, KeyError for an unknown or
 ambiguous catalog name, ValueError for an impossible value.
 """
 

@@ -27,6 +27,10 @@ def solve_frontier(start, end=None, step: str = "quarter", config=None, relax: b
 
     Raises ValueError for a date that is not one or an end before the start. Dates
     outside the data (see `check_date_range`) are the caller's to check.
+
+    >>> runs = solve_frontier("2012", "2014", step="year", relax=False)
+    >>> [(r.at.year, r.feasible) for r in runs]
+    [(2012, True), (2013, True), (2014, True)]
     """
     from simulator.frontier.config import load_frontier
     from simulator.frontier.series import date_grid, frontier_series

@@ -85,3 +85,25 @@ def test_solve_frontier_on_a_date_and_a_range():
     assert runs[0].flop <= runs[-1].flop
     with pytest.raises(ValueError, match="start 'soon': not a date"):
         sim.solve_frontier("soon")
+
+
+#: Modules whose public docstrings carry examples (doctests): the API's entry points.
+DOCTESTED = ("simulator.api", "simulator.frontier.solver", "simulator.trend.reproduce", "simulator.trend.project")
+
+
+@pytest.mark.parametrize("module", DOCTESTED)
+def test_the_entry_points_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_api_takes_the_commands_defaults_and_date_text():
+    import inspect
+
+    assert inspect.signature(sim.project).parameters["samples"].default == 1000  # `simulator project --samples`
+    assert inspect.signature(sim.reproduce).parameters["samples"].default == 200
+    with pytest.raises(ValueError, match="before the start"):
+        sim.reproduce(start="2013", end="2012", samples=0)

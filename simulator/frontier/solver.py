@@ -47,7 +47,7 @@ from simulator.frontier.pruning import run_bound, undominated
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
 from simulator.frontier.workloads import Family, families, families_at
 from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
-from simulator.units import HOUR_S, PFS_DAY_FLOP
+from simulator.units import HOUR_S, PFS_DAY_FLOP, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
 #: The projection splits supply into a site's power and the chips made, and adds the sites
@@ -573,10 +573,22 @@ def _nobody(at: date, config: FrontierConfig) -> str:
            f"{first.view(config.withhold).since[0].since})"
 
 
-def solve(at: date, config: FrontierConfig, util: Utilization | None = None, relax: bool = True,
+def solve(at: date | str, config: FrontierConfig | None = None, util: Utilization | None = None, relax: bool = True,
           market=None, constraints: tuple[str, ...] = CONSTRAINTS) -> Run:
-    """The largest feasible run ending by `at` with the binding constraints and 2x-relaxation gains
-    (each of `constraints` relaxed 2x in turn)."""
+    """The largest feasible run ending by `at` (a date or 'YYYY[-MM[-DD]]') with the binding
+    constraints and 2x-relaxation gains (each of `constraints` relaxed 2x in turn), under
+    `config` (None: the built-in baseline, as `simulator frontier`).
+
+    >>> run = solve("2016-06", relax=False)
+    >>> run.feasible, run.at.isoformat(), run.flop > 1e20
+    (True, '2016-06-01', True)
+    """
+    if not isinstance(at, date):
+        at = partial_date(at)
+    if config is None:
+        from simulator.frontier.config import load_frontier
+
+        config = load_frontier()
     util = util or Utilization(default_efficiency())
     run, _ = best_run(at, config, util, market)
     if not (relax and run.feasible):

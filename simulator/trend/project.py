@@ -254,16 +254,27 @@ def _chunk(job: tuple) -> list[tuple[int, list[Run]]]:
     return out
 
 
-def project(config: FrontierConfig, start_year: int, to_year: int, samples: int, seed: int,
-            util: Utilization | None = None, params: dict[str, Param] | None = None, progress=None,
+def project(config: FrontierConfig | None = None, start_year: int = 2026, to_year: int = 2040, samples: int = 1000,
+            seed: int = 0, util: Utilization | None = None, params: dict[str, Param] | None = None, progress=None,
             start: Run | None = None, workers: int = 1, bind_samples: int = BIND_SAMPLES) -> Projection:
     """The largest run of each year from `start_year` (the simulated frontier) to `to_year`.
 
-    The first `bind_samples` samples (all when fewer) are solved with each constraint's own
-    ceiling, which gives the binding shares; the others give the FLOP distribution only
-    (ceilings cost seven more solves). `workers` > 1 solves chunks of samples in that
-    many processes (the draws are made first, so the result does not depend on it);
-    `progress(done, total)` after each chunk."""
+    The defaults are `simulator project`'s (the built-in baseline when `config` is None,
+    2026 to 2040, 1000 samples, seed 0), in one process unless `workers` > 1. The first
+    `bind_samples` samples (all when fewer) are solved with each constraint's own ceiling,
+    which gives the binding shares; the others give the FLOP distribution only (ceilings
+    cost seven more solves). `workers` > 1 solves chunks of samples in that many processes
+    (the draws are made first, so the result does not depend on it); `progress(done,
+    total)` after each chunk.
+
+    >>> proj = project(to_year=2027, samples=2, bind_samples=1)
+    >>> list(proj.table()["year"]), bool((proj.table()["flop_median"] > 0).all())
+    ([2026, 2027], True)
+    """
+    if config is None:
+        from simulator.frontier.config import load_frontier
+
+        config = load_frontier()
     if to_year <= start_year:
         raise ValueError(f"--to {to_year}: must be after the start year {start_year}")
     at0 = start_date(start_year)

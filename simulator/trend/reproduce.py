@@ -281,11 +281,27 @@ class Reproduction:
         return out
 
 
-def reproduce(config: FrontierConfig, start: date, end: date, step: str = "quarter",
-              samples: int = DEFAULT_SAMPLES, seed: int = 0, workers: int = 1, progress=None) -> Reproduction:
+def reproduce(config: FrontierConfig | None = None, start: date | str = "1959", end: date | str | None = None,
+              step: str = "quarter", samples: int = DEFAULT_SAMPLES, seed: int = 0, workers: int = 1,
+              progress=None) -> Reproduction:
     """Solve the withheld frontier on the grid (with binding constraints), its headline
     figures at the median inputs and with every fact, then `samples` joint draws of the
-    uncertain inputs and the one-at-a-time sensitivity. `progress(stage, done, total)`."""
+    uncertain inputs and the one-at-a-time sensitivity. `progress(stage, done, total)`.
+
+    The defaults are `simulator reproduce`'s: the built-in baseline (`config` None), 1959
+    to `DATA_END`; dates may be text ('YYYY[-MM[-DD]]').
+
+    >>> rep = reproduce(start="2012", end="2013", step="year", samples=0)
+    >>> [r.at.isoformat() for r in rep.runs], rep.runs[0].feasible
+    (['2012-01-01', '2013-01-01'], True)
+    """
+    from simulator.frontier.config import load_frontier
+    from simulator.units import partial_date
+
+    config = load_frontier() if config is None else config
+    start, end = partial_date(start), DATA_END if end is None else partial_date(end)
+    if end < start:
+        raise ValueError(f"end {end}: before the start {start}")
     if not _UTIL:  # the one cache of this process, which forked workers inherit warm
         _UTIL.append(Utilization(default_efficiency()))
     util = _UTIL[0]
