@@ -60,6 +60,31 @@ def check_output_root(root: Path = OUTPUTS, command: str | None = None) -> Path:
     return root
 
 
+#: The run folders made by this process (the CLI marks them when a command is interrupted).
+MADE: list[Path] = []
+#: The file an interrupted run leaves in its folder: `report` and `compare` refuse the folder.
+INTERRUPTED = "INTERRUPTED"
+
+
+def mark_interrupted(why: str = "interrupted (SIGINT or SIGTERM)") -> list[Path]:
+    """Mark every run folder this process made as incomplete; the folders marked."""
+    marked = []
+    for path in MADE:
+        try:
+            (path / INTERRUPTED).write_text(f"{why}: the results here are incomplete\n", encoding="utf-8")
+            marked.append(path)
+        except OSError:
+            pass
+    MADE.clear()
+    return marked
+
+
+def incomplete(path: Path) -> str | None:
+    """Why a run folder is incomplete (its INTERRUPTED note), or None."""
+    note = Path(path) / INTERRUPTED
+    return note.read_text(encoding="utf-8").strip() if note.is_file() else None
+
+
 def new_run_dir(command: str, root: Path = OUTPUTS) -> Path:
     """A fresh folder outputs/<command>/<UTC time to the millisecond>-<random>/ (never an
     existing one; runs list in the order they were made).
@@ -77,6 +102,7 @@ def new_run_dir(command: str, root: Path = OUTPUTS) -> Path:
         raise OutputError(f"{path}: exists already; runs never overwrite earlier results") from None
     except OSError as exc:
         raise OutputError(f"{path}: cannot create: {exc.strerror or exc}") from None
+    MADE.append(path)
     return path
 
 

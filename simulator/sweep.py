@@ -23,9 +23,10 @@ import math
 import os
 import tomllib
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+
+from simulator.pool import process_pool
 
 COMMANDS = ("step", "search", "frontier", "project")
 #: Parameters of each command that are not scenario keys, with their defaults.
@@ -229,11 +230,15 @@ def run_points(command: str, text: str, origin: str, pts: list[dict], workers: i
         futures = client.map(run_point, [command] * len(pts), [text] * len(pts), [origin] * len(pts), pts,
                              pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        for fut in as_completed(futures):
-            rows[index[fut.key]] = fut.result()
-            tick()
+        try:
+            for fut in as_completed(futures):
+                rows[index[fut.key]] = fut.result()
+                tick()
+        except BaseException:  # interrupted: the cluster's tasks stop too
+            client.cancel(futures)
+            raise
     elif workers > 1 and len(pts) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             chunk = max(1, len(pts) // (workers * 8))
             for i, row in enumerate(pool.map(run_point, [command] * len(pts), [text] * len(pts),
                                              [origin] * len(pts), pts, chunksize=chunk)):

@@ -334,3 +334,44 @@ def test_workers_0_means_one_per_core_in_every_command_that_takes_workers(capsys
         code, _, err = run(capsys, command, *([str(BASELINE), "--set", "date=2012"] if command == "sweep" else []),
                            "--workers", "-1")
         assert code == 2 and "--workers" in one_line(err)
+
+
+# ------------------------------------------------------------------ issue 23: interruption
+def test_an_interrupted_pool_ends_its_workers_without_running_the_queue():
+    import multiprocessing
+
+    from simulator.pool import process_pool
+
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), process_pool(2, multiprocessing.get_context("fork")) as pool:
+        for _ in range(6):
+            pool.submit(time.sleep, 30)  # three minutes of queued work on two workers
+        time.sleep(0.5)
+        procs = list(pool._processes.values())
+        raise KeyboardInterrupt
+    assert time.perf_counter() - t0 < 15 and procs and not any(p.is_alive() for p in procs)
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_command_exits_130_and_its_folder_is_refused_by_report_and_compare(
+        capsys, tmp_path, monkeypatch, signum):
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    before = signal.getsignal(signal.SIGTERM)
+
+    def interrupted(*args, **kwargs):  # the signal arrives while explain writes its figures
+        os.kill(os.getpid(), getattr(signal, signum))
+        time.sleep(1)
+        raise AssertionError("the signal did not stop the command")
+
+    monkeypatch.setattr("simulator.report.explain.breakdown", interrupted)
+    code, _, err = run(capsys, "explain", "--no-frontier")
+    assert code == 130 and one_line(err).startswith("interrupted; ")
+    assert signal.getsignal(signal.SIGTERM) == before  # main restored the handler it set
+    (folder,) = (tmp_path / "outputs" / "explain").iterdir()
+    assert (folder / "INTERRUPTED").is_file()
+    code, _, err = run(capsys, "report", str(folder))
+    assert code == 2 and "the results here are incomplete" in one_line(err)
+    code, _, err = run(capsys, "compare", str(folder), str(folder))
+    assert code == 2 and "incomplete" in one_line(err)

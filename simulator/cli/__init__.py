@@ -8,6 +8,7 @@ code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -302,11 +303,17 @@ def main(argv: list[str] | None = None) -> int:
 
     A bare `simulator` prints the help and exits 0, like `simulator --help`.
     """
-    from simulator.runs import OutputError
+    from simulator.runs import MADE, OutputError, mark_interrupted
 
     args = list(sys.argv[1:] if argv is None else argv)
+    MADE.clear()
+    old_term = _term_as_interrupt()
     try:
         code = app(args=args or ["--help"], standalone_mode=False, prog_name="simulator")
+        if code == INTERRUPTED_EXIT:  # typer returns Ctrl-C as exit code 130 when not standalone
+            return _interrupted(mark_interrupted())
+    except KeyboardInterrupt:
+        return _interrupted(mark_interrupted())
     except (BadInput, OutputError) as exc:
         err.print(f"error: {exc}", soft_wrap=True)
         return 2
@@ -317,10 +324,40 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {message}", soft_wrap=True)
         return 2
     except typer.Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
+            return _interrupted(mark_interrupted())
         return exc.exit_code
-    except typer.Abort:
+    except typer.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            return _interrupted(mark_interrupted())
         return 1
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     return code if isinstance(code, int) else 0
+
+
+#: The exit code of a command stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
+
+
+def _interrupted(marked: list) -> int:
+    where = f"; {', '.join(map(str, marked))} marked incomplete" if marked else ""
+    err.print(f"interrupted{where}", soft_wrap=True)
+    return INTERRUPTED_EXIT
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _term_as_interrupt():
+    """SIGTERM stops a command as Ctrl-C does (worker processes ended, run folders marked);
+    the previous handler, or None off the main thread (where signals cannot be set)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -216,9 +216,12 @@ def report(
 ) -> None:
     """Assemble a run folder's figures and tables into one self-contained HTML page."""
     from simulator.report.html import build_report
+    from simulator.runs import incomplete
 
     if not run_dir.is_dir():
         raise BadInput(f"{run_dir}: not a folder")
+    if (why := incomplete(run_dir)) is not None:
+        raise BadInput(f"{run_dir}: {why}")
     if not any(run_dir.glob("*.png")) and not any(run_dir.glob("*.csv")):
         raise BadInput(f"{run_dir}: no figures or tables to report (is it a run folder?)")
     target = _new_file(run_dir / "report.html", "report")

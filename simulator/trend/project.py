@@ -30,7 +30,7 @@ import io
 import math
 import multiprocessing
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from importlib.resources import files
@@ -40,15 +40,16 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
+from simulator.frontier.ceilings import CEILING_CONSTRAINTS, solve_ceilings
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.duration import DAYS_PER_YEAR
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import ProjectedMarket, Rates
-from simulator.costs.batch import batch_laws
-from simulator.frontier.ceilings import CEILING_CONSTRAINTS, solve_ceilings
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
+from simulator.pool import process_pool
 from simulator.trend.draws import Param
 from simulator.trend.uncertainty import Z_CLIP
 
@@ -313,7 +314,7 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
             collect(_chunk((configs, at0, caps0, offer0, start, years, c, util, bind_samples, power0)))
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with process_pool(workers, ctx) as pool:
             futures = [pool.submit(_chunk, ({i: configs[i] for i, _ in c}, at0, caps0, offer0, start, years, c, None,
                                             bind_samples, power0))
                        for c in chunks]

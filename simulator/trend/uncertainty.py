@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from simulator.catalog.uncertain import INTERVAL_Z, uncertain_inputs
 from simulator.frontier.config import FrontierConfig
+from simulator.pool import process_pool
 
 Z_CLIP = 3.0
 Z_P95 = INTERVAL_Z["p5-p95"]  # the 95th percentile of the standard normal
@@ -74,8 +74,7 @@ def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, st
     # layout searches of the frontier at the median inputs); spawn elsewhere
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init,
-                             initargs=(evaluate, config)) as pool:
+    with process_pool(workers, ctx, _init, (evaluate, config)) as pool:
         for i, figs in enumerate(pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * workers)))):
             out.append(figs)
             if progress is not None:
