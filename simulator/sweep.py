@@ -38,19 +38,27 @@ class SweepError(ValueError):
     """A bad --set / --samples argument (one line)."""
 
 
+#: Most points a sweep takes (a frontier point is about 0.05-1 s of one core, a projection
+#: point minutes): a resource limit, refused before any point is built.
+MAX_POINTS = 100_000
 #: Exceptions whose rows mean the scenario or the swept values are wrong (not the simulation).
 CONFIG_ERRORS = ("ScenarioError", "SweepError")
 
 
 def _param(command: str, key: str, value):
     """A command parameter's value, checked: SweepError naming the key and value otherwise."""
-    if key == "date":
+    if key == "date":  # the frontier command's own rules (catalog/ranges.py)
+        from simulator.catalog.ranges import EARLIEST, LATEST
         from simulator.units import partial_date
 
         try:
-            return partial_date(value)
+            at = partial_date(value)
         except ValueError as exc:
             raise SweepError(f"{key}={value!r}: {exc}") from None
+        if not EARLIEST <= at <= LATEST:
+            raise SweepError(f"{key}={value!r}: outside {EARLIEST.year}-{LATEST.year}, as `simulator frontier` "
+                             "refuses it")
+        return at
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SweepError(f"{key}={value!r}: {command} needs a number (whole numbers are used)")
     return int(value)
@@ -108,7 +116,8 @@ def parse_set(text: str) -> tuple[str, list | tuple[float, float]]:
 
 
 def points(sets: list[str], samples: int = 0, seed: int = 0) -> list[dict]:
-    """The Cartesian grid of the value lists, times `samples` uniform draws of the ranges."""
+    """The Cartesian grid of the value lists, times `samples` uniform draws of the ranges
+    (SweepError before anything is built when that is more than MAX_POINTS)."""
     parsed = [parse_set(s) for s in sets]
     keys = [k for k, _ in parsed]
     if len(set(keys)) != len(keys):
@@ -117,6 +126,10 @@ def points(sets: list[str], samples: int = 0, seed: int = 0) -> list[dict]:
     ranges = [(k, v) for k, v in parsed if isinstance(v, tuple)]
     if ranges and samples < 1:
         raise SweepError(f"--set {ranges[0][0]}=lo:hi needs --samples N")
+    count = math.prod(len(v) for _, v in grid) * (max(samples, 1) if ranges else 1)
+    if count > MAX_POINTS:
+        raise SweepError(f"--set/--samples: {count:,} points; a sweep takes at most {MAX_POINTS:,} "
+                         "(each point is a full command run)")
     rng = np.random.default_rng(seed)
     out = []
     for combo in itertools.product(*(v for _, v in grid)) if grid else [()]:
@@ -158,16 +171,39 @@ def _util():
     return _UTIL
 
 
+def _parse(command: str, data: dict, origin: str):
+    """The point's scenario, validated (ScenarioError on a bad key or value)."""
+    if command in ("step", "search"):
+        from simulator.scenario import parse_scenario
+
+        return parse_scenario(data, origin)
+    from simulator.frontier.config import parse_frontier
+
+    return parse_frontier(data, origin)
+
+
+def check_first(command: str, text: str, origin: str, pts: list[dict]) -> None:
+    """Resolve and validate the first point's scenario before any point runs: a misspelt key
+    or a scenario of the wrong kind fails every point (SweepError, one line)."""
+    if not pts:
+        return
+    try:
+        data, _ = _apply(tomllib.loads(text), pts[0], command)
+        _parse(command, data, origin)
+    except Exception as exc:  # noqa: BLE001 - ScenarioError, SweepError, TOMLDecodeError: all the input's
+        raise SweepError(f"sweep: the first point ({point_text(pts[0])}) has a configuration error: "
+                         f"{' '.join(str(exc).split())}") from None
+
+
 def _run(command: str, data: dict, params: dict, origin: str) -> dict:
     if command in ("step", "search"):
         from simulator.catalog.efficiency import default_efficiency
         from simulator.engine.step import simulate_step
-        from simulator.scenario import parse_scenario
         from simulator.search import search_layouts
         from simulator.search.rank import used_cluster
         from simulator.specs import SearchSpace
 
-        sc = parse_scenario(data, origin)
+        sc = _parse(command, data, origin)
         eff = default_efficiency()
         if command == "step":
             r = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
@@ -179,10 +215,9 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
         lay, best = res.best
         return {"feasible": True, "step_time_s": best.step_time_s, "mfu": best.mfu, "tp": lay.tp, "pp": lay.pp,
                 "dp": lay.dp, "evaluated": res.evaluated}
-    from simulator.frontier.config import parse_frontier
     from simulator.frontier.solver import solve
 
-    config = parse_frontier(data, origin)
+    config = _parse(command, data, origin)
     if command == "frontier":
         r = solve(_param(command, "date", params["date"]), config, _util(), relax=False)
         return {"feasible": r.feasible, "flop": r.flop, "pfs_days": r.pfs_days, "n_devices": r.n_devices,

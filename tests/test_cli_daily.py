@@ -209,23 +209,44 @@ def _sweep_csv(tmp_path: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "sweep.csv")
 
 
-def test_sweep_misspelt_key_fails_every_point_exit_2_naming_key_and_value(capsys, tmp_path, monkeypatch):
+def test_sweep_misspelt_key_is_one_line_before_any_point_runs(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    _no_work(monkeypatch, "simulator.sweep.run_points")
     code, text, err = run(capsys, "sweep", str(BASELINE), "--set", "frontier.budgt_scale=1.5,2", "--workers", "1")
     line = one_line(err)
     assert code == 2 and text == ""
-    assert "all 2 points failed with a configuration error" in line
-    assert "frontier.budgt_scale=1.5" in line and "unknown key" in line
-    frame = _sweep_csv(tmp_path)  # the full errors stay in the CSV
-    assert len(frame) == 2 and frame.error.str.contains(r"unknown key; did you mean 'budget_scale'\? allowed: ").all()
+    assert "the first point (frontier.budgt_scale=1.5) has a configuration error" in line
+    assert "unknown key; did you mean 'budget_scale'?" in line
+    assert not (tmp_path / "outputs").exists()  # nothing ran, no run folder
 
 
-def test_sweep_step_on_a_frontier_scenario_exits_2(capsys, tmp_path, monkeypatch):
+def test_sweep_step_on_a_frontier_scenario_exits_2_before_any_point(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    _no_work(monkeypatch, "simulator.sweep.run_points")
     code, _, err = run(capsys, "sweep", str(BASELINE), "--command", "step", "--set", "frontier.budget_scale=1,2",
                        "--workers", "1", "--json")
     line = one_line(err)
     assert code == 2 and "configuration error" in line and "frontier.budget_scale=1" in line
+
+
+def test_sweep_of_more_points_than_it_takes_is_refused_before_they_are_built(capsys, tmp_path, monkeypatch):
+    from simulator.sweep import MAX_POINTS
+
+    monkeypatch.chdir(tmp_path)
+    t0 = time.perf_counter()
+    code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "frontier.budget_scale=1:2", "--samples", "100000000")
+    line = one_line(err)
+    assert code == 2 and "100,000,000 points" in line and f"at most {MAX_POINTS:,}" in line
+    assert time.perf_counter() - t0 < 5  # refused, not built
+
+
+def test_a_sweep_date_follows_the_frontier_commands_rules(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _no_work(monkeypatch, "simulator.sweep.run_points")
+    code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "date=1800", "--workers", "1")
+    assert code == 2 and "date=1800: outside 1950-2100" in one_line(err)
+    code, _, err = run(capsys, "frontier", "--start", "1800")
+    assert code == 2 and "before 1950" in one_line(err)
 
 
 def test_sweep_invalid_date_is_one_line_naming_the_key_before_any_point(capsys, tmp_path, monkeypatch):

@@ -53,6 +53,7 @@ def sweep(
     from simulator.sweep import (
         COMMANDS,
         SweepError,
+        check_first,
         check_points,
         default_workers,
         failure_counts,
@@ -73,6 +74,7 @@ def sweep(
     try:
         pts = points(sets, samples, seed)
         check_points(command, pts)
+        check_first(command, text, str(scenario), pts)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
     root = _output_root("sweep", output_dir)
