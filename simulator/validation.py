@@ -346,8 +346,18 @@ def check_values(path, rows: list[dict], strict: bool = True) -> list[str]:
     line: file, row, column, value); else the cell is made unstated (searched or defaulted, as
     a blank cell) and named in the returned warnings and in the row's `_unreadable`."""
     warnings = []
+    seen: dict[str, int] = {}
     for i, row in enumerate(rows, start=2):
         where = f"{path}: row {i} (id={row.get('id') or '?'})"
+        rid = (row.get("id") or "").strip()
+        problem = ("column 'id': empty" if not rid else
+                   f"column 'id': {rid!r} repeats row {seen[rid]}" if rid in seen else None)
+        if problem is not None:
+            if strict:
+                raise ValueError(f"{where}: {problem}")
+            row["id"] = f"{rid or 'row'}@{i}"  # named by its line, so every result row stays apart
+            warnings.append(f"{where}: {problem}; named {row['id']!r}")
+        seen.setdefault(rid, i)
         for col in FRACTIONS + POSITIVE:
             text = (row.get(col) or "").strip()
             if not text:
@@ -489,6 +499,19 @@ def validate(rows: list[dict], eff: Efficiency, fill: str = "auto") -> list[Row]
                 row.predicted = predicted(row.metric, result)
         out.append(row)
     return out
+
+
+#: A measured step time this many times the prediction or more (within 3x) reads as milliseconds.
+MS_FACTOR = 1000.0
+
+
+def unit_warnings(rows: list[Row]) -> list[str]:
+    """Rows whose measured step time is about 1000x the prediction: a column of milliseconds
+    under `iteration_time_s` (one warning line each, naming row, column and value)."""
+    return [f"{r.row_id}: column 'iteration_time_s': {r.measured:g} is {r.measured / r.predicted:.0f}x the "
+            "prediction; milliseconds rather than seconds?"
+            for r in rows if not r.skipped and r.metric == "iteration_time_s" and r.predicted > 0
+            and MS_FACTOR / 3 <= r.measured / r.predicted <= MS_FACTOR * 3]
 
 
 def predicted(metric: str, result: StepResult) -> float:

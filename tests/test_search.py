@@ -666,3 +666,24 @@ def test_a_bad_recipe_length_in_the_stack_table_names_table_and_key(value):
     assert bad != text
     with pytest.raises(ValueError, match=r"\[torchtitan-fsdp2\]: seq_len_default = "):
         parse_stacks(bad, stack_evidence())
+
+
+def test_empty_or_repeated_ids_are_named_by_their_line_and_refused_when_strict(tmp_path):
+    from simulator.validation import check_values
+
+    rows = [{"id": "A", "mfu": "0.4"}, {"id": "A", "mfu": "0.4"}, {"id": " ", "mfu": "0.4"}]
+    warnings = check_values("m.csv", [dict(r) for r in rows], strict=False)
+    assert [w.split(": column 'id': ")[1] for w in warnings] == ["'A' repeats row 2; named 'A@3'",
+                                                                  "empty; named 'row@4'"]
+    with pytest.raises(ValueError, match=r"m.csv: row 3 \(id=A\): column 'id': 'A' repeats row 2"):
+        check_values("m.csv", [dict(r) for r in rows], strict=True)
+
+
+def test_a_step_time_in_milliseconds_is_flagged():
+    from simulator.validation import Row, unit_warnings
+
+    ms = Row("M", metric="iteration_time_s", measured=36_000.0, predicted=36.5)
+    s = Row("S", metric="iteration_time_s", measured=40.0, predicted=36.5)
+    f = Row("F", metric="mfu", measured=0.4, predicted=0.0004)
+    (w,) = unit_warnings([ms, s, f])
+    assert w.startswith("M: column 'iteration_time_s': 36000 is 986x the prediction; milliseconds")

@@ -111,7 +111,7 @@ def validate(
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
     from rich.progress import track
 
-    from simulator.validation import read_rows, summary
+    from simulator.validation import read_rows, summary, unit_warnings
     from simulator.validation import validate as run_validation
 
     path = measurements if measurements is not None else calibration_csv_path()
@@ -131,6 +131,8 @@ def validate(
     for r in track(raw, description="validating", console=err, transient=True, disable=bar):
         rows.extend(run_validation([r], eff, fill))
     summ = summary(rows)
+    for w in unit_warnings(rows):
+        err.print(f"warning: {path}: {w}", soft_wrap=True, markup=False, highlight=False)
     # a row predicted infeasible is a result; a file none of whose rows can be read is bad input
     if not any(not r.skipped or r.skipped.startswith("predicted infeasible") for r in rows):
         why = "; ".join(dict.fromkeys(f"{r.row_id}: {r.skipped}" for r in rows))
