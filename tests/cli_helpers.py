@@ -13,8 +13,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def one_line(text: str) -> str:
-    """The text's only line; fails on several lines or a traceback."""
-    lines = text.strip("\n").splitlines()
+    """The text's only line besides progress lines ("... stage", printed off a terminal);
+    fails on several lines or a traceback."""
+    lines = [x for x in text.strip("\n").splitlines() if not x.startswith("... ")]
     assert len(lines) == 1, text
     assert "Traceback" not in text
     return lines[0]

@@ -396,3 +396,25 @@ def test_an_interrupted_command_exits_130_and_its_folder_is_refused_by_report_an
     assert code == 2 and "the results here are incomplete" in one_line(err)
     code, _, err = run(capsys, "compare", str(folder), str(folder))
     assert code == 2 and "incomplete" in one_line(err)
+
+
+def test_off_a_terminal_long_commands_print_plain_progress_lines(capsys, tmp_path, monkeypatch):
+    from simulator.cli.progress import PlainProgress
+
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "frontier", "--start", "2012", "--end", "2013", "--step", "year")
+    assert code == 0 and err.splitlines()[0].startswith("... ") and "Traceback" not in err
+    code, _, err = run(capsys, "frontier", "--start", "2012", "--end", "2013", "--step", "year", "-q")
+    assert code == 0 and err == ""  # --quiet silences it
+    lines = []
+
+    class Spy:
+        def print(self, text, **_):
+            lines.append(text)
+
+    bar = PlainProgress(every_s=3600, console=Spy())
+    task = bar.add_task("stage one", total=10)
+    for k in range(10):
+        bar.update(task, completed=k + 1)  # within the interval: no line
+    bar.update(task, description="stage two", completed=0)
+    assert [x.split(" (")[0] for x in lines] == ["... stage one 0/10", "... stage two 0/10"]

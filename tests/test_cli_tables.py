@@ -56,7 +56,7 @@ def test_long_commands_show_their_stages(monkeypatch):
 
     buf = io.StringIO()
     monkeypatch.setattr(common, "err", Console(file=buf, force_terminal=True, width=80))
-    with common.stages("project", ("the start run", "20 samples"), disable=False) as advance:
+    with common.stages("project", ("the start run", "20 samples"), silent=False) as advance:
         advance("20 samples")
     text = buf.getvalue()
     assert "project: the start run" in text or "project: 20 samples" in text

@@ -189,8 +189,7 @@ def search(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
-    from rich.progress import Progress
-
+    from simulator.cli.progress import progress
     from simulator.runs import new_run_dir, write_meta, write_scenario
     from simulator.search import search_layouts
     from simulator.specs import SearchSpace
@@ -202,7 +201,7 @@ def search(
     quiet = _quiet(quiet)
     space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
     eff = default_efficiency()
-    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
+    with progress(as_json, quiet) as bar:
         task = bar.add_task("scoring layouts", total=None)
         res = search_layouts(
             sc.model, sc.cluster, sc.layout, space, eff, progress=lambda d, n: bar.update(task, completed=d, total=n)

@@ -167,13 +167,15 @@ def protect_numbers(table):
 
 
 @contextmanager
-def stages(description: str, names: tuple[str, ...], disable: bool):
+def stages(description: str, names: tuple[str, ...], silent: bool):
     """A progress bar over the named stages of a long command (on stderr, gone when done);
     `advance(name)` starts the next one."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+
+    from simulator.cli.progress import progress
 
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=disable) as bar:
+    with progress(False, silent, *columns) as bar:
         task = bar.add_task(f"{description}: {names[0]}", total=len(names))
 
         def advance(name: str) -> None:

@@ -12,11 +12,9 @@ from simulator.cli.common import (
     BadInput,
     _json,
     _new_file,
-    _no_progress,
     _output_root,
     _quiet,
     app,
-    err,
     out,
     stages,
 )
@@ -47,8 +45,8 @@ def sweep(
 ) -> None:
     """Run a grid (and Monte Carlo samples) of scenario keys through a command; one CSV row per point."""
     import pandas as pd
-    from rich.progress import Progress
 
+    from simulator.cli.progress import progress
     from simulator.runs import new_run_dir, write_meta
     from simulator.sweep import (
         COMMANDS,
@@ -98,7 +96,7 @@ def sweep(
     elif n_workers > 1:
         executor = f"local processes ({n_workers})"
     try:
-        with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
+        with progress(as_json, quiet) as bar:
             task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
             rows = run_points(command, text, str(scenario), pts, workers=n_workers, client=client,
                               progress=lambda d, n: bar.update(task, completed=d))
@@ -159,7 +157,7 @@ def explain(
     root = _output_root("explain", output_dir)
     eff = default_efficiency()
     names = ("step and its figures", "scaling curves") + (("baseline frontier 2012-2025",) if frontier_too else ())
-    with stages("explain", names, _no_progress(as_json, _quiet(quiet))) as advance:
+    with stages("explain", names, as_json or _quiet(quiet)) as advance:
         payload = _explain(sc, eff, frontier_too, root, advance)
     if as_json:
         out.print_json(_json(payload))

@@ -16,7 +16,6 @@ from simulator.cli.common import (
     BadInput,
     _flag_date,
     _json,
-    _no_progress,
     _output_root,
     _quiet,
     _sci,
@@ -62,8 +61,7 @@ def frontier(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """The largest feasible training run at each date and the constraint that binds it."""
-    from rich.progress import Progress
-
+    from simulator.cli.progress import progress
     from simulator.frontier.decompose import jumps
     from simulator.frontier.series import STEPS, compare, date_grid, frontier_series, published, to_frame
     from simulator.frontier.utilization import Utilization
@@ -81,7 +79,7 @@ def frontier(
     quiet = _quiet(quiet)
     dates = date_grid(first, last, step)
     util = Utilization(default_efficiency())
-    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
+    with progress(as_json, quiet) as bar:
         task = bar.add_task("solving the frontier", total=len(dates))
         runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util)
     frame = to_frame(runs)
@@ -162,8 +160,7 @@ def reproduce(
     with no run's own facts, its ceiling tested against every published run."""
     import os
 
-    from rich.progress import Progress
-
+    from simulator.cli.progress import progress
     from simulator.frontier.series import STEPS
     from simulator.report.trend_plot import plot_reproduction, plot_sensitivity
     from simulator.runs import new_run_dir, write_meta, write_scenario
@@ -184,7 +181,7 @@ def reproduce(
     root = _output_root("reproduce", output_dir)
     quiet = _quiet(quiet)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
-    with Progress(console=err, transient=True, disable=_no_progress(as_json, quiet)) as bar:
+    with progress(as_json, quiet) as bar:
         task = bar.add_task("solving the frontier", total=None)
 
         def tick(stage, done, total):
@@ -318,8 +315,7 @@ def project(
     import os
     from datetime import date
 
-    from rich.progress import Progress
-
+    from simulator.cli.progress import progress
     from simulator.frontier.ceilings import CEILING_CONSTRAINTS
     from simulator.frontier.series import date_grid, frontier_series, to_frame
     from simulator.frontier.utilization import Utilization
@@ -341,7 +337,7 @@ def project(
     root = _output_root("project", output_dir)
     util = Utilization(default_efficiency())
     workers = workers or min(os.cpu_count() or 1, max(1, samples // 20))
-    with Progress(console=err, transient=True, disable=_no_progress(as_json, _quiet(quiet))) as bar:
+    with progress(as_json, _quiet(quiet)) as bar:
         task = bar.add_task("the simulated history", total=None)
         history = frontier_series(config, date_grid(date(2012, 1, 1), start_date(start_year), "year"), util=util)
         bar.update(task, description=f"{samples} samples, {to - start_year} years each", total=samples, completed=0)
