@@ -187,6 +187,9 @@ def test_each_constraint_ceiling_bounds_the_run_and_the_lowest_binds(base, start
     shares = t[[f"binding_share_{k}" for k in CEILING_CONSTRAINTS]].iloc[1:]
     assert np.allclose(shares.sum(axis=1), 1.0)  # exactly one constraint has the lowest ceiling
     assert (t.binding_margin_median.iloc[1:] >= 1.0).all()
+    # one answer per question (issue 23): the CSV's and figure's binding is the table's most common
+    for (_, row), share in zip(t.iloc[1:].iterrows(), shares.to_numpy(), strict=True):
+        assert share[list(CEILING_CONSTRAINTS).index(row.primary_binding)] == share.max()
 
 
 def test_more_budget_or_power_never_shrinks_a_projected_run(base, start, util):

@@ -119,7 +119,8 @@ class Utilization:
         over `sites` sites joined by `site_link`; every link and hop latency x `latency_scale`."""
         attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
         known = frozenset(known) & SEARCHED  # the cache key holds only what changes the search
-        key = (model.name, acc.name, acc.memory_bytes, n, node, intra, inter, known, batches,
+        # the model itself, not its name: the frontier's sized models share a name across sequence lengths
+        key = (model, acc.name, acc.memory_bytes, n, node, intra, inter, known, batches,
                precision, attention, max_tp, stack, sites, site_link if sites > 1 else None, latency_scale)
         if key not in self._cache:
             if latency_scale != 1.0:

@@ -133,10 +133,6 @@ def read_run(path: Path) -> RunData:
     path = Path(path)
     if not path.exists():
         raise CompareError(f"{path}: no such file or folder")
-    from simulator.runs import incomplete
-
-    if (why := incomplete(path if path.is_dir() else path.parent)) is not None:
-        raise CompareError(f"{path if path.is_dir() else path.parent}: {why}")
     if path.is_dir():
         folder = path
         label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
