@@ -28,7 +28,7 @@ that a run scored against the frontier never read its own facts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 
@@ -44,10 +44,11 @@ from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
 from simulator.frontier.duration import run_length_days
 from simulator.frontier.market import ActorMarket, Caps, Offer, caps_for, node_of
 from simulator.frontier.pruning import run_bound, undominated
+from simulator.frontier.run import Run
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
 from simulator.frontier.workloads import Family, families, families_at
 from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
-from simulator.units import HOUR_S, PFS_DAY_FLOP, partial_date
+from simulator.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
 #: The projection splits supply into a site's power and the chips made, and adds the sites
@@ -62,54 +63,6 @@ MAX_HALVINGS = 16
 #: The network an unsized family trains, for its checkpoint in the failure model only (a
 #: network fitted to one device; its checkpoint is seconds at any era's storage).
 UNSIZED = GenericNetwork("network fitted to one device", 1e8, 1.0, 1.0, source="placeholder (failure model only)")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One candidate (or the winner) at a date; infeasible runs carry `reason`."""
-
-    at: date
-    feasible: bool
-    reason: str = ""
-    family: str = ""
-    model: str = ""
-    device: str = ""
-    device_name: str = ""
-    precision: str = ""
-    peak_flops_per_s: float = 0.0
-    n_devices: int = 0
-    sites: int = 1  # sites the run spans
-    days: float = 0.0
-    flop: float = 0.0
-    mfu: float = 0.0
-    goodput: float = 1.0
-    useful_fraction: float = 1.0
-    global_batch: int = 0
-    critical_batch: float = math.nan
-    layout: str = ""
-    ended_by: str = ""  # "duration" (the decided run length) or "data" (the sized model used all the data)
-    params: float = math.nan
-    fall_reason: str = ""  # why the frontier is below the previous date's, or that the earlier run was carried
-    price_usd_per_hour: float = math.nan
-    cost_usd: float = math.nan
-    devices_limited_by: str = ""
-    techniques_used: tuple[str, ...] = ()
-    caps: Caps | None = None
-    binding: tuple[str, ...] = ()
-    gains: dict = field(default_factory=dict)
-    ceilings: dict = field(default_factory=dict)  # constraint -> the largest run it alone allows (frontier/ceilings.py)
-    actor: str = ""
-    start: date | None = None  # the run starts here and ends by `at`
-    duration_rule: str = ""
-    inputs: tuple[str, ...] = ()  # the catalog rows read (file:key)
-
-    @property
-    def pfs_days(self) -> float:
-        return self.flop / PFS_DAY_FLOP
-
-    @property
-    def useful_flop(self) -> float:
-        return self.flop * self.useful_fraction
 
 
 @dataclass(frozen=True)
