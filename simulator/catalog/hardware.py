@@ -159,7 +159,9 @@ def find_link(key_or_name: str) -> Link:
     for key, link in _links().items():
         if wanted in (key, link.name.lower()):
             return link
-    raise KeyError(f"unknown link {key_or_name!r}; allowed: {', '.join(_links())}")
+    names = list(_links())
+    shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more: simulator catalog links)" if len(names) > 12 else "")
+    raise KeyError(f"unknown link {key_or_name!r}; allowed: {shown}")
 
 
 # ------------------------------------------------------------------ matching by meaning

@@ -275,7 +275,9 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             out[key] = value
         elif key in _LINKS:
             if value not in links():
-                raise bad(f"not a link of links.csv; one of: {', '.join(links())}")
+                names = list(links())
+                raise bad(f"not a link of links.csv; one of: {', '.join(names[:12])}"
+                          + (f", ... ({len(names) - 12} more: simulator catalog links)" if len(names) > 12 else ""))
             out[key] = value
         elif key == "batch_law":
             if value not in batch_laws():
