@@ -327,8 +327,32 @@ def published_runs_block() -> str:
     return "\n".join(out)
 
 
+def calibration_a100_block() -> str:
+    """The README's in-sample table: `simulator validate` on the calibration set's A100 sources
+    (Narayanan et al. 2021, Korthikanti et al. 2022), row by row, and their summary."""
+    from simulator.catalog import calibration_csv_path
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.validation import read_rows, validate
+
+    rows = [r for r in validate(read_rows(calibration_csv_path()), default_efficiency())
+            if r.row_id.startswith(("N21", "K22"))]
+    out = ["| row | model | GPUs | layout | metric | measured | predicted | error |",
+           "|---|---|---:|---|---|---:|---:|---:|"]
+    done = [r for r in rows if not r.skipped]
+    out += [f"| {r.row_id} | {r.model} | {r.n_devices} | {r.layout} | {r.metric} | {r.measured:.4g} | "
+            f"{r.predicted:.4g} | {100 * r.rel_error:+.1f}% |" for r in done]
+    e = [abs(r.rel_error) for r in done]
+    skipped = [r for r in rows if r.skipped]
+    out += ["", f"**{len(e)} A100 rows: mean |error| {100 * sum(e) / len(e):.2f}%, max {100 * max(e):.2f}%** "
+            "(targets 5% and 12%, asserted by `tests/test_cli.py::test_validate_acceptance_on_a100`). "
+            f"{len(skipped)} rows are skipped with their reason: "
+            + "; ".join(f"{r.row_id} ({r.skipped})" for r in skipped) + "."]
+    return "\n".join(out)
+
+
 def validation_blocks(check: bool) -> list[str]:
-    return readme_block("published-runs", published_runs_block(), check)
+    return readme_block("published-runs", published_runs_block(), check) + readme_block(
+        "calibration-a100", calibration_a100_block(), check)
 
 
 def scenario_answers(check: bool, kinds=("frontier", "project")) -> list[str]:
