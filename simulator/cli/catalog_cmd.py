@@ -228,12 +228,16 @@ def _frontier_listing(kind: str) -> list[dict]:
 
 @app.command("catalog")
 def catalog(
-    kind: str = typer.Argument(..., metavar="KIND", help=f"What to list: {', '.join(KINDS + FRONTIER_KINDS)}."),
+    kind: str = typer.Argument(..., metavar="KIND", help=f"What to list: {', '.join(KINDS + FRONTIER_KINDS)}, or unverified (the rows flagged 'verify', "
+                        "'from memory' or 'assumption', by file)."),
     as_json: bool = typer.Option(False, "--json", help="Print every row as JSON, every field in full."),
     wide: bool = typer.Option(False, "--wide", help="Names and sources in full (lines longer than the terminal)."),
 ) -> None:
     """List the packaged catalog: every row with its key numbers and its source."""
     wanted = str(kind).strip().lower().replace("_", "-")
+    if wanted == "unverified":
+        _unverified(as_json)
+        return
     try:
         if wanted in FRONTIER_KINDS or wanted in ("run-fact", "actor"):
             kind = wanted if wanted in FRONTIER_KINDS else f"{wanted}s"
@@ -263,3 +267,21 @@ def catalog(
         console.print()
     for line in notes:
         console.print(line)
+
+
+def _unverified(as_json: bool) -> None:
+    """The catalog rows flagged as not yet checked against a source, by file."""
+    from collections import Counter
+
+    from simulator.catalog.unverified import catalog_rows_flagged
+
+    rows, total = catalog_rows_flagged()
+    if as_json:
+        out.print_json(_json({"kind": "unverified", "flagged": len(rows), "rows_in_catalog": total, "rows": list(rows)}))
+        return
+    for r in rows:
+        out.print(f"{r['file']}:{r['row']} {r['key']} [{r['flag']}] {r['text']}", soft_wrap=True)
+    by_file = Counter(r["file"] for r in rows)
+    out.print(", ".join(f"{f} {n}" for f, n in by_file.most_common()), soft_wrap=True)
+    out.print(f"{len(rows)} of {total} catalog rows ({100 * len(rows) / total:.0f}%) are flagged 'verify', "
+              "'from memory' or 'assumption'", soft_wrap=True)
