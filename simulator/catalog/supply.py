@@ -86,7 +86,9 @@ def price_performance(at: date) -> PricePoint | None:
     return max(known, key=lambda p: p.flop_per_s_per_usd, default=None)
 
 
+@cache
 def first_gpu_date() -> date:
+    """The first date a catalog GPU could be had in volume (cached: every run length asks)."""
     return min(d for k in accelerators() if (d := usable_from(k)) is not None)
 
 
