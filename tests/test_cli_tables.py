@@ -76,3 +76,13 @@ def test_far_dates_are_an_error_or_a_warning(capsys, tmp_path):
     code, _, err = run(capsys, "frontier", "--start", "2027", "--end", "2027", "--step", "year", "--quiet",
                        "--output-dir", str(tmp_path))
     assert code == 0 and "extrapolation" in err
+
+
+def test_off_a_terminal_tables_take_columns_or_80(monkeypatch):
+    monkeypatch.setattr(common.sys.stdout, "isatty", lambda: False, raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert common._piped_width() == 80
+    monkeypatch.setenv("COLUMNS", "132")
+    assert common._piped_width() == 132
+    monkeypatch.setenv("COLUMNS", "wide")
+    assert common._piped_width() == 80

@@ -31,7 +31,16 @@ app = typer.Typer(
     help="Parallel-training scaling simulator: how much compute the largest training runs can use, and why.",
 )
 # markup off: scenario values such as "[cluster]" or "[/x]" print as written
-out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+def _piped_width() -> int | None:
+    """Off a terminal (a pipe, a file): $COLUMNS, else 80 (issue 23: tables 152 wide in logs);
+    on one, the terminal's own width (None)."""
+    if sys.stdout.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+
+
+out = Console(highlight=False, markup=False, width=_piped_width())
 err = Console(stderr=True, highlight=False, markup=False)
 
 
