@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from simulator.catalog.models import builtin_models
+from simulator.catalog.models import builtin_models, model_aliases
 from simulator.specs import Precision, Recompute, Zero
 
 #: Words in a row's source, notes or sharding that name its software stack, when it has no
@@ -111,8 +111,9 @@ def find_builtin(name: str):
     if key in models:
         return models[key]
     squashed = _squash(key)
-    hits = [m for k, m in models.items() if squashed and _squash(k) == squashed]
-    return hits[0] if len(hits) == 1 else None
+    names = [(k, k) for k in models] + list(model_aliases().items())  # (name, model key)
+    hits = {k for n, k in names if squashed and _squash(n) == squashed}
+    return models[hits.pop()] if len(hits) == 1 else None
 
 
 def gated_in(text: str) -> bool | None:

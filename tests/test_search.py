@@ -553,6 +553,7 @@ def test_gating_is_read_with_its_negation(text, gated):
 @pytest.mark.parametrize("name, key", [
     ("Llama 3 405B", "llama3-405b"), ("GPT-3 175B", "gpt3-175b"), ("Megatron 1T", "megatron-1t"),
     ("llama2-70b", "llama2-70b"), ("Llama 4", None),
+    ("Megatron-Turing NLG 530B", "mt-nlg-530b"), ("MT-NLG", "mt-nlg-530b"), ("Llama 3.1 405B", "llama3-405b"),
 ])
 def test_a_named_model_is_matched_to_its_builtin(name, key):
     from simulator.validation import find_builtin

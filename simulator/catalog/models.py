@@ -1,7 +1,8 @@
 """Built-in models, read once from models.toml (next to this file).
 
 Each table of models.toml is one model; `kind` picks Transformer or
-GenericNetwork, `note` is documentation only and is not loaded.
+GenericNetwork, `note` is documentation only and is not loaded, and `aliases` lists the
+names papers and tables write it under ("Megatron-Turing NLG 530B"), for `validate`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _GENERIC_KEYS = {"params", "flops_per_example", "activation_bytes_per_example", 
 
 
 def _build(key: str, table: dict) -> Transformer | GenericNetwork:
-    fields = {k: v for k, v in table.items() if k not in ("kind", "note")}
+    fields = {k: v for k, v in table.items() if k not in ("kind", "note", "aliases")}
     kind = table.get("kind")
     allowed = {"transformer": _TRANSFORMER_KEYS, "generic": _GENERIC_KEYS}.get(kind)
     if allowed is None:
@@ -64,3 +65,17 @@ def find_model(key: str) -> Transformer | GenericNetwork:
         if name.lower() == wanted:
             return model
     raise KeyError(f"unknown model {key!r}; known models: {', '.join(models)}")
+
+
+@lru_cache(maxsize=1)
+def model_aliases() -> dict[str, str]:
+    """Each alias of a built-in model (as written in models.toml) -> the model's key."""
+    with MODELS_FILE.open("rb") as f:
+        data = tomllib.load(f)
+    out = {}
+    for key, table in data.items():
+        names = table.get("aliases", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError(f"{MODELS_FILE}: [{key}] aliases={names!r}: a list of names")
+        out.update({n: key for n in names})
+    return out
