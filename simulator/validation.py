@@ -437,7 +437,7 @@ def search_unstated(row: Row, spec: tuple, eff: Efficiency) -> tuple:
                            else (layout.sequence_parallel,)),
         zero=tuple(Zero) if "zero" in free else (layout.zero,),
         max_tp=cluster.devices_per_node if "tp" in free else layout.tp,
-        max_pp=None if "pp" in free else layout.pp, divisors_only=split, top_k=0)
+        max_pp=None if "pp" in free else layout.pp, top_k=0)
     frame = search_layouts(model, cluster, layout, space, eff).frame
     hit = frame[(frame.reason == "") & (frame.devices == cluster.n_devices)]
     for key, col in (("tp", "tp"), ("pp", "pp"), ("micro_batch", "micro_batch")):

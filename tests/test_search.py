@@ -688,3 +688,17 @@ def test_a_step_time_in_milliseconds_is_flagged():
     f = Row("F", metric="mfu", measured=0.4, predicted=0.0004)
     (w,) = unit_warnings([ms, s, f])
     assert w.startswith("M: column 'iteration_time_s': 36000 is 986x the prediction; milliseconds")
+
+
+def test_an_unstated_split_may_place_uneven_stages_where_the_stack_does():
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.validation import complete
+
+    # Llama 3 405B's 126 layers on 16,384 H100 at batch 2048: only pp that do not divide the
+    # layers fit (Meta ran pp 16); a divisors-only search found no completion at all
+    row = {"id": "L", "model": "llama3-405b", "hardware": "h100-sxm", "n_devices": "16384",
+           "global_batch_seqs": "2048", "mfu": "0.4", "stack": "megatron-core-2024"}
+    done, found = complete(row, default_efficiency(), "search")
+    lay = found[2]
+    assert lay.tp * lay.pp * lay.dp == 16384 and 126 % lay.pp and done.origin["pp"] == "searched"
+    assert done.spread["completions"] > 1 and done.spread["best"] >= done.spread["median"]  # MFU: the best is the most
