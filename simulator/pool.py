@@ -10,6 +10,7 @@ Ctrl-C). The CLI turns the interruption into exit code 130 (simulator/cli).
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -32,24 +33,29 @@ def process_pool(workers: int, context=None, initializer: Callable | None = None
     """A ProcessPoolExecutor of `workers` processes (`context`: a multiprocessing context)
     that, when the block raises (KeyboardInterrupt included), cancels the queued tasks and
     terminates its workers before re-raising; on success it waits for them as usual."""
+    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start,
                                initargs=(initializer, initargs))
     try:
         yield pool
     except BaseException:
-        stop(pool)
+        stop(pool, before)
         raise
     pool.shutdown(wait=True)
 
 
-def stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the workers now."""
+def stop(pool: ProcessPoolExecutor, before: set | None = None) -> None:
+    """Cancel what has not started and end the workers now: the pool's own, and any child
+    process started since `before` (a worker the executor was still registering)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    if before is not None:
+        procs += [p for p in multiprocessing.active_children() if p not in before and p not in procs]
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.terminate()
     for p in procs:
         p.join(JOIN_S)
-        if p.is_alive():
+        if p.is_alive():  # still running its task (a handler of its own): no more waiting
             p.kill()
+            p.join(JOIN_S)
