@@ -44,12 +44,10 @@ def process_pool(workers: int, context=None, initializer: Callable | None = None
     pool.shutdown(wait=True)
 
 
-def stop(pool: ProcessPoolExecutor, before: set | None = None) -> None:
-    """Cancel what has not started and end the workers now: the pool's own, and any child
-    process started since `before` (a worker the executor was still registering)."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    if before is not None:
-        procs += [p for p in multiprocessing.active_children() if p not in before and p not in procs]
+def stop(pool: ProcessPoolExecutor, before: set) -> None:
+    """Cancel what has not started and end the workers now: every child process started
+    since `before` (the pool's workers, registered or still being)."""
+    procs = [p for p in multiprocessing.active_children() if p not in before]
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():

@@ -42,7 +42,7 @@ from simulator.specs import (
     Transformer,
     Zero,
 )
-from simulator.units import FIBRE_S_PER_KM
+from simulator.units import FIBRE_S_PER_KM, name_list
 
 DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
 _MISSING = object()
@@ -53,22 +53,14 @@ def default_scenario_path() -> Path:
     return DEFAULT_SCENARIO
 
 
-#: Characters of allowed keys an unknown-key message lists before it points to the README.
-KEYS_SHOWN = 100
-
-
 def unknown_key(key: str, allowed, listed_in: str | None = None) -> str:
     """The problem text of a key not in `allowed`: the closest allowed key when one is close
-    ("did you mean"), then the allowed keys (the first KEYS_SHOWN characters of them, then
-    how many more, and `listed_in`: where all are listed): one short line."""
+    ("did you mean"), then the allowed keys (units.name_list: cut short, with `listed_in`,
+    where all are listed): one short line."""
     names = [str(a) for a in allowed]
     close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    shown, more = names[:1], names[1:]
-    while more and len(", ".join(shown + more[:1])) <= KEYS_SHOWN:
-        shown.append(more.pop(0))
-    tail = f", ... ({len(more)} more{': ' + listed_in if listed_in else ''})" if more else ""
-    return f"unknown key; {hint}allowed: {', '.join(shown)}{tail}"
+    return f"unknown key; {hint}allowed: {name_list(names, listed_in=listed_in)}"
 
 
 class ScenarioError(Exception):

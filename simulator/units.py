@@ -64,3 +64,13 @@ def partial_date(text):
 #: Propagation delay of light in single-mode fibre: the effective group index 1.4682 at
 #: 1550 nm (Corning SMF-28 Ultra product information) over c, 4.9 us per km.
 FIBRE_S_PER_KM = 1.4682 / 299_792.458
+
+
+def name_list(names, limit: int = 100, listed_in: str | None = None) -> str:
+    """Names joined by commas, cut after about `limit` characters with how many more there
+    are and where all are listed (`listed_in`), so an error stays one short line."""
+    names = [str(n) for n in names]
+    shown, more = names[:1], names[1:]
+    while more and len(", ".join(shown + more[:1])) <= limit:
+        shown.append(more.pop(0))
+    return ", ".join(shown) + (f", ... ({len(more)} more{': ' + listed_in if listed_in else ''})" if more else "")

@@ -23,7 +23,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from simulator.specs import Accelerator, Link, Precision
-from simulator.units import GB, MEGA, TERA
+from simulator.units import GB, MEGA, TERA, name_list
 
 ACCELERATORS_CSV = "accelerators.csv"
 LINKS_CSV = "links.csv"
@@ -159,9 +159,7 @@ def find_link(key_or_name: str) -> Link:
     for key, link in _links().items():
         if wanted in (key, link.name.lower()):
             return link
-    names = list(_links())
-    shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more: simulator catalog links)" if len(names) > 12 else "")
-    raise KeyError(f"unknown link {key_or_name!r}; allowed: {shown}")
+    raise KeyError(f"unknown link {key_or_name!r}; allowed: {name_list(_links(), listed_in='simulator catalog links')}")
 
 
 # ------------------------------------------------------------------ matching by meaning

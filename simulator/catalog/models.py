@@ -39,10 +39,15 @@ def _build(key: str, table: dict) -> Transformer | GenericNetwork:
 
 
 @lru_cache(maxsize=1)
-def _load() -> dict[str, Transformer | GenericNetwork]:
+def _tables() -> dict[str, dict]:
+    """models.toml, parsed once (the models, their notes and aliases all come from it)."""
     with MODELS_FILE.open("rb") as f:
-        data = tomllib.load(f)
-    return {key: _build(key, table) for key, table in data.items()}
+        return tomllib.load(f)
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict[str, Transformer | GenericNetwork]:
+    return {key: _build(key, table) for key, table in _tables().items()}
 
 
 def builtin_models() -> dict[str, Transformer | GenericNetwork]:
@@ -52,9 +57,7 @@ def builtin_models() -> dict[str, Transformer | GenericNetwork]:
 
 def model_notes() -> dict[str, str]:
     """The `note` field of each built-in model that has one (caveats, estimates)."""
-    with MODELS_FILE.open("rb") as f:
-        data = tomllib.load(f)
-    return {key: t["note"] for key, t in data.items() if "note" in t}
+    return {key: t["note"] for key, t in _tables().items() if "note" in t}
 
 
 def find_model(key: str) -> Transformer | GenericNetwork:
@@ -70,10 +73,8 @@ def find_model(key: str) -> Transformer | GenericNetwork:
 @lru_cache(maxsize=1)
 def model_aliases() -> dict[str, str]:
     """Each alias of a built-in model (as written in models.toml) -> the model's key."""
-    with MODELS_FILE.open("rb") as f:
-        data = tomllib.load(f)
     out = {}
-    for key, table in data.items():
+    for key, table in _tables().items():
         names = table.get("aliases", [])
         if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
             raise ValueError(f"{MODELS_FILE}: [{key}] aliases={names!r}: a list of names")

@@ -311,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     old_term = _term_as_interrupt()
     try:
         code = app(args=args or ["--help"], standalone_mode=False, prog_name="simulator")
-        if code == INTERRUPTED_EXIT:  # typer returns Ctrl-C as exit code 130 when not standalone
+        if code == INTERRUPTED_EXIT:  # typer turns Ctrl-C into exit code 130 (returned, not standalone)
             return _interrupted(mark_interrupted())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # one outside typer's own handling
         return _interrupted(mark_interrupted())
     except (BadInput, OutputError) as exc:
         err.print(f"error: {exc}", soft_wrap=True)
@@ -325,12 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {message}", soft_wrap=True)
         return 2
     except typer.Exit as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
-            return _interrupted(mark_interrupted())
         return exc.exit_code
-    except typer.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            return _interrupted(mark_interrupted())
+    except typer.Abort:
         return 1
     finally:
         if old_term is not None:

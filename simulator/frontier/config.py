@@ -23,6 +23,7 @@ from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
 from simulator.scenario import ScenarioError, unknown_key
+from simulator.units import name_list
 
 BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
 
@@ -275,9 +276,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             out[key] = value
         elif key in _LINKS:
             if value not in links():
-                names = list(links())
-                raise bad(f"not a link of links.csv; one of: {', '.join(names[:12])}"
-                          + (f", ... ({len(names) - 12} more: simulator catalog links)" if len(names) > 12 else ""))
+                raise bad(f"not a link of links.csv; one of: {name_list(links(), listed_in='simulator catalog links')}")
             out[key] = value
         elif key == "batch_law":
             if value not in batch_laws():
