@@ -338,12 +338,34 @@ class Efficiency:
     # per device and precision where calibration rows support a fit of their own:
     # ((accelerator name, precision value, gemm), ...); others use `gemm`
     gemm_by_device: tuple[tuple[str, str, float], ...] = ()
+    # published matmul benchmarks (catalog/kernel_benchmarks.csv): ((accelerator name,
+    # precision value, best achieved matmul FLOP/s / peak), ...), and the (accelerator
+    # name, precision value) that `gemm` was fitted on
+    matmul_ceiling: tuple[tuple[str, str, float], ...] = ()
+    gemm_reference: tuple[str, str] | None = None
+
+    def ceiling(self, accelerator_name: str, precision: Precision | str) -> float | None:
+        """The published best matmul fraction of peak of a device at a precision (FP16
+        reads the BF16 row: one tensor-core peak), or None."""
+        prec = precision if isinstance(precision, str) else precision.value
+        prec = "bf16" if prec == "fp16" else prec
+        for name, p, value in self.matmul_ceiling:
+            if name == accelerator_name and p == prec:
+                return value
+        return None
 
     def gemm_for(self, accelerator_name: str, precision: Precision) -> float:
-        """The GEMM efficiency of a device at a precision (its own fit, else `gemm`)."""
+        """The GEMM efficiency of a device at a precision: its own fit on calibration
+        rows; else `gemm` carried over from the device it was fitted on by the ratio of
+        the two devices' published matmul benchmarks (what a training GEMM reaches of the
+        best shape's rate is taken to be the device's); else `gemm`."""
         for name, prec, value in self.gemm_by_device:
             if name == accelerator_name and prec == precision.value:
                 return value
+        own = self.ceiling(accelerator_name, precision)
+        ref = self.ceiling(*self.gemm_reference) if self.gemm_reference else None
+        if own is not None and ref:
+            return self.gemm if own == ref else min(1.0, self.gemm * own / ref)
         return self.gemm
 
 

@@ -1,4 +1,6 @@
-"""Loader of the efficiency parameters (catalog/efficiency.toml)."""
+"""Loader of the efficiency parameters (catalog/efficiency.toml) and of the published
+matmul benchmarks that carry the fitted GEMM efficiency to other devices
+(catalog/kernel_benchmarks.csv)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,35 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
-from simulator.catalog.hardware import find_accelerator
-from simulator.specs import Efficiency
+from simulator.catalog.hardware import _accelerators, _num, _rows, find_accelerator
+from simulator.specs import Efficiency, Precision
 from simulator.units import US
 
 FIELDS = ("gemm", "memory", "elementwise_passes", "intra_link", "inter_link")
+KERNELS_CSV = "kernel_benchmarks.csv"
+
+
+def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tuple[str, str, float], ...]:
+    """((accelerator name, precision value, achieved / peak), ...) from CSV text in the
+    format of kernel_benchmarks.csv (`matmul` rows; a device is named by its catalog key).
+    ValueError naming the file, the key, the column and the value on a bad cell."""
+    accelerators = _accelerators()
+    precisions = {p.value for p in Precision}
+    out = []
+    for r in _rows(text, filename):
+        where = f"{filename}: key={r['key']!r}"
+        if r.get("device") not in accelerators:
+            raise ValueError(f"{where}: column 'device': not an accelerator key: {r.get('device')!r}")
+        if r.get("precision") not in precisions:
+            raise ValueError(f"{where}: column 'precision': not one of {', '.join(sorted(precisions))}: "
+                             f"{r.get('precision')!r}")
+        achieved, peak = _num(r, "achieved_tflops", filename), _num(r, "peak_tflops", filename)
+        if not (achieved and peak and 0 < achieved <= peak):
+            raise ValueError(f"{where}: achieved_tflops {achieved!r} and peak_tflops {peak!r} must be "
+                             "positive with achieved <= peak")
+        if r.get("kernel") == "matmul":
+            out.append((accelerators[r["device"]].name, r["precision"], achieved / peak))
+    return tuple(out)
 
 
 @cache
@@ -29,7 +55,11 @@ def default_efficiency() -> Efficiency:
         device, _, precision = key.rpartition(".")
         by_device.append((find_accelerator(device).name, precision, float(value)))
         src += f"; gemm {key}: {sources['gemm_by_device']}"
+    device, _, precision = data["transfer"]["gemm_reference"].rpartition(".")
+    src += f"; carried to other devices by {sources['gemm_reference']}"
+    ceilings = parse_kernel_benchmarks(files("simulator.catalog").joinpath(KERNELS_CSV).read_text("utf-8"))
     return Efficiency(
         **{k: float(values[k]) for k in FIELDS}, hop_latency_s=hop, comm_processor_usage=usage, source=src,
-        gemm_by_device=tuple(by_device),
+        gemm_by_device=tuple(by_device), matmul_ceiling=ceilings,
+        gemm_reference=(find_accelerator(device).name, precision),
     )
