@@ -437,16 +437,21 @@ class Stack:
     zero_default: int = 0  # sharding when the run names none
     seq_len_default: int | None = None  # the sequence length of its shipped recipes (None: no recipe read)
 
+    def asks(self, layout) -> tuple:
+        """(asked for, runs it, what) per option of `layout`, a Layout or a search group
+        whose cp and ep are arrays (costs/rules.py reads it either way)."""
+        v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+        return ((layout.zero.stage > self.max_zero, False, f"ZeRO stage {layout.zero.stage}"),
+                (v > 1, self.interleaved, "interleaved schedule"),
+                (layout.sequence_parallel, self.sequence_parallel, "sequence parallelism"),
+                (layout.cp > 1, self.context_parallel, "context parallelism"),
+                (layout.ep > 1, self.expert_parallel, "expert parallelism"),
+                (layout.offload, self.offload, "optimizer offload"))
+
     def lacks(self, layout: Layout) -> str | None:
         """What `layout` asks for that this stack does not run ("no ZeRO stage 3"), or None.
         (Combining ZeRO with pipelines is checked on its own: a reason of its own.)"""
-        v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
-        for asks, has, what in ((layout.zero.stage > self.max_zero, False, f"ZeRO stage {layout.zero.stage}"),
-                                (v > 1, self.interleaved, "interleaved schedule"),
-                                (layout.sequence_parallel, self.sequence_parallel, "sequence parallelism"),
-                                (layout.cp > 1, self.context_parallel, "context parallelism"),
-                                (layout.ep > 1, self.expert_parallel, "expert parallelism"),
-                                (layout.offload, self.offload, "optimizer offload")):
+        for asks, has, what in self.asks(layout):
             if asks and not has:
                 return f"no {what}"
         return None

@@ -26,6 +26,7 @@ from simulator.costs.compute import (
 )
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
 from simulator.costs.memory import Memory, device_memory, optimizer_partition
+from simulator.costs.rules import RULES, Context, applies
 from simulator.specs import (
     Cluster,
     Efficiency,
@@ -100,65 +101,16 @@ def stage_layers(layers: int, stages: int) -> tuple[int, ...]:
 def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout,
                  stack: Stack | None = None) -> Infeasible | None:
     """The first structural reason this layout cannot run under `stack`, or None (without a
-    stack: DeepSpeed's rules, no ZeRO-2/3 with pipelining)."""
+    stack: DeepSpeed's rules, no ZeRO-2/3 with pipelining). The rules are costs/rules.py's,
+    in its order, the same the search applies over arrays."""
     if layout.n_devices != cluster.n_devices:
         return Infeasible(Reason.DEVICES_MISMATCH, f"dp*tp*pp={layout.n_devices}, devices={cluster.n_devices}")
     if cluster.accelerator.peak(layout.precision) is None:
         return Infeasible(Reason.NO_PEAK_AT_PRECISION, f"{cluster.accelerator.name} at {layout.precision.value}")
-    if layout.global_batch % (layout.dp * layout.micro_batch):
-        return Infeasible(
-            Reason.BATCH_NOT_DIVISIBLE,
-            f"global batch {layout.global_batch} vs dp {layout.dp} x micro-batch {layout.micro_batch}",
-        )
-    if cluster.sites > 1 and layout.site_split == "pp":
-        if layout.pp % cluster.sites or cluster.site_link is None:
-            return Infeasible(Reason.SITES_NOT_DIVIDING_PP, f"pp={layout.pp}, sites={cluster.sites}")
-    elif cluster.sites > 1 and ((layout.dp * layout.cp) % cluster.sites or cluster.site_link is None
-                                or (layout.dp * layout.cp // layout.ep) % cluster.sites):
-        return Infeasible(Reason.SITES_NOT_DIVIDING, f"dp x cp={layout.dp * layout.cp}, ep={layout.ep}, "
-                          f"sites={cluster.sites}")
-    if isinstance(model, GenericNetwork):
-        if layout.tp > 1 or layout.pp > 1 or layout.cp > 1 or layout.ep > 1:
-            return Infeasible(Reason.MODEL_PARALLEL_UNSUPPORTED, f"{model.name}: tp={layout.tp}, pp={layout.pp}")
-        return None
-    if model.heads % layout.tp or model.n_kv_heads % layout.tp and layout.tp % model.n_kv_heads:
-        return Infeasible(Reason.TP_NOT_DIVIDING_HEADS, f"tp={layout.tp}, heads={model.heads}")
-    node = cluster.devices_per_node
-    if node % layout.tp and (layout.tp < node or layout.tp % node) and not cluster.intra_link.torus:
-        # (a torus has no nodes to split: any tp forms a ring along its mesh axes)
-        # Megatron places tp ranks innermost: a group stays in one node if tp divides it, or
-        # spans whole nodes if tp is a multiple of it (its collectives then cross the network,
-        # costs/collectives.tp_group); any other tp splits a node between groups
-        return Infeasible(Reason.TP_ABOVE_DOMAIN, f"tp={layout.tp}, {node} per node")
-    # DeepSpeed: "ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism"; Megatron's
-    # distributed optimizer is ZeRO-1; torchtitan's FSDP2 keeps the weights between forward
-    # and backward under pipelining (ZeRO-2 semantics)
-    with_pp = stack.max_zero_with_pipeline if stack is not None else 1
-    if layout.zero.stage > with_pp and layout.pp > 1:
-        return Infeasible(Reason.ZERO_WITH_PIPELINE, f"zero={layout.zero.stage}, pp={layout.pp}"
-                          + (f" under {stack.key}" if stack is not None else ""))
-    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
-    uneven = model.layers % layout.pp != 0
-    uneven_ok = stack is not None and stack.uneven_stages
-    if layout.pp * v > model.layers or (v > 1 and model.layers % (layout.pp * v) and not uneven_ok) or (
-            uneven and stack is not None and not uneven_ok):
-        # 1F1B and GPipe place uneven stages (Megatron-Core, DeepSpeed, torchtitan); the
-        # interleaved schedule needs the same layers in every virtual stage unless the stack
-        # places uneven ones (Megatron-Core, torchtitan; Llama 3 405B ran 126 layers on 16
-        # stages, interleaved)
-        return Infeasible(Reason.PP_NOT_DIVIDING_LAYERS, f"layers={model.layers}, pp={layout.pp}, v={v}")
-    if layout.cp > 1 and model.seq_len % (2 * layout.cp):
-        # Megatron-Core splits the sequence into 2 cp chunks to balance causal attention
-        return Infeasible(Reason.CP_NOT_DIVIDING_SEQ, f"seq_len={model.seq_len}, cp={layout.cp}")
-    if layout.ep > 1 and (not model.moe or model.experts % layout.ep or (layout.dp * layout.cp) % layout.ep):
-        return Infeasible(Reason.EP_NOT_DIVIDING, f"ep={layout.ep}, experts={model.experts}, dp x cp={layout.dp * layout.cp}")
-    if layout.offload and (layout.zero.stage < 1 or host_of(cluster.accelerator.name) is None):
-        return Infeasible(Reason.OFFLOAD_UNSUPPORTED, f"zero={layout.zero.stage}, {cluster.accelerator.name}")
-    lacks = stack.lacks(layout) if stack is not None else None
-    if lacks:
-        return Infeasible(Reason.STACK_UNSUPPORTED, f"{stack.key} has {lacks}")
-    if v > 1 and layout.n_microbatches % layout.pp:
-        return Infeasible(Reason.TOO_FEW_MICROBATCHES, f"micro-batches={layout.n_microbatches}, pp={layout.pp}")
+    ctx = Context(model, cluster, stack)
+    for rule in RULES:
+        if applies(rule, model) and rule.fails(layout, ctx):
+            return Infeasible(rule.reason, rule.detail(layout, ctx))
     return None
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from simulator.catalog.hardware import host_of
 from simulator.catalog.stacks import find_stack
+from simulator.costs.rules import ORDER, RULES, Context, applies
 from simulator.specs import (
     Cluster,
     GenericNetwork,
@@ -31,23 +32,8 @@ from simulator.specs import (
     Zero,
 )
 
-#: Reasons in the order they are checked; index + 1 is the code (0 = feasible).
-REASONS = (
-    Reason.TP_ABOVE_DOMAIN,
-    Reason.TP_NOT_DIVIDING_HEADS,
-    Reason.PP_NOT_DIVIDING_LAYERS,
-    Reason.ZERO_WITH_PIPELINE,
-    Reason.CP_NOT_DIVIDING_SEQ,
-    Reason.EP_NOT_DIVIDING,
-    Reason.SITES_NOT_DIVIDING,
-    Reason.SITES_NOT_DIVIDING_PP,
-    Reason.OFFLOAD_UNSUPPORTED,
-    Reason.STACK_UNSUPPORTED,
-    Reason.BATCH_ABOVE_LIMIT,
-    Reason.BATCH_NOT_DIVISIBLE,
-    Reason.TOO_FEW_MICROBATCHES,
-    Reason.OUT_OF_MEMORY,
-)
+#: Reasons in the order they are checked (costs/rules.py), memory last; index + 1 is the code (0 = feasible).
+REASONS = (*ORDER, Reason.OUT_OF_MEMORY)
 CODE = {reason: i + 1 for i, reason in enumerate(REASONS)}
 
 
@@ -185,50 +171,15 @@ def groups(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchS
 
 
 def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: SearchSpace, cluster: Cluster) -> np.ndarray:
-    """Reason code per candidate for every rule except memory (0 = none), the rules of
-    costs.step.check_layout over arrays (on a torus any tp forms rings along its axes)."""
-    node, sites = cluster.devices_per_node, cluster.sites
+    """Reason code per candidate for every rule except memory (0 = none): the rules of
+    costs/rules.py over arrays, in its order (those of `costs.step.check_layout`), with
+    the search space's limits (tp across nodes, the batch limit)."""
     code = np.zeros(len(g), np.int8)
-    stack = find_stack(space.stack)
-
-    def mark(mask, reason):
-        code[(code == 0) & mask] = CODE[reason]
-
-    if isinstance(model, Transformer):
-        inside = (node % g.tp == 0) | bool(cluster.intra_link.torus)
-        if space.tp_across_nodes:  # or whole nodes of tp ranks, the collectives crossing the network
-            inside |= (g.tp % node == 0)
-        mark(~inside, Reason.TP_ABOVE_DOMAIN)
-        kv = model.n_kv_heads
-        mark((model.heads % g.tp != 0) | ((kv % g.tp != 0) & (g.tp % kv != 0)), Reason.TP_NOT_DIVIDING_HEADS)
-        chunks = g.pp * g.virtual_stages  # uneven interleaved stages need a stack that places them
-        uneven_ok = stack is not None and stack.uneven_stages
-        uneven = (model.layers % g.pp != 0) & (stack is not None and not uneven_ok)
-        mark((chunks > model.layers) | ((g.virtual_stages > 1) & (model.layers % chunks != 0) & (not uneven_ok))
-             | uneven, Reason.PP_NOT_DIVIDING_LAYERS)
-    if g.zero.stage > (stack.max_zero_with_pipeline if stack is not None else 1):
-        mark(g.pp > 1, Reason.ZERO_WITH_PIPELINE)
-    if isinstance(model, Transformer):
-        mark((g.cp > 1) & (model.seq_len % (2 * g.cp) != 0), Reason.CP_NOT_DIVIDING_SEQ)
-        experts = max(model.experts, 1)
-        mark((g.ep > 1) & ((experts % g.ep != 0) | ((g.dp * g.cp) % g.ep != 0)), Reason.EP_NOT_DIVIDING)
-    if sites > 1 and g.site_split == "pp":  # each site holds a block of stages: the sites divide pp
-        mark(g.pp % sites != 0, Reason.SITES_NOT_DIVIDING_PP)
-    elif sites > 1:  # each site holds whole replicas: the sites divide dp x cp (and dp x cp / ep)
-        mark(((g.dp * g.cp) % sites != 0) | ((g.dp * g.cp // g.ep) % sites != 0), Reason.SITES_NOT_DIVIDING)
-    if g.offload and host_of(cluster.accelerator.name) is None:
-        mark(np.ones(len(g), bool), Reason.OFFLOAD_UNSUPPORTED)
-    if stack is not None:  # the group's shared options by the stack's own rule, cp and ep per candidate
-        shared = Layout(global_batch=1, schedule=g.schedule, virtual_stages=g.virtual_stages,
-                        sequence_parallel=g.sequence_parallel, zero=g.zero, offload=g.offload)
-        mark(np.full(len(g), stack.lacks(shared) is not None) | ((g.cp > 1) & (not stack.context_parallel))
-             | ((g.ep > 1) & (not stack.expert_parallel)), Reason.STACK_UNSUPPORTED)
-    if space.max_global_batch is not None:
-        mark(g.global_batch > space.max_global_batch, Reason.BATCH_ABOVE_LIMIT)
-    mark(g.global_batch % (g.dp * g.micro_batch) != 0, Reason.BATCH_NOT_DIVISIBLE)
-    if g.schedule is Schedule.INTERLEAVED:
-        m = g.global_batch // (g.dp * g.micro_batch)
-        mark(m % g.pp != 0, Reason.TOO_FEW_MICROBATCHES)
+    ctx = Context(model, cluster, find_stack(space.stack), space)
+    for rule in RULES:
+        if applies(rule, model):
+            mask = np.broadcast_to(rule.fails(g, ctx), code.shape)
+            code[(code == 0) & mask] = CODE[rule.reason]
     return code
 
 

@@ -1,0 +1,53 @@
+"""One rule set (costs/rules.py): the scalar check and the search's array check give the
+same first reason for every layout."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.catalog.models import find_model
+from simulator.catalog.stacks import find_stack
+from simulator.costs.rules import ORDER
+from simulator.costs.step import check_layout
+from simulator.search.space import REASONS, Group, structural_reasons
+from simulator.specs import Layout, Reason, Schedule, SearchSpace, Zero
+from test_parallelism import cluster_of
+
+MODELS = ["gpt3-175b", "llama3-405b", "mixtral-8x7b", "deepseek-v3"]
+STACKS = [None, "megatron-lm-2021", "megatron-deepspeed-2022", "megatron-core-2024", "torchtitan-fsdp2", "nemo-2025"]
+
+
+def _group(lay: Layout) -> Group:
+    one = lambda v: np.array([v])  # noqa: E731
+    return Group(schedule=lay.schedule, virtual_stages=lay.virtual_stages, recompute=lay.recompute,
+                 sequence_parallel=lay.sequence_parallel, zero=lay.zero, tp=one(lay.tp), pp=one(lay.pp),
+                 dp=one(lay.dp), micro_batch=one(lay.micro_batch), global_batch=one(lay.global_batch),
+                 cp=one(lay.cp), ep=one(lay.ep), offload=lay.offload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(model=st.sampled_from(MODELS), stack=st.sampled_from(STACKS),
+       tp=st.sampled_from([1, 2, 3, 4, 8, 16]), pp=st.sampled_from([1, 2, 3, 4, 8, 16]),
+       cp=st.sampled_from([1, 2, 3]), ep=st.sampled_from([1, 2, 8, 64]), mb=st.sampled_from([1, 2, 3]),
+       gb=st.sampled_from([96, 128, 1000, 1536]), interleave=st.booleans(), v=st.sampled_from([2, 3]),
+       sp=st.booleans(), zero=st.sampled_from(list(Zero)), offload=st.booleans())
+def test_check_layout_and_the_search_report_the_same_first_reason(model, stack, tp, pp, cp, ep, mb, gb,
+                                                                     interleave, v, sp, zero, offload):
+    m = find_model(model)
+    dp = 8
+    cluster = cluster_of("h100-sxm", dp * tp * pp * cp)
+    lay = Layout(global_batch=gb, dp=dp, tp=tp, pp=pp, cp=cp, ep=ep, micro_batch=mb, sequence_parallel=sp,
+                 schedule=Schedule.INTERLEAVED if interleave else Schedule.ONE_F_ONE_B,
+                 virtual_stages=v if interleave else 1, zero=zero, offload=offload)
+    # the search may place tp across nodes here, as a layout checked on its own may
+    space = SearchSpace(global_batches=(gb,), stack=stack, tp_across_nodes=True)
+    scalar = check_layout(m, cluster, lay, find_stack(stack))
+    code = structural_reasons(m, _group(lay), space, cluster)[0]
+    assert (scalar.reason if scalar else None) == (REASONS[code - 1] if code else None)
+
+
+def test_the_search_codes_follow_the_rules_order_with_memory_last():
+    assert REASONS == (*ORDER, Reason.OUT_OF_MEMORY)
+    assert len(set(REASONS)) == len(REASONS)
