@@ -255,9 +255,10 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     mfu = config.input(req.fam.utilization)
     if n > lim.node and lim.how in ("sync_data_parallel_multi_node", "async_data_parallel"):
         mfu *= config.input(req.fam.multi_node_efficiency or "multi_node_efficiency")
-    if config.min_utilization and mfu < config.min_utilization * req.util.eff.gemm:
+    best = req.util.eff.gemm_for(acc.name, precision)
+    if config.min_utilization and mfu < config.min_utilization * best:
         return Run(feasible=False, reason=f"utilization {mfu:.2f} below {config.min_utilization:g} x the device's best "
-                   f"({req.util.eff.gemm:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
+                   f"({best:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
     goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, config)
     flop = n * peak * mfu * goodput * hours * HOUR_S
     if not flop > 0:
@@ -296,19 +297,19 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
                                 sites if k >= sites else 1, req.caps.site_link, config.latency_scale)
 
     tries = 0
+    best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply
     while True:
         fit = fit_on(pow2_floor(n))
-        if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * util.eff.gemm:
+        if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * best:
             fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
-                      f"device's best ({util.eff.gemm:.2f}, a large matrix multiply)")
+                      f"device's best ({best:.2f}, a large matrix multiply)", limit="utilization")
         # fewer devices never shard the model more: when every layout ran out of memory (or broke a
         # structural rule), halving cannot help
         if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS or fit.memory_bound:
             if fit.layout is None and fit.memory_bound:
                 limited_by = "memory"
             break
-        limited_by = "memory" if "memory" in fit.reason else "batch" if "batch" in fit.reason or "micro" in fit.reason \
-            else "utilization" if "utilization" in fit.reason else "layout"
+        limited_by = fit.limit
         n, tries = max(1, n // 2), tries + 1
     common = _common(req, offer, acc, precision, model.name, ("single_device", lim.how))
     if fit.layout is None:

@@ -57,6 +57,12 @@ class Fit:
     step_time_s: float
     reason: str = ""  # the most common infeasibility when no layout fits
     memory_bound: bool = False  # no layout fits and fewer devices cannot help (only memory or structure failed)
+    limit: str = "layout"  # what that reason says limits the device count: LIMIT_OF, or "utilization"
+
+
+#: What limits a device count, by the search's most common reason (any other: "layout").
+LIMIT_OF = {Reason.OUT_OF_MEMORY: "memory", Reason.BATCH_NOT_DIVISIBLE: "batch", Reason.BATCH_ABOVE_LIMIT: "batch",
+            Reason.TOO_FEW_MICROBATCHES: "batch"}
 
 
 def search_space(model, known: set[str], batches: tuple[int, ...], node: int, max_tp: int = MAX_TP,
@@ -133,7 +139,8 @@ class Utilization:
     def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp,
                 stack=None, sites=1, site_link=None, latency_scale=1.0) -> Fit:
         if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
-            return Fit(self.eff.gemm, Layout(global_batch=batches[-1], precision=precision), 1, float("nan"))
+            return Fit(self.eff.gemm_for(acc.name, precision), Layout(global_batch=batches[-1], precision=precision), 1,
+                       float("nan"))
         self.searches += 1
         node = max(1, min(node, n))
         cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK, max(1, sites),
@@ -147,8 +154,10 @@ class Utilization:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
                         Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value}
-            return Fit(0.0, None, 0, float("nan"), max(counts, key=counts.get) if counts else "no candidate layout",
-                       memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless)
+            top = max(counts, key=counts.get) if counts else None
+            return Fit(0.0, None, 0, float("nan"), top or "no candidate layout",
+                       memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless,
+                       limit=LIMIT_OF.get(Reason(top), "layout") if top else "layout")
         row = found.row
         layout = replace(base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]),
                          pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),
