@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
-from simulator.search.rank import best_layout_closed_form
+from simulator.search.rank import best_layout_closed_form, layout_of
 from simulator.specs import (
     Accelerator,
     Attention,
@@ -159,11 +159,7 @@ class Utilization:
                        memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless,
                        limit=LIMIT_OF.get(Reason(top), "layout") if top else "layout")
         row = found.row
-        layout = replace(base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]),
-                         pp=int(row["pp"]), micro_batch=int(row["micro_batch"]), schedule=Schedule(row["schedule"]),
-                         virtual_stages=int(row["virtual_stages"]), recompute=Recompute(row["recompute"]),
-                         sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(int(row["zero"])),
-                         cp=int(row["cp"]), ep=int(row["ep"]), site_split=str(row["site_split"]))
+        layout = layout_of(row, base)
         used = int(row["devices"])
         # search MFU is over the devices used; idle devices count against the run
         return Fit(float(row["mfu"]) * used / n, layout, used, float(row["step_time_s"]))

@@ -87,14 +87,17 @@ def used_cluster(cluster: Cluster, layout: Layout) -> Cluster:
 
 
 def layout_of(row, base: Layout) -> Layout:
-    """The Layout of one frame row (precision and attention from the base)."""
-    return Layout(
-        global_batch=int(row.global_batch), dp=int(row.dp), tp=int(row.tp), pp=int(row.pp),
-        micro_batch=int(row.micro_batch), schedule=Schedule.parse(row.schedule),
-        virtual_stages=int(row.virtual_stages), recompute=Recompute.parse(row.recompute),
-        sequence_parallel=bool(row.sequence_parallel), zero=Zero.parse(str(row.zero)),
-        precision=base.precision, attention=base.attention, cp=int(row.cp), ep=int(row.ep),
-        offload=bool(row.offload), site_split=str(row.site_split),
+    """The Layout of one frame row (a Series, a named tuple or a mapping of its columns); what the
+    frame does not vary (precision, attention) from the base. The one row -> Layout codec
+    (the frontier and the search use it)."""
+    if hasattr(row, "_asdict"):  # a row of DataFrame.itertuples
+        row = row._asdict()
+    return dataclasses.replace(
+        base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]), pp=int(row["pp"]),
+        micro_batch=int(row["micro_batch"]), schedule=Schedule.parse(row["schedule"]),
+        virtual_stages=int(row["virtual_stages"]), recompute=Recompute.parse(row["recompute"]),
+        sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(str(row["zero"])),
+        cp=int(row["cp"]), ep=int(row["ep"]), offload=bool(row["offload"]), site_split=str(row["site_split"]),
     )  # fmt: skip
 
 
@@ -162,7 +165,7 @@ def search_layouts(
     frame = frame.reset_index(drop=True)
     scoring = time.perf_counter() - t0
     top = []
-    for row in frame[frame.reason == ""].head(space.top_k).itertuples():
+    for _, row in frame[frame.reason == ""].head(space.top_k).iterrows():
         layout = layout_of(row, base)
         top.append((layout, simulate_step(model, used_cluster(cluster, layout), layout, eff, find_stack(space.stack))))
     top.sort(key=lambda lr: -lr[1].tokens_per_s if lr[1].feasible else 0.0)
