@@ -409,6 +409,22 @@ class Layout:
         """Micro-batches per pipeline per step (gradient accumulation steps)."""
         return self.global_batch // (self.dp * self.micro_batch)
 
+    def text(self, batch: bool = False) -> str:
+        """The one compact text form: 'tp8 pp64 dp6 mb1 1f1b rc-full zero1' (cp, ep, the
+        global batch with `batch`, offload and the site split when they are set)."""
+        parts = [f"tp{self.tp}", f"pp{self.pp}", f"dp{self.dp}"]
+        parts += [f"{k}{getattr(self, k)}" for k in ("cp", "ep") if getattr(self, k) > 1]
+        parts.append(f"mb{self.micro_batch}")
+        if batch:
+            parts.append(f"B{self.global_batch}")
+        parts += [self.schedule.value + (f"x{self.virtual_stages}" if self.virtual_stages > 1 else ""),
+                  f"rc-{self.recompute.value}"]
+        parts += ["sp"] if self.sequence_parallel else []
+        parts += [f"zero{self.zero.stage}"] if self.zero.stage else []
+        parts += ["offload"] if self.offload else []
+        parts += [f"sites-{self.site_split}"] if self.site_split != "dp" else []
+        return " ".join(parts)
+
 
 @dataclass(frozen=True)
 class Stack:

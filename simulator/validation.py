@@ -317,19 +317,8 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
 
 
 def describe(layout: Layout) -> str:
-    """Compact layout text: 'tp8 pp64 dp6 mb1 1f1b full'."""
-    parts = [f"tp{layout.tp}", f"pp{layout.pp}", f"dp{layout.dp}"]
-    parts += [f"{k}{getattr(layout, k)}" for k in ("cp", "ep") if getattr(layout, k) > 1]
-    parts.append(f"mb{layout.micro_batch}")
-    sched = layout.schedule.value + (f"x{layout.virtual_stages}" if layout.virtual_stages > 1 else "")
-    parts += [sched, f"rc-{layout.recompute.value}"]
-    if layout.sequence_parallel:
-        parts.append("sp")
-    if layout.zero.stage:
-        parts.append(f"zero{layout.zero.stage}")
-    if layout.site_split != "dp":
-        parts.append(f"sites-{layout.site_split}")
-    return " ".join(parts)
+    """Compact layout text: 'tp8 pp64 dp6 mb1 1f1b rc-full' (`Layout.text`)."""
+    return layout.text()
 
 
 #: Columns whose values must be fractions in (0, 1] when given (a percentage is a unit error).

@@ -144,12 +144,7 @@ def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> t
 
 
 def _layout_text(lay) -> str:
-    if lay is None:
-        return ""
-    return (f"dp{lay.dp} tp{lay.tp} pp{lay.pp} mb{lay.micro_batch} B{lay.global_batch} {lay.schedule.value}"
-            f"{'' if lay.virtual_stages == 1 else f' v{lay.virtual_stages}'} rc={lay.recompute.value}"
-            f"{' sp' if lay.sequence_parallel else ''} zero{lay.zero.stage}"
-            f"{' pp-across-sites' if lay.site_split == 'pp' else ''}")
+    return "" if lay is None else lay.text(batch=True)
 
 
 # ------------------------------------------------------------------ device limits
