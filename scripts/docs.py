@@ -3,7 +3,7 @@
     python scripts/docs.py            # rewrite the generated blocks (README.md, docs/, scenarios/)
     python scripts/docs.py --check    # exit 1, naming the file, when a committed number differs
                                       # (beyond the last digit's rounding: REL_TOLERANCE)
-    python scripts/docs.py --only scenarios   # or: reproduce, frontier-scenarios
+    python scripts/docs.py --only scenarios   # or: reproduce, frontier-scenarios, project, validation, loo
 
 The generated blocks sit between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
 in Markdown, and in a scenario file between its `# Answer (...)` line and the `#` line
@@ -350,6 +350,36 @@ def calibration_a100_block() -> str:
     return "\n".join(out)
 
 
+def calibration_loo_block() -> str:
+    """The README's per-device table of the calibration set: in sample with the fitted values and
+    leave-one-source-out (scripts/fit_efficiency.py: refit without each source, predict its rows).
+    Minutes on two cores; needs scipy (the `dev` extra)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from fit_efficiency import fit
+
+    from simulator.catalog import calibration_csv_path
+
+    res = fit(str(calibration_csv_path()), loo=True, say=lambda *_: None)
+    base = res["base"][0]
+
+    def pct(a, b):
+        return f"{100 * a:.1f}%, {100 * b:.1f}%"
+
+    out = ["| device, precision | rows | in sample: mean, max | leave-one-source-out: mean, max | GEMM efficiency |",
+           "|---|---:|---|---|---|"]
+    for g in res["groups"]:
+        how = ("fitted on its rows" if g["own"] else "the fitted base" if abs(g["gemm"] - base) < 1e-9
+               else "the base x its kernel benchmark / A100's")
+        out.append(f"| {g['device']}, {g['precision'].upper()} | {g['rows']} | {pct(g['in_mean'], g['in_max'])} | "
+                   f"{pct(g['loo_mean'], g['loo_max'])} | {g['gemm']:.3f} ({how}) |")
+    a = res["all"]
+    out.append(f"| **all** | **{a['rows']}** | **{pct(a['in_mean'], a['in_max'])}** | "
+               f"**{pct(a['loo_mean'], a['loo_max'])}** | |")
+    out += ["", "Per source, held out: " + ", ".join(f"{k} {100 * m:.1f}% ({n} rows)"
+                                                     for k, (n, m) in sorted(res["sources"].items())) + "."]
+    return "\n".join(out)
+
+
 def validation_blocks(check: bool) -> list[str]:
     return readme_block("published-runs", published_runs_block(), check) + readme_block(
         "calibration-a100", calibration_a100_block(), check)
@@ -458,7 +488,7 @@ def reproduction_blocks(check: bool, rep=None) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare, do not write; exit 1 on a difference")
-    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "project", "validation"),
+    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "project", "validation", "loo"),
                     help="one part only (frontier-scenarios: the frontier scenarios' answers, not the projections)")
     args = ap.parse_args(argv)
     changed = []
@@ -471,6 +501,8 @@ def main(argv=None) -> int:
         changed += reproduction_blocks(args.check)
     if args.only in (None, "project") and not args.check:  # minutes: regenerated, not checked in the tests
         changed += projection_blocks(args.check)
+    if args.only in (None, "loo") and not args.check:  # minutes, and scipy: regenerated, not checked in the tests
+        changed += readme_block("calibration-loo", calibration_loo_block(), args.check)
     if args.check and changed:
         print("docs.py --check: generated numbers differ from the program in: " + ", ".join(changed)
               + " (run python scripts/docs.py)")

@@ -25,6 +25,7 @@ from scipy.optimize import minimize, minimize_scalar
 from simulator.catalog import calibration_csv_path
 from simulator.catalog.efficiency import default_efficiency
 from simulator.engine.step import simulate_step
+from simulator.specs import Precision
 from simulator.validation import complete, predicted, read_rows
 
 #: Rows a (device, precision) needs for a GEMM efficiency of its own.
@@ -79,59 +80,80 @@ def source_of(row) -> str:
     return {"N21": "Narayanan et al. 2021", "K22": "Korthikanti et al. 2022"}.get(head, head)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--measurements", default=str(calibration_csv_path()))
-    ap.add_argument("--loo", action="store_true", help="also refit leaving each source out, per device")
-    args = ap.parse_args()
+def fit(measurements: str, loo: bool = False, say=print) -> dict:
+    """Stage 1 and stage 2 fits, the in-sample errors per (device, precision) and, with
+    `loo`, the leave-one-source-out errors (refit without each source, predict its rows).
+    Returns {"base", "by_device", "groups": [{device, precision, rows, in_mean, in_max,
+    loo_mean, loo_max, gemm, own}], "sources": {source: (rows, held-out mean)}, "all"}."""
     eff0 = default_efficiency()
     specs = []
-    for raw in read_rows(args.measurements):
+    for raw in read_rows(measurements):
         row, spec = complete(raw, eff0)
         if spec is not None and simulate_step(*spec, eff0, row.stack).feasible:
             specs.append((row, spec))
     _init(specs)
     global POOL
     POOL = Pool(2, initializer=_init, initargs=(specs,))
-    groups = defaultdict(list)  # (device name, precision) -> row indices
-    for i, (row, (_, cluster, layout)) in enumerate(specs):
-        groups[(cluster.accelerator.name, layout.precision.value)].append(i)
-    a100 = [i for i, (_, (_, c, _)) in enumerate(specs) if "A100" in c.accelerator.name]
-    base = fit_base(a100)
-    print(f"rows: {len(specs)} ({len(a100)} on A100)")
-    print(f"[efficiency]\ngemm = {base[0]:.4f}\nmemory = {base[1]:.4f}\nelementwise_passes = {base[2]:.4f}")
-    own = {k: v for k, v in groups.items() if len(v) >= MIN_ROWS and "A100" not in k[0]}
-    by_device = [(name, prec, fit_device(base, idx, name, prec)) for (name, prec), idx in sorted(own.items())]
-    print("[gemm_by_device]")
-    for name, prec, g in by_device:
-        print(f'"{name}.{prec}" = {g:.4f}  # {len(own[(name, prec)])} rows')
-    everything = list(range(len(specs)))
-    e = errors(base, everything, by_device)
-    print(f"in-sample: mean |error| {100 * np.mean(np.abs(e)):.2f}%, max {100 * np.max(np.abs(e)):.2f}% ({len(e)} rows)")
-    for (name, prec), idx in sorted(groups.items()):
-        ee = np.abs(e[idx])
-        print(f"  {name} {prec}: {len(idx)} rows, mean {100 * ee.mean():.2f}%, max {100 * ee.max():.2f}%")
-    if not args.loo:
-        return
-    # out of sample: refit without each source, predict its rows (per device and precision)
-    by_source = defaultdict(list)
-    for i, (row, _) in enumerate(specs):
-        by_source[source_of(row)].append(i)
-    held = np.zeros(len(specs))
-    for source, rows in sorted(by_source.items()):
-        train = [i for i in everything if i not in rows]
-        a100_train = [i for i in a100 if i in train]
-        b = fit_base(a100_train, x0=tuple(base)) if len(a100_train) < len(a100) else base
-        dev = []
+    try:
+        groups = defaultdict(list)  # (device name, precision) -> row indices
+        for i, (row, (_, cluster, layout)) in enumerate(specs):
+            groups[(cluster.accelerator.name, layout.precision.value)].append(i)
+        a100 = [i for i, (_, (_, c, _)) in enumerate(specs) if "A100" in c.accelerator.name]
+        base = fit_base(a100)
+        say(f"rows: {len(specs)} ({len(a100)} on A100)")
+        say(f"[efficiency]\ngemm = {base[0]:.4f}\nmemory = {base[1]:.4f}\nelementwise_passes = {base[2]:.4f}")
+        own = {k: v for k, v in groups.items() if len(v) >= MIN_ROWS and "A100" not in k[0]}
+        by_device = [(name, prec, fit_device(base, idx, name, prec)) for (name, prec), idx in sorted(own.items())]
+        say("[gemm_by_device]")
+        for name, prec, g in by_device:
+            say(f'"{name}.{prec}" = {g:.4f}  # {len(own[(name, prec)])} rows')
+        everything = list(range(len(specs)))
+        e = np.abs(errors(base, everything, by_device))
+        say(f"in-sample: mean |error| {100 * np.mean(e):.2f}%, max {100 * np.max(e):.2f}% ({len(e)} rows)")
+        fitted = _eff(base, by_device)
+        out = {"base": tuple(base), "by_device": by_device, "groups": [], "sources": {},
+               "all": {"rows": len(e), "in_mean": float(e.mean()), "in_max": float(e.max())}}
         for (name, prec), idx in sorted(groups.items()):
-            keep = [i for i in idx if i in train]
-            if len(keep) >= MIN_ROWS and "A100" not in name:
-                dev.append((name, prec, fit_device(b, keep, name, prec)))
-        held[rows] = np.abs(errors(b, rows, dev))
-        print(f"held out {source:24s} ({len(rows)} rows): mean |error| {100 * held[rows].mean():.2f}%")
-    print(f"leave-one-source-out: mean |error| {100 * held.mean():.2f}%, max {100 * held.max():.2f}%")
-    for (name, prec), idx in sorted(groups.items()):
-        print(f"  {name} {prec}: {len(idx)} rows, mean {100 * held[idx].mean():.2f}%, max {100 * held[idx].max():.2f}%")
+            ee = e[idx]
+            say(f"  {name} {prec}: {len(idx)} rows, mean {100 * ee.mean():.2f}%, max {100 * ee.max():.2f}%")
+            out["groups"].append({"device": name, "precision": prec, "rows": len(idx), "in_mean": float(ee.mean()),
+                                  "in_max": float(ee.max()), "own": (name, prec) in own,
+                                  "gemm": fitted.gemm_for(name, Precision(prec))})
+        if not loo:
+            return out
+        # out of sample: refit without each source, predict its rows (per device and precision)
+        by_source = defaultdict(list)
+        for i, (row, _) in enumerate(specs):
+            by_source[source_of(row)].append(i)
+        held = np.zeros(len(specs))
+        for source, rows in sorted(by_source.items()):
+            train = [i for i in everything if i not in rows]
+            a100_train = [i for i in a100 if i in train]
+            b = fit_base(a100_train, x0=tuple(base)) if len(a100_train) < len(a100) else base
+            dev = []
+            for (name, prec), idx in sorted(groups.items()):
+                keep = [i for i in idx if i in train]
+                if len(keep) >= MIN_ROWS and "A100" not in name:
+                    dev.append((name, prec, fit_device(b, keep, name, prec)))
+            held[rows] = np.abs(errors(b, rows, dev))
+            out["sources"][source] = (len(rows), float(held[rows].mean()))
+            say(f"held out {source:24s} ({len(rows)} rows): mean |error| {100 * held[rows].mean():.2f}%")
+        say(f"leave-one-source-out: mean |error| {100 * held.mean():.2f}%, max {100 * held.max():.2f}%")
+        out["all"].update(loo_mean=float(held.mean()), loo_max=float(held.max()))
+        for g, ((name, prec), idx) in zip(out["groups"], sorted(groups.items()), strict=True):
+            g.update(loo_mean=float(held[idx].mean()), loo_max=float(held[idx].max()))
+            say(f"  {name} {prec}: {len(idx)} rows, mean {100 * held[idx].mean():.2f}%, max {100 * held[idx].max():.2f}%")
+        return out
+    finally:
+        POOL.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--measurements", default=str(calibration_csv_path()))
+    ap.add_argument("--loo", action="store_true", help="also refit leaving each source out, per device")
+    args = ap.parse_args()
+    fit(args.measurements, args.loo)
 
 
 if __name__ == "__main__":

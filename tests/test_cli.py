@@ -289,12 +289,17 @@ def test_validate_acceptance_on_a100(validation):
     assert sum(errors) / len(errors) <= 0.05 and max(errors) <= 0.12, (sum(errors) / len(errors), max(errors))
 
 
-@pytest.mark.xfail(strict=True, reason="the whole calibration set (A100, and H100, B200, GB200 from NeMo's "
-                   "tables, dense and mixture-of-experts) in sample: mean 9.9%, max 165% (README, Validation)")
-def test_validate_acceptance_whole_set(validation):
-    """Issue 12's target: the calibration set in sample to 5% mean and 12% max."""
+def test_validate_acceptance_whole_set(validation, request):
+    """Issue 12's target: the calibration set in sample to 5% mean and 12% max. A strict
+    expected failure while missed, its reason the measured figure."""
     errors = _errors(validation)
-    assert sum(errors) / len(errors) <= 0.05 and max(errors) <= 0.12
+    mean, worst = sum(errors) / len(errors), max(errors)
+    if not (mean <= 0.05 and worst <= 0.12):
+        request.node.add_marker(pytest.mark.xfail(
+            reason=f"the whole calibration set in sample ({len(errors)} rows: A100, and H100, B200, GB200 from "
+                   f"NeMo's tables, dense and mixture-of-experts): mean {mean:.1%}, max {worst:.1%} "
+                   "(target 5%, 12%; README, Validation)", strict=True))
+    assert mean <= 0.05 and worst <= 0.12
 
 
 def test_validate_table_output(capsys):
