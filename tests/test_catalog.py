@@ -26,7 +26,9 @@ def _csv(name: str) -> list[dict[str, str]]:
 # ------------------------------------------------------------------ accelerators
 def test_every_accelerator_row_has_a_source():
     rows = _csv("accelerators.csv")
-    assert len(rows) == 33  # 31 hardware.csv rows, V100 split into 16GB and 32GB, the 3 GB GTX 580 (issue 11)
+    # 31 hardware.csv rows, V100 split into 16GB and 32GB, the 3 GB GTX 580 (issue 11); B300, GB300,
+    # MI325X, MI355X (issue 21)
+    assert len(rows) == 37
     assert all(r["source"].strip() for r in rows)
     assert all(a.source.strip() for a in catalog.accelerators().values())
 

@@ -147,8 +147,8 @@ def test_which_dimension_should_span_the_sites(sc):
     assert closed(sc, slow, pp) > closed(sc, slow, sc.layout)
     fast_pp = simulate_step(sc.model, sc.cluster, pp, EFF, sc.stack)
     fast_dp = simulate_step(sc.model, sc.cluster, sc.layout, EFF, sc.stack)
-    assert fast_pp.step_time_s < fast_dp.step_time_s
-    assert fast_pp.step_time_s == pytest.approx(7.49, abs=0.01) and fast_dp.step_time_s == pytest.approx(7.57, abs=0.01)
+    # at 3,200 GB/s the pipeline across the sites wins by little: the step is the GEMMs'
+    assert 0.97 * fast_dp.step_time_s < fast_pp.step_time_s < fast_dp.step_time_s
 
 
 def test_search_tries_both_splits_and_lists_them(sc):

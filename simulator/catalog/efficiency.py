@@ -17,8 +17,9 @@ KERNELS_CSV = "kernel_benchmarks.csv"
 
 
 def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tuple[str, str, float], ...]:
-    """((accelerator name, precision value, achieved / peak), ...) from CSV text in the
-    format of kernel_benchmarks.csv (`matmul` rows; a device is named by its catalog key).
+    """((accelerator name, precision value, achieved / the catalog's peak), ...) from CSV
+    text in the format of kernel_benchmarks.csv (`matmul` rows; a device is named by its
+    catalog key; `peak_tflops` is the benchmark's own stated peak, kept for the record).
     ValueError naming the file, the key, the column and the value on a bad cell."""
     accelerators = _accelerators()
     precisions = {p.value for p in Precision}
@@ -34,8 +35,12 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
         if not (achieved and peak and 0 < achieved <= peak):
             raise ValueError(f"{where}: achieved_tflops {achieved!r} and peak_tflops {peak!r} must be "
                              "positive with achieved <= peak")
-        if r.get("kernel") == "matmul":
-            out.append((accelerators[r["device"]].name, r["precision"], achieved / peak))
+        if r.get("kernel") == "matmul":  # the fraction of the peak the step model uses (the catalog's)
+            acc = accelerators[r["device"]]
+            catalog_peak = acc.peak(Precision(r["precision"]))
+            if not catalog_peak:
+                raise ValueError(f"{where}: column 'precision': {acc.name} has no peak at {r['precision']}")
+            out.append((acc.name, r["precision"], min(1.0, achieved * 1e12 / catalog_peak)))
     return tuple(out)
 
 
