@@ -352,11 +352,9 @@ def calibration_a100_block() -> str:
 
 def calibration_loo_block() -> str:
     """The README's per-device table of the calibration set: in sample with the fitted values and
-    leave-one-source-out (scripts/fit_efficiency.py: refit without each source, predict its rows).
-    Minutes on two cores; needs scipy (the `dev` extra)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from fit_efficiency import fit
-
+    leave-one-source-out (simulator/calibrate.py: refit without each source, predict its rows).
+    Minutes on two cores; needs scipy (the `dev` extra). `simulator validate --loo` prints the same."""
+    from simulator.calibrate import fit
     from simulator.catalog import calibration_csv_path
 
     res = fit(str(calibration_csv_path()), loo=True, say=lambda *_: None)

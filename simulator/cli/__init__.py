@@ -94,6 +94,38 @@ def step(
         out.print(f"trace written to {trace}", soft_wrap=True)
 
 
+def _leave_one_source_out(path: Path, as_json: bool, quiet: bool) -> None:
+    """`validate --loo`: simulator/calibrate.py's fit and leave-one-source-out, as a table."""
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        raise BadInput("--loo refits the efficiency parameters and needs scipy: pip install -e '.[dev]'") from None
+    from simulator.calibrate import fit
+
+    say = (lambda m: None) if (as_json or quiet) else (lambda m: err.print(f"... {m}", markup=False, highlight=False))
+    res = fit(str(path), loo=True, say=say)
+    if as_json:
+        out.print_json(_json({"measurements": str(path), "loo": res}))
+        return
+    a = res["all"]
+    line = (f"{a['rows']} rows: in sample mean |error| {100 * a['in_mean']:.2f}%, max {100 * a['in_max']:.2f}%; "
+            f"leave-one-source-out mean {100 * a['loo_mean']:.2f}%, max {100 * a['loo_max']:.2f}%")
+    if quiet:
+        out.print(line, soft_wrap=True)
+        return
+    t = Table(title=f"validate --loo: {path}", title_justify="left")
+    for col in ("device", "precision", "rows", "in sample mean", "max", "held out mean", "max ", "GEMM eff."):
+        t.add_column(col, justify="left" if col in ("device", "precision") else "right")
+    for g in res["groups"]:
+        t.add_row(g["device"], g["precision"], str(g["rows"]), f"{100 * g['in_mean']:.1f}%",
+                  f"{100 * g['in_max']:.1f}%", f"{100 * g['loo_mean']:.1f}%", f"{100 * g['loo_max']:.1f}%",
+                  f"{g['gemm']:.3f}" + (" (own fit)" if g["own"] else ""))
+    out.print(t)
+    for source, (n, mean) in sorted(res["sources"].items()):
+        out.print(f"held out {source} ({n} rows): mean |error| {100 * mean:.1f}%", soft_wrap=True)
+    out.print(line, soft_wrap=True)
+
+
 @app.command()
 def validate(
     measurements: Path | None = typer.Option(
@@ -106,6 +138,9 @@ def validate(
                              "field) or 'auto' (defaults, searched where they do not fit)."),
     strict: bool = typer.Option(False, "--strict", help="Refuse the file on its first impossible or unreadable "
                                 "value (default: that cell is read as unstated, with a warning)."),
+    loo: bool = typer.Option(False, "--loo", help="Refit the efficiency parameters on the file's rows and, "
+                             "leaving each source out in turn, predict its rows (needs scipy: the dev extra; "
+                             "minutes)."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
@@ -124,6 +159,8 @@ def validate(
         raise BadInput(f"--measurements {exc}") from None
     for w in warnings:  # one line per cell read as unstated
         err.print(f"warning: {w}", soft_wrap=True, markup=False, highlight=False)
+    if loo:
+        return _leave_one_source_out(path, as_json, _quiet(quiet))
     eff = default_efficiency()
     rows = []
     quiet = _quiet(quiet)
