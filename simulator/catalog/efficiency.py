@@ -8,7 +8,7 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
-from simulator.catalog.hardware import _accelerators, _num, _rows, find_accelerator
+from simulator.catalog.hardware import _num, _rows, accelerators, find_accelerator
 from simulator.specs import Efficiency, Precision
 from simulator.units import US
 
@@ -21,12 +21,12 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
     text in the format of kernel_benchmarks.csv (`matmul` rows; a device is named by its
     catalog key; `peak_tflops` is the benchmark's own stated peak, kept for the record).
     ValueError naming the file, the key, the column and the value on a bad cell."""
-    accelerators = _accelerators()
+    table = accelerators()
     precisions = {p.value for p in Precision}
     out = []
     for r in _rows(text, filename):
         where = f"{filename}: key={r['key']!r}"
-        if r.get("device") not in accelerators:
+        if r.get("device") not in table:
             raise ValueError(f"{where}: column 'device': not an accelerator key: {r.get('device')!r}")
         if r.get("precision") not in precisions:
             raise ValueError(f"{where}: column 'precision': not one of {', '.join(sorted(precisions))}: "
@@ -36,7 +36,7 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
             raise ValueError(f"{where}: achieved_tflops {achieved!r} and peak_tflops {peak!r} must be "
                              "positive with achieved <= peak")
         if r.get("kernel") == "matmul":  # the fraction of the peak the step model uses (the catalog's)
-            acc = accelerators[r["device"]]
+            acc = table[r["device"]]
             catalog_peak = acc.peak(Precision(r["precision"]))
             if not catalog_peak:
                 raise ValueError(f"{where}: column 'precision': {acc.name} has no peak at {r['precision']}")
