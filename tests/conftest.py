@@ -24,3 +24,20 @@ def reproduction(docs_script):
     """The reproduction the docs quote (200 joint draws, seed 0, the built-in baseline), solved
     once per test session: the trend tests check it and the docs test compares the README with it."""
     return docs_script.reproduction()
+
+
+#: Modules whose tests solve the reproduction, projections, scenario answers or whole layout
+#: searches: the `slow` ones. `pytest -m "not slow"` is the quick loop while editing; the
+#: README's test command runs everything.
+SLOW_MODULES = {"test_docs", "test_trend", "test_project", "test_scenario_library", "test_api",
+                "test_cli_tables", "test_search", "test_era_mechanisms", "test_sites_pipeline"}
+#: Single slow tests of otherwise quick modules (the calibration set validated whole).
+SLOW_TESTS = {"test_validate_table_output", "test_validate_json_summary", "test_validate_acceptance_on_a100",
+              "test_validate_acceptance_whole_set", "test_validate_skips_rows_with_reasons",
+              "test_validate_defaulted_fields_are_documented"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rpartition(".")[2] in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
