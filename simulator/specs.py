@@ -162,6 +162,10 @@ class Cluster:
     inter_link: Link  # between nodes, per device (InfiniBand, Ethernet)
     sites: int = 1  # sites the devices are spread over evenly (data or pipeline parallelism spans them)
     site_link: Link | None = None  # between sites: bandwidth per site and direction, one-way latency
+    # (link from a device to its host, host memory bandwidth per node in bytes/s), where optimizer
+    # offload goes; None: the documented system of a catalog accelerator (catalog/hosts.csv,
+    # `catalog.hardware.cluster_host`), so an accelerator of one's own can name its host here
+    host: tuple[Link, float] | None = None
 
     @property
     def n_nodes(self) -> int:

@@ -51,3 +51,24 @@ def test_check_layout_and_the_search_report_the_same_first_reason(model, stack, 
 def test_the_search_codes_follow_the_rules_order_with_memory_last():
     assert REASONS == (*ORDER, Reason.OUT_OF_MEMORY)
     assert len(set(REASONS)) == len(REASONS)
+
+
+def test_an_accelerator_of_ones_own_offloads_to_the_host_its_cluster_names():
+    """Offload needs a host: a catalog accelerator's documented system (catalog/hosts.csv),
+    or, for an accelerator the catalog does not know, the host its Cluster names."""
+    import dataclasses
+
+    from simulator.catalog.hardware import host_of
+
+    m = find_model("gpt3-175b")
+    catalog_cluster = cluster_of("a100-80gb", 64)
+    own = dataclasses.replace(catalog_cluster.accelerator, name="my accelerator")
+    lay = Layout(global_batch=64, dp=64, zero=Zero.STAGE_1, offload=True)
+    assert check_layout(m, catalog_cluster, lay) is None
+    hostless = dataclasses.replace(catalog_cluster, accelerator=own)
+    assert check_layout(m, hostless, lay).reason is Reason.OFFLOAD_UNSUPPORTED
+    hosted = dataclasses.replace(hostless, host=host_of(catalog_cluster.accelerator.name))
+    assert check_layout(m, hosted, lay) is None
+    space = SearchSpace(global_batches=(64,), offload=(True,), zero=(Zero.STAGE_1,))
+    reasons = [structural_reasons(m, _group(lay), space, c)[0] for c in (hostless, hosted)]
+    assert REASONS[reasons[0] - 1] is Reason.OFFLOAD_UNSUPPORTED and reasons[1] == 0

@@ -271,6 +271,13 @@ def host_of(accelerator_name: str) -> tuple[Link, float] | None:
     return _hosts().get(accelerator_name)
 
 
+def cluster_host(cluster) -> tuple[Link, float] | None:
+    """The host of a cluster's devices: the one it names (`Cluster.host`), else the
+    documented system of its accelerator (`host_of`), else None. The one lookup the cost
+    model, the structural rules and the search use."""
+    return cluster.host if cluster.host is not None else host_of(cluster.accelerator.name)
+
+
 def default_links(acc_key: str) -> tuple[Link | None, Link | None, int | None]:
     """(intra link, inter link, devices per node) of the system the accelerator shipped in.
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.catalog.hardware import host_of
+from simulator.catalog.hardware import cluster_host
 from simulator.specs import Cluster, GenericNetwork, Reason, Schedule, SearchSpace, Stack, Transformer
 
 Model = Transformer | GenericNetwork
@@ -141,7 +141,7 @@ RULES: tuple[Rule, ...] = (
          lambda x, c: f"dp x cp={x.dp * x.cp}, ep={x.ep}, sites={c.cluster.sites}"),
     Rule(Reason.SITES_NOT_DIVIDING_PP, _sites_pp, lambda x, c: f"pp={x.pp}, sites={c.cluster.sites}"),
     Rule(Reason.OFFLOAD_UNSUPPORTED,
-         lambda x, c: x.offload and (x.zero.stage < 1 or host_of(c.cluster.accelerator.name) is None),
+         lambda x, c: x.offload and (x.zero.stage < 1 or cluster_host(c.cluster) is None),
          lambda x, c: f"zero={x.zero.stage}, {c.cluster.accelerator.name}"),
     Rule(Reason.STACK_UNSUPPORTED, _stack, lambda x, c: f"{c.stack.key} has {c.stack.lacks(x)}"),
     Rule(Reason.BATCH_ABOVE_LIMIT,

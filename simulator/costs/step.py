@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.catalog.hardware import host_of
+from simulator.catalog.hardware import cluster_host
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
     ADAM_BYTES_PER_PARAM,
@@ -195,7 +195,7 @@ def offload_time(cluster: Cluster, local_params):
     down and weights up over the host link, and the Adam step streaming its state through
     the host's memory, shared by the node's devices (catalog/hosts.csv). Not overlapped
     with the next step (DeepSpeed's delayed parameter update is off by default)."""
-    link, host_bw = host_of(cluster.accelerator.name)
+    link, host_bw = cluster_host(cluster)
     adam = ADAM_BYTES_PER_PARAM * local_params / (host_bw / cluster.devices_per_node)
     return OFFLOAD_BYTES_PER_PARAM * local_params / link.bandwidth_bytes_per_s + adam
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator.catalog.hardware import host_of
+from simulator.catalog.hardware import cluster_host
 from simulator.catalog.stacks import find_stack
 from simulator.costs.rules import ORDER, RULES, Context, applies
 from simulator.specs import (
     Cluster,
     GenericNetwork,
-    Layout,
     Reason,
     Recompute,
     Schedule,
@@ -232,13 +231,13 @@ def _build_plans(model: Transformer | GenericNetwork, cluster: Cluster, space: S
 
 def plans(model: Transformer | GenericNetwork, cluster: Cluster, space: SearchSpace) -> tuple[Plan, ...]:
     """`groups` with `structural_reasons` applied, cached: the verdicts depend on the
-    cluster only through its device count, node size, sites, torus and whether the host
+    cluster only through its device count, node size, sites (and whether a link joins them), torus and whether the host
     of its accelerator is documented (when the space offloads), so searches of one model
     over many devices share them (and, in `Plan.memory`, the memory of their candidates)."""
     try:
-        hostless = host_of(cluster.accelerator.name) is None if any(space.offload) else None
-        key = (model, cluster.n_devices, cluster.devices_per_node, cluster.sites, bool(cluster.intra_link.torus),
-               hostless, space)
+        hostless = cluster_host(cluster) is None if any(space.offload) else None
+        key = (model, cluster.n_devices, cluster.devices_per_node, cluster.sites, cluster.site_link is None,
+               bool(cluster.intra_link.torus), hostless, space)
         hash(key)
     except TypeError:  # an unhashable field: no caching
         return _build_plans(model, cluster, space)
