@@ -176,9 +176,14 @@ def structural_reasons(model: Transformer | GenericNetwork, g: Group, space: Sea
     code = np.zeros(len(g), np.int8)
     ctx = Context(model, cluster, find_stack(space.stack), space)
     for rule in RULES:
-        if applies(rule, model):
-            mask = np.broadcast_to(rule.fails(g, ctx), code.shape)
-            code[(code == 0) & mask] = CODE[rule.reason]
+        if not applies(rule, model):
+            continue
+        mask = rule.fails(g, ctx)
+        if isinstance(mask, np.ndarray) and mask.ndim:
+            if mask.any():
+                code[(code == 0) & mask] = CODE[rule.reason]
+        elif mask:  # a verdict shared by the whole group
+            code[code == 0] = CODE[rule.reason]
     return code
 
 
