@@ -40,7 +40,7 @@ def test_a_device_without_a_fit_gets_the_reference_efficiency_scaled_by_the_benc
 
 def test_a_fit_of_its_own_wins_and_no_benchmark_means_the_base_value():
     h100, tpu = find_accelerator("h100-sxm").name, find_accelerator("tpu-v4").name
-    own = dict(((n, p), v) for n, p, v in EFF.gemm_by_device)
+    own = {(n, p): v for n, p, v in EFF.gemm_by_device}
     assert EFF.gemm_for(h100, Precision.FP8) == own[(h100, "fp8")]
     assert EFF.gemm_for(tpu, Precision.BF16) == EFF.gemm
     a100 = find_accelerator("a100-80gb").name
@@ -51,10 +51,10 @@ def test_a_fit_of_its_own_wins_and_no_benchmark_means_the_base_value():
 
 def test_a_slower_kernel_benchmark_makes_the_step_slower():
     """The benchmark reaches the step time: halving H100's BF16 ceiling slows a step."""
-    from simulator.catalog.models import find_model
-    from simulator.engine.step import simulate_step
     from test_parallelism import cluster_of
 
+    from simulator.catalog.models import find_model
+    from simulator.engine.step import simulate_step
     from simulator.specs import Layout
 
     model, cluster = find_model("gpt3-175b"), cluster_of("h100-sxm", 64)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_parallelism import cluster_of
 
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack
@@ -13,14 +14,13 @@ from simulator.costs.rules import ORDER
 from simulator.costs.step import check_layout
 from simulator.search.space import REASONS, Group, structural_reasons
 from simulator.specs import Layout, Reason, Schedule, SearchSpace, Zero
-from test_parallelism import cluster_of
 
 MODELS = ["gpt3-175b", "llama3-405b", "mixtral-8x7b", "deepseek-v3"]
 STACKS = [None, "megatron-lm-2021", "megatron-deepspeed-2022", "megatron-core-2024", "torchtitan-fsdp2", "nemo-2025"]
 
 
 def _group(lay: Layout) -> Group:
-    one = lambda v: np.array([v])  # noqa: E731
+    one = lambda v: np.array([v])
     return Group(schedule=lay.schedule, virtual_stages=lay.virtual_stages, recompute=lay.recompute,
                  sequence_parallel=lay.sequence_parallel, zero=lay.zero, tp=one(lay.tp), pp=one(lay.pp),
                  dp=one(lay.dp), micro_batch=one(lay.micro_batch), global_batch=one(lay.global_batch),

@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from simulator.catalog.hardware import _num, _rows, accelerators, find_accelerator
 from simulator.specs import Efficiency, Precision
-from simulator.units import US
+from simulator.units import TERA, US
 
 FIELDS = ("gemm", "memory", "elementwise_passes", "intra_link", "inter_link")
 KERNELS_CSV = "kernel_benchmarks.csv"
@@ -40,7 +40,7 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
             catalog_peak = acc.peak(Precision(r["precision"]))
             if not catalog_peak:
                 raise ValueError(f"{where}: column 'precision': {acc.name} has no peak at {r['precision']}")
-            out.append((acc.name, r["precision"], min(1.0, achieved * 1e12 / catalog_peak)))
+            out.append((acc.name, r["precision"], min(1.0, achieved * TERA / catalog_peak)))
     return tuple(out)
 
 

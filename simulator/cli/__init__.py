@@ -96,14 +96,13 @@ def step(
 
 def _leave_one_source_out(path: Path, as_json: bool, quiet: bool) -> None:
     """`validate --loo`: simulator/calibrate.py's fit and leave-one-source-out, as a table."""
-    try:
-        import scipy  # noqa: F401
-    except ImportError:
-        raise BadInput("--loo refits the efficiency parameters and needs scipy: pip install -e '.[dev]'") from None
     from simulator.calibrate import fit
 
     say = (lambda m: None) if (as_json or quiet) else (lambda m: err.print(f"... {m}", markup=False, highlight=False))
-    res = fit(str(path), loo=True, say=say)
+    try:
+        res = fit(str(path), loo=True, say=say)  # imports scipy before any work
+    except ImportError:
+        raise BadInput("--loo refits the efficiency parameters and needs scipy: pip install -e '.[dev]'") from None
     if as_json:
         out.print_json(_json({"measurements": str(path), "loo": res}))
         return

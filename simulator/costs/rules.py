@@ -114,7 +114,7 @@ def _stack(x, c: Context):
 
 
 def _microbatches(x, c: Context):
-    if x.schedule is not Schedule.INTERLEAVED or _virtual(x) <= 1:
+    if _virtual(x) <= 1:
         return False
     return (x.global_batch // (x.dp * x.micro_batch)) % x.pp != 0
 
