@@ -22,7 +22,7 @@ def docs_script():
 @pytest.fixture(scope="session")
 def reproduction(docs_script):
     """The reproduction the docs quote (200 joint draws, seed 0, the built-in baseline), solved
-    once per test session: the trend tests check it and the docs test compares the README with it."""
+    once per test session: the trend tests check it and the docs test compares the README and docs/ with it."""
     return docs_script.reproduction()
 
 

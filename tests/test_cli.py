@@ -298,7 +298,7 @@ def test_validate_acceptance_whole_set(validation, request):
         request.node.add_marker(pytest.mark.xfail(
             reason=f"the whole calibration set in sample ({len(errors)} rows: A100, and H100, B200, GB200 from "
                    f"NeMo's tables, dense and mixture-of-experts): mean {mean:.1%}, max {worst:.1%} "
-                   "(target 5%, 12%; README, Validation)", strict=True))
+                   "(target 5%, 12%; docs/validation.md)", strict=True))
     assert mean <= 0.05 and worst <= 0.12
 
 

@@ -483,6 +483,17 @@ def test_every_module_has_a_layer():
         assert _layer(name) is not None
 
 
+def test_the_architecture_page_lists_the_layers_in_order():
+    """docs/architecture.md's layer table is this test's LAYERS, in order, and names modules that exist."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = page.split("| layer | modules |")[1].split("\n\n")[0]
+    rows = [r.split("|")[1:3] for r in table.strip().splitlines()[2:]]  # after the header and its rule
+    assert [name.strip() for name, _ in rows] == LAYERS
+    for _, modules in rows:
+        for m in modules.replace("`", "").split(","):
+            assert (ROOT / "simulator" / m.strip()).exists(), m
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
 def test_layering(path):
     me = _module_name(path)

@@ -194,7 +194,7 @@ def test_epoch_gtx580_question_is_answered_with_its_conditions(util):
     assert free.flop >= run.flop  # the utilization floor only ever removes runs
 
 
-@pytest.mark.xfail(strict=True, reason="Epoch's ~1e26 FLOP is not reached (the assertion prints the run; README, Epoch's question)")
+@pytest.mark.xfail(strict=True, reason="Epoch's ~1e26 FLOP is not reached (the assertion prints the run; docs/frontier.md, Epoch's question)")
 def test_epoch_gtx580_within_an_order_of_epochs_answer(util):
     run = solve(date(2025, 1, 1), load_frontier(SCENARIOS / "epoch-gtx580.toml"), util, relax=False)
     assert abs(math.log10(run.flop / 1e26)) <= 1, f"{run.flop:.2g} FLOP on {run.n_devices:,} GPUs"

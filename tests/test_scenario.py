@@ -382,7 +382,7 @@ def test_a_misspelt_key_gets_did_you_mean():
     with pytest.raises(ScenarioError) as info:
         parse_frontier({"frontier": {"zzzz": 2}}, "x.toml")
     assert "did you mean" not in str(info.value) and "allowed: actors" in str(info.value)
-    assert len(str(info.value)) < 200 and "more: README, 'The largest feasible run of each era'" in str(info.value)
+    assert len(str(info.value)) < 200 and "more: docs/frontier.md" in str(info.value)
 
 
 def test_every_frontier_key_is_listed_where_the_error_points():
@@ -390,8 +390,8 @@ def test_every_frontier_key_is_listed_where_the_error_points():
 
     from simulator.frontier import config as c
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The largest feasible run of each era")[1].split("\n## ")[0]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "frontier.md").read_text(encoding="utf-8")
+    section = page.split("# The largest feasible run of each era")[1].split("\n## ")[0]
     listed = section.split("`[frontier]` table takes")[1].split("(`scenarios/`")[0]
     allowed = c._NUMBERS | c._DATES | c._LISTS | c._LINKS | c._BOOLS | {"price", "withhold", "batch_law"}
     assert {w.strip(" ,.\n") for w in listed.split(":", 1)[1].replace("\n", " ").split(",")} == allowed

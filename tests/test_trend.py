@@ -133,7 +133,7 @@ def test_the_modern_frontier_is_within_an_order_of_its_runs(rep):
 
 
 @pytest.mark.xfail(strict=True, reason="the first era's frontier is orders of magnitude above its published points "
-                   "(the assertion prints the figure; README, 'What the reproduction gets wrong')")
+                   "(the assertion prints the figure; docs/reproduction.md)")
 def test_target_first_era_frontier_within_an_order(rep):
     assert rep.era_levels()["first_era"]["within"], rep.era_levels()["first_era"]
 
@@ -174,8 +174,8 @@ def test_frontier_falls_only_for_a_stated_reason(rep):
 
 
 # Each published figure against the simulated 5th-95th percentile band. The ones the mechanism
-# misses are strict expected failures (the assertion prints the band; the README names the input
-# that decides each): a change that meets one fails the test, so the README gets updated.
+# misses are strict expected failures (the assertion prints the band; the README and docs/reproduction.md name the input
+# that decides each): a change that meets one fails the test, so the docs get regenerated.
 MISSED = "lies outside the simulated band (the assertion prints it)"
 
 

@@ -239,7 +239,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
             return ScenarioError(origin, "frontier", key, value, problem)
 
         if key not in allowed:
-            raise bad(unknown_key(key, sorted(allowed), "README, 'The largest feasible run of each era'"))
+            raise bad(unknown_key(key, sorted(allowed), "docs/frontier.md"))
         if key in _NUMBERS:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not ok or value < 0 or (value == 0 and key not in _ZERO_OK):
