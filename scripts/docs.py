@@ -560,8 +560,21 @@ def scenario_table() -> str:
     return "\n".join(out)
 
 
+def unverified_block() -> str:
+    """docs/data.md's count of the catalog rows still flagged, by file."""
+    from collections import Counter
+
+    from simulator.catalog.unverified import catalog_rows_flagged
+
+    rows, total = catalog_rows_flagged()
+    by_file = Counter(r["file"] for r in rows)
+    return (f"**{len(rows)} of {total:,} rows ({100 * len(rows) / total:.1f}%)**: "
+            + ", ".join(f"{f} {n}" for f, n in by_file.most_common()) + ".")
+
+
 def tour_blocks(check: bool) -> list[str]:
-    return write_blocks({"worked-example": worked_example(), "scenario-table": scenario_table()}, check)
+    return write_blocks({"worked-example": worked_example(), "scenario-table": scenario_table(),
+                         "unverified": unverified_block()}, check)
 
 
 # ------------------------------------------------------------------ comparing
