@@ -183,6 +183,12 @@ def validate(
     if quiet:
         out.print(summary_line, soft_wrap=True)
         return
+    _print_validation(rows, path)
+    out.print(summary_line, soft_wrap=True)
+
+
+def _print_validation(rows, path: Path) -> None:
+    """`simulator validate`'s table: each predicted row against its measurement, then the skipped rows."""
     t = Table(title=f"validate: {path}", title_justify="left")
     for col in ("id", "model", "GPUs", "layout", "metric", "measured", "predicted", "error", "defaulted"):
         t.add_column(col, justify="right" if col in ("GPUs", "measured", "predicted", "error") else "left")
@@ -197,7 +203,6 @@ def validate(
     for r in rows:
         if r.skipped:
             out.print(f"skipped {r.row_id}: {r.skipped}")
-    out.print(summary_line, soft_wrap=True)
 
 
 def _layout_dict(layout) -> dict:
@@ -254,7 +259,26 @@ def search(
         res.frame.to_csv(run / "candidates.csv", index=False)
         write_scenario(run, sc.raw)
         write_meta(run, scenario=sc.origin, evaluated=res.evaluated)
-    payload = {
+    payload = _search_payload(sc, res, baseline, run)
+    if as_json:
+        out.print_json(_json(payload))
+        return
+    if quiet:
+        if res.best is None:
+            out.print(f"{sc.name}: no feasible layout among {res.evaluated:,} candidates", soft_wrap=True)
+        else:
+            lay, best = res.best
+            out.print(f"{sc.name}: best layout {describe(lay)} on {lay.n_devices} devices: step time "
+                      f"{fmt_seconds(best.step_time_s)}, MFU {best.mfu:.3f}", soft_wrap=True)
+    else:
+        _print_search(sc, res, baseline, top, wide)
+    if run:
+        out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
+
+
+def _search_payload(sc, res, baseline: dict | None, run: Path | None) -> dict:
+    """`simulator search --json`: counts, timings, reasons, the best and top layouts, the scenario's own."""
+    return {
         "scenario": sc.name,
         "evaluated": res.evaluated,
         "feasible": res.n_feasible,
@@ -267,19 +291,15 @@ def search(
         "baseline": baseline,
         "run_dir": str(run) if run else None,
     }
-    if as_json:
-        out.print_json(_json(payload))
-        return
-    if quiet:
-        if res.best is None:
-            out.print(f"{sc.name}: no feasible layout among {res.evaluated:,} candidates", soft_wrap=True)
-        else:
-            lay, best = res.best
-            out.print(f"{sc.name}: best layout {describe(lay)} on {lay.n_devices} devices: step time "
-                      f"{fmt_seconds(best.step_time_s)}, MFU {best.mfu:.3f}", soft_wrap=True)
-        if run:
-            out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
-        return
+
+
+from simulator.cli import catalog_cmd, compare_cmd, explore, trend  # noqa: F401  (register the commands)
+
+
+def _print_search(sc, res, baseline: dict | None, top: int, wide: bool) -> None:
+    """`simulator search`'s tables: the best layout's step, the top candidates, the reasons, the scenario's own layout."""
+    from simulator.validation import describe
+
     out.print(
         f"{sc.name}: {res.evaluated:,} candidates scored in {res.scoring_s:.2f} s "
         f"({res.evaluated / max(res.scoring_s, 1e-9):,.0f}/s), {res.n_feasible:,} feasible"
@@ -328,11 +348,6 @@ def search(
         rank = baseline["rank"]
         where = f"rank {rank} of {res.n_feasible}" if rank else f"not feasible here ({baseline['detail'] or 'outside the space'})"
         out.print(f"the scenario's own layout {describe(sc.layout)}: {where}")
-    if run:
-        out.print(f"candidates written to {run / 'candidates.csv'}", soft_wrap=True)
-
-
-from simulator.cli import catalog_cmd, compare_cmd, explore, trend  # noqa: F401  (register the commands)
 
 
 def main(argv: list[str] | None = None) -> int:

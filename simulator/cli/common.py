@@ -7,7 +7,10 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -154,6 +157,74 @@ def _flag_date(text: str, flag: str):
         return partial_date(text)
     except ValueError as exc:
         raise BadInput(f"{flag} {text!r}: {exc}") from None
+
+
+def _check_dates(start, end, command: str) -> None:
+    """Dates outside what the simulator can answer: one line and exit 2 (impossible), or a
+    warning on stderr (an extrapolation past the inputs)."""
+    from simulator.catalog.ranges import check_date_range
+
+    try:
+        warning = check_date_range(start, end, command)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if warning:
+        err.print(warning, soft_wrap=True)
+
+
+def date_span(start: str, end: str | None, command: str, default_end: date | None = None) -> tuple[date, date]:
+    """--start and --end of a command, by one set of rules for every command: YYYY, YYYY-MM or
+    YYYY-MM-DD, within what the simulator can answer, the end not before the start."""
+    first = _flag_date(start, "--start")
+    last = _flag_date(end, "--end") if end else default_end
+    if last is None:
+        raise BadInput("--end: needed")
+    _check_dates(start, end or last, command)
+    if last < first:
+        raise BadInput(f"--end {last}: before --start {first}")
+    return first, last
+
+
+@dataclass(frozen=True)
+class Output:
+    """One command's output pipeline (issue 22): the run-folder root checked before any work, a
+    new run folder with the resolved scenario and meta.json, and the result as JSON, as the one
+    line naming what was written (--quiet), or as tables and that line."""
+
+    command: str
+    root: Path | None
+    as_json: bool
+    quiet: bool
+
+    @classmethod
+    def open(cls, command: str, output_dir: Path | None, as_json: bool, quiet: bool) -> Output:
+        """Check the output root (one line and exit 2 when it cannot be written) before any work."""
+        return cls(command, _output_root(command, output_dir), as_json, _quiet(quiet))
+
+    @property
+    def silent(self) -> bool:
+        """No progress bar or commentary."""
+        return self.as_json or self.quiet
+
+    def folder(self, raw_scenario: dict | None = None, **meta) -> Path:
+        """A new run folder, with the resolved scenario (when given) and meta.json."""
+        from simulator.runs import new_run_dir, write_meta, write_scenario
+
+        run_dir = new_run_dir(self.command, self.root)
+        if raw_scenario is not None:
+            write_scenario(run_dir, raw_scenario)
+        write_meta(run_dir, **meta)
+        return run_dir
+
+    def show(self, payload: dict, written: list[Path], render: Callable[[], None]) -> None:
+        """The result: `payload` as JSON, or the written files' line after `render()`'s tables."""
+        line = "written: " + ", ".join(str(p) for p in written)
+        if self.as_json:
+            out.print_json(_json(payload))
+            return
+        if not self.quiet:
+            render()
+        out.print(line, soft_wrap=True)
 
 
 def _sci(x: float | None) -> str:

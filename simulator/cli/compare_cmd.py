@@ -62,7 +62,7 @@ def compare_runs(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Compare a what-if run (B) with its baseline (A): the ratio B/A per date (FLOP, devices, MFU) or per metric."""
-    from simulator.report.compare import FRONTIER, PROJECTION, STEP, CompareError, compare, plot_comparison, read_run
+    from simulator.report.compare import FRONTIER, STEP, CompareError, compare, plot_comparison, read_run
     from simulator.report.compare import shown_rows as pick_rows
     from simulator.runs import incomplete, new_run_dir, write_meta
 
@@ -100,12 +100,26 @@ def compare_runs(
     out.print(f"B (what-if):  {b_name} ({comp.b.path})", soft_wrap=True)
     t = comp.table
     shown = pick_rows(comp)
+    table = _comparison_table(comp, shown, wide)
+    out.print(table)
+    if len(shown) < len(t):
+        out.print(f"({len(shown)} of {len(t)} shared dates shown: the first, the last, the largest changes of the "
+                  f"ratio and dates between; all in {csv_path.name})", soft_wrap=True)
+    if comp.kind != STEP:
+        _print_ratios(comp, summary, flop)
+    out.print(written, soft_wrap=True)
+
+
+def _comparison_table(comp, shown, wide: bool) -> Table:
+    """B against A: per metric (step), per year (projection) or per date (frontier)."""
+    from simulator.report.compare import FRONTIER, PROJECTION, STEP
+
     table = Table(title_justify="left")
     if comp.kind == STEP:
         table.title = "B against A, per metric"
         for c in ("metric", "A", "B", "B/A"):
             table.add_column(c, justify="left" if c == "metric" else "right")
-        for r in t.itertuples():
+        for r in comp.table.itertuples():
             table.add_row(r.metric, _num(r.a_value), _num(r.b_value), _x(r.ratio_value))
     elif comp.kind == PROJECTION:
         table.title = "B against A per year (sample medians)"
@@ -132,25 +146,26 @@ def compare_runs(
                 row += [_num(r.a_devices), _num(r.b_devices), _mfu(r.a_mfu), _mfu(r.b_mfu),
                         r.a_primary_binding or "-", r.b_primary_binding or "-"]
             table.add_row(*row)
-    out.print(table)
-    if len(shown) < len(t):
-        out.print(f"({len(shown)} of {len(t)} shared dates shown: the first, the last, the largest changes of the "
-                  f"ratio and dates between; all in {csv_path.name})", soft_wrap=True)
-    if comp.kind != STEP:
-        key = "date" if comp.kind == FRONTIER else "year"
-        if flop:
-            out.print(f"FLOP B/A over {summary['shared']} shared {key}s: geometric mean {_x(flop['geometric_mean'])}, "
-                      f"smallest {_x(flop['min'])} ({flop[f'min_{key}']}), largest {_x(flop['max'])} "
-                      f"({flop[f'max_{key}']}), unchanged at {flop['unchanged']}", soft_wrap=True)
-        else:
-            out.print(f"no {key} feasible in both A and B: no FLOP ratio", soft_wrap=True)
-        extra = []
-        if comp.kind == FRONTIER and summary["infeasible_in_a_only"]:
-            extra.append(f"{summary['infeasible_in_a_only']} infeasible in A only")
-        if comp.kind == FRONTIER and summary["infeasible_in_b_only"]:
-            extra.append(f"{summary['infeasible_in_b_only']} infeasible in B only")
-        if summary["only_a"] or summary["only_b"]:
-            extra.append(f"not compared: {summary['only_a']} {key}s only in A, {summary['only_b']} only in B")
-        if extra:
-            out.print("; ".join(extra), soft_wrap=True)
-    out.print(written, soft_wrap=True)
+    return table
+
+
+def _print_ratios(comp, summary: dict, flop: dict | None) -> None:
+    """The FLOP ratio over the shared dates or years, and what was not compared."""
+    from simulator.report.compare import FRONTIER
+
+    key = "date" if comp.kind == FRONTIER else "year"
+    if flop:
+        out.print(f"FLOP B/A over {summary['shared']} shared {key}s: geometric mean {_x(flop['geometric_mean'])}, "
+                  f"smallest {_x(flop['min'])} ({flop[f'min_{key}']}), largest {_x(flop['max'])} "
+                  f"({flop[f'max_{key}']}), unchanged at {flop['unchanged']}", soft_wrap=True)
+    else:
+        out.print(f"no {key} feasible in both A and B: no FLOP ratio", soft_wrap=True)
+    extra = []
+    if comp.kind == FRONTIER and summary["infeasible_in_a_only"]:
+        extra.append(f"{summary['infeasible_in_a_only']} infeasible in A only")
+    if comp.kind == FRONTIER and summary["infeasible_in_b_only"]:
+        extra.append(f"{summary['infeasible_in_b_only']} infeasible in B only")
+    if summary["only_a"] or summary["only_b"]:
+        extra.append(f"not compared: {summary['only_a']} {key}s only in A, {summary['only_b']} only in B")
+    if extra:
+        out.print("; ".join(extra), soft_wrap=True)

@@ -54,7 +54,6 @@ def sweep(
         check_first,
         check_points,
         default_workers,
-        failure_counts,
         is_config_error,
         point_text,
         points,
@@ -77,24 +76,8 @@ def sweep(
         raise BadInput(str(exc)) from None
     root = _output_root("sweep", output_dir)
     quiet = _quiet(quiet)
-    client, cluster, executor = None, None, "in-process"
     n_workers = workers or default_workers()
-    if dask_scheduler or dask_local:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise BadInput("--dask-*: Dask is not installed; pip install 'training-scaling-simulator[dask]'") from None
-        if dask_local:
-            cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None)
-            client, executor = Client(cluster), f"dask-local ({dask_local} workers)"
-        else:
-            try:
-                client, executor = Client(dask_scheduler, timeout=10), f"dask ({dask_scheduler})"
-            except (OSError, TimeoutError) as exc:
-                raise BadInput(f"--dask-scheduler {dask_scheduler!r}: cannot connect: {exc}") from None
-    elif n_workers > 1:
-        executor = f"local processes ({n_workers})"
+    client, cluster, executor = _executor(dask_scheduler, dask_local, n_workers)
     try:
         with progress(as_json, quiet) as bar:
             task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
@@ -119,22 +102,48 @@ def sweep(
                        f"{point_text(pts[0])}: {rows[0]['error']} (every error in {csv_path})")
     if as_json:
         out.print_json(_json({"csv": str(csv_path), "executor": executor, "failed": failed, "rows": rows}))
-    elif not quiet:
-        if failed < len(rows):
-            shown = frame.drop(columns="error") if failed else frame
-            out.print(shown.to_string(max_rows=40, max_colwidth=40, line_width=out.width), soft_wrap=True)
-        if failed:
-            counts = failure_counts(rows)
-            out.print(f"failed points by error ({len(counts)} distinct; every error in the CSV):")
-            for text, count in counts[:SHOWN_ERRORS]:
-                first = next(p for p, r in zip(pts, rows, strict=True) if r["error"] == text)
-                out.print(f"  {count:>6,}  {text} (e.g. {point_text(first)})", soft_wrap=True)
-            if len(counts) > SHOWN_ERRORS:
-                out.print(f"  ... and {len(counts) - SHOWN_ERRORS} more distinct errors")
-    if not as_json:
+    else:
+        if not quiet:
+            _print_sweep(frame, rows, pts, failed)
         out.print(f"{len(pts)} points ({failed} failed) with {executor}; written: {csv_path}", soft_wrap=True)
     if failed == len(rows):
         raise typer.Exit(1)  # every point failed (not all on configuration): nothing to use
+
+
+def _executor(dask_scheduler: str | None, dask_local: int | None, n_workers: int):
+    """(Dask client, local Dask cluster, the executor's name) of a sweep: Dask when asked, else local
+    processes (or this process)."""
+    if not (dask_scheduler or dask_local):
+        return None, None, f"local processes ({n_workers})" if n_workers > 1 else "in-process"
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise BadInput("--dask-*: Dask is not installed; pip install 'training-scaling-simulator[dask]'") from None
+    if dask_local:
+        cluster = LocalCluster(n_workers=dask_local, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        return Client(cluster), cluster, f"dask-local ({dask_local} workers)"
+    try:
+        return Client(dask_scheduler, timeout=10), None, f"dask ({dask_scheduler})"
+    except (OSError, TimeoutError) as exc:
+        raise BadInput(f"--dask-scheduler {dask_scheduler!r}: cannot connect: {exc}") from None
+
+
+def _print_sweep(frame, rows: list[dict], pts: list, failed: int) -> None:
+    """A sweep's rows (without the error column when some failed) and its failures by error."""
+    from simulator.sweep import failure_counts, point_text
+
+    if failed < len(rows):
+        shown = frame.drop(columns="error") if failed else frame
+        out.print(shown.to_string(max_rows=40, max_colwidth=40, line_width=out.width), soft_wrap=True)
+    if failed:
+        counts = failure_counts(rows)
+        out.print(f"failed points by error ({len(counts)} distinct; every error in the CSV):")
+        for text, count in counts[:SHOWN_ERRORS]:
+            first = next(p for p, r in zip(pts, rows, strict=True) if r["error"] == text)
+            out.print(f"  {count:>6,}  {text} (e.g. {point_text(first)})", soft_wrap=True)
+        if len(counts) > SHOWN_ERRORS:
+            out.print(f"  ... and {len(counts) - SHOWN_ERRORS} more distinct errors")
 
 
 @app.command()

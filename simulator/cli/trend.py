@@ -14,13 +14,13 @@ from simulator.cli.common import (
     QUIET_OPTION,
     WIDE_OPTION,
     BadInput,
-    _flag_date,
+    Output,
+    _check_dates,
     _json,
-    _output_root,
     _quiet,
     _sci,
     app,
-    err,
+    date_span,
     out,
     protect_numbers,
 )
@@ -34,19 +34,6 @@ def _frontier_config(scenario: Path | None):
         return load_frontier(scenario)
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
-
-
-def _check_dates(start, end, command: str) -> None:
-    """Dates outside what the simulator can answer: one line and exit 2 (impossible), or a
-    warning on stderr (an extrapolation past the inputs)."""
-    from simulator.catalog.ranges import check_date_range
-
-    try:
-        warning = check_date_range(start, end, command)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    if warning:
-        err.print(warning, soft_wrap=True)
 
 
 @app.command()
@@ -66,47 +53,42 @@ def frontier(
     from simulator.frontier.series import STEPS, compare, date_grid, frontier_series, published, to_frame
     from simulator.frontier.utilization import Utilization
     from simulator.report.frontier_plot import plot_frontier
-    from simulator.runs import new_run_dir, write_meta, write_scenario
 
     if step not in STEPS:
         raise BadInput(f"--step {step!r}: one of {', '.join(STEPS)}")
-    first, last = _flag_date(start, "--start"), _flag_date(end, "--end")
-    _check_dates(start, end, "frontier")
-    if last < first:
-        raise BadInput(f"--end {end!r}: before --start {start!r}")
+    first, last = date_span(start, end, "frontier")
     config = _frontier_config(scenario)
-    root = _output_root("frontier", output_dir)
-    quiet = _quiet(quiet)
+    o = Output.open("frontier", output_dir, as_json, quiet)
     dates = date_grid(first, last, step)
     util = Utilization(default_efficiency())
-    with progress(as_json, quiet) as bar:
+    with progress(as_json, o.quiet) as bar:
         task = bar.add_task("solving the frontier", total=len(dates))
         runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util)
     frame = to_frame(runs)
     landmarks = [(p, r) for p, r in compare(config, util=util) if first <= p.at <= last]
-    run_dir = new_run_dir("frontier", root)
-    frame.to_csv(run_dir / "frontier.csv", index=False)
-    plot_frontier(frame, run_dir / "frontier.png", published(), title=f"Largest feasible training run: {config.name}")
-    write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, searches=util.searches)
+    run_dir = o.folder(config.to_raw(), scenario=config.origin, start=first, end=last, step=step,
+                       searches=util.searches)
+    csv_path, fig_path = run_dir / "frontier.csv", run_dir / "frontier.png"
+    frame.to_csv(csv_path, index=False)
+    plot_frontier(frame, fig_path, published(), title=f"Largest feasible training run: {config.name}")
     growth = jumps(runs)
     payload = {
-        "scenario": config.name, "run_dir": str(run_dir), "csv": str(run_dir / "frontier.csv"),
-        "figure": str(run_dir / "frontier.png"), "rows": frame.to_dict(orient="records"),
+        "scenario": config.name, "run_dir": str(run_dir), "csv": str(csv_path),
+        "figure": str(fig_path), "rows": frame.to_dict(orient="records"),
         "landmarks": [{"system": p.system, "date": p.at, "published_flop": p.flop, "simulated_flop": r.flop,
                        "ratio": r.flop / p.flop if r.feasible else None, "binding": list(r.binding)}
                       for p, r in landmarks],
         "jumps": [{"from": g.start.at, "to": g.end.at, "growth": g.total, "factors": g.factors, "changes": why}
                   for g, why in growth],
     }
-    written = f"written: {run_dir / 'frontier.csv'}, {run_dir / 'frontier.png'}"
-    if as_json:
-        out.print_json(_json(payload))
-        return
-    if quiet:
-        out.print(written, soft_wrap=True)
-        return
-    t = Table(title=f"{config.name}: largest feasible run, {first} to {last} by {step}", title_justify="left")
+    o.show(payload, [csv_path, fig_path],
+           lambda: _print_frontier(runs, landmarks, growth, f"{config.name}: largest feasible run, {first} to "
+                                   f"{last} by {step}", wide))
+
+
+def _print_frontier(runs, landmarks, growth, title: str, wide: bool) -> None:
+    """`simulator frontier`'s tables: a row per date (per year when long), the landmarks, the jumps."""
+    t = Table(title=title, title_justify="left")
     cols = (("date", "pfs-days", "FLOP", "devices", "device", "workload", "days", "MFU", "goodput", "cost USD",
              "binding (2x gain)") if wide else ("date", "FLOP", "devices", "device", "days", "MFU", "binding"))
     for c in cols:
@@ -132,9 +114,6 @@ def frontier(
     for g, why in growth:
         parts = ", ".join(f"{k} x{v:.3g}" for k, v in g.factors.items() if not math.isclose(v, 1.0, rel_tol=1e-3))
         out.print(f"jump {g.start.at} -> {g.end.at}: x{g.total:.3g} ({parts}); {'; '.join(why)}")
-    out.print(written, soft_wrap=True)
-
-
 
 
 def _binding_text(shares: dict[str, float]) -> str:
@@ -163,8 +142,7 @@ def reproduce(
     from simulator.cli.progress import progress
     from simulator.frontier.series import STEPS
     from simulator.report.trend_plot import plot_reproduction, plot_sensitivity
-    from simulator.runs import new_run_dir, write_meta, write_scenario
-    from simulator.trend.reproduce import CEILING_TOLERANCE_OOM, DATA_END, MAX_SAMPLES
+    from simulator.trend.reproduce import DATA_END, MAX_SAMPLES
     from simulator.trend.reproduce import reproduce as run_reproduction
 
     if step not in STEPS:
@@ -172,29 +150,24 @@ def reproduce(
     if samples > MAX_SAMPLES:
         raise BadInput(f"--samples {samples}: at most {MAX_SAMPLES:,} (about {samples * 0.5 / 60:.0f} CPU-minutes "
                        "at 0.5 s a draw)")
-    first = _flag_date(start, "--start")
-    last = _flag_date(end, "--end") if end else DATA_END
-    _check_dates(start, end or last, "reproduce")
-    if last < first:
-        raise BadInput(f"--end {last}: before --start {first}")
+    first, last = date_span(start, end, "reproduce", default_end=DATA_END)
     config = _frontier_config(scenario)
-    root = _output_root("reproduce", output_dir)
-    quiet = _quiet(quiet)
+    o = Output.open("reproduce", output_dir, as_json, quiet)
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
-    with progress(as_json, quiet) as bar:
+    with progress(as_json, o.quiet) as bar:
         task = bar.add_task("solving the frontier", total=None)
 
         def tick(stage, done, total):
             bar.update(task, description=stage, completed=done, total=total)
 
         rep = run_reproduction(config, first, last, step, samples=samples, seed=seed, workers=workers, progress=tick)
-    run_dir = new_run_dir("reproduce", root)
+    run_dir = o.folder(config.to_raw(), scenario=config.origin, start=first, end=last, step=step, samples=samples,
+                       seed=seed)
     csv_path, fig_path, sens_path = run_dir / "frontier.csv", run_dir / "reproduce.png", run_dir / "sensitivity.png"
     rep.frame.to_csv(csv_path, index=False)
     rep.draws_frame().to_csv(run_dir / "draws.csv", index=False)
     s = rep.summary()
-    pd_ceiling = rep.ceiling_frame()
-    pd_ceiling.to_csv(run_dir / "ceiling.csv", index=False)
+    rep.ceiling_frame().to_csv(run_dir / "ceiling.csv", index=False)
     rep.sensitivity_frame().to_csv(run_dir / "sensitivity.csv", index=False)
     plot_reproduction(rep, fig_path, title=f"Largest feasible training run ({config.name}), every scored run's "
                       "facts withheld, against AI and Compute")
@@ -203,16 +176,14 @@ def reproduce(
                "sensitivity_figure": str(sens_path), "start": first, "end": last, "step": step,
                "input_samples": samples, "seed": seed}
     (run_dir / "summary.json").write_text(_json(summary))
-    write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, start=first, end=last, step=step, samples=samples, seed=seed)
-    written = f"written: {csv_path}, {fig_path}, {sens_path}, {run_dir / 'summary.json'}"
-    if as_json:
-        out.print_json(_json(summary))
-        return
-    if quiet:
-        out.print(written, soft_wrap=True)
-        return
-    out.print(protect_numbers(reproduction_table(s, config.name)))
+    o.show(summary, [csv_path, fig_path, sens_path, run_dir / "summary.json"], lambda: _print_reproduction(s, config.name))
+
+
+def _print_reproduction(s: dict, name: str) -> None:
+    """`simulator reproduce`'s tables: the headline, the ceiling, the levels, what moves each figure, what binds."""
+    from simulator.trend.reproduce import CEILING_TOLERANCE_OOM
+
+    out.print(protect_numbers(reproduction_table(s, name)))
     cl = s["ceiling"]
     above = [f"{c['run']} ({c['date'][:7]}, {c['published_flop'] / c['frontier_p95']:.2g}x)" for c in cl
              if not c["under"] and c["frontier_p95"]]
@@ -230,7 +201,6 @@ def reproduce(
         out.print(f"moves {key} most (orders of magnitude over its 90% range): {top or 'none'}", soft_wrap=True)
     for era, shares in s["binding_by_era"].items():
         out.print(f"binding constraint, {era}: {_binding_text(shares)}", soft_wrap=True)
-    out.print(written, soft_wrap=True)
 
 
 def reproduction_table(s: dict, name: str) -> Table:
@@ -316,14 +286,12 @@ def project(
     from datetime import date
 
     from simulator.cli.progress import progress
-    from simulator.frontier.ceilings import CEILING_CONSTRAINTS
     from simulator.frontier.series import date_grid, frontier_series, to_frame
     from simulator.frontier.utilization import Utilization
     from simulator.report.projection_plot import plot_projection
-    from simulator.runs import new_run_dir, write_meta, write_scenario
     from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
-    from simulator.trend.project import epoch_2030, start_date
     from simulator.trend.project import project as run_projection
+    from simulator.trend.project import start_date
 
     _check_dates(start_year, to, "project")
     if samples > MAX_PROJECT_SAMPLES:  # before any work: each sample keeps a run per year in memory
@@ -334,10 +302,10 @@ def project(
     if to <= start_year or to > 2200:
         raise BadInput(f"--to {to}: must be after --from {start_year} and at most 2200")
     config = _frontier_config(scenario)
-    root = _output_root("project", output_dir)
+    o = Output.open("project", output_dir, as_json, quiet)
     util = Utilization(default_efficiency())
     workers = workers or min(os.cpu_count() or 1, max(1, samples // 20))
-    with progress(as_json, _quiet(quiet)) as bar:
+    with progress(as_json, o.quiet) as bar:
         task = bar.add_task("the simulated history", total=None)
         history = frontier_series(config, date_grid(date(2012, 1, 1), start_date(start_year), "year"), util=util)
         bar.update(task, description=f"{samples} samples, {to - start_year} years each", total=samples, completed=0)
@@ -346,39 +314,45 @@ def project(
                                   progress=lambda d, n: bar.update(task, completed=d))
         except ValueError as exc:
             raise BadInput(f"--from {start_year}: {exc}") from None
-    table = proj.table()
-    frame = to_frame(history)
-    run_dir = new_run_dir("project", root)
-    table.to_csv(run_dir / "projection.csv", index=False)
-    frame.to_csv(run_dir / "history.csv", index=False)
-    plot_projection(table, run_dir / "projection.png", frame, title=f"Largest feasible training run, simulated and "
+    table, frame = proj.table(), to_frame(history)
+    run_dir = o.folder(config.to_raw(), scenario=config.origin, seed=seed, samples=samples,
+                       bind_samples=proj.bind_samples, start=proj.start.at, to=to, workers=workers)
+    paths = {k: run_dir / k for k in ("projection.csv", "history.csv", "projection.png", "summary.json")}
+    table.to_csv(paths["projection.csv"], index=False)
+    frame.to_csv(paths["history.csv"], index=False)
+    plot_projection(table, paths["projection.png"], frame, title=f"Largest feasible training run, simulated and "
                     f"projected ({config.name}, {samples} samples, seed {seed})",
                     start=(proj.start.at, proj.start.flop))
-    start = proj.start
-    firsts = proj.first_year_binding()
-    summary = {"scenario": config.name, "seed": seed, "samples": samples, "bind_samples": proj.bind_samples,
-               "start": start.at,
-               "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
-                             "mfu": start.mfu, "model": start.model, "layout": start.layout,
-                             "budget_usd": start.caps.budget_usd if start.caps else None,
-                             "binding": list(start.binding)},
-               "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
-               "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/ceilings.py)",
-               "epoch_2030": epoch_2030(), "by_batch_law": proj.by_law().to_dict(orient="records"),
-               "sensitivity": {int(y): proj.sensitivity(int(y)) for y in sorted({min(2030, to), to})},
-               "table": table.to_dict(orient="records"), "csv": str(run_dir / "projection.csv"),
-               "history_csv": str(run_dir / "history.csv"), "figure": str(run_dir / "projection.png")}
-    (run_dir / "summary.json").write_text(_json(summary))
-    write_scenario(run_dir, config.to_raw())
-    write_meta(run_dir, scenario=config.origin, seed=seed, samples=samples, bind_samples=proj.bind_samples,
-               start=start.at, to=to, workers=workers)
-    written = f"written: {run_dir / 'projection.csv'}, {run_dir / 'projection.png'}, {run_dir / 'summary.json'}"
-    if as_json:
-        out.print_json(_json(summary))
-        return
-    if _quiet(quiet):
-        out.print(written, soft_wrap=True)
-        return
+    summary = _projection_summary(proj, config.name, seed, samples, to, paths)
+    paths["summary.json"].write_text(_json(summary))
+    o.show(summary, [paths["projection.csv"], paths["projection.png"], paths["summary.json"]],
+           lambda: _print_projection(proj, table, samples, seed, wide))
+
+
+def _projection_summary(proj, name: str, seed: int, samples: int, to: int, paths: dict) -> dict:
+    """summary.json of `simulator project`."""
+    from simulator.trend.project import epoch_2030
+
+    start, firsts, table = proj.start, proj.first_year_binding(), proj.table()
+    return {"scenario": name, "seed": seed, "samples": samples, "bind_samples": proj.bind_samples,
+            "start": start.at,
+            "start_run": {"device": start.device_name, "n_devices": start.n_devices, "flop": start.flop,
+                          "mfu": start.mfu, "model": start.model, "layout": start.layout,
+                          "budget_usd": start.caps.budget_usd if start.caps else None,
+                          "binding": list(start.binding)},
+            "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
+            "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/ceilings.py)",
+            "epoch_2030": epoch_2030(), "by_batch_law": proj.by_law().to_dict(orient="records"),
+            "sensitivity": {int(y): proj.sensitivity(int(y)) for y in sorted({min(2030, to), to})},
+            "table": table.to_dict(orient="records"), "csv": str(paths["projection.csv"]),
+            "history_csv": str(paths["history.csv"]), "figure": str(paths["projection.png"])}
+
+
+def _print_projection(proj, table, samples: int, seed: int, wide: bool) -> None:
+    """`simulator project`'s tables: the start run, a row per year, the first year each constraint binds."""
+    from simulator.frontier.ceilings import CEILING_CONSTRAINTS
+
+    start, firsts = proj.start, proj.first_year_binding()
     out.print(f"start: the simulated frontier at {start.at}: {start.n_devices:,} x {start.device_name}, "
               f"{start.flop:.3g} FLOP, MFU {start.mfu:.2f}")
     t = Table(title=f"largest run per year, {samples} samples (seed {seed})", title_justify="left")
@@ -403,4 +377,3 @@ def project(
     out.print("first year each constraint has the lowest ceiling in most samples: " + ", ".join(
         f"{k} {v}" for k, v in firsts.items() if v is not None) + "; never: " + ", ".join(
         k for k, v in firsts.items() if v is None))
-    out.print(written, soft_wrap=True)
