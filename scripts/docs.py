@@ -568,7 +568,7 @@ def unverified_block() -> str:
 
     rows, total = catalog_rows_flagged()
     by_file = Counter(r["file"] for r in rows)
-    return (f"**{len(rows)} of {total:,} rows ({100 * len(rows) / total:.1f}%)**: "
+    return (f"**{len(rows)} of {total:,} rows ({100 * len(rows) / total:.2f}%)**: "
             + ", ".join(f"{f} {n}" for f, n in by_file.most_common()) + ".")
 
 
