@@ -401,7 +401,7 @@ def test_dp_and_tp_groups_follow_megatron_placement():
 
 
 # ------------------------------------------------------------------ layering
-LAYERS = ["units", "pool", "specs", "catalog", "costs", "engine", "search", "frontier", "trend", "sweep", "rowtext", "validation", "calibrate", "report", "runs",
+LAYERS = ["units", "pool", "specs", "catalog", "costs", "engine", "search", "frontier", "trend", "sweep", "rowtext", "measurement", "validation", "calibrate", "report", "runs",
           "api", "cli"]
 HEAVY = {"simpy", "pandas", "matplotlib", "typer", "rich"}
 
