@@ -62,12 +62,15 @@ class _Fitter:
         self.pool = pool
 
     def errors(self, params, idx, by_device=()) -> np.ndarray:
+        """Relative errors of the rows `idx` with efficiency `params` (and per-device GEMM overrides), in parallel."""
         return np.array(list(self.pool.map(_one, [(i, tuple(params), tuple(by_device)) for i in idx])))
 
     def base(self, idx, x0=(0.75, 0.99, 1.7)):
+        """The A100 base parameters fitted on the rows `idx` (Nelder-Mead on the mean absolute error)."""
         from scipy.optimize import minimize
 
         def objective(p):
+            """Mean absolute relative error of the rows at these parameters (the fit's objective)."""
             if min(p) <= 0 or p[0] > 1 or p[1] > 1:
                 return 10.0
             return float(np.mean(np.abs(self.errors(p, idx))))
@@ -78,6 +81,7 @@ class _Fitter:
         from scipy.optimize import minimize_scalar
 
         def objective(g):
+            """Mean absolute relative error of the rows at these parameters (the fit's objective)."""
             return float(np.mean(np.abs(self.errors(base, idx, ((name, precision, g),)))))
         return minimize_scalar(objective, bounds=(0.2, 1.0), method="bounded", options={"xatol": 1e-3}).x
 

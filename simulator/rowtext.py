@@ -56,6 +56,7 @@ UNSTATED = re.compile(r"not (?:verified|stated|restated|reported|given|known)|un
 
 
 def read_recompute(text: str) -> Recompute | None:
+    """Activation recompute from a free-text cell; None when unstated."""
     t = text.lower().strip()
     if not t or UNSTATED.search(t):
         return None
@@ -67,6 +68,7 @@ def read_recompute(text: str) -> Recompute | None:
 
 
 def read_bool(text: str) -> bool | None:
+    """Yes or no from a free-text cell; None when unstated."""
     t = text.lower().strip()
     if not t or UNSTATED.search(t):
         return None
@@ -128,6 +130,7 @@ def gated_in(text: str) -> bool | None:
 
 
 def read_precision(text: str) -> Precision | None:
+    """The first precision a cell names (fp8, bf16, fp16, tf32, fp32); None when none."""
     for token in re.findall(r"fp8|bf16|fp16|tf32|fp32", text.lower()):
         return Precision.parse(token)
     return None

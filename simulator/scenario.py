@@ -141,6 +141,7 @@ class _Reader:
         self.origin = origin
 
     def error(self, table, key, value=_MISSING, problem="invalid") -> ScenarioError:
+        """A ScenarioError naming this file, the table, the key and the value."""
         return ScenarioError(self.origin, table, key, value, problem)
 
     def table(self, table: str | None, data: dict, schema: dict, required=()) -> dict:
@@ -154,7 +155,9 @@ class _Reader:
         return {key: self.value(table, key, value, schema[key]) for key, value in data.items()}
 
     def value(self, table, key, value, kind):
+        """`value` of `table.key` checked to be of `kind` (and in its range); ScenarioError otherwise."""
         def bad(problem):
+            """The error for this key and value, with its problem."""
             return self.error(table, key, value, problem)
 
         if kind is bool:

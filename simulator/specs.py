@@ -17,6 +17,7 @@ class _Choice(enum.Enum):
 
     @classmethod
     def parse(cls, text: str):
+        """The member named `text` (its value or its name, any case); ValueError listing the allowed ones."""
         key = str(text).strip().lower()
         for member in cls:
             if member.value == key or member.name.lower() == key:
@@ -25,6 +26,7 @@ class _Choice(enum.Enum):
 
     @classmethod
     def allowed(cls) -> str:
+        """The members' values, comma-separated (for messages)."""
         return ", ".join(m.value for m in cls)
 
 
@@ -75,6 +77,7 @@ class Zero(_Choice):
 
     @property
     def stage(self) -> int:
+        """The ZeRO stage as a number (0-3)."""
         return int(self.value)
 
 
@@ -169,6 +172,7 @@ class Cluster:
 
     @property
     def n_nodes(self) -> int:
+        """Nodes of the cluster (the last one may be partly filled)."""
         return -(-self.n_devices // self.devices_per_node)
 
 
@@ -209,18 +213,22 @@ class Transformer:
 
     @property
     def n_kv_heads(self) -> int:
+        """Key/value heads (the attention heads without grouped-query attention)."""
         return self.heads if self.kv_heads is None else self.kv_heads
 
     @property
     def ffn(self) -> int:
+        """Width of the MLP (4 x hidden unless stated)."""
         return 4 * self.hidden if self.ffn_hidden is None else self.ffn_hidden
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head."""
         return self.hidden // self.heads if self.head_size is None else self.head_size
 
     @property
     def moe(self) -> bool:
+        """Whether the model has routed experts."""
         return self.experts > 0
 
     @property
@@ -230,6 +238,7 @@ class Transformer:
 
     @property
     def mla(self) -> bool:
+        """Whether the model uses multi-head latent attention."""
         return self.kv_lora_rank is not None
 
     @property
@@ -301,6 +310,7 @@ class Transformer:
 
     @cached_property
     def params(self) -> int:
+        """Parameters in all: the layers, the embeddings and the final layer norm."""
         return round(self.layers * self.layer_params + self.embedding_params + 2 * self.hidden)
 
 
@@ -406,6 +416,7 @@ class Layout:
 
     @property
     def n_devices(self) -> int:
+        """Devices of the layout: dp x tp x pp x cp."""
         return self.dp * self.tp * self.pp * self.cp
 
     @property

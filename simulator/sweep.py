@@ -254,6 +254,7 @@ def run_points(command: str, text: str, origin: str, pts: list[dict], workers: i
     done = 0
 
     def tick():
+        """Count one finished point and report it."""
         nonlocal done
         done += 1
         if progress is not None:
@@ -287,4 +288,5 @@ def run_points(command: str, text: str, origin: str, pts: list[dict], workers: i
 
 
 def default_workers() -> int:
+    """Local processes by default: one per core."""
     return max(1, os.cpu_count() or 1)

@@ -60,6 +60,7 @@ def _accelerators() -> list[dict]:
     rows = []
     for key, r in hw._accelerator_rows().items():
         def num(col: str, kind=float, r=r):
+            """A number of the accelerator row, checked as the catalog reads it."""
             return hw._num(r, col, hw.ACCELERATORS_CSV, kind)
 
         for col in ("default_intra_link", "default_inter_link"):

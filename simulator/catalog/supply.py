@@ -67,6 +67,7 @@ def usable_from(key: str) -> date | None:
 
 @cache
 def price_points() -> tuple[PricePoint, ...]:
+    """The price-performance series (price_performance.csv) as dated points."""
     out = []
     for r in catalog_rows(PRICE_PERFORMANCE_CSV):
         try:

@@ -41,6 +41,7 @@ class Use:
 
     @property
     def ref(self) -> str:
+        """This row as a catalog reference (file:key)."""
         return f"{USES_CSV}:{self.key}"
 
 

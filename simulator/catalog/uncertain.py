@@ -74,6 +74,7 @@ class UncertainInput:
 
     @property
     def drawn(self) -> bool:
+        """Whether the input is drawn (not fixed at its median)."""
         return self.distribution != "fixed"
 
     def quantile(self, z: float) -> float:
@@ -106,6 +107,7 @@ def _num(r: dict, col: str, key: str, required: bool) -> float | None:
 
 
 def parse_uncertain(text: str, name: str = UNCERTAINTY_CSV) -> dict[str, UncertainInput]:
+    """The uncertain inputs of an uncertainty.csv text by key; ValueError naming the file, key, column and value."""
     out: dict[str, UncertainInput] = {}
     for r in csv.DictReader(io.StringIO(text)):
         r = {k: (v or "").strip() for k, v in r.items()}

@@ -330,6 +330,7 @@ def _print_search(sc, res, baseline: dict | None, top: int, wide: bool) -> None:
             t.add_column(c.replace("_", " ") if wide else short.get(c, c), justify="right")
 
         def cell(row, c):
+            """One cell of the top-candidates table (short forms unless --wide)."""
             v = getattr(row, c)
             if not wide and c == "schedule":
                 return {"interleaved": f"i{row.virtual_stages}", "1f1b": "1f1b", "gpipe": "gpipe"}[v]

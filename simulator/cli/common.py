@@ -138,6 +138,7 @@ def _json(obj) -> str:
     """Strict JSON: NaN and infinities become null (json.dumps would write NaN)."""
 
     def clean(x):
+        """`x` with NaN and infinities replaced by None, recursively."""
         if isinstance(x, float) and not math.isfinite(x):
             return None
         if isinstance(x, dict):
@@ -259,6 +260,7 @@ def stages(description: str, names: tuple[str, ...], silent: bool):
         task = bar.add_task(f"{description}: {names[0]}", total=len(names))
 
         def advance(name: str) -> None:
+            """Start the next stage of the bar."""
             bar.update(task, advance=1, description=f"{description}: {name}")
 
         yield advance

@@ -35,12 +35,14 @@ class PlainProgress:
         return False
 
     def add_task(self, description: str, total: float | None = None, **_) -> int:
+        """A new stage; its first line is printed at once."""
         self.tasks.append({"description": description, "total": total, "completed": 0.0})
         self._line(len(self.tasks) - 1, force=True)
         return len(self.tasks) - 1
 
     def update(self, task: int, description: str | None = None, completed: float | None = None,
                total: float | None = None, advance: float | None = None, **_) -> None:
+        """Move a stage on; a plain line when it changes or every few seconds."""
         t = self.tasks[task]
         new_stage = description is not None and description != t["description"]
         if description is not None:

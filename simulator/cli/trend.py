@@ -158,6 +158,7 @@ def reproduce(
         task = bar.add_task("solving the frontier", total=None)
 
         def tick(stage, done, total):
+            """The reproduction's progress: its stage and how far it is."""
             bar.update(task, description=stage, completed=done, total=total)
 
         rep = run_reproduction(config, first, last, step, samples=samples, seed=seed, workers=workers, progress=tick)

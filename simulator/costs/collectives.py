@@ -93,9 +93,11 @@ class Group:
 
     @property
     def nodes(self):
+        """Nodes the group spans."""
         return np.maximum(1, -(-self.ranks // np.maximum(self.local, 1)))
 
     def all_reduce(self, n_bytes):
+        """Seconds to all-reduce `n_bytes` over the group."""
         one = self.intra.all_reduce(n_bytes, self.ranks)
         many = 2 * self.intra.all_gather(n_bytes, self.local) + self.inter.all_reduce(
             n_bytes / self.local, self.nodes
@@ -133,6 +135,7 @@ class Group:
 
     @property
     def crosses_nodes(self):
+        """Whether the group leaves one node."""
         return self.nodes > 1
 
 
@@ -150,25 +153,31 @@ class SiteGroup:
 
     @property
     def ranks(self):
+        """Ranks of the group over every site."""
         return self.inner.ranks * self.sites
 
     @property
     def nodes(self):
+        """Nodes the group spans."""
         return self.inner.nodes * self.sites
 
     @property
     def crosses_nodes(self):
+        """Whether the group leaves one node."""
         return True
 
     def all_reduce(self, n_bytes):
+        """Seconds to all-reduce `n_bytes` over the group."""
         shard = n_bytes / np.maximum(self.inner.ranks, 1)
         return _scalar(2 * self.inner.all_gather(n_bytes) + self.wan.all_reduce(shard, self.sites))
 
     def all_gather(self, n_bytes):
+        """Seconds to all-gather `n_bytes` over the group."""
         shard = n_bytes / np.maximum(self.inner.ranks, 1)
         return _scalar(self.inner.all_gather(n_bytes) + self.wan.all_gather(shard, self.sites))
 
     def flat_all_gather(self, n_bytes):
+        """Seconds to all-gather `n_bytes` in one flat ring (no hierarchy inside the sites)."""
         shard = n_bytes / np.maximum(self.inner.ranks, 1)
         return _scalar(self.inner.flat_all_gather(n_bytes) + self.wan.all_gather(shard, self.sites))
 
@@ -191,6 +200,7 @@ def tiers(cluster: Cluster, eff: Efficiency) -> tuple[Tier, Tier]:
 
 
 def tp_group(cluster: Cluster, layout: Layout, eff: Efficiency) -> Group:
+    """The tensor-parallel group of a layout: tp ranks, the part of them inside one node."""
     intra, inter = tiers(cluster, eff)
     return Group(layout.tp, np.minimum(layout.tp, cluster.devices_per_node), intra, inter)
 

@@ -61,6 +61,7 @@ class Rates:
         return count * t
 
     def stream(self, n_bytes: float) -> float:
+        """Seconds to stream `n_bytes` through memory."""
         return n_bytes / self.bytes_per_s if self.bytes_per_s else 0.0
 
 

@@ -35,6 +35,7 @@ class LayerFlops:
 
     @property
     def total(self) -> float:
+        """Dense and attention-core FLOPs together."""
         return self.dense + self.attention_core
 
 

@@ -59,10 +59,12 @@ class Memory:
 
     @property
     def total(self) -> float:
+        """Bytes per device: weights, gradients, optimizer state and activations."""
         return self.weights + self.gradients + self.optimizer + self.activations
 
     @property
     def fits(self):
+        """Whether the total fits the device's memory."""
         return self.total <= self.capacity
 
 

@@ -159,4 +159,5 @@ ORDER: tuple[Reason, ...] = tuple(r.reason for r in RULES)
 
 
 def applies(rule: Rule, model: Model) -> bool:
+    """Whether `rule` concerns `model` (transformer-only rules skip other networks)."""
     return not rule.transformer or isinstance(model, Transformer)

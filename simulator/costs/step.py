@@ -82,6 +82,7 @@ class StepCosts:
 
     @property
     def n_virtual(self) -> int:
+        """Model chunks per pipeline rank (virtual stages)."""
         return len(self.fwd_compute_s)
 
 

@@ -68,6 +68,7 @@ class EngineRun:
     records: list[tuple]  # (stage, op, chunk, micro_batch, start_s, end_s)
 
     def op_records(self) -> list[OpRecord]:
+        """The engine's records as OpRecord tuples."""
         return [OpRecord(*r) for r in self.records]
 
 
@@ -100,6 +101,7 @@ class Arrival(Event):
     before its delay is known): a message arriving at the next stage."""
 
     def arm(self, delay: float) -> None:
+        """Fire this event after `delay` seconds (reusable: re-armed for each use)."""
         self._ok = True
         self._value = None
         self.env.schedule(self, NORMAL, delay)
@@ -139,6 +141,7 @@ def simulate(costs: StepCosts) -> EngineRun:
     n_layers = costs.layers_per_chunk
 
     def stage(s: int):
+        """The process of pipeline stage `s`: its forwards, backwards, sends and gradient reduction."""
         order = device_order(lay.schedule, p, v, m, s)
         p2p_link = links[s][1 if costs.p2p_inter else 0]
         site_link = links[s][2]

@@ -20,10 +20,12 @@ Op = tuple[bool, int, int]  # (is_backward, chunk, micro_batch)
 
 
 def gpipe(m: int) -> list[Op]:
+    """GPipe: every forward of the `m` micro-batches, then every backward."""
     return [(False, 0, i) for i in range(m)] + [(True, 0, i) for i in range(m)]
 
 
 def one_f_one_b(p: int, m: int, s: int) -> list[Op]:
+    """1F1B (PipeDream-Flush) on stage `s` of `p`: warm-up forwards, then one forward and one backward in turn."""
     warm = min(p - s - 1, m)
     ops: list[Op] = [(False, 0, i) for i in range(warm)]
     f, b = warm, 0
@@ -40,12 +42,15 @@ def interleaved(p: int, v: int, m: int, s: int) -> list[Op]:
     total = m * v
 
     def mb(k: int) -> int:
+        """The micro-batch of the `k`-th op of the interleaved order."""
         return (k // (p * v)) * p + k % p
 
     def fwd(k: int) -> Op:
+        """The `k`-th forward: (backward?, chunk, micro-batch)."""
         return (False, (k // p) % v, mb(k))
 
     def bwd(k: int) -> Op:
+        """The `k`-th backward: (backward?, chunk, micro-batch)."""
         return (True, v - 1 - (k // p) % v, mb(k))
 
     warm = min((p - s - 1) * 2 + (v - 1) * p, total)

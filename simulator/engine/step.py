@@ -47,6 +47,7 @@ class StepResult:
 
     @property
     def bubble_fraction(self) -> float:
+        """Share of the step lost to the pipeline bubble."""
         return self.breakdown_s.get("pipeline_bubble_s", float("nan")) / self.step_time_s
 
     def to_dict(self) -> dict:

@@ -191,6 +191,7 @@ class Comparison:
 
     @property
     def metrics(self) -> list[str]:
+        """The metrics compared, in the order of the table."""
         if self.kind == FRONTIER:
             return list(FRONTIER_METRICS.values())
         if self.kind == PROJECTION:

@@ -57,6 +57,7 @@ def gantt(records: list[tuple], path: Path, title: str, max_stages: int = 16) ->
 
 
 def breakdown(result, path: Path, title: str) -> Path:
+    """The step-time breakdown as a bar chart, saved to `path`."""
     plt = pyplot()
     items = {k.removesuffix("_s").replace("_", " "): v for k, v in result.breakdown_s.items() if v > 0}
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
@@ -131,4 +132,5 @@ def scaling_figure(table: pd.DataFrame, title: str):
 
 
 def scaling(table: pd.DataFrame, path: Path, title: str) -> Path:
+    """The scaling curves by layout family, saved to `path`."""
     return save(scaling_figure(table, title), path)

@@ -49,6 +49,7 @@ def projection_figure(table: pd.DataFrame, history: pd.DataFrame | None = None,
     joined = x0 is not None and not (len(x) and abs(x[0] - x0) < 0.01)  # the table's first row is not the start
 
     def curve(values) -> list:
+        """FLOP values in petaflop/s-days, joined to the history's last point when asked."""
         ys = list(values / PFS_DAY_FLOP)
         return [y0, *ys] if joined else ys
 

@@ -166,4 +166,5 @@ def sensitivity_figure(rep):
 
 
 def plot_sensitivity(rep, path: Path) -> Path:
+    """The sensitivity figure of a reproduction, saved to `path`."""
     return save(sensitivity_figure(rep), path)

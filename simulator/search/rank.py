@@ -56,15 +56,18 @@ class SearchResult:
 
     @property
     def best(self) -> tuple[Layout, StepResult] | None:
+        """The fastest feasible layout and its simulated step; None when none is feasible."""
         return self.top[0] if self.top else None
 
     @property
     def reason_counts(self) -> dict[str, int]:
+        """Infeasible candidates per reason, most common first."""
         bad = self.frame[self.frame.reason != ""]
         return {str(k): int(v) for k, v in bad.reason.value_counts().items()}
 
     @property
     def n_feasible(self) -> int:
+        """Candidates that passed every rule."""
         return int((self.frame.reason == "").sum())
 
     def rank_of(self, layout: Layout) -> int | None:

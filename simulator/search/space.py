@@ -99,6 +99,7 @@ def expert_options(model: Transformer | GenericNetwork, space: SearchSpace) -> l
 
 
 def schedule_options(space: SearchSpace) -> list[tuple[Schedule, int]]:
+    """(schedule, virtual stages) pairs of the search space."""
     out = []
     for sched in space.schedules:
         if sched is Schedule.INTERLEAVED:
@@ -130,6 +131,7 @@ def _candidates(model: Transformer | GenericNetwork, cluster: Cluster, space: Se
     arrays = (tp_all, pp_all, dp_all, mb_all, b_all, cp_all, ep_all)
 
     def combos():
+        """Every combination of the non-numeric layout fields."""
         for (sched, v), rc, sp, zero, off, split in itertools.product(
             schedule_options(space), space.recompute, space.sequence_parallel, space.zero, space.offload,
             space.site_splits,
