@@ -341,17 +341,26 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
         raise r.error("layout", "site_split", v["site_split"], "needs [cluster] sites > 1")
     if partial:
         return Layout(**{**v, "dp": cluster.n_devices})
-    tp, pp, devices = v["tp"], v["pp"], cluster.n_devices
+    _check_split(r, v, "dp" in f, model, cluster)
+    if isinstance(model, Transformer):
+        _check_model_fit(r, v, model, cluster, uneven)
+    _check_batch(r, v)
+    return Layout(**v)
+
+
+def _check_split(r: _Reader, v: dict, dp_given: bool, model, cluster: Cluster) -> None:
+    """tp x pp x cp x dp against the devices (dp derived when omitted, in `v`), the sites'
+    split, and a generic network's data parallelism only."""
+    tp, pp, cp, devices = v["tp"], v["pp"], v["cp"], cluster.n_devices
     if v["site_split"] == "pp" and pp % cluster.sites:
         raise r.error("layout", "pp", pp, f"must be divisible by [cluster] sites={cluster.sites} "
                       "(site_split = 'pp': each site holds pp / sites consecutive stages)")
-    cp = v["cp"]
     if isinstance(model, GenericNetwork):
         for key in ("tp", "pp", "cp", "ep"):
             if v[key] > 1:
                 raise r.error("layout", key, v[key], f"the generic network {model.name!r} "
                               "admits data parallelism only (tp, pp, cp and ep must be 1)")
-    if "dp" in f:
+    if dp_given:
         if v["dp"] * tp * pp * cp != devices:
             raise r.error("layout", "dp", v["dp"], f"dp*tp*pp*cp = {v['dp'] * tp * pp * cp} must "
                           f"equal [cluster] devices={devices}")
@@ -360,30 +369,38 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
                       f"devices={devices} (dp = devices/(tp*pp*cp) when omitted)")
     else:
         v["dp"] = devices // (tp * pp * cp)
-    if isinstance(model, Transformer):
-        if cp > 1 and model.seq_len % (2 * cp):
-            raise r.error("layout", "cp", cp, f"2*cp must divide the model's seq_len={model.seq_len}")
-        ep = v["ep"]
-        if ep > 1 and not model.moe:
-            raise r.error("layout", "ep", ep, f"the model {model.name!r} has no experts")
-        if ep > 1 and (model.experts % ep or (v["dp"] * cp) % ep):
-            raise r.error("layout", "ep", ep, f"must divide the experts ({model.experts}) and "
-                          f"dp*cp = {v['dp'] * cp}")
-    if isinstance(model, Transformer):
-        if model.heads % tp:
-            raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
-        node = cluster.devices_per_node
-        if node % tp and (tp < node or tp % node) and not cluster.intra_link.torus:
-            raise r.error("layout", "tp", tp, f"must divide [cluster] devices_per_node={node} or be a "
-                          "multiple of it (a tensor-parallel group fills whole nodes)")
-        interleaved = v["schedule"] is Schedule.INTERLEAVED
-        if not interleaved and pp > model.layers:
-            raise r.error("layout", "pp", pp, f"more stages than the model's {model.layers} layers")
-        chunks = pp * v["virtual_stages"]
-        if interleaved and (model.layers % chunks and not uneven or chunks > model.layers):
-            raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"
-                          f"stages = {chunks} must divide the model's {model.layers} layers")
-    per_step = v["dp"] * v["micro_batch"]
+
+
+def _check_model_fit(r: _Reader, v: dict, model: Transformer, cluster: Cluster, uneven: bool) -> None:
+    """The split against the transformer: cp and the sequence, ep and the experts, tp and the heads
+    and the node, pp (and virtual stages) and the layers."""
+    tp, pp, cp, ep = v["tp"], v["pp"], v["cp"], v["ep"]
+    if cp > 1 and model.seq_len % (2 * cp):
+        raise r.error("layout", "cp", cp, f"2*cp must divide the model's seq_len={model.seq_len}")
+    if ep > 1 and not model.moe:
+        raise r.error("layout", "ep", ep, f"the model {model.name!r} has no experts")
+    if ep > 1 and (model.experts % ep or (v["dp"] * cp) % ep):
+        raise r.error("layout", "ep", ep, f"must divide the experts ({model.experts}) and "
+                      f"dp*cp = {v['dp'] * cp}")
+    if model.heads % tp:
+        raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
+    node = cluster.devices_per_node
+    if node % tp and (tp < node or tp % node) and not cluster.intra_link.torus:
+        raise r.error("layout", "tp", tp, f"must divide [cluster] devices_per_node={node} or be a "
+                      "multiple of it (a tensor-parallel group fills whole nodes)")
+    interleaved = v["schedule"] is Schedule.INTERLEAVED
+    if not interleaved and pp > model.layers:
+        raise r.error("layout", "pp", pp, f"more stages than the model's {model.layers} layers")
+    chunks = pp * v["virtual_stages"]
+    if interleaved and (model.layers % chunks and not uneven or chunks > model.layers):
+        raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"
+                      f"stages = {chunks} must divide the model's {model.layers} layers")
+
+
+def _check_batch(r: _Reader, v: dict) -> None:
+    """The global batch in whole micro-batches per replica, within what the event simulation takes,
+    and the interleaved schedule's own conditions."""
+    pp, per_step = v["pp"], v["dp"] * v["micro_batch"]
     if v["global_batch"] % per_step:
         raise r.error("layout", "global_batch", v["global_batch"],
                       f"must be divisible by dp*micro_batch = {per_step}")
@@ -403,7 +420,6 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
     elif v["virtual_stages"] > 1:
         raise r.error("layout", "virtual_stages", v["virtual_stages"], "virtual_stages > 1 "
                       f"needs schedule = 'interleaved' (schedule is '{v['schedule'].value}')")
-    return Layout(**v)
 
 
 # ------------------------------------------------------------------ entry points

@@ -16,7 +16,7 @@ LONG = {
     "catalog/eras.py:price_per_device_hour", "cli/explore.py:sweep", "cli/trend.py:project", "costs/step.py:unit_costs",
     "frontier/config.py:parse_frontier", "frontier/solver.py:_sized_eval", "frontier/workloads.py:_family",
     "report/compare.py:comparison_figure", "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
-    "scenario.py:_layout", "search/rank.py:best_layout_closed_form", "trend/project.py:project",
+    "search/rank.py:best_layout_closed_form", "trend/project.py:project",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object
