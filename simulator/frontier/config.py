@@ -68,7 +68,6 @@ DEFAULT_SOURCES = {
     "stacks": "NVIDIA's reference frameworks, each from its release (catalog/stacks.toml, stack_evidence.csv)",
     "max_sites": "1: one site per run, as the published frontier runs (Llama 3, Dubey et al. 2024, Sec. 3.3.1)",
     "latency_scale": "1: link and hop latencies as in catalog/links.csv and efficiency.toml (no scaling)",
-    "recovery_scale": "1: the recovery times as drawn and published (catalog/recovery_times.csv; no scaling)",
     "chip_scale": "1: the chip supply as drawn from catalog/projection_parameters.csv (no scaling)",
 }
 
@@ -94,7 +93,7 @@ class FrontierConfig:
     failure_rate_per_device_hour: float | None = None  # None: 1 / uncertainty.csv device_hours_per_failure
     checkpoint_bytes_per_s: float = CHECKPOINT_BYTES_PER_S
     restart_s: float | None = None  # None: uncertainty.csv restart_s (drawn), or the best published recovery
-    recovery_scale: float = 1.0  # multiplies the recovery time (for the failures' relaxation)
+    recovery_scale: float = 1.0  # multiplies the recovery time (the failures' relaxation only; not a scenario key)
     projected_recovery_s: float | None = None  # after the last published recovery: the projection's draw
     price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
     memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
@@ -227,7 +226,7 @@ class FrontierConfig:
                 continue
             v = getattr(self, f.name)
             if v is not None:
-                if f.name in ("draws", "quantiles", "projected_recovery_s"):
+                if f.name in ("draws", "quantiles", "projected_recovery_s", "recovery_scale"):  # not scenario keys
                     continue
                 table[f.name] = v.isoformat() if isinstance(v, date) else (
                     sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)
@@ -240,7 +239,7 @@ _NUMBERS = {"budget_usd", "budget_scale", "max_duration_days", "max_devices", "h
             "restart_s", "memory_scale", "data_scale", "power_cap_w", "site_power_w", "async_replicas", "supply_scale", "host_scale",
             "duration_scale", "seq_len",
             "max_tp", "min_utilization", "max_sites", "site_link_gb_s", "site_distance_km", "latency_scale",
-            "chip_scale", "recovery_scale"}
+            "chip_scale"}
 _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour", "site_distance_km"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
