@@ -16,7 +16,8 @@ An unsized family (frontier/workloads.py) runs at the drawn utilization of its e
 sized transformer is sized by the compute-optimal rule of its date (frontier/sizing.py)
 and laid out by the layout search (`utilization`), halving the device count while that
 enlarges the run. Goodput is the exact expected share of wall time kept under
-exponential failures with Young's checkpoint interval (costs/failures.py); a
+exponential failures with Young's checkpoint interval (costs/failures.py), each failure
+costing the recovery time of the run's start and actor (`FrontierConfig.recovery`); a
 synchronous job fails as a whole, independent actors one at a time. The largest FLOP
 wins; then each constraint is relaxed 2x in turn and the run re-solved: a constraint
 binds when relaxing it enlarges the run (more than BIND_TOLERANCE).

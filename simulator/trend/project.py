@@ -8,8 +8,10 @@ model, finds the layout (so utilization falls where the critical batch and the l
 of tensor and pipeline communication bind), spreads the run over sites where a site's
 power limits it and the scenario allows more, and for the first `bind_samples` samples
 finds each constraint's own ceiling (frontier/ceilings.py: the lowest binds; the rest give
-the FLOP distribution). Each sample also draws its batch law and failure inputs
-(`sample_configs`). Nothing is extrapolated from the simulated trend: the trend is the
+the FLOP distribution). Each sample also draws its batch law, failure inputs and the
+recovery time of runs starting after the newest published recovery (`sample_configs`:
+the last published level as the median, the fastest and slowest published times as the
+95% interval; catalog/recovery_times.csv). Nothing is extrapolated from the simulated trend: the trend is the
 output.
 
 Draws: catalog/projection_parameters.csv rows (Sevilla et al. 2024, Cottier et al. 2024,
