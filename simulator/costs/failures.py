@@ -31,6 +31,21 @@ tau / T_seg, which does not depend on R (e^{R/M} is a common factor).
 Units: seconds in and out, except the failure rate, which is per device-hour
 (the unit of published failure logs).
 
+The restart time R is the caller's: the frontier passes the recovery of the run's date
+(frontier/config.py `FrontierConfig.recovery`: the drawn restart, lowered by the best
+published recovery of catalog/recovery_times.csv once it has reached the run's actor).
+
+Spare devices are not modelled. Holding spares would pay s of the devices (which do not
+compute) for a shorter recovery: the hot-swap time R_s instead of R_0, which includes
+replacing or draining the failed node, so goodput with spares would be
+(1 - s) G(R_s) against G(R_0) without. Published sources give R_s (TrainMover, arXiv
+2412.12636v3: about 20 s with standby machines at 1,024 GPUs; DeadPool, arXiv
+2607.01646: under 40 s with spare nodes at 512 A100) but none read gives R_0 for the
+same system, nor the node repair time that sizes the spare pool (how many spares keep
+the pool from running dry); without them the benefit would be chosen, not sourced. So
+the recovery rows that need spares are recorded but never read (catalog/recovery.py),
+and the solver has no spares to choose.
+
 Sources:
 - J. W. Young, "A first order approximation to the optimum checkpoint interval",
   Communications of the ACM 17(9), 1974.

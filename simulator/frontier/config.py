@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from simulator.catalog.hardware import accelerators, links
+from simulator.catalog.recovery import last_published, recovery_at
 from simulator.catalog.runfacts import resolve_withhold
 from simulator.catalog.stacks import find_stack, stacks
 from simulator.catalog.uncertain import uncertain_row
@@ -47,6 +48,9 @@ CHECKPOINT_BYTES_PER_PARAM = 14.0
 #: NeMo's performance recipes on Megatron-Core (2024), NeMo 25.09 (2025). The labs' own
 #: frameworks are not public.
 STACK_LINEAGE = ("megatron-lm-2021", "nemo-2024", "nemo-2025")
+
+#: The row a projected run's recovery time is drawn from (trend/project.py `sample_configs`).
+PROJECTED_RECOVERY_REF = "projection_parameters.csv:recovery_time_after_series"
 
 #: Sources of the constant defaults, written into a resolved scenario (the series defaults
 #: - budget, largest cluster, devices per host, longest run - are left out of it and keep
@@ -88,7 +92,9 @@ class FrontierConfig:
     max_waste: float = MAX_WASTE
     failure_rate_per_device_hour: float | None = None  # None: 1 / uncertainty.csv device_hours_per_failure
     checkpoint_bytes_per_s: float = CHECKPOINT_BYTES_PER_S
-    restart_s: float | None = None  # None: uncertainty.csv restart_s (drawn)
+    restart_s: float | None = None  # None: uncertainty.csv restart_s (drawn), or the best published recovery
+    recovery_scale: float = 1.0  # multiplies the recovery time (the failures' relaxation only; not a scenario key)
+    projected_recovery_s: float | None = None  # after the last published recovery: the projection's draw
     price: str = "capex"  # "capex": amortised purchase first (Cottier et al.); "cloud": cloud first
     memory_scale: float = 1.0  # device memory multiplier (for the 2x relaxation)
     data_scale: float = 1.0  # training data multiplier (examples and tokens that exist; for the 2x relaxation)
@@ -141,8 +147,28 @@ class FrontierConfig:
 
     @property
     def restart(self) -> float:
-        """Seconds to restart after a failure: the scenario's, else the drawn value."""
-        return self.restart_s if self.restart_s is not None else self.input("restart_s")
+        """Seconds to restart after a failure: the scenario's, else the drawn value (before any
+        published recovery lowers it: `recovery`), times `recovery_scale`."""
+        return (self.restart_s if self.restart_s is not None else self.input("restart_s")) * self.recovery_scale
+
+    def recovery(self, start: date, actor: str | None = None) -> tuple[float, str]:
+        """(seconds lost to restart after each failure, the catalog row it came from) for a run
+        of `actor` starting at `start`: the scenario's restart_s where set (a constant, ""),
+        else the shorter of the drawn restart_s (uncertainty.csv) and the best published
+        recovery available to the actor by then (catalog/recovery.py: its own at once, others'
+        after the drawn technique adoption lag, its withheld runs' never), times
+        `recovery_scale`: never increases with the date, and holds at its last level after the
+        newest published row. A projection sets `projected_recovery_s`, its own draw for runs
+        starting after the newest row (trend/project.py `sample_configs`)."""
+        if self.restart_s is not None:
+            return self.restart, ""
+        if self.projected_recovery_s is not None and start > last_published():
+            return self.projected_recovery_s * self.recovery_scale, PROJECTED_RECOVERY_REF
+        best, ref = recovery_at(start, self.withhold, self.input("technique_adoption_lag_days"), actor or None)
+        drawn = self.input("restart_s")
+        if best < drawn:
+            return best * self.recovery_scale, ref
+        return drawn * self.recovery_scale, ""
 
     def with_draws(self, values: dict[str, float]) -> FrontierConfig:
         """A copy with these inputs set to values (replacing earlier values of the same keys)."""
@@ -189,7 +215,7 @@ class FrontierConfig:
             return replace(self, data_scale=self.data_scale * factor)
         if constraint == "failures":  # fewer failures and faster recovery, both by the factor
             return replace(self, failure_rate_per_device_hour=self.failure_rate / factor,
-                           restart_s=self.restart / factor)
+                           recovery_scale=self.recovery_scale / factor)
         raise ValueError(f"unknown constraint {constraint!r}")
 
     def to_raw(self) -> dict:
@@ -200,7 +226,7 @@ class FrontierConfig:
                 continue
             v = getattr(self, f.name)
             if v is not None:
-                if f.name in ("draws", "quantiles"):
+                if f.name in ("draws", "quantiles", "projected_recovery_s", "recovery_scale"):  # not scenario keys
                     continue
                 table[f.name] = v.isoformat() if isinstance(v, date) else (
                     sorted(v) if isinstance(v, frozenset) else list(v) if isinstance(v, tuple) else v)

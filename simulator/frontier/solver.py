@@ -16,7 +16,8 @@ An unsized family (frontier/workloads.py) runs at the drawn utilization of its e
 sized transformer is sized by the compute-optimal rule of its date (frontier/sizing.py)
 and laid out by the layout search (`utilization`), halving the device count while that
 enlarges the run. Goodput is the exact expected share of wall time kept under
-exponential failures with Young's checkpoint interval (costs/failures.py); a
+exponential failures with Young's checkpoint interval (costs/failures.py), each failure
+costing the recovery time of the run's start and actor (`FrontierConfig.recovery`); a
 synchronous job fails as a whole, independent actors one at a time. The largest FLOP
 wins; then each constraint is relaxed 2x in turn and the run re-solved: a constraint
 binds when relaxing it enlarges the run (more than BIND_TOLERANCE).
@@ -208,20 +209,22 @@ def _limits(req: Request, offer: Offer, model, b_max: float, sites: int) -> _Lim
                    asynchronous and n > learners, ())
 
 
-def _goodput(job: int, params: float, config: FrontierConfig) -> float:
+def _goodput(job: int, params: float, req: Request) -> float:
     """Share of wall time a job of `job` devices keeps: a synchronous job stops when any
-    device fails (independent actors or replicas lose only their own work, job = 1 each)."""
+    device fails (independent actors or replicas lose only their own work, job = 1 each),
+    each failure costing the recovery time of the run's start and actor (`FrontierConfig.recovery`)."""
+    config = req.config
     rate = config.failure_rate
     if not rate:
         return 1.0
     return cf.job_goodput(job, params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s, rate,
-                          config.restart)
+                          config.recovery(req.start, req.caps.actor)[0])
 
 
-def _no_progress(config: FrontierConfig) -> str:
-    rate = config.failure_rate
-    return (f"failures: no work survives (a restart of {config.restart:.3g} s against "
-            f"{1 / rate if rate else math.inf:.3g} device-hours between failures)")
+def _no_progress(req: Request) -> str:
+    rate = req.config.failure_rate
+    return (f"failures: no work survives (a restart of {req.config.recovery(req.start, req.caps.actor)[0]:.3g} s "
+            f"against {1 / rate if rate else math.inf:.3g} device-hours between failures)")
 
 
 def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str,
@@ -232,6 +235,8 @@ def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: s
     for key, fixed in (("device_hours_per_failure", config.failure_rate_per_device_hour), ("restart_s", config.restart_s)):
         if fixed is None and uncertain_row(key).seen(config.withhold) is uncertain_row(key):
             refs += (f"uncertainty.csv:{key}",)  # the row itself, not its withheld range
+    if config.failure_rate and (recovery_ref := config.recovery(req.start, req.caps.actor)[1]):
+        refs += (recovery_ref,)  # the published recovery the run's failures cost
     return {"at": req.at, "family": req.fam.key, "model": model_name, "device": offer.key, "device_name": acc.name,
             "precision": precision.value, "caps": req.caps, "actor": req.caps.actor, "start": req.start,
             "duration_rule": req.caps.duration_rule, "inputs": tuple(dict.fromkeys(refs))}
@@ -254,10 +259,10 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     if config.min_utilization and mfu < config.min_utilization * best:
         return Run(feasible=False, reason=f"utilization {mfu:.2f} below {config.min_utilization:g} x the device's best "
                    f"({best:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
-    goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, config)
+    goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, req)
     flop = n * peak * mfu * goodput * hours * HOUR_S
     if not flop > 0:
-        return Run(feasible=False, reason=_no_progress(config), **_common(req, offer, acc, precision,
+        return Run(feasible=False, reason=_no_progress(req), **_common(req, offer, acc, precision,
                                                                            "network fitted to one device"))
     used = ("single_device",) if n == 1 else (lim.how,)
     common = _common(req, offer, acc, precision, "network fitted to one device", used)
@@ -310,7 +315,7 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
     peak = acc.peak(precision)
-    goodput = _goodput(n, float(model.params), config)
+    goodput = _goodput(n, float(model.params), req)
     flop = n * peak * fit.mfu * goodput * hours * HOUR_S
 
     def halved(m: int):
@@ -318,14 +323,14 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
         smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
             return None
-        g = _goodput(m, float(model.params), config)
+        g = _goodput(m, float(model.params), req)
         return smaller, g, m * peak * smaller.mfu * g * hours * HOUR_S
 
     # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
     while n >= 2 * max(node, 2) and (h := halved(n // 2)) is not None and h[2] > flop:
         n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
     if not flop > 0:
-        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {_no_progress(config)}", **common)
+        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {_no_progress(req)}", **common)
     ended_by = "duration"
     if flop_needed is not None and flop_needed < flop:  # trained before the decided length runs out:
         while n >= 2 and (h := halved(n // 2)) is not None and h[2] >= flop_needed:  # the fewest devices in time

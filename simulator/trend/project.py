@@ -8,8 +8,10 @@ model, finds the layout (so utilization falls where the critical batch and the l
 of tensor and pipeline communication bind), spreads the run over sites where a site's
 power limits it and the scenario allows more, and for the first `bind_samples` samples
 finds each constraint's own ceiling (frontier/ceilings.py: the lowest binds; the rest give
-the FLOP distribution). Each sample also draws its batch law and failure inputs
-(`sample_configs`). Nothing is extrapolated from the simulated trend: the trend is the
+the FLOP distribution). Each sample also draws its batch law, failure inputs and the
+recovery time of runs starting after the newest published recovery (`sample_configs`:
+the last published level as the median, the fastest and slowest published times as the
+95% interval; catalog/recovery_times.csv). Nothing is extrapolated from the simulated trend: the trend is the
 output.
 
 Draws: catalog/projection_parameters.csv rows (Sevilla et al. 2024, Cottier et al. 2024,
@@ -66,6 +68,8 @@ BIND_SAMPLES = 32
 MAX_SAMPLES = 100_000
 #: The failure inputs drawn per sample from their sourced ranges (catalog/uncertainty.csv).
 FAILURE_INPUTS = ("restart_s", "device_hours_per_failure")
+#: The projection parameter of the recovery time after the newest published one (per sample).
+RECOVERY_PARAM = "recovery_time_after_series"
 
 
 def parse_params(text: str, name: str = PARAMS_CSV) -> dict[str, Param]:
@@ -291,7 +295,7 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     # the other families' largest runs are orders of magnitude smaller (reproduce's eras)
     config = replace(config, families=(start.family,))
     rates, halving = draw_rates(samples, seed, params)
-    configs, laws = sample_configs(config, samples, seed)
+    configs, laws = sample_configs(config, samples, seed, params)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
     # strided chunks: the samples with ceilings (the first bind_samples, seven times the work) spread
@@ -325,21 +329,29 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     drawn["algorithmic_halving_months"] = np.asarray(halving, float)
     for k in FAILURE_INPUTS:
         drawn[k] = np.array([c.input(k) for c in configs], float)
+    drawn[RECOVERY_PARAM] = np.array([c.projected_recovery_s for c in configs], float)
     return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn)
 
 
-def sample_configs(config: FrontierConfig, samples: int, seed: int) -> tuple[list[FrontierConfig], list[str]]:
+def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict[str, Param] | None = None
+                   ) -> tuple[list[FrontierConfig], list[str]]:
     """Each sample's config: its batch law, drawn with equal weights among catalog/batch_laws.csv
-    (the scenario's batch_law where set: structural uncertainty, no law preferred), and its
-    failure inputs (FAILURE_INPUTS) drawn from their sourced ranges. A generator of its own,
+    (the scenario's batch_law where set: structural uncertainty, no law preferred), its
+    failure inputs (FAILURE_INPUTS) drawn from their sourced ranges, and the recovery time of
+    runs starting after the newest published one (RECOVERY_PARAM: the last published level as
+    its median, the fastest and slowest published times as its 95% interval; never a trend
+    beyond the data: frontier/config.py `FrontierConfig.recovery`). A generator of its own,
     so the market draws stay those of `draw_rates`."""
     rng = np.random.default_rng([seed, 1])
     keys = list(batch_laws())
     picks = rng.integers(0, len(keys), samples)
     z = np.clip(rng.standard_normal((samples, len(FAILURE_INPUTS))), -Z_CLIP, Z_CLIP)
+    # drawn after the others, so adding it left their draws as they were
+    recovery = (params if params and RECOVERY_PARAM in params else projection_parameters())[RECOVERY_PARAM].at(
+        np.clip(rng.standard_normal(samples), -Z_CLIP, Z_CLIP))
     laws = [config.batch_law or keys[k] for k in picks]
-    return [replace(config, batch_law=law).with_quantiles(dict(zip(FAILURE_INPUTS, map(float, z[i]))))
-            for i, law in enumerate(laws)], laws
+    return [replace(config, batch_law=law, projected_recovery_s=float(recovery[i])).with_quantiles(
+        dict(zip(FAILURE_INPUTS, map(float, z[i])))) for i, law in enumerate(laws)], laws
 
 
 EPOCH_2030_CSV = "epoch_2030_ceilings.csv"
