@@ -170,7 +170,7 @@ class UnitCosts:
     zero3_fwd: tuple
     zero3_bwd: tuple
     optimizer_s: object
-    memory: Memory
+    memory: Memory | None  # None without `totals` (unit_costs)
     model_flops: object
     hardware_flops: object
     p2p_site_s: object = 0.0  # a transfer between stages at a site boundary (pipeline across sites)
@@ -249,9 +249,12 @@ def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effi
 
 
 def unit_costs(
-    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None,
+    totals: bool = True,
 ) -> UnitCosts:
-    """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`."""
+    """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`;
+    without `totals`, the memory and the step's FLOP are left None (the closed-form step
+    time reads neither: the layout search computes the memory once per plan itself)."""
     acc = cluster.accelerator
     r = rates(acc, layout.precision, eff)
     p = layout.pp
@@ -316,9 +319,9 @@ def unit_costs(
         zero3_fwd=zero3_fwd,
         zero3_bwd=zero3_bwd,
         optimizer_s=offload_time(cluster, local) if layout.offload else optimizer_time(local, r),
-        memory=device_memory(model, layout, acc.memory_bytes),
-        model_flops=model_flops_per_step(model, layout.global_batch),
-        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+        memory=device_memory(model, layout, acc.memory_bytes) if totals else None,
+        model_flops=model_flops_per_step(model, layout.global_batch) if totals else None,
+        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute) if totals else None,
         p2p_site_s=p2p_site,
         p2p_site_delay_s=cluster.site_link.latency_s if sites > 1 else 0.0,
         sites=sites,

@@ -232,7 +232,7 @@ def best_layout_closed_form(
                                       pp=p.pp[fit], micro_batch=p.micro_batch[fit], cp=p.cp[fit], ep=p.ep[fit])
         else:
             fit = np.arange(n_ok)
-        u = unit_costs(model, cluster, lay, eff, stack)
+        u = unit_costs(model, cluster, lay, eff, stack, totals=False)
         t = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (len(fit),))
         mem_gb = total[fit] / GB
         tps = lay.global_batch * seq / t
