@@ -204,7 +204,7 @@ def test_compute_floor_bounds_the_step_time(name):
     step time of a candidate it applies to (one site, no ZeRO-3), elementwise."""
     from simulator.catalog.stacks import find_stack
     from simulator.costs.closed_form import compute_floor, step_time
-    from simulator.costs.compute import rates
+    from simulator.costs.compute import rates, transformer_layer_time
     from simulator.costs.step import unit_costs
     from simulator.search.space import structural_reasons
 
@@ -222,7 +222,7 @@ def test_compute_floor_bounds_the_step_time(name):
                      precision=base.precision, attention=base.attention, cp=g.cp[ok], ep=g.ep[ok],
                      offload=g.offload, site_split=g.site_split)
         t = step_time(unit_costs(model, cluster, lay, EFF, find_stack(space.stack)), lay, EFF.comm_processor_usage)
-        floor = compute_floor(model, lay, r, EFF)
+        floor = compute_floor(model, lay, transformer_layer_time(model, lay, r, EFF))
         assert np.all(floor <= t) and np.all(floor > 0)
         checked += int(ok.sum())
     assert checked

@@ -18,6 +18,7 @@ from simulator.catalog.hardware import cluster_host
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
     ADAM_BYTES_PER_PARAM,
+    LayerTime,
     generic_time,
     logits_time,
     optimizer_time,
@@ -250,11 +251,12 @@ def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effi
 
 def unit_costs(
     model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None,
-    totals: bool = True,
+    totals: bool = True, lt: LayerTime | None = None,
 ) -> UnitCosts:
     """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`;
     without `totals`, the memory and the step's FLOP are left None (the closed-form step
-    time reads neither: the layout search computes the memory once per plan itself)."""
+    time reads neither: the layout search computes the memory once per plan itself).
+    `lt`: the layout's `transformer_layer_time` where the caller has it already."""
     acc = cluster.accelerator
     r = rates(acc, layout.precision, eff)
     p = layout.pp
@@ -272,7 +274,7 @@ def unit_costs(
         layers_per_chunk = -(-model.layers // (p * v))  # ceil: uneven stages put the extra layers mid-pipeline
         layers_last = model.layers // (p * v)
         layers_mean = model.layers / (p * v)
-        lt = transformer_layer_time(model, layout, r, eff)
+        lt = transformer_layer_time(model, layout, r, eff) if lt is None else lt
         out = logits_time(model, layout, r, eff)
         ftp, btp = layer_comm(model, cluster, layout, eff, lt, stack)
         fwd, bwd, lf, lb = lt.forward, lt.backward, out.forward, out.backward

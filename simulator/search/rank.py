@@ -18,7 +18,7 @@ import pandas as pd
 
 from simulator.catalog.stacks import find_stack
 from simulator.costs.closed_form import compute_floor, step_time
-from simulator.costs.compute import rates
+from simulator.costs.compute import LayerTime, rates, transformer_layer_time
 from simulator.costs.flops import model_flops_per_step
 from simulator.costs.memory import device_memory
 from simulator.costs.step import unit_costs
@@ -245,7 +245,8 @@ def best_layout_closed_form(
         if FLOOR_PRUNE and best is not None and floor_rates is not None and p.zero.stage < 3 and p.site_split != "pp":
             # a candidate whose compute alone (closed_form.compute_floor) leaves it slower than the best
             # so far cannot win or tie: it is not costed (the answer is the same, found sooner)
-            ceiling = lay.global_batch * seq / compute_floor(model, lay, floor_rates, eff)
+            lt = transformer_layer_time(model, lay, floor_rates, eff)
+            ceiling = lay.global_batch * seq / compute_floor(model, lay, lt)
             may = ~(ceiling < best_key[0] * (1 - PRUNE_MARGIN))
             if not may.all():
                 if not may.any():
@@ -255,7 +256,10 @@ def best_layout_closed_form(
                 lay = dataclasses.replace(lay, global_batch=lay.global_batch[keep], dp=lay.dp[keep], tp=lay.tp[keep],
                                           pp=lay.pp[keep], micro_batch=lay.micro_batch[keep], cp=lay.cp[keep],
                                           ep=lay.ep[keep])
-        u = unit_costs(model, cluster, lay, eff, stack, totals=False)
+                lt = LayerTime(*(_take(getattr(lt, f.name), keep) for f in dataclasses.fields(lt)))
+        else:
+            lt = None
+        u = unit_costs(model, cluster, lay, eff, stack, totals=False, lt=lt)
         t = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (len(fit),))
         mem_gb = total[fit] / GB
         tps = lay.global_batch * seq / t
@@ -268,6 +272,11 @@ def best_layout_closed_form(
     names = [""] + [r.value for r in REASONS]
     reasons = {names[k]: int(v) for k, v in enumerate(counts) if k and v}
     return Best(best, reasons, evaluated)
+
+
+def _take(x, keep: np.ndarray):
+    """The candidates at `keep` of a cost (a scalar shared by all stays as it is)."""
+    return x[keep] if np.ndim(x) else x
 
 
 def _scalar(value):
