@@ -191,7 +191,52 @@ def test_ties_are_broken_as_the_reference_breaks_them(name, monkeypatch):
     from simulator.search import rank
 
     monkeypatch.setattr(rank, "step_time", lambda u, lay, usage: np.ones(np.shape(lay.tp)))
+    monkeypatch.setattr(rank, "FLOOR_PRUNE", False)  # a made-up step time has no compute floor
     model_key, cluster, base, space = CASES[name]
     model = find_model(model_key)
     ref = reference(model, cluster, base, space, EFF)
     assert_same(best_layout_closed_form(model, cluster, base, space, EFF), ref)
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - {"resnet-generic"}))
+def test_compute_floor_bounds_the_step_time(name):
+    """`closed_form.compute_floor`, which the lean search prunes with, is never above the
+    step time of a candidate it applies to (one site, no ZeRO-3), elementwise."""
+    from simulator.catalog.stacks import find_stack
+    from simulator.costs.closed_form import compute_floor, step_time
+    from simulator.costs.compute import rates, transformer_layer_time
+    from simulator.costs.step import unit_costs
+    from simulator.search.space import structural_reasons
+
+    model_key, cluster, base, space = CASES[name]
+    model = find_model(model_key)
+    r = rates(cluster.accelerator, base.precision, EFF)
+    checked = 0
+    for g in groups(model, cluster, space):
+        ok = structural_reasons(model, g, space, cluster) == 0
+        if not ok.any() or g.zero.stage >= 3 or g.site_split == "pp":
+            continue
+        lay = Layout(global_batch=g.global_batch[ok], dp=g.dp[ok], tp=g.tp[ok], pp=g.pp[ok],
+                     micro_batch=g.micro_batch[ok], schedule=g.schedule, virtual_stages=g.virtual_stages,
+                     recompute=g.recompute, sequence_parallel=g.sequence_parallel, zero=g.zero,
+                     precision=base.precision, attention=base.attention, cp=g.cp[ok], ep=g.ep[ok],
+                     offload=g.offload, site_split=g.site_split)
+        t = step_time(unit_costs(model, cluster, lay, EFF, find_stack(space.stack)), lay, EFF.comm_processor_usage)
+        floor = compute_floor(model, lay, transformer_layer_time(model, lay, r, EFF))
+        assert np.all(floor <= t) and np.all(floor > 0)
+        checked += int(ok.sum())
+    assert checked
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_floor_pruning_changes_nothing(name, monkeypatch):
+    """The lean search with and without the compute-floor pruning: the same answer."""
+    from simulator.search import rank
+
+    model_key, cluster, base, space = CASES[name]
+    model = find_model(model_key)
+    monkeypatch.setattr(rank, "FLOOR_PRUNE", False)
+    full = best_layout_closed_form(model, cluster, base, space, EFF)
+    monkeypatch.setattr(rank, "FLOOR_PRUNE", True)
+    pruned = best_layout_closed_form(model, cluster, base, space, EFF)
+    assert_same(pruned, (full.row, full.reason_counts, full.evaluated))

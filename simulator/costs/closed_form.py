@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.costs.compute import LayerTime
 from simulator.costs.step import MAX_BUCKETS, UnitCosts
-from simulator.specs import Layout, Schedule
+from simulator.specs import Layout, Schedule, Transformer
 
 
 def zero3_op_time(pieces: tuple, per_layer_s, layers, usage: float):
@@ -110,3 +111,20 @@ def step_time(u: UnitCosts, layout: Layout, usage: float):
     else:  # one reduction of all chunks after the last backward (Megatron-LM 2021, DeepSpeed's pipeline)
         dp_exposed, contention = v * u.dp_reduce_s, 0.0
     return pipe + tail + dp_exposed + contention + u.optimizer_s + v * u.dp_gather_s
+
+
+def compute_floor(model: Transformer, layout: Layout, lt: LayerTime):
+    """A lower bound of `step_time` from the layers' compute alone (`lt`, the layout's
+    `transformer_layer_time`): the steady state and the fill and drain of `step_time`'s
+    pipeline term with every communication, the output layer, the optimizer and the
+    reductions left out (each is a time >= 0 added to these terms, and rounding is
+    monotone, so the bound holds in floating point too). For a pipeline on one site
+    without ZeRO-3 (the layout search prunes with it only there); arrays allowed."""
+    p = layout.pp
+    v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
+    k = -(-model.layers // (p * v))  # as `unit_costs` counts the stages' layers
+    layers_last, layers_mean = model.layers // (p * v), model.layers / (p * v)
+    fwd, bwd = lt.forward, lt.backward
+    t = v * (k * fwd + k * bwd)
+    mean = np.where(k > layers_last, v * layers_mean * (fwd + bwd), t)
+    return layout.n_microbatches * t + (p - 1) * mean / v

@@ -18,6 +18,7 @@ from simulator.catalog.hardware import cluster_host
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
     ADAM_BYTES_PER_PARAM,
+    LayerTime,
     generic_time,
     logits_time,
     optimizer_time,
@@ -171,7 +172,7 @@ class UnitCosts:
     zero3_fwd: tuple
     zero3_bwd: tuple
     optimizer_s: object
-    memory: Memory
+    memory: Memory | None  # None without `totals` (unit_costs)
     model_flops: object
     hardware_flops: object
     p2p_site_s: object = 0.0  # a transfer between stages at a site boundary (pipeline across sites)
@@ -250,9 +251,13 @@ def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effi
 
 
 def unit_costs(
-    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
+    model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None,
+    totals: bool = True, lt: LayerTime | None = None,
 ) -> UnitCosts:
-    """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`."""
+    """Per-layer costs of a structurally valid layout (see `check_layout`) under `stack`;
+    without `totals`, the memory and the step's FLOP are left None (the closed-form step
+    time reads neither: the layout search computes the memory once per plan itself).
+    `lt`: the layout's `transformer_layer_time` where the caller has it already."""
     acc = cluster.accelerator
     r = rates(acc, layout.precision, eff)
     p = layout.pp
@@ -270,7 +275,7 @@ def unit_costs(
         layers_per_chunk = -(-model.layers // (p * v))  # ceil: uneven stages put the extra layers mid-pipeline
         layers_last = model.layers // (p * v)
         layers_mean = model.layers / (p * v)
-        lt = transformer_layer_time(model, layout, r, eff)
+        lt = transformer_layer_time(model, layout, r, eff) if lt is None else lt
         out = logits_time(model, layout, r, eff)
         ftp, btp = layer_comm(model, cluster, layout, eff, lt, stack)
         fwd, bwd, lf, lb = lt.forward, lt.backward, out.forward, out.backward
@@ -317,9 +322,9 @@ def unit_costs(
         zero3_fwd=zero3_fwd,
         zero3_bwd=zero3_bwd,
         optimizer_s=offload_time(cluster, local) if layout.offload else optimizer_time(local, r),
-        memory=device_memory(model, layout, acc.memory_bytes),
-        model_flops=model_flops_per_step(model, layout.global_batch),
-        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute),
+        memory=device_memory(model, layout, acc.memory_bytes) if totals else None,
+        model_flops=model_flops_per_step(model, layout.global_batch) if totals else None,
+        hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute) if totals else None,
         p2p_site_s=p2p_site,
         p2p_site_delay_s=cluster.site_link.latency_s if sites > 1 else 0.0,
         sites=sites,

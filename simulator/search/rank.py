@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.stacks import find_stack
-from simulator.costs.closed_form import step_time
+from simulator.costs.closed_form import compute_floor, step_time
+from simulator.costs.compute import LayerTime, rates, transformer_layer_time
 from simulator.costs.flops import model_flops_per_step
 from simulator.costs.memory import device_memory
 from simulator.costs.step import unit_costs
@@ -42,6 +43,11 @@ COLUMNS = [
     "sequence_parallel", "zero", "offload", "site_split", "global_batch", "reason", "memory_gb", "step_time_s",
     "tokens_per_s", "mfu",
 ]  # fmt: skip
+#: Skip the candidates whose compute alone is slower than the best so far (tests switch it off).
+FLOOR_PRUNE = True
+#: Relative slack of the compute-floor pruning in `best_layout_closed_form`: a candidate is skipped only
+#: when its bound is below the best so far by more than this (the bound is exact; this is a safety margin).
+PRUNE_MARGIN = 1e-9
 
 
 @dataclass
@@ -193,7 +199,10 @@ def best_layout_closed_form(
 
     The structural verdicts come cached from `space.plans`; only the candidates that pass
     them are costed (`unit_costs`, `step_time` on exactly the arrays `score_group` passes,
-    so every number is the one `search_layouts` computes), and only the winner's row is built."""
+    so every number is the one `search_layouts` computes), and only the winner's row is built.
+    Candidates whose compute floor (`closed_form.compute_floor`, a lower bound of the step
+    time) is already slower than the best of the groups before are not costed (FLOOR_PRUNE):
+    they could neither win nor tie, so the winner is the same."""
     peak = cluster.accelerator.peak(base.precision)
     if peak is None:
         raise ValueError(f"{cluster.accelerator.name} has no peak at {base.precision.value}")
@@ -204,6 +213,7 @@ def best_layout_closed_form(
     seq = model.seq_len if isinstance(model, Transformer) else 1
     flops = None
     oom_code = CODE[Reason.OUT_OF_MEMORY]
+    floor_rates = rates(cluster.accelerator, base.precision, eff) if isinstance(model, Transformer) else None
     for p in plans(model, cluster, space):
         counts += p.counts
         n_ok = len(p.tp)
@@ -235,7 +245,24 @@ def best_layout_closed_form(
                                       pp=p.pp[fit], micro_batch=p.micro_batch[fit], cp=p.cp[fit], ep=p.ep[fit])
         else:
             fit = np.arange(n_ok)
-        u = unit_costs(model, cluster, lay, eff, stack)
+        if FLOOR_PRUNE and best is not None and floor_rates is not None and p.zero.stage < 3 and p.site_split != "pp":
+            # a candidate whose compute alone (closed_form.compute_floor) leaves it slower than the best
+            # so far cannot win or tie: it is not costed (the answer is the same, found sooner)
+            lt = transformer_layer_time(model, lay, floor_rates, eff)
+            ceiling = lay.global_batch * seq / compute_floor(model, lay, lt)
+            may = ~(ceiling < best_key[0] * (1 - PRUNE_MARGIN))
+            if not may.all():
+                if not may.any():
+                    continue
+                keep = np.flatnonzero(may)
+                fit = fit[keep]
+                lay = dataclasses.replace(lay, global_batch=lay.global_batch[keep], dp=lay.dp[keep], tp=lay.tp[keep],
+                                          pp=lay.pp[keep], micro_batch=lay.micro_batch[keep], cp=lay.cp[keep],
+                                          ep=lay.ep[keep])
+                lt = LayerTime(*(_take(getattr(lt, f.name), keep) for f in dataclasses.fields(lt)))
+        else:
+            lt = None
+        u = unit_costs(model, cluster, lay, eff, stack, totals=False, lt=lt)
         t = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (len(fit),))
         mem_gb = total[fit] / GB
         tps = lay.global_batch * seq / t
@@ -248,6 +275,11 @@ def best_layout_closed_form(
     names = [""] + [r.value for r in REASONS]
     reasons = {names[k]: int(v) for k, v in enumerate(counts) if k and v}
     return Best(best, reasons, evaluated)
+
+
+def _take(x, keep: np.ndarray):
+    """The candidates at `keep` of a cost (a scalar shared by all stays as it is)."""
+    return x[keep] if np.ndim(x) else x
 
 
 def _scalar(value):

@@ -299,8 +299,9 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
     # strided chunks: the samples with ceilings (the first bind_samples, seven times the work) spread
-    # over every chunk, so no worker gets them all
-    count = max(1, min(samples, max(workers, 1) * 8))
+    # over the chunks, so no worker gets them all; they go first. Many small chunks (a worker keeps
+    # its layout searches across its chunks) leave less idle time at the end than a few large ones
+    count = max(1, min(samples, max(workers, 1) * 32))
     chunks = [indexed[k::count] for k in range(count)]
     runs: list[list[Run] | None] = [None] * samples
     done = 0

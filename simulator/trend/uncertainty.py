@@ -74,8 +74,10 @@ def evaluate_many(config: FrontierConfig, evaluate: Callable[[FrontierConfig, st
     # layout searches of the frontier at the median inputs); spawn elsewhere
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
+    # one task at a time: a draw takes 0.3 to 10 s, so chunks of several left one worker idle at the end
+    # (each task and its figures pickle in well under a millisecond)
     with process_pool(workers, ctx, _init, (evaluate, config)) as pool:
-        for i, figs in enumerate(pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * workers)))):
+        for i, figs in enumerate(pool.map(_one, tasks)):
             out.append(figs)
             if progress is not None:
                 progress(i + 1, len(tasks))
