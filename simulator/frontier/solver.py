@@ -82,7 +82,7 @@ class Request:
 # ------------------------------------------------------------------ batch and techniques
 @cache
 def _kaplan_batch(model: Transformer) -> float:
-    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.layer_params))
+    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.active_layer_params))
     return tokens / model.seq_len
 
 
@@ -90,11 +90,12 @@ def _kaplan_batch(model: Transformer) -> float:
 def _law_batch(law: str, model: Transformer, rule: str, per_param: float, tokens_available: float,
                max_epochs: float) -> float:
     """A published batch law's batch (catalog/batch_laws.csv), in sequences, for `model` trained
-    on its compute-optimal tokens by `rule`, at most the tokens that exist."""
-    n = float(model.params)
+    on its compute-optimal tokens by `rule`, at most the tokens that exist. A mixture of experts
+    is read at its active parameters (the compute per token; the laws were fitted on dense models)."""
+    n = float(model.active_params)
     tokens = min(sizing.optimal_flop(model, rule, per_param), sizing.data_flop(model, tokens_available, max_epochs)) \
         / (6.0 * n)
-    return cb.batch_laws()[law].tokens(float(model.layers * model.layer_params), tokens) / model.seq_len
+    return cb.batch_laws()[law].tokens(float(model.layers * model.active_layer_params), tokens) / model.seq_len
 
 
 @cache
@@ -140,6 +141,9 @@ def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> t
                                                               or lay.sequence_parallel) else set()
         used |= {"interleaved_pipeline"} if lay.schedule is Schedule.INTERLEAVED else set()
         used |= {"flash_attention"} if "flash_attention" in req.known else set()
+        used |= {"expert_parallel"} if lay.ep > 1 else set()
+    if req.fam.is_moe:
+        used |= {"mixture_of_experts"}
     return tuple(sorted(used))
 
 
@@ -339,7 +343,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit.layout),
                price_usd_per_hour=offer.price, cost_usd=n * offer.price * hours, devices_limited_by=limited_by,
                techniques_used=used, ended_by=ended_by,
-               params=float(model.params), sites=sites if n >= sites else 1, **common)
+               params=float(model.params), params_active=float(model.active_params), sites=sites if n >= sites else 1,
+               **common)
 
 
 def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, sites: int) -> list[Run]:
@@ -356,17 +361,19 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     best_mfu = req.util.eff.gemm_for(acc.name, precision)  # an upper bound of a transformer's MFU
     if ub * best_mfu <= floor:
         return []
-    rule, seq = fam.rule_at(req.start), fam.seq_len_at(req.start)
-    req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,)))
+    rule, seq, moe = fam.rule_at(req.start), fam.seq_len_at(req.start), fam.design_at(req.start)
+    design = moe.design if moe is not None else None
+    req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,))
+                  + ((moe.ref,) if moe is not None else ()))
     if config.seq_len:  # a scenario's length replaces the series
         seq = replace(seq, value=config.seq_len)
     tokens = fam.tokens_available * config.data_scale
     per_param = rule.value if rule.rule == "chinchilla" else None
-    sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value))
+    sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value), design)
     node = max(1, int(caps.host_devices or 1))
 
     def run_of(params: float) -> Run | None:
-        model = sizing.shape(params, int(seq.value))
+        model = sizing.shape(params, int(seq.value), design)
         return _sized_eval(req, offer, acc, model, precision, floor, sizing.data_flop(model, tokens, fam.max_epochs),
                            sites)
 
@@ -376,12 +383,12 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
             * hours * HOUR_S
 
     # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
-    fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value)), rule.rule, rule.value)
+    fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value), design), rule.rule, rule.value)
             <= min(ub, bound(m))]
     # each size's bound: MFU at the device's best matrix-multiply efficiency, as many devices as its batch
     # allows, the data it can see
     bounds = [min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs)) * best_mfu
-              for m in (sizing.shape(p, int(seq.value)) for p in fits)]
+              for m in (sizing.shape(p, int(seq.value), design) for p in fits)]
     if not fits or max(bounds) <= floor:
         return []
     # every size in order of its bound until no remaining bound beats the best run found: exact, and the
