@@ -156,7 +156,7 @@ class Utilization:
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
-                        Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value}
+                        Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value, Reason.EP_NOT_DIVIDING.value}
             top = max(counts, key=counts.get) if counts else None
             return Fit(0.0, None, 0, float("nan"), top or "no candidate layout",
                        memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless,
