@@ -141,3 +141,15 @@ def test_a_scored_runs_design_is_not_read():
     run = solve("2026-01", config, relax=False)
     assert run.feasible and "workloads.toml:moe_lm.moe[4]" not in run.inputs
     assert math.isfinite(run.flop)
+
+
+def test_frontier_csv_carries_the_largest_moe_run_beside_the_largest():
+    from simulator.frontier.series import frontier_series, to_frame
+
+    runs = frontier_series(load_frontier(), [date(2023, 7, 1), date(2025, 7, 1)], relax=False, moe=True)
+    frame = to_frame(runs).set_index("date")
+    assert math.isnan(frame.loc["2023-07-01", "moe_flop"])  # before the family's sourced start
+    row = frame.loc["2025-07-01"]
+    assert row["moe_flop"] > 0 and row["moe_params_total"] > 5 * row["moe_params_active"]
+    assert row["params_active"] == row["params"] or row["family"] == "moe_lm"
+    assert runs[1].moe.family == "moe_lm" and runs[1].moe.flop <= runs[1].flop

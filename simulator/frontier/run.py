@@ -55,6 +55,7 @@ class Run:
     start: date | None = None  # the run starts here and ends by `at`
     duration_rule: str = ""
     inputs: tuple[str, ...] = ()  # the catalog rows read (file:key)
+    moe: Run | None = None  # the date's largest mixture-of-experts run beside it (frontier_series with moe=True)
 
     @property
     def pfs_days(self) -> float:
