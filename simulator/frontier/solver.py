@@ -15,7 +15,10 @@ constraints allow:
 An unsized family (frontier/workloads.py) runs at the drawn utilization of its era; a
 sized transformer is sized by the compute-optimal rule of its date (frontier/sizing.py)
 and laid out by the layout search (`utilization`), halving the device count while that
-enlarges the run. Goodput is the exact expected share of wall time kept under
+enlarges the run; a mixture-of-experts family is sized over active parameters with the
+published design in force at the run's start (experts, top-k, shared experts), its
+experts spread by expert parallelism once known. Nothing favours one family: the largest
+run in FLOP wins. Goodput is the exact expected share of wall time kept under
 exponential failures with Young's checkpoint interval (costs/failures.py); a
 synchronous job fails as a whole, independent actors one at a time. The largest FLOP
 wins; then each constraint is relaxed 2x in turn and the run re-solved: a constraint

@@ -3,7 +3,8 @@
 A family is a way of using many devices for one result: the parallel techniques it
 admits, its batch limits, and either a network fitted to one device ("unsized": its
 utilization is a drawn share of peak, its data never binds) or a transformer sized by
-the compute-optimal rule of its date ("sized"). Every number that is a fact of one run
+the compute-optimal rule of its date ("sized"; a mixture of experts when it has `moe`
+design rows, the design in force at a date the latest published). Every number that is a fact of one run
 names it (`run_fact_of`), and `Family.view(withhold)` gives the family as a frontier
 scoring those runs sees it: their rows dropped (the family may then begin later, lose
 a batch limit or a learner bound). Read on first use and checked against the other
