@@ -153,3 +153,27 @@ def test_frontier_csv_carries_the_largest_moe_run_beside_the_largest():
     assert row["moe_flop"] > 0 and row["moe_params_total"] > 5 * row["moe_params_active"]
     assert row["params_active"] == row["params"] or row["family"] == "moe_lm"
     assert runs[1].moe.family == "moe_lm" and runs[1].moe.flop <= runs[1].flop
+
+
+def test_no_layout_search_on_devices_the_model_state_overflows(monkeypatch):
+    """The solver skips, without searching, the device counts whose memory cannot hold the
+    model state (weights, gradients, optimizer: at least once over the devices whatever the
+    layout) - exact, so the answer is the same, found sooner (the MoE family's total
+    parameters are ten times its active ones)."""
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.frontier import solver as sv
+    from simulator.frontier.utilization import Utilization
+    from simulator.specs import Precision
+
+    assert sv._state_bytes_per_param(Precision.BF16) == 16.0  # 2 + 2 + 12 (Adam, mixed precision)
+    util = Utilization(default_efficiency())
+    seen = []
+    real = util.best_layout
+
+    def spy(model, acc, n, *a, **k):
+        seen.append(n * acc.memory_bytes / (model.params * sv._state_bytes_per_param(a[5])))
+        return real(model, acc, n, *a, **k)
+
+    monkeypatch.setattr(util, "best_layout", spy)
+    run = solve("2026-01", replace(load_frontier(), families=("moe_lm",)), util, relax=False)
+    assert run.feasible and seen and min(seen) >= 1.0

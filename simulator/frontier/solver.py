@@ -41,6 +41,7 @@ from simulator.catalog.techniques import enabling_refs, known_keys
 from simulator.catalog.uncertain import uncertain_row
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
+from simulator.costs.memory import model_state_bytes
 from simulator.frontier import sizing
 from simulator.frontier.actors import actors_at, all_actors
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
@@ -50,7 +51,7 @@ from simulator.frontier.pruning import run_bound, undominated
 from simulator.frontier.run import Run
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
 from simulator.frontier.workloads import Family, families, families_at
-from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
+from simulator.specs import GenericNetwork, Layout, Precision, Reason, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
@@ -300,7 +301,13 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 
     tries = 0
     best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply
+    fewest = float(model.params) * _state_bytes_per_param(precision) / acc.memory_bytes  # devices its state needs
     while True:
+        if pow2_floor(n) < fewest:  # the model state alone overflows these devices (and fewer): no search needed
+            fit = Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of {model.params:.3g} "
+                      f"parameters needs at least {fewest:.3g} devices)", memory_bound=True, limit="memory")
+            limited_by = "memory"
+            break
         fit = fit_on(pow2_floor(n))
         if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * best:
             fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
@@ -322,6 +329,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 
     def halved(m: int):
         """(fit, goodput, FLOP) of the same run on m devices, or None."""
+        if pow2_floor(m) < fewest:  # the model state overflows them: no layout fits
+            return None
         smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
             return None
@@ -385,9 +394,11 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
         return min(n_ub, max(1.0, b_max) * _model_parallel(model, node, req.known, config)) * acc.peak(precision) \
             * hours * HOUR_S
 
-    # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
+    # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first, and whose model
+    # state fits the memory of the most devices the run may use (else every layout runs out of memory)
+    memory = n_ub * acc.memory_bytes / _state_bytes_per_param(precision)
     fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value), design), rule.rule, rule.value)
-            <= min(ub, bound(m))]
+            <= min(ub, bound(m)) and m.params <= memory]
     # each size's bound: MFU at the device's best matrix-multiply efficiency, as many devices as its batch
     # allows, the data it can see
     bounds = [min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs)) * best_mfu
@@ -410,6 +421,14 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
         found.append(run)
     ok = [r for r in found if r.feasible]
     return ok or found[-1:]
+
+
+@cache
+def _state_bytes_per_param(precision: Precision) -> float:
+    """Weights, gradients and optimizer state of one parameter (costs/memory.py), stored at
+    least once over a job's devices whatever the layout (tp, pp and ep split them, ZeRO
+    shards them, nothing removes them; the frontier never offloads)."""
+    return float(sum(model_state_bytes(1.0, Layout(global_batch=1, precision=precision))))
 
 
 # ------------------------------------------------------------------ one market
