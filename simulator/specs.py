@@ -313,6 +313,22 @@ class Transformer:
         """Parameters in all: the layers, the embeddings and the final layer norm."""
         return round(self.layers * self.layer_params + self.embedding_params + 2 * self.hidden)
 
+    @cached_property
+    def active_params(self) -> int:
+        """Weights one token passes through: `params` less the routed experts it does not use
+        (the router counts in full). Equal to `params` for a dense model."""
+        if not self.moe:
+            return self.params
+        unused = self.moe_share * (self.experts - self.top_k) * self.expert_params
+        return round(self.params - self.layers * unused)
+
+    @cached_property
+    def active_layer_params(self) -> float:
+        """Active weights of one layer, averaged over the layers (`layer_params` for a dense model)."""
+        if not self.moe:
+            return self.layer_params
+        return self.layer_params - self.moe_share * (self.experts - self.top_k) * self.expert_params
+
 
 @dataclass(frozen=True)
 class GenericNetwork:

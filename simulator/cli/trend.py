@@ -63,7 +63,8 @@ def frontier(
     util = Utilization(default_efficiency())
     with progress(as_json, o.quiet) as bar:
         task = bar.add_task("solving the frontier", total=len(dates))
-        runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util)
+        runs = frontier_series(config, dates, progress=lambda d, n: bar.update(task, completed=d), util=util,
+                               moe=True)
     frame = to_frame(runs)
     landmarks = [(p, r) for p, r in compare(config, util=util) if first <= p.at <= last]
     run_dir = o.folder(config.to_raw(), scenario=config.origin, start=first, end=last, step=step,

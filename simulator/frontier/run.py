@@ -40,7 +40,8 @@ class Run:
     critical_batch: float = math.nan
     layout: str = ""
     ended_by: str = ""  # "duration" (the decided run length) or "data" (the sized model used all the data)
-    params: float = math.nan
+    params: float = math.nan  # total parameters of a sized model
+    params_active: float = math.nan  # of them, those one token passes through (a mixture of experts: fewer)
     fall_reason: str = ""  # why the frontier is below the previous date's, or that the earlier run was carried
     price_usd_per_hour: float = math.nan
     cost_usd: float = math.nan
@@ -54,6 +55,7 @@ class Run:
     start: date | None = None  # the run starts here and ends by `at`
     duration_rule: str = ""
     inputs: tuple[str, ...] = ()  # the catalog rows read (file:key)
+    moe: Run | None = None  # the date's largest mixture-of-experts run beside it (frontier_series with moe=True)
 
     @property
     def pfs_days(self) -> float:

@@ -24,6 +24,7 @@ from simulator.catalog.runfacts import POINT_FILES
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.solver import CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
+from simulator.frontier.workloads import families_at
 from simulator.units import partial_date
 
 STEPS = {"month": 1, "quarter": 3, "year": 12}
@@ -85,7 +86,7 @@ def monotone(runs: list[Run]) -> list[Run]:
                 run = replace(run, fall_reason=why)
             else:
                 carried, solved_at = True, solved_at or prev.at
-                run = replace(prev, at=run.at, caps=run.caps,
+                run = replace(prev, at=run.at, caps=run.caps, moe=run.moe,
                               fall_reason=f"no input fell; the solver's run was {run.flop:.3g} FLOP, the earlier "
                                           f"run is still feasible: carried from {solved_at.isoformat()}")
         solved_at = solved_at if carried else None
@@ -93,15 +94,31 @@ def monotone(runs: list[Run]) -> list[Run]:
     return out
 
 
+def largest_moe(at: date, config: FrontierConfig, util: Utilization, run: Run) -> Run | None:
+    """The largest mixture-of-experts run ending by `at` (unrelaxed): `run` itself when it is
+    one, None when no MoE family exists at `at` (or the config's families leave none out)."""
+    moe = tuple(f.key for f in families_at(at, config.withhold) if f.is_moe
+                and (config.families is None or f.key in config.families))
+    if not moe:
+        return None
+    if run.feasible and run.family in moe:
+        return run
+    alt = solve(at, replace(config, families=moe), util, relax=False)
+    return alt if alt.feasible else None
+
+
 def frontier_series(config: FrontierConfig, dates: list[date], progress=None, relax: bool = True,
-                    util: Utilization | None = None, relax_every: int = 1) -> list[Run]:
+                    util: Utilization | None = None, relax_every: int = 1, moe: bool = False) -> list[Run]:
     """The solved run of each date (never falling without a stated reason, `monotone`);
     with `relax`, every `relax_every`-th date also relaxes each constraint 2x (the binding
-    constraints); `progress(done, total)` after each."""
+    constraints); with `moe`, each run carries the date's largest mixture-of-experts run
+    (`Run.moe`, `largest_moe`: what the practice of the date would train, when it is not the
+    largest); `progress(done, total)` after each."""
     util = util or Utilization(default_efficiency())
     runs = []
     for i, at in enumerate(dates):
-        runs.append(solve(at, config, util, relax=relax and i % max(1, relax_every) == 0))
+        run = solve(at, config, util, relax=relax and i % max(1, relax_every) == 0)
+        runs.append(replace(run, moe=largest_moe(at, config, util, run)) if moe else run)
         if progress is not None:
             progress(i + 1, len(dates))
     return monotone(runs)
@@ -126,11 +143,16 @@ def to_frame(runs: list[Run]) -> pd.DataFrame:
             "host_devices": caps.host_devices if caps and caps.host_devices else math.nan,
             "max_duration_days": caps.max_duration_days if caps else math.nan,
             "reason": r.reason, "fall_reason": r.fall_reason, "ended_by": r.ended_by, "params": r.params,
+            "params_active": r.params_active,
             "actor": r.actor, "start": r.start.isoformat() if r.start else "", "duration_rule": r.duration_rule,
             "site_power_w": caps.site_power_w if caps and caps.site_power_w else math.nan,
             "async_replicas": caps.async_replicas if caps and caps.async_replicas else math.nan,
         }
         row.update({f"gain_2x_{c}": r.gains.get(c, math.nan) for c in CONSTRAINTS})
+        m = r.moe  # the largest mixture-of-experts run of the date (frontier_series with moe=True)
+        row.update({"moe_flop": m.flop if m else math.nan, "moe_params_active": m.params_active if m else math.nan,
+                    "moe_params_total": m.params if m else math.nan, "moe_n_devices": m.n_devices if m else math.nan,
+                    "moe_mfu": m.mfu if m else math.nan, "moe_devices_limited_by": m.devices_limited_by if m else ""})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -15,7 +15,10 @@ constraints allow:
 An unsized family (frontier/workloads.py) runs at the drawn utilization of its era; a
 sized transformer is sized by the compute-optimal rule of its date (frontier/sizing.py)
 and laid out by the layout search (`utilization`), halving the device count while that
-enlarges the run. Goodput is the exact expected share of wall time kept under
+enlarges the run; a mixture-of-experts family is sized over active parameters with the
+published design in force at the run's start (experts, top-k, shared experts), its
+experts spread by expert parallelism once known. Nothing favours one family: the largest
+run in FLOP wins. Goodput is the exact expected share of wall time kept under
 exponential failures with Young's checkpoint interval (costs/failures.py), each failure
 costing the recovery time of the run's start and actor (`FrontierConfig.recovery`); a
 synchronous job fails as a whole, independent actors one at a time. The largest FLOP
@@ -39,6 +42,7 @@ from simulator.catalog.techniques import enabling_refs, known_keys
 from simulator.catalog.uncertain import uncertain_row
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
+from simulator.costs.memory import model_state_bytes
 from simulator.frontier import sizing
 from simulator.frontier.actors import actors_at, all_actors
 from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
@@ -48,7 +52,7 @@ from simulator.frontier.pruning import run_bound, undominated
 from simulator.frontier.run import Run
 from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
 from simulator.frontier.workloads import Family, families, families_at
-from simulator.specs import GenericNetwork, Precision, Recompute, Schedule, Transformer
+from simulator.specs import GenericNetwork, Layout, Precision, Reason, Recompute, Schedule, Transformer
 from simulator.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
@@ -83,7 +87,7 @@ class Request:
 # ------------------------------------------------------------------ batch and techniques
 @cache
 def _kaplan_batch(model: Transformer) -> float:
-    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.layer_params))
+    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.active_layer_params))
     return tokens / model.seq_len
 
 
@@ -91,11 +95,12 @@ def _kaplan_batch(model: Transformer) -> float:
 def _law_batch(law: str, model: Transformer, rule: str, per_param: float, tokens_available: float,
                max_epochs: float) -> float:
     """A published batch law's batch (catalog/batch_laws.csv), in sequences, for `model` trained
-    on its compute-optimal tokens by `rule`, at most the tokens that exist."""
-    n = float(model.params)
+    on its compute-optimal tokens by `rule`, at most the tokens that exist. A mixture of experts
+    is read at its active parameters (the compute per token; the laws were fitted on dense models)."""
+    n = float(model.active_params)
     tokens = min(sizing.optimal_flop(model, rule, per_param), sizing.data_flop(model, tokens_available, max_epochs)) \
         / (6.0 * n)
-    return cb.batch_laws()[law].tokens(float(model.layers * model.layer_params), tokens) / model.seq_len
+    return cb.batch_laws()[law].tokens(float(model.layers * model.active_layer_params), tokens) / model.seq_len
 
 
 @cache
@@ -141,6 +146,9 @@ def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> t
                                                               or lay.sequence_parallel) else set()
         used |= {"interleaved_pipeline"} if lay.schedule is Schedule.INTERLEAVED else set()
         used |= {"flash_attention"} if "flash_attention" in req.known else set()
+        used |= {"expert_parallel"} if lay.ep > 1 else set()
+    if req.fam.is_moe:
+        used |= {"mixture_of_experts"}
     return tuple(sorted(used))
 
 
@@ -298,7 +306,13 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 
     tries = 0
     best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply
+    fewest = float(model.params) * _state_bytes_per_param(precision) / acc.memory_bytes  # devices its state needs
     while True:
+        if pow2_floor(n) < fewest:  # the model state alone overflows these devices (and fewer): no search needed
+            fit = Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of {model.params:.3g} "
+                      f"parameters needs at least {fewest:.3g} devices)", memory_bound=True, limit="memory")
+            limited_by = "memory"
+            break
         fit = fit_on(pow2_floor(n))
         if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * best:
             fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
@@ -320,6 +334,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
 
     def halved(m: int):
         """(fit, goodput, FLOP) of the same run on m devices, or None."""
+        if pow2_floor(m) < fewest:  # the model state overflows them: no layout fits
+            return None
         smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
             return None
@@ -344,7 +360,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit.layout),
                price_usd_per_hour=offer.price, cost_usd=n * offer.price * hours, devices_limited_by=limited_by,
                techniques_used=used, ended_by=ended_by,
-               params=float(model.params), sites=sites if n >= sites else 1, **common)
+               params=float(model.params), params_active=float(model.active_params), sites=sites if n >= sites else 1,
+               **common)
 
 
 def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, sites: int) -> list[Run]:
@@ -361,17 +378,19 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
     best_mfu = req.util.eff.gemm_for(acc.name, precision)  # an upper bound of a transformer's MFU
     if ub * best_mfu <= floor:
         return []
-    rule, seq = fam.rule_at(req.start), fam.seq_len_at(req.start)
-    req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,)))
+    rule, seq, moe = fam.rule_at(req.start), fam.seq_len_at(req.start), fam.design_at(req.start)
+    design = moe.design if moe is not None else None
+    req = replace(req, refs=req.refs + (rule.ref,) + (() if config.seq_len else (seq.ref,))
+                  + ((moe.ref,) if moe is not None else ()))
     if config.seq_len:  # a scenario's length replaces the series
         seq = replace(seq, value=config.seq_len)
     tokens = fam.tokens_available * config.data_scale
     per_param = rule.value if rule.rule == "chinchilla" else None
-    sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value))
+    sizes = sizing.sizes_up_to(sizing.max_params(tokens, fam.max_epochs, per_param), int(seq.value), design)
     node = max(1, int(caps.host_devices or 1))
 
     def run_of(params: float) -> Run | None:
-        model = sizing.shape(params, int(seq.value))
+        model = sizing.shape(params, int(seq.value), design)
         return _sized_eval(req, offer, acc, model, precision, floor, sizing.data_flop(model, tokens, fam.max_epochs),
                            sites)
 
@@ -380,13 +399,15 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
         return min(n_ub, max(1.0, b_max) * _model_parallel(model, node, req.known, config)) * acc.peak(precision) \
             * hours * HOUR_S
 
-    # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first
-    fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value)), rule.rule, rule.value)
-            <= min(ub, bound(m))]
+    # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first, and whose model
+    # state fits the memory of the most devices the run may use (else every layout runs out of memory)
+    memory = n_ub * acc.memory_bytes / _state_bytes_per_param(precision)
+    fits = [p for p in sizes if sizing.optimal_flop(m := sizing.shape(p, int(seq.value), design), rule.rule, rule.value)
+            <= min(ub, bound(m)) and m.params <= memory]
     # each size's bound: MFU at the device's best matrix-multiply efficiency, as many devices as its batch
     # allows, the data it can see
     bounds = [min(ub, bound(m), sizing.data_flop(m, tokens, fam.max_epochs)) * best_mfu
-              for m in (sizing.shape(p, int(seq.value)) for p in fits)]
+              for m in (sizing.shape(p, int(seq.value), design) for p in fits)]
     if not fits or max(bounds) <= floor:
         return []
     # every size in order of its bound until no remaining bound beats the best run found: exact, and the
@@ -405,6 +426,14 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
         found.append(run)
     ok = [r for r in found if r.feasible]
     return ok or found[-1:]
+
+
+@cache
+def _state_bytes_per_param(precision: Precision) -> float:
+    """Weights, gradients and optimizer state of one parameter (costs/memory.py), stored at
+    least once over a job's devices whatever the layout (tp, pp and ep split them, ZeRO
+    shards them, nothing removes them; the frontier never offloads)."""
+    return float(sum(model_state_bytes(1.0, Layout(global_batch=1, precision=precision))))
 
 
 # ------------------------------------------------------------------ one market

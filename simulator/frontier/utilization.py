@@ -42,7 +42,8 @@ from simulator.specs import (
 MAX_TP = 64
 #: The techniques that change the layout search (the others decide what a run may do, not how it is laid out).
 SEARCHED = frozenset({"pipeline_parallel", "tensor_parallel", "interleaved_pipeline", "activation_recompute",
-                      "selective_recompute_sequence_parallel", "sharded_data_parallel", "flash_attention"})
+                      "selective_recompute_sequence_parallel", "sharded_data_parallel", "flash_attention",
+                      "expert_parallel"})
 #: Stand-in link for one-device clusters (never used: nothing is communicated).
 NO_LINK = Link("none (single device)", 1.0, 0.0, "placeholder for a one-device cluster")
 
@@ -69,7 +70,8 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
                  stack: str | None = None, sites: int = 1) -> SearchSpace:
     """The layout space the techniques in `known` allow, trimmed for speed: micro-batches
     of 1-2, ZeRO stage 0 or 1, two virtual stages at most, and only the tp and pp that
-    divide heads and layers (the others are infeasible anyway). Tensor parallelism may
+    divide heads and layers (the others are infeasible anyway); expert parallelism (the
+    experts over the data-parallel ranks, every power of two up to the experts) once known. Tensor parallelism may
     span whole hosts (tp a multiple of the host, up to `max_tp`), its collectives priced on
     the network tier they cross (costs/collectives.tp_group). Over several sites, data
     parallelism or the pipeline may span them."""
@@ -83,7 +85,8 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
     return SearchSpace(global_batches=batches, max_micro_batch=2 if isinstance(model, Transformer) else 1,
                        schedules=schedules, max_virtual_stages=2, recompute=tuple(recompute),
                        sequence_parallel=(False, True) if selective and tensor else (False,), zero=zero,
-                       top_k=0, max_tp=max_tp if tensor else 1, max_pp=None if pipeline else 1,
+                       top_k=0, max_tp=max_tp if tensor else 1,
+                       expert_parallel=None if "expert_parallel" in known else (1,), max_pp=None if pipeline else 1,
                        divisors_only=True, tp_across_nodes=tensor, stack=stack,
                        site_splits=("dp", "pp") if sites > 1 and pipeline else ("dp",))
 
@@ -153,7 +156,7 @@ class Utilization:
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
-                        Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value}
+                        Reason.PP_NOT_DIVIDING_LAYERS.value, Reason.ZERO_WITH_PIPELINE.value, Reason.EP_NOT_DIVIDING.value}
             top = max(counts, key=counts.get) if counts else None
             return Fit(0.0, None, 0, float("nan"), top or "no candidate layout",
                        memory_bound=bool(counts) and Reason.OUT_OF_MEMORY.value in counts and set(counts) <= helpless,

@@ -3,7 +3,8 @@
 A family is a way of using many devices for one result: the parallel techniques it
 admits, its batch limits, and either a network fitted to one device ("unsized": its
 utilization is a drawn share of peak, its data never binds) or a transformer sized by
-the compute-optimal rule of its date ("sized"). Every number that is a fact of one run
+the compute-optimal rule of its date ("sized"; a mixture of experts when it has `moe`
+design rows, the design in force at a date the latest published). Every number that is a fact of one run
 names it (`run_fact_of`), and `Family.view(withhold)` gives the family as a frontier
 scoring those runs sees it: their rows dropped (the family may then begin later, lose
 a batch limit or a learner bound). Read on first use and checked against the other
@@ -22,12 +23,14 @@ from importlib.resources import files
 from simulator.catalog.runfacts import parse_run_facts
 from simulator.catalog.techniques import techniques
 from simulator.costs.batch import batch_limits
+from simulator.frontier.sizing import MoEDesign
 
 WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "kind", "since", "source", "techniques", "per_device_batch", "per_device_batch_source",
          "per_device_batch_run_fact_of", "batch_practice", "batch_limits", "batch_free_with", "learners", "utilization",
          "multi_node_efficiency", "async_efficiency", "algorithmic_halving", "critical_batch", "tokens_available",
-         "max_epochs", "data_source", "sizing", "seq_len"}
+         "max_epochs", "data_source", "sizing", "seq_len", "moe"}
+_MOE_KEYS = {"since", "experts", "top_k", "shared", "expert_width", "dense_share", "run_fact_of", "source"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique", "run_fact_of"}
 KINDS = ("unsized", "sized")
 SIZING_RULES = ("kaplan", "chinchilla")
@@ -45,6 +48,7 @@ class Dated:
     run_fact_of: frozenset[str] = frozenset()
     technique: str | None = None
     rule: str = ""
+    design: MoEDesign | None = None
 
     @property
     def ref(self) -> str:
@@ -74,6 +78,12 @@ class Family:
     max_epochs: float = 1.0
     sizing: tuple[Dated, ...] = ()
     seq_len: tuple[Dated, ...] = ()
+    moe: tuple[Dated, ...] = ()  # mixture-of-experts designs (a sized MoE family): the latest in force
+
+    @property
+    def is_moe(self) -> bool:
+        """A mixture-of-experts family (it has design rows)."""
+        return bool(self.moe)
 
     @property
     def sized(self) -> bool:
@@ -92,13 +102,14 @@ class Family:
         if not withhold:
             return self
         since = tuple(d for d in self.since if not (d.run_fact_of & withhold))
-        if not since:
+        moe = tuple(d for d in self.moe if not (d.run_fact_of & withhold))
+        if not since or (self.moe and not moe):  # an MoE family with no design left cannot be shaped
             return None
         out = replace(self, since=since,
                       batch_limits=tuple(d for d in self.batch_limits if not (d.run_fact_of & withhold)),
                       sizing=tuple(d for d in self.sizing if not (d.run_fact_of & withhold)),
                       learners=tuple(d for d in self.learners if not (d.run_fact_of & withhold)),
-                      seq_len=tuple(d for d in self.seq_len if not (d.run_fact_of & withhold)))
+                      seq_len=tuple(d for d in self.seq_len if not (d.run_fact_of & withhold)), moe=moe)
         if self.per_device_batch_facts & withhold:
             out = replace(out, per_device_batch=1, per_device_batch_facts=frozenset())
         return out
@@ -125,6 +136,11 @@ class Family:
         rows = [d for d in self.seq_len if d.since <= at]
         return rows[-1] if rows else (self.seq_len[0] if self.seq_len else None)
 
+    def design_at(self, at: date) -> Dated | None:
+        """The MoE design in force at `at`: the latest published (the first before any; None: dense)."""
+        rows = [d for d in self.moe if d.since <= at]
+        return rows[-1] if rows else (self.moe[0] if self.moe else None)
+
 
 def _date(value, where: str) -> date:
     try:
@@ -135,6 +151,35 @@ def _date(value, where: str) -> date:
 
 def _facts(value, where: str) -> frozenset[str]:
     return parse_run_facts(value, where)
+
+
+def _design(key: str, i: int, d: dict) -> Dated:
+    """One MoE design row: whole numbers of experts (>= 2), top_k (1..experts) and shared
+    experts (>= 0), an expert width > 0 (x d_model), a dense share in [0, 1), a source."""
+    here = f"{WORKLOADS_TOML}: [{key}] moe[{i}]"
+    unknown = sorted(set(d) - _MOE_KEYS)
+    if unknown:
+        raise ValueError(f"{here}: unknown keys {unknown}")
+
+    def whole(name: str, low: int) -> int:
+        v = d.get(name)
+        if not (isinstance(v, int) and not isinstance(v, bool) and v >= low):
+            raise ValueError(f"{here}: {name}={v!r}: a whole number >= {low}")
+        return v
+
+    experts, top_k, shared = whole("experts", 2), whole("top_k", 1), whole("shared", 0)
+    if top_k > experts:
+        raise ValueError(f"{here}: top_k={top_k!r}: at most experts={experts}")
+    width, dense = d.get("expert_width"), d.get("dense_share", 0.0)
+    if not (isinstance(width, (int, float)) and not isinstance(width, bool) and width > 0):
+        raise ValueError(f"{here}: expert_width={width!r}: a number > 0 (expert ffn / d_model)")
+    if not (isinstance(dense, (int, float)) and not isinstance(dense, bool) and 0 <= dense < 1):
+        raise ValueError(f"{here}: dense_share={dense!r}: a number in [0, 1)")
+    if not str(d.get("source", "")).strip():
+        raise ValueError(f"{here}: source={d.get('source')!r}: needs a source")
+    return Dated(f"{key}.moe[{i}]", _date(d.get("since"), here), float(experts), d["source"],
+                 _facts(d.get("run_fact_of"), here), design=MoEDesign(experts, top_k, shared, float(width),
+                                                                      float(dense)))
 
 
 def _family(key: str, t: dict, batch_rows: dict) -> Family:
@@ -197,6 +242,9 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
             raise ValueError(f"{here}: needs since, value (a whole number > 0) and source")
         seq.append(Dated(f"{key}.seq_len[{i}]", _date(s["since"], here), float(s["value"]), s["source"],
                          _facts(s.get("run_fact_of"), here)))
+    designs = [_design(key, i, d) for i, d in enumerate(t.get("moe", []))]
+    if designs and t["kind"] != "sized":
+        raise ValueError(f"{where}: moe designs need kind = \"sized\"")
     if t["kind"] == "sized" and not (sizing and seq):
         raise ValueError(f"{where}: a sized family needs sizing and seq_len rows")
     if t["kind"] == "unsized" and not t.get("utilization"):
@@ -209,7 +257,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
         t.get("multi_node_efficiency"), t.get("async_efficiency"), t.get("algorithmic_halving"),
         t.get("critical_batch") == "kaplan", float(t.get("tokens_available", float("inf"))),
         float(t.get("max_epochs", 1.0)), tuple(sorted(sizing, key=lambda d: d.since)),
-        tuple(sorted(seq, key=lambda d: d.since)))
+        tuple(sorted(seq, key=lambda d: d.since)), tuple(sorted(designs, key=lambda d: d.since)))
 
 
 @cache

@@ -116,8 +116,11 @@ def _candidates(model: Transformer | GenericNetwork, cluster: Cluster, space: Se
     generic = isinstance(model, GenericNetwork)
     cps = [1] if generic else list(space.context_parallel)
     eps = expert_options(model, space)
+    n = cluster.n_devices
+    # with divisors_only, only the ep that divide the experts and dp x cp (the others fail costs/rules.py's rule)
     splits = np.array([(t, p, c, e) for t, p in model_splits(model, cluster, space) for c in cps
-                       for e in eps if t * p * c <= cluster.n_devices])
+                       for e in eps if t * p * c <= n and not (
+                           space.divisors_only and e > 1 and (model.experts % e or (n // (t * p * c) * c) % e))])
     mbs = np.arange(1, space.max_micro_batch + 1)
     batches = np.array(space.global_batches)
     ns, nm, nb = len(splits), len(mbs), len(batches)

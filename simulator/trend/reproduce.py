@@ -311,7 +311,7 @@ def reproduce(config: FrontierConfig | None = None, start: date | str = "1959", 
         return None if progress is None else (lambda d, n: progress(stage, d, n))
 
     runs = frontier_series(withheld, date_grid(start, end, step), progress=tick("the frontier"), util=util,
-                           relax_every=RELAX_EVERY.get(step, 1))
+                           relax_every=RELAX_EVERY.get(step, 1), moe=True)
     frame = to_frame(runs)
     figures = {**headline(withheld, util, series=True), **ceilings(config, util)}
     with_facts = headline(config, util)
