@@ -26,33 +26,44 @@ wins; then each constraint is relaxed 2x in turn and the run re-solved: a constr
 binds when relaxing it enlarges the run (more than BIND_TOLERANCE).
 
 Every run carries `inputs`, the catalog rows it read (file:key), so a test can check
-that a run scored against the frontier never read its own facts.
+that a run scored against the frontier never read its own facts. What every family's run
+reads (the batch, the device limits, goodput, the rows read) is in frontier/request.py.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import cache
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
-from simulator.catalog.techniques import enabling_refs, known_keys
-from simulator.catalog.uncertain import uncertain_row
+from simulator.catalog.techniques import known_keys
 from simulator.costs import batch as cb
-from simulator.costs import failures as cf
 from simulator.costs.memory import model_state_bytes
 from simulator.frontier import sizing
 from simulator.frontier.actors import actors_at, all_actors
-from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig, stack_at
+from simulator.frontier.config import FrontierConfig, stack_at
 from simulator.frontier.duration import run_length_days
-from simulator.frontier.market import ActorMarket, Caps, Offer, caps_for, node_of
+from simulator.frontier.market import ActorMarket, Caps, Offer, caps_for
 from simulator.frontier.pruning import run_bound, undominated
+from simulator.frontier.request import (
+    Request,
+    batch_of,
+    common_fields,
+    device_limits,
+    layout_text,
+    model_parallel,
+    no_progress,
+    run_goodput,
+    technique_refs,
+    techniques_used,
+)
 from simulator.frontier.run import Run
-from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor, replica_span
-from simulator.frontier.workloads import Family, families, families_at
-from simulator.specs import GenericNetwork, Layout, Precision, Reason, Recompute, Schedule, Transformer
+from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor
+from simulator.frontier.workloads import families, families_at
+from simulator.specs import GenericNetwork, Layout, Precision, Reason, Transformer
 from simulator.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
@@ -70,191 +81,11 @@ MAX_HALVINGS = 16
 UNSIZED = GenericNetwork("network fitted to one device", 1e8, 1.0, 1.0, source="placeholder (failure model only)")
 
 
-@dataclass(frozen=True)
-class Request:
-    """One actor's run of one family, starting at `start` on the actor's market."""
-
-    at: date
-    start: date
-    fam: Family
-    known: frozenset[str]
-    caps: Caps
-    config: FrontierConfig
-    util: Utilization
-    refs: tuple[str, ...] = ()
-
-
-# ------------------------------------------------------------------ batch and techniques
-@cache
-def _kaplan_batch(model: Transformer) -> float:
-    tokens = cb.kaplan_critical_batch_tokens(cb.kaplan_loss_nats(model.layers * model.active_layer_params))
-    return tokens / model.seq_len
-
-
-@cache
-def _law_batch(law: str, model: Transformer, rule: str, per_param: float, tokens_available: float,
-               max_epochs: float) -> float:
-    """A published batch law's batch (catalog/batch_laws.csv), in sequences, for `model` trained
-    on its compute-optimal tokens by `rule`, at most the tokens that exist. A mixture of experts
-    is read at its active parameters (the compute per token; the laws were fitted on dense models)."""
-    n = float(model.active_params)
-    tokens = min(sizing.optimal_flop(model, rule, per_param), sizing.data_flop(model, tokens_available, max_epochs)) \
-        / (6.0 * n)
-    return cb.batch_laws()[law].tokens(float(model.layers * model.active_layer_params), tokens) / model.seq_len
-
-
-@cache
-def _largest_batch(crit: float, max_waste: float) -> float:
-    return float(cb.largest_useful_batch(crit, max_waste))
-
-
-def _batch(req: Request, model) -> tuple[float, float, tuple[str, ...]]:
-    """(critical batch, largest batch allowed, rows read) in examples (sequences for transformers)."""
-    fam, config = req.fam, req.config
-    if fam.kaplan and isinstance(model, Transformer):
-        law = config.batch_law or "kaplan"
-        if law == "kaplan":
-            crit = _kaplan_batch(model)
-        else:  # a law of the tokens or compute: the tokens the model trains on by the date's rule
-            rule = fam.rule_at(req.start)
-            crit = _law_batch(law, model, rule.rule, rule.value, fam.tokens_available * config.data_scale,
-                              fam.max_epochs)
-        crit, refs = crit * config.critical_batch_scale, ()
-    else:
-        practice = config.input(fam.batch_practice) if fam.batch_practice else float(fam.per_device_batch)
-        limit, refs = fam.batch_limit(req.start, req.known, practice)
-        crit = limit * config.critical_batch_scale
-    return crit, _largest_batch(crit, config.max_waste), refs
-
-
-def _model_parallel(model: Transformer, node: int, known: frozenset[str], config: FrontierConfig) -> int:
-    return replica_span(model.heads, model.layers, node, "tensor_parallel" in known, "pipeline_parallel" in known,
-                        int(config.max_tp or MAX_TP))
-
-
-def _techniques_used(req: Request, fit_layout, n: int, node: int, how: str) -> tuple[str, ...]:
-    used = {"single_device"} if n == 1 else {how}
-    lay = fit_layout
-    if lay is not None:
-        used |= {"large_batch"} if req.fam.batch_practice and lay.global_batch > req.config.input(
-            req.fam.batch_practice) * req.config.critical_batch_scale else set()
-        used |= {"pipeline_parallel"} if lay.pp > 1 else set()
-        used |= {"tensor_parallel"} if lay.tp > 1 else set()
-        used |= {"sharded_data_parallel"} if lay.zero.stage else set()
-        used |= {"activation_recompute"} if lay.recompute is Recompute.FULL else set()
-        used |= {"selective_recompute_sequence_parallel"} if (lay.recompute is Recompute.SELECTIVE
-                                                              or lay.sequence_parallel) else set()
-        used |= {"interleaved_pipeline"} if lay.schedule is Schedule.INTERLEAVED else set()
-        used |= {"flash_attention"} if "flash_attention" in req.known else set()
-        used |= {"expert_parallel"} if lay.ep > 1 else set()
-    if req.fam.is_moe:
-        used |= {"mixture_of_experts"}
-    return tuple(sorted(used))
-
-
-def _layout_text(lay) -> str:
-    return "" if lay is None else lay.text(batch=True)
-
-
-# ------------------------------------------------------------------ device limits
-@dataclass(frozen=True)
-class _Limits:
-    n: int
-    limited_by: str
-    hours: float
-    node: int
-    how: str  # the multi-device technique: intra_machine_split, sync/async data parallel, independent actors
-    learners: float
-    replica: int
-    independent: bool
-    asynchronous: bool
-    refs: tuple[str, ...]
-
-
-def _limits(req: Request, offer: Offer, model, b_max: float, sites: int) -> _Limits:
-    fam, caps, config = req.fam, req.caps, req.config
-    admitted = fam.techniques & req.known
-    batch_free = fam.batch_free_with in admitted
-    host = max(1, int(caps.host_devices or 1))
-    node = node_of(offer.node_default, offer.intra, host)
-    limits: dict[str, float] = {}
-    multi_node = "sync_data_parallel_multi_node" in admitted and offer.intra is not None and offer.inter is not None
-    asynchronous = (not batch_free and "async_data_parallel" in admitted and offer.inter is not None
-                    and caps.async_replicas is not None and not isinstance(model, Transformer))
-    supply = caps.supply_devices(offer.watts, sites, offer.key)
-    if batch_free or multi_node or asynchronous:  # actors need no interconnect; other jobs need both links
-        limits["supply"] = max(supply or host, 1)
-        how = ("parallel_search_selfplay" if batch_free else "sync_data_parallel_multi_node" if multi_node
-               else "async_data_parallel")
-    elif "intra_machine_split" in admitted and offer.intra is not None:
-        limits["host"], how = node, "intra_machine_split"
-    else:
-        limits["technique"], how = 1, "single_device"
-    per_device = max(1, fam.per_device_batch)
-    learners = max(1.0, b_max // per_device)
-    replica = 1
-    if asynchronous:  # independent replicas of up to one host each (Downpour SGD), at most the documented
-        # count of replicas used (async_replicas.csv: Dean et al. 2012, 200 with Adagrad; Inception-v3, 50)
-        replica = int(min(node, learners))
-        limits["batch"] = max(learners, replica * caps.async_replicas)
-    elif isinstance(model, Transformer):  # each data-parallel rank needs a sequence of the batch
-        limits["batch"] = max(1.0, b_max) * _model_parallel(model, node, req.known, config)
-    elif not batch_free:
-        limits["batch"] = learners
-    elif (design := fam.learner_bound(req.start)) is not None:  # the learner stays batch-bound
-        limits["batch"] = design.value
-    hours = caps.max_duration_days * 24
-    if offer.max_hours is not None:
-        hours = min(hours, offer.max_hours)
-    budget = caps.budget_devices(offer.price, hours) if offer.paid else None
-    if budget is not None:
-        limits["budget"] = budget
-    limited_by = min(limits, key=limits.get)  # never empty: supply, host or technique is always set
-    n = max(1, int(min(limits.values())))
-    if budget is not None and budget < 1 and caps.budget_basis == "run":  # not one device for the whole run
-        hours *= budget
-    return _Limits(n, limited_by, hours, node, how, learners, replica, batch_free,
-                   asynchronous and n > learners, ())
-
-
-def _goodput(job: int, params: float, req: Request) -> float:
-    """Share of wall time a job of `job` devices keeps: a synchronous job stops when any
-    device fails (independent actors or replicas lose only their own work, job = 1 each),
-    each failure costing the recovery time of the run's start and actor (`FrontierConfig.recovery`)."""
-    config = req.config
-    rate = config.failure_rate
-    if not rate:
-        return 1.0
-    return cf.job_goodput(job, params * CHECKPOINT_BYTES_PER_PARAM / config.checkpoint_bytes_per_s, rate,
-                          config.recovery(req.start, req.caps.actor)[0])
-
-
-def _no_progress(req: Request) -> str:
-    rate = req.config.failure_rate
-    return (f"failures: no work survives (a restart of {req.config.recovery(req.start, req.caps.actor)[0]:.3g} s "
-            f"against {1 / rate if rate else math.inf:.3g} device-hours between failures)")
-
-
-def _common(req: Request, offer: Offer, acc, precision: Precision, model_name: str,
-            used: tuple[str, ...] = ()) -> dict:
-    config = req.config
-    refs = req.refs + req.caps.refs + (req.fam.ref,) + (f"devices:{offer.key}",)
-    refs += _technique_refs(used, req.start, config, req.caps.actor)
-    for key, fixed in (("device_hours_per_failure", config.failure_rate_per_device_hour), ("restart_s", config.restart_s)):
-        if fixed is None and uncertain_row(key).seen(config.withhold) is uncertain_row(key):
-            refs += (f"uncertainty.csv:{key}",)  # the row itself, not its withheld range
-    if config.failure_rate and (recovery_ref := config.recovery(req.start, req.caps.actor)[1]):
-        refs += (recovery_ref,)  # the published recovery the run's failures cost
-    return {"at": req.at, "family": req.fam.key, "model": model_name, "device": offer.key, "device_name": acc.name,
-            "precision": precision.value, "caps": req.caps, "actor": req.caps.actor, "start": req.start,
-            "duration_rule": req.caps.duration_rule, "inputs": tuple(dict.fromkeys(refs))}
-
-
 # ------------------------------------------------------------------ unsized families
 def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float, sites: int) -> Run | None:
     """The run of an unsized family (a network fitted to one device) on `offer`."""
-    _, b_max, batch_refs = _batch(req, UNSIZED)
-    lim = _limits(req, offer, UNSIZED, b_max, sites)
+    _, b_max, batch_refs = batch_of(req, UNSIZED)
+    lim = device_limits(req, offer, UNSIZED, b_max, sites)
     peak = acc.peak(precision)
     n, hours = lim.n, lim.hours
     if n * peak * hours * HOUR_S <= floor:
@@ -266,14 +97,14 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
     best = req.util.eff.gemm_for(acc.name, precision)
     if config.min_utilization and mfu < config.min_utilization * best:
         return Run(feasible=False, reason=f"utilization {mfu:.2f} below {config.min_utilization:g} x the device's best "
-                   f"({best:.2f})", **_common(req, offer, acc, precision, "network fitted to one device"))
-    goodput = _goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, req)
+                   f"({best:.2f})", **common_fields(req, offer, acc, precision, "network fitted to one device"))
+    goodput = run_goodput(1 if lim.independent or lim.asynchronous else n, UNSIZED.params, req)
     flop = n * peak * mfu * goodput * hours * HOUR_S
     if not flop > 0:
-        return Run(feasible=False, reason=_no_progress(req), **_common(req, offer, acc, precision,
+        return Run(feasible=False, reason=no_progress(req), **common_fields(req, offer, acc, precision,
                                                                            "network fitted to one device"))
     used = ("single_device",) if n == 1 else (lim.how,)
-    common = _common(req, offer, acc, precision, "network fitted to one device", used)
+    common = common_fields(req, offer, acc, precision, "network fitted to one device", used)
     extra = batch_refs + ((f"{req.fam.ref}.per_device_batch",) if n > 1 and req.fam.per_device_batch_facts else ())
     if lim.independent and (design := req.fam.learner_bound(req.start)) is not None:
         extra += (design.ref,)
@@ -292,8 +123,8 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     could not beat `floor`. `flop_needed`: the most compute the model can use (a sized
     model's tokens that exist); a run that gets there before the decided length stops."""
     config, util = req.config, req.util
-    crit, b_max, _ = _batch(req, model)
-    lim = _limits(req, offer, model, b_max, sites)
+    crit, b_max, _ = batch_of(req, model)
+    lim = device_limits(req, offer, model, b_max, sites)
     n, hours, node, limited_by = lim.n, lim.hours, lim.node, lim.limited_by
     if min(n * acc.peak(precision) * hours * HOUR_S, flop_needed or math.inf) <= floor:
         return None
@@ -325,11 +156,11 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
             break
         limited_by = fit.limit
         n, tries = max(1, n // 2), tries + 1
-    common = _common(req, offer, acc, precision, model.name, ("single_device", lim.how))
+    common = common_fields(req, offer, acc, precision, model.name, ("single_device", lim.how))
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
     peak = acc.peak(precision)
-    goodput = _goodput(n, float(model.params), req)
+    goodput = run_goodput(n, float(model.params), req)
     flop = n * peak * fit.mfu * goodput * hours * HOUR_S
 
     def halved(m: int):
@@ -339,25 +170,25 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
         smaller = fit_on(pow2_floor(m))
         if smaller.layout is None:
             return None
-        g = _goodput(m, float(model.params), req)
+        g = run_goodput(m, float(model.params), req)
         return smaller, g, m * peak * smaller.mfu * g * hours * HOUR_S
 
     # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
     while n >= 2 * max(node, 2) and (h := halved(n // 2)) is not None and h[2] > flop:
         n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
     if not flop > 0:
-        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {_no_progress(req)}", **common)
+        return Run(feasible=False, reason=f"{model.name} on {acc.name}: {no_progress(req)}", **common)
     ended_by = "duration"
     if flop_needed is not None and flop_needed < flop:  # trained before the decided length runs out:
         while n >= 2 and (h := halved(n // 2)) is not None and h[2] >= flop_needed:  # the fewest devices in time
             n, (fit, goodput, flop), limited_by = n // 2, h, "data"
         hours *= flop_needed / flop
         flop, ended_by = flop_needed, "data"
-    used = _techniques_used(req, fit.layout, n, node, lim.how)
-    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + _technique_refs(used, req.start, config, req.caps.actor)))
+    used = techniques_used(req, fit.layout, n, node, lim.how)
+    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + technique_refs(used, req.start, config, req.caps.actor)))
     return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=fit.mfu,
                goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
-               global_batch=fit.layout.global_batch, critical_batch=crit, layout=_layout_text(fit.layout),
+               global_batch=fit.layout.global_batch, critical_batch=crit, layout=layout_text(fit.layout),
                price_usd_per_hour=offer.price, cost_usd=n * offer.price * hours, devices_limited_by=limited_by,
                techniques_used=used, ended_by=ended_by,
                params=float(model.params), params_active=float(model.active_params), sites=sites if n >= sites else 1,
@@ -395,8 +226,8 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
                            sites)
 
     def bound(model) -> float:  # MFU 1 with as many devices as the batch lets one model use
-        _, b_max, _ = _batch(req, model)
-        return min(n_ub, max(1.0, b_max) * _model_parallel(model, node, req.known, config)) * acc.peak(precision) \
+        _, b_max, _ = batch_of(req, model)
+        return min(n_ub, max(1.0, b_max) * model_parallel(model, node, req.known, config)) * acc.peak(precision) \
             * hours * HOUR_S
 
     # the sizes whose compute-optimal run could fit at all (MFU 1), smallest first, and whose model
@@ -410,15 +241,20 @@ def _sized(req: Request, offer: Offer, acc, precision: Precision, floor: float, 
               for m in (sizing.shape(p, int(seq.value), design) for p in fits)]
     if not fits or max(bounds) <= floor:
         return []
-    # every size in order of its bound until no remaining bound beats the best run found: exact, and the
-    # large sizes whose bounds tie at the supply's are tried first. (Neither the run nor whether a size
-    # reaches its compute-optimal run is monotone in the size: memory decides the devices a size can use.)
+    return _by_bound(fits, bounds, run_of, floor)
+
+
+def _by_bound(sizes: list[float], bounds: list[float], run_of, floor: float) -> list[Run]:
+    """The runs of the sizes in order of their bound until no remaining bound beats the best run
+    found: exact, and the large sizes whose bounds tie at the supply's are tried first. (Neither
+    the run nor whether a size reaches its compute-optimal run is monotone in the size: memory
+    decides the devices a size can use.) The feasible runs, else the last infeasible one."""
     found: list[Run] = []
     top = floor
-    for i in (sorted(range(len(fits)), key=lambda k: (-bounds[k], -fits[k])) if SIZE_BOUND else range(len(fits))):
+    for i in (sorted(range(len(sizes)), key=lambda k: (-bounds[k], -sizes[k])) if SIZE_BOUND else range(len(sizes))):
         if SIZE_BOUND and bounds[i] <= top:
             break
-        run = run_of(fits[i])
+        run = run_of(sizes[i])
         if run is None:
             continue
         if run.feasible:
@@ -437,11 +273,6 @@ def _state_bytes_per_param(precision: Precision) -> float:
 
 
 # ------------------------------------------------------------------ one market
-def _technique_refs(used: tuple[str, ...], start: date, config: FrontierConfig, actor: str) -> tuple[str, ...]:
-    """The evidence rows that made each technique used available to the actor."""
-    return enabling_refs(used, config.withhold, config.input("technique_adoption_lag_days"), actor or None)
-
-
 def _best_in_market(req: Request, offers: list[Offer], floor: float = 0.0) -> tuple[Run | None, list[Run]]:
     """The largest run of `req.fam` over the offers (spread over more sites while a
     site's power limits it and the caps allow) that beats `floor`, and every candidate tried."""
