@@ -173,8 +173,13 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
         g = run_goodput(m, float(model.params), req)
         return smaller, g, m * peak * smaller.mfu * g * hours * HOUR_S
 
+    def could_beat(m: int) -> bool:
+        """Whether m devices at the device's best matrix-multiply efficiency (an upper bound of a
+        layout's MFU, as the size bounds use) could beat the run: if not, no layout search."""
+        return m * peak * best * run_goodput(m, float(model.params), req) * hours * HOUR_S > flop
+
     # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
-    while n >= 2 * max(node, 2) and (h := halved(n // 2)) is not None and h[2] > flop:
+    while n >= 2 * max(node, 2) and could_beat(n // 2) and (h := halved(n // 2)) is not None and h[2] > flop:
         n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
     if not flop > 0:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {no_progress(req)}", **common)
