@@ -22,30 +22,13 @@ from pathlib import Path
 
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
-from simulator.measurement import (  # noqa: F401  (re-exported: the row reader is part of validate's interface)
-    DEFAULTS,
-    FLASH_ATTENTION_DATE,
+from simulator.measurement import (
     METRICS,
-    MODEL_EXTRAS,
-    ORIGINS,
     REQUIRED,
     Row,
     parse_row,
 )
-from simulator.rowtext import (  # noqa: F401  (re-exported: the readers are part of validate's interface)
-    STACK_WORDS,
-    UNSTATED,
-    _int,
-    _num,
-    find_builtin,
-    gated_in,
-    overlaps_in,
-    read_bool,
-    read_precision,
-    read_recompute,
-    read_zero,
-    run_date,
-)
+from simulator.rowtext import _num
 from simulator.search.rank import search_layouts
 from simulator.specs import (
     Efficiency,

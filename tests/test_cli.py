@@ -22,7 +22,7 @@ from cli_helpers import one_line, run
 
 from simulator.cli import main
 from simulator.units import fmt_seconds
-from simulator.validation import DEFAULTS
+from simulator.measurement import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -264,7 +264,7 @@ def _row(**kw) -> dict:
 
 
 def test_validate_reads_the_stack_and_fills_its_defaults():
-    from simulator.validation import parse_row
+    from simulator.measurement import parse_row
 
     row, spec = parse_row(_row(source="NVIDIA NeMo performance summary"))
     assert row.stack is not None and row.stack.key == "nemo-2024"  # named in the row's text

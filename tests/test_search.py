@@ -44,7 +44,8 @@ from simulator.specs import (
     Transformer,
 )
 from simulator.units import GB
-from simulator.validation import describe, parse_row, read_rows
+from simulator.measurement import parse_row
+from simulator.validation import describe, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
@@ -524,7 +525,7 @@ def test_max_tp_max_pp_and_divisors_only_restrict_the_space():
     ("FSDP no_reshard", "2"), ("ZeRO stage 1", "1"), ("distributed optimizer", "1"), ("", "0"),
 ])
 def test_the_fsdp_flavour_is_read_from_the_text(text, stage):
-    from simulator.validation import read_zero
+    from simulator.rowtext import read_zero
 
     assert read_zero(text).value == stage
 
@@ -534,7 +535,7 @@ def test_the_fsdp_flavour_is_read_from_the_text(text, stage):
     ("full", "full"), ("selective", "selective"),
 ])
 def test_recompute_not_verified_is_unstated_not_no(text, expected):
-    from simulator.validation import read_recompute
+    from simulator.rowtext import read_recompute
 
     got = read_recompute(text)
     assert (got.value if got else None) == expected
@@ -545,7 +546,7 @@ def test_recompute_not_verified_is_unstated_not_no(text, expected):
     ("dense decoder", None),
 ])
 def test_gating_is_read_with_its_negation(text, gated):
-    from simulator.validation import gated_in
+    from simulator.rowtext import gated_in
 
     assert gated_in(text) is gated
 
@@ -556,7 +557,7 @@ def test_gating_is_read_with_its_negation(text, gated):
     ("Megatron-Turing NLG 530B", "mt-nlg-530b"), ("MT-NLG", "mt-nlg-530b"), ("Llama 3.1 405B", "llama3-405b"),
 ])
 def test_a_named_model_is_matched_to_its_builtin(name, key):
-    from simulator.validation import find_builtin
+    from simulator.rowtext import find_builtin
 
     got = find_builtin(name)
     assert (got.name if got else None) == key
@@ -573,7 +574,7 @@ def test_a_row_naming_a_builtin_as_written_takes_its_gated_shape():
 def test_attention_comes_from_the_runs_date_not_the_devices():
     from datetime import date as day
 
-    from simulator.validation import run_date
+    from simulator.rowtext import run_date
 
     assert run_date({"source": "Zhang et al. 2024, TinyLlama (arXiv 2401.02385)"}) == day(2024, 1, 1)
     assert run_date({"source": "Narayanan et al. 2021 (SC21)"}) == day(2021, 1, 1)
@@ -587,7 +588,7 @@ def test_attention_comes_from_the_runs_date_not_the_devices():
 
 
 def test_the_overlaps_a_row_names_are_honoured_and_imply_sequence_parallelism():
-    from simulator.validation import overlaps_in
+    from simulator.rowtext import overlaps_in
 
     assert overlaps_in("DP/TP/PP comm overlap (--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap)") == {
         "tp_overlap", "dp_overlap", "param_gather_overlap"}
@@ -681,7 +682,8 @@ def test_empty_or_repeated_ids_are_named_by_their_line_and_refused_when_strict(t
 
 
 def test_a_step_time_in_milliseconds_is_flagged():
-    from simulator.validation import Row, unit_warnings
+    from simulator.measurement import Row
+    from simulator.validation import unit_warnings
 
     ms = Row("M", metric="iteration_time_s", measured=36_000.0, predicted=36.5)
     s = Row("S", metric="iteration_time_s", measured=40.0, predicted=36.5)
