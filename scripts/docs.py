@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -158,14 +159,31 @@ def _flags(text: str) -> dict:
     return out
 
 
-def _frontier_answer(path: Path, flags: dict) -> list[str]:
+@lru_cache(maxsize=1)
+def _shared_util():
+    """One layout-search cache for every frontier answer: its keys hold everything a search
+    depends on (model, device, links, techniques, batches, precision, ...), so sharing it is exact."""
     from simulator.catalog.efficiency import default_efficiency
+    from simulator.frontier.utilization import Utilization
+
+    return Utilization(default_efficiency())
+
+
+@lru_cache(maxsize=None)
+def _baseline_series(dates: tuple) -> list:
+    """The baseline's frontier at these dates (unrelaxed), solved once for every scenario that asks."""
+    from simulator.frontier.config import load_frontier
+    from simulator.frontier.series import frontier_series
+
+    return frontier_series(load_frontier(), list(dates), relax=False, util=_shared_util())
+
+
+def _frontier_answer(path: Path, flags: dict) -> list[str]:
     from simulator.frontier.config import load_frontier
     from simulator.frontier.series import date_grid, frontier_series
-    from simulator.frontier.utilization import Utilization
     from simulator.units import partial_date
 
-    util = Utilization(default_efficiency())
+    util = _shared_util()
     first, last = partial_date(flags["start"]), partial_date(flags["end"])
     dates = date_grid(first, last, flags.get("step", "quarter")) or [first]
     if flags.get("step", "quarter") != "year" and len(dates) > 4:
@@ -174,7 +192,7 @@ def _frontier_answer(path: Path, flags: dict) -> list[str]:
         dates = [dates[round(i * (len(dates) - 1) / 4)] for i in range(5)]
     config = load_frontier(path)
     runs = frontier_series(config, dates, relax=True, util=util)
-    base = None if path.stem == "frontier-baseline" else frontier_series(load_frontier(), dates, relax=False, util=util)
+    base = None if path.stem == "frontier-baseline" else _baseline_series(tuple(dates))
     lines = []
     for i, r in enumerate(runs):
         if not r.feasible:
