@@ -361,13 +361,8 @@ def write_blocks(named: dict[str, str], check: bool) -> list[str]:
     return changed
 
 
-def readme_block(name: str, body: str, check: bool) -> list[str]:
-    """One generated block (kept for the callers that write one)."""
-    return write_blocks({name: body}, check)
-
-
 def projection_blocks(check: bool) -> list[str]:
-    return readme_block("project", projection_block(), check)
+    return write_blocks({"project": projection_block()}, check)
 
 
 def published_runs_block() -> str:
@@ -463,8 +458,8 @@ def calibration_loo_block() -> str:
 
 
 def validation_blocks(check: bool) -> list[str]:
-    return readme_block("published-runs", published_runs_block(), check) + readme_block(
-        "calibration-a100", calibration_a100_block(), check)
+    return write_blocks({"published-runs": published_runs_block(), "calibration-a100": calibration_a100_block()},
+                        check)
 
 
 def scenario_answers(check: bool, kinds=tuple(ANSWERS)) -> list[str]:
@@ -674,7 +669,7 @@ def main(argv=None) -> int:
     if args.only in (None, "project") and not args.check:  # minutes: regenerated, not checked in the tests
         changed += projection_blocks(args.check)
     if args.only in (None, "loo") and not args.check:  # minutes, and scipy: regenerated, not checked in the tests
-        changed += readme_block("calibration-loo", calibration_loo_block(), args.check)
+        changed += write_blocks({"calibration-loo": calibration_loo_block()}, args.check)
     if args.check and changed:
         print("docs.py --check: generated numbers differ from the program in: " + ", ".join(changed)
               + " (run python scripts/docs.py)")

@@ -136,9 +136,9 @@ def parse_row(row: dict) -> tuple[Row, tuple | None]:
             batch = int(_num(row.get("global_batch_tokens")) // shape["seq_len"])
         if not batch:
             raise _Skip("global batch missing")
-        model = _read_model(row, out, shape, extras, builtin)
-        tp, pp, dp, cp, ep, unsplit = _read_split(row, out)
         text = " ".join(str(row.get(k, "")) for k in ("arch", "notes", "sharding"))
+        model = _read_model(row, out, shape, extras, builtin, text)
+        tp, pp, dp, cp, ep, unsplit = _read_split(row, out)
         settings = _read_settings(row, out, tp, pp, text, unsplit)
         layout = Layout(global_batch=batch, dp=dp, tp=tp, pp=pp, cp=cp, ep=ep,
                         attention=_read_attention(row, out, acc, text), **settings)
@@ -214,9 +214,9 @@ def _read_measurement(row: dict, out: Row):
     raise _Skip("no measured iteration time, tokens/s per device, MFU or HFU")
 
 
-def _read_model(row: dict, out: Row, shape: dict, extras: dict, builtin) -> Transformer:
-    """The transformer the row trained; a gated MLP when the row, its text or its built-in says so."""
-    text = " ".join(str(row.get(k, "")) for k in ("arch", "notes", "sharding"))
+def _read_model(row: dict, out: Row, shape: dict, extras: dict, builtin, text: str) -> Transformer:
+    """The transformer the row trained; a gated MLP when the row, its `text` (arch, notes,
+    sharding) or its built-in says so."""
     gated = read_bool(row.get("gated_mlp") or "")
     if gated is None:
         gated = gated_in(text) if gated_in(text) is not None else bool(builtin and builtin.gated_mlp)

@@ -40,6 +40,7 @@ from datetime import date, timedelta
 from functools import cache
 from importlib.resources import files
 
+from simulator.catalog.eras import catalog_rows
 from simulator.catalog.runfacts import parse_run_facts
 from simulator.units import partial_date
 
@@ -115,16 +116,11 @@ def parse_recovery(text: str, name: str = RECOVERY_CSV, actors: frozenset[str] |
     return tuple(sorted(out, key=lambda p: (p.at, p.key)))
 
 
-def _actor_keys() -> frozenset[str]:
-    text = files("simulator.catalog").joinpath("actors.csv").read_text(encoding="utf-8")
-    return frozenset((r.get("key") or "").strip() for r in csv.DictReader(io.StringIO(text)))
-
-
 @cache
 def recovery_points() -> tuple[RecoveryPoint, ...]:
     """Every row of recovery_times.csv, oldest first."""
     return parse_recovery(files("simulator.catalog").joinpath(RECOVERY_CSV).read_text(encoding="utf-8"),
-                          actors=_actor_keys())
+                          actors=frozenset(r["key"] for r in catalog_rows("actors.csv")))
 
 
 def readable(points: tuple[RecoveryPoint, ...], withhold: frozenset[str] = frozenset()) -> tuple[RecoveryPoint, ...]:

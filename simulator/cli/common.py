@@ -202,11 +202,6 @@ class Output:
         """Check the output root (one line and exit 2 when it cannot be written) before any work."""
         return cls(command, _output_root(command, output_dir), as_json, _quiet(quiet))
 
-    @property
-    def silent(self) -> bool:
-        """No progress bar or commentary."""
-        return self.as_json or self.quiet
-
     def folder(self, raw_scenario: dict | None = None, **meta) -> Path:
         """A new run folder, with the resolved scenario (when given) and meta.json."""
         from simulator.runs import new_run_dir, write_meta, write_scenario
