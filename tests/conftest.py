@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -20,10 +23,21 @@ def docs_script():
 
 
 @pytest.fixture(scope="session")
-def reproduction(docs_script):
+def reproduction(docs_script, tmp_path_factory):
     """The reproduction the docs quote (200 joint draws, seed 0, the built-in baseline), solved
-    once per test session: the trend tests check it and the docs test compares the README and docs/ with it."""
-    return docs_script.reproduction()
+    once per test session: the trend tests check it and the docs test compares the README and docs/ with it.
+    Under pytest-xdist the first worker to need it solves it (on both cores) and the others read it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return docs_script.reproduction()
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of the session
+    with open(shared / "reproduction.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first solves
+        path = shared / "reproduction.pickle"
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        rep = docs_script.reproduction()
+        path.write_bytes(pickle.dumps(rep))
+        return rep
 
 
 #: Modules whose tests solve the reproduction, projections, scenario answers or whole layout
