@@ -24,7 +24,10 @@ from simulator.frontier.ceilings import CEILING_CONSTRAINTS
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
 from simulator.frontier.utilization import Utilization
 from simulator.specs import Precision
-from simulator.trend.project import Param, draw_rates, parse_params, project, projection_parameters, start_date
+from simulator.catalog.lengths import parse_lengths, pretraining_lengths
+from simulator.frontier.workloads import families_at
+from simulator.trend.project import (Param, draw_rates, model_families, parse_params, project, projection_parameters,
+                                     sample_configs, start_date)
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 START = 2026
@@ -208,6 +211,36 @@ def test_batch_laws_are_drawn_per_sample_and_a_scenario_fixes_one(base, start, u
                     bind_samples=0)
     assert set(fixed.laws) == {"step_law"}
     assert set(proj.by_law().law) == set(proj.laws)
+
+
+def test_sequence_length_is_drawn_per_sample_and_the_families_a_scenario_lists(base, start, util):
+    proj = project(base, START, START + 1, 12, seed=0, util=util, start=start, bind_samples=0)
+    lengths = {x.seq_len for x in pretraining_lengths().values()}
+    assert set(proj.inputs["seq_len"]) == lengths and len(lengths) > 1
+    assert set(proj.families) == {start.family}  # the baseline lists no families: the start run's
+    # the draws of the other inputs are those of before (drawn after them)
+    assert list(proj.laws) == list(sample_configs(replace(base, families=(start.family,)), 12, 0)[1])
+    # a scenario listing both sized families: one drawn per sample, each sample's run of its own family
+    sized = {f.key for f in families_at(start.start, base.withhold) if f.sized}
+    assert {"transformer_lm", "moe_lm"} <= sized
+    both = replace(base, families=tuple(sorted(sized)))
+    assert set(model_families(start, both)) == sized
+    drawn = project(both, START, START + 1, 8, seed=0, util=util, start=start, bind_samples=0)
+    assert set(drawn.families) == sized
+    for fam, row in zip(drawn.families, drawn.runs):
+        assert row[1].family == fam or not row[1].feasible
+    assert set(drawn.by_family().family) == sized
+    assert "model_family" in {r["input"] for r in drawn.sensitivity(START + 1)}
+    fixed = project(replace(base, seq_len=2048.0), START, START + 1, 3, seed=0, util=util, start=start,
+                    bind_samples=0)
+    assert "seq_len" not in fixed.inputs and all(r[1].feasible for r in fixed.runs)
+
+
+def test_a_pretraining_length_must_be_a_whole_number():
+    rows = [{"key": "x", "model": "m", "published": "2024-01-01", "seq_len": "4k", "source": "a paper"}]
+    with pytest.raises(ValueError, match=r"pretraining_lengths.csv: key='x': column 'seq_len': not a whole number"):
+        parse_lengths(rows)
+    assert parse_lengths([{**rows[0], "seq_len": "4096"}])["x"].seq_len == 4096
 
 
 def test_power_binding_is_relieved_by_more_sites_only_where_allowed(base, start, util):

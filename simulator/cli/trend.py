@@ -345,6 +345,7 @@ def _projection_summary(proj, name: str, seed: int, samples: int, to: int, paths
             "first_year_binding": firsts, "latency_wall_year": firsts.get("latency"),
             "ceiling_factor": "each constraint's ceiling: the others relaxed 100-fold (frontier/ceilings.py)",
             "epoch_2030": epoch_2030(), "by_batch_law": proj.by_law().to_dict(orient="records"),
+            "by_model_family": proj.by_family().to_dict(orient="records"),
             "sensitivity": {int(y): proj.sensitivity(int(y)) for y in sorted({min(2030, to), to})},
             "table": table.to_dict(orient="records"), "csv": str(paths["projection.csv"]),
             "history_csv": str(paths["history.csv"]), "figure": str(paths["projection.png"])}

@@ -22,7 +22,10 @@ from `strata` equal-probability strata (their conditional medians): chips of one
 generation improve together, and a few distinct devices let the layout searches be
 shared between samples; the bandwidth between sites likewise. Everything else is drawn
 per sample. The seed fixes every draw. Projected years train the start run's workload
-family (the largest by orders of magnitude since 2018).
+family (the largest by orders of magnitude since 2018), or, where the scenario lists several
+sized families (dense and mixture of experts), one drawn per sample; at a sequence length
+drawn per sample among the published pre-training lengths of frontier-scale models
+(catalog/pretraining_lengths.csv).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.lengths import pretraining_lengths
 from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.ceilings import CEILING_CONSTRAINTS, solve_ceilings
@@ -142,6 +146,7 @@ class Projection:
     bind_samples: int  # the first samples, solved with each constraint's own ceiling
     laws: tuple[str, ...] = ()  # the batch law of each sample (catalog/batch_laws.csv)
     inputs: dict = field(default_factory=dict)  # drawn input -> its value in each sample (`sensitivity`)
+    families: tuple[str, ...] = ()  # the model family of each sample (workloads.toml)
 
     def array(self, field: str) -> np.ndarray:
         return np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
@@ -198,8 +203,8 @@ class Projection:
 
     def sensitivity(self, year: int) -> list[dict]:
         """What widens the band of `year`: for each drawn input, the FLOP median of the samples in
-        its top third over that of its bottom third (orders of magnitude; the batch law: the
-        largest over the smallest median of its laws), largest first. Read from the samples
+        its top third over that of its bottom third (orders of magnitude; the batch law and the
+        model family: the largest over the smallest median of their choices), largest first. Read from the samples
         themselves (no extra solves): a rank of association, not a one-at-a-time swing."""
         j = list(self.years).index(year)
         flop = self.array("flop")[:, j]
@@ -210,23 +215,32 @@ class Projection:
             if a > 0 and b > 0:
                 out.append({"input": key, "effect_oom": float(abs(np.log10(b / a))), "low_third_flop": float(a),
                             "high_third_flop": float(b)})
-        if self.laws:
-            med = {law: np.nanmedian(flop[np.array(self.laws) == law]) for law in dict.fromkeys(self.laws)}
+        for name, picks in (("batch_law", self.laws), ("model_family", self.families)):
+            if len(set(picks)) < 2:
+                continue
+            med = {k: np.nanmedian(flop[np.array(picks) == k]) for k in dict.fromkeys(picks)}
             lo, hi = min(med, key=med.get), max(med, key=med.get)
-            out.append({"input": "batch_law", "effect_oom": float(np.log10(med[hi] / med[lo])),
+            out.append({"input": name, "effect_oom": float(np.log10(med[hi] / med[lo])),
                         "low_third_flop": float(med[lo]), "high_third_flop": float(med[hi]),
                         "note": f"{lo} to {hi}"})
         return sorted(out, key=lambda r: -r["effect_oom"])
 
     def by_law(self) -> pd.DataFrame:
         """The FLOP median of each year under each batch law (the samples that drew it)."""
-        flop, laws = self.array("flop"), np.array(self.laws)
+        return self._by("law", self.laws)
+
+    def by_family(self) -> pd.DataFrame:
+        """The FLOP median of each year under each model family (the samples that drew it)."""
+        return self._by("family", self.families)
+
+    def _by(self, name: str, picks: tuple[str, ...]) -> pd.DataFrame:
+        flop, picked = self.array("flop"), np.array(picks)
         rows = []
-        for law in dict.fromkeys(self.laws):
-            part = flop[laws == law]
-            rows += [{"law": law, "year": int(y), "samples": len(part), "flop_median": float(np.nanmedian(part[:, j]))}
+        for k in dict.fromkeys(picks):
+            part = flop[picked == k]
+            rows += [{name: k, "year": int(y), "samples": len(part), "flop_median": float(np.nanmedian(part[:, j]))}
                      for j, y in enumerate(self.years)]
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=[name, "year", "samples", "flop_median"])
 
     def first_year_binding(self) -> dict[str, int | None]:
         """The first year each constraint binds in at least half of the samples."""
@@ -292,17 +306,25 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
                                    start.duration_rule)(start.start, config)
     offer0 = next(o for o in offers if o.key == start.device)
     power0 = start.n_devices * (offer0.watts or 0.0) or None
-    # the other families' largest runs are orders of magnitude smaller (reproduce's eras)
+    # the other families' largest runs are orders of magnitude smaller (reproduce's eras); where the
+    # scenario lists several sized families, one is drawn per sample (model_families)
+    fams = model_families(start, config)
     config = replace(config, families=(start.family,))
     rates, halving = draw_rates(samples, seed, params)
-    configs, laws = sample_configs(config, samples, seed, params)
+    configs, laws = sample_configs(config, samples, seed, params, fams)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
     # strided chunks: the samples with ceilings (the first bind_samples, seven times the work) spread
     # over the chunks, so no worker gets them all; they go first. Many small chunks (a worker keeps
     # its layout searches across its chunks) leave less idle time at the end than a few large ones
     count = max(1, min(samples, max(workers, 1) * 32))
-    chunks = [indexed[k::count] for k in range(count)]
+    # the samples with ceilings strided over the chunks; the others in runs of one hardware stratum and
+    # sequence length (the same devices and model shapes: a worker reuses the layout searches of its chunk)
+    bind = min(bind_samples, samples)
+    rest = sorted(indexed[bind:], key=lambda ir: (ir[1].hardware_stratum, configs[ir[0]].seq_len, ir[0]))
+    size = -(-len(rest) // count)
+    chunks = [indexed[:bind][k::count] + rest[k * size:(k + 1) * size] for k in range(count)]
+    chunks = [c for c in chunks if c]
     runs: list[list[Run] | None] = [None] * samples
     done = 0
 
@@ -331,18 +353,40 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     for k in FAILURE_INPUTS:
         drawn[k] = np.array([c.input(k) for c in configs], float)
     drawn[RECOVERY_PARAM] = np.array([c.projected_recovery_s for c in configs], float)
-    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn)
+    if len({c.seq_len for c in configs}) > 1:
+        drawn["seq_len"] = np.array([c.seq_len for c in configs], float)
+    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn,
+                      tuple(c.families[0] for c in configs))
 
 
-def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict[str, Param] | None = None
-                   ) -> tuple[list[FrontierConfig], list[str]]:
+def model_families(start: Run, config: FrontierConfig) -> tuple[str, ...]:
+    """The families a projected sample may train: where the scenario lists two or more sized
+    families (`families`), those in force at the start, one drawn per sample with equal weights
+    (structural uncertainty: no source gives the share of frontier runs that are mixtures of
+    experts); else the start run's own (the largest in FLOP, as the history chooses: dense at
+    the baseline's start, since a mixture of experts reaches a lower MFU; and about six times
+    cheaper to solve)."""
+    from simulator.frontier.workloads import families_at
+
+    if config.families is None:
+        return (start.family,)
+    sized = tuple(f.key for f in families_at(start.start or start.at, config.withhold)
+                  if f.sized and f.key in config.families)
+    return sized if len(sized) > 1 and start.family in sized else (start.family,)
+
+
+def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict[str, Param] | None = None,
+                   *structures: tuple[str, ...]) -> tuple[list[FrontierConfig], list[str]]:
     """Each sample's config: its batch law, drawn with equal weights among catalog/batch_laws.csv
     (the scenario's batch_law where set: structural uncertainty, no law preferred), its
-    failure inputs (FAILURE_INPUTS) drawn from their sourced ranges, and the recovery time of
+    failure inputs (FAILURE_INPUTS) drawn from their sourced ranges, the recovery time of
     runs starting after the newest published one (RECOVERY_PARAM: the last published level as
     its median, the fastest and slowest published times as its 95% interval; never a trend
-    beyond the data: frontier/config.py `FrontierConfig.recovery`). A generator of its own,
-    so the market draws stay those of `draw_rates`."""
+    beyond the data: frontier/config.py `FrontierConfig.recovery`), its model family drawn
+    with equal weights among `structures[0]` (none given: the config's families) and its
+    sequence length among the published pre-training lengths of frontier-scale models
+    (catalog/pretraining_lengths.csv; the scenario's seq_len where set). A generator of its
+    own, so the market draws stay those of `draw_rates`."""
     rng = np.random.default_rng([seed, 1])
     keys = list(batch_laws())
     picks = rng.integers(0, len(keys), samples)
@@ -351,7 +395,13 @@ def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict
     recovery = (params if params and RECOVERY_PARAM in params else projection_parameters())[RECOVERY_PARAM].at(
         np.clip(rng.standard_normal(samples), -Z_CLIP, Z_CLIP))
     laws = [config.batch_law or keys[k] for k in picks]
-    return [replace(config, batch_law=law, projected_recovery_s=float(recovery[i])).with_quantiles(
+    # drawn after the others, so adding them left the draws above as they were
+    fams = structures[0] if structures else (None,)
+    lengths = sorted(x.seq_len for x in pretraining_lengths().values())
+    fam = [fams[k] for k in rng.integers(0, len(fams), samples)]
+    seq = [config.seq_len or lengths[k] for k in rng.integers(0, len(lengths), samples)]
+    return [replace(config, batch_law=law, projected_recovery_s=float(recovery[i]), seq_len=seq[i],
+                    families=config.families if fam[i] is None else (fam[i],)).with_quantiles(
         dict(zip(FAILURE_INPUTS, map(float, z[i])))) for i, law in enumerate(laws)], laws
 
 
