@@ -327,12 +327,14 @@ def projection_block(proj=None) -> str:
     by_family = proj.by_family()
     fam = by_family.pivot(index="family", columns="year", values="flop_median")
     n = by_family.groupby("family").samples.first()
-    out += ["", "The projection under each model family (one drawn per sample with equal weights among the sized "
-            "families of the start date, `catalog/workloads.toml`; each sample's sequence length drawn among "
-            "`catalog/pretraining_lengths.csv`):", "", "| model family | samples | 2030 median | 2040 median |",
-            "|---|---|---|---|"]
-    for k in fam.index:
-        out.append(f"| {k} | {n[k]} | {fmt(fam.loc[k, 2030])} | {fmt(fam.loc[k, 2040])} |")
+    if len(fam.index) > 1:
+        out += ["", "The projection under each model family (one drawn per sample with equal weights among the sized "
+                "families the scenario lists):", "", "| model family | samples | 2030 median | 2040 median |",
+                "|---|---|---|---|"]
+        out += [f"| {k} | {n[k]} | {fmt(fam.loc[k, 2030])} | {fmt(fam.loc[k, 2040])} |" for k in fam.index]
+    else:
+        out += ["", f"Every sample trains `{fam.index[0]}`, the start run's family (the scenario lists no families "
+                "to draw among)."]
     out += ["", "What widens the 2030 band most (`Projection.sensitivity`: the FLOP median of the samples in an "
             "input's top third over its bottom third; for the batch law and the model family, the largest median "
             "over the smallest):", "",
