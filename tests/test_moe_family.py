@@ -170,9 +170,9 @@ def test_no_layout_search_on_devices_the_model_state_overflows(monkeypatch):
     seen = []
     real = util.best_layout
 
-    def spy(model, acc, n, *a, **k):
-        seen.append(n * acc.memory_bytes / (model.params * sv._state_bytes_per_param(a[5])))
-        return real(model, acc, n, *a, **k)
+    def spy(q):
+        seen.append(q.n * q.acc.memory_bytes / (q.model.params * sv._state_bytes_per_param(q.precision)))
+        return real(q)
 
     monkeypatch.setattr(util, "best_layout", spy)
     run = solve("2026-01", replace(load_frontier(), families=("moe_lm",)), util, relax=False)

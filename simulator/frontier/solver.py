@@ -61,7 +61,7 @@ from simulator.frontier.request import (
     techniques_used,
 )
 from simulator.frontier.run import Run
-from simulator.frontier.utilization import MAX_TP, Fit, Utilization, batch_sizes, pow2_floor
+from simulator.frontier.utilization import MAX_TP, Fit, Query, Utilization, batch_sizes, pow2_floor
 from simulator.frontier.workloads import families, families_at
 from simulator.specs import GenericNetwork, Layout, Precision, Reason, Transformer
 from simulator.units import HOUR_S, partial_date
@@ -129,11 +129,12 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     if min(n * acc.peak(precision) * hours * HOUR_S, flop_needed or math.inf) <= floor:
         return None
     stack = stack_at(req.start, config)
+    known, batches = frozenset(req.known), batch_sizes(b_max)
 
     def fit_on(k: int) -> Fit:
-        return util.best_layout(model, acc, k, min(node, k), offer.intra, offer.inter, set(req.known),
-                                batch_sizes(b_max), precision, int(config.max_tp or MAX_TP), stack,
-                                sites if k >= sites else 1, req.caps.site_link, config.latency_scale)
+        return util.best_layout(Query(model, acc, k, min(node, k), offer.intra, offer.inter, known, batches, precision,
+                                      int(config.max_tp or MAX_TP), stack, sites if k >= sites else 1,
+                                      req.caps.site_link, config.latency_scale))
 
     tries = 0
     best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply

@@ -111,6 +111,42 @@ def replica_span(heads: int, layers: int, node: int, tensor: bool, pipeline: boo
     return tp * (layers if pipeline else 1)
 
 
+@dataclass(frozen=True)
+class Query:
+    """One layout search: the fastest feasible layout of `model` on n devices of `acc` (`node`
+    per host, joined by `intra` and `inter`), with the techniques in `known`, a global batch
+    among `batches`, at `precision`, tp at most `max_tp`, as `stack` runs it (None:
+    DeepSpeed's combination rules, gradient reduction overlapped), spread over `sites` sites
+    joined by `site_link`; every link and hop latency x `latency_scale`."""
+
+    model: Transformer | GenericNetwork
+    acc: Accelerator
+    n: int
+    node: int
+    intra: Link | None
+    inter: Link | None
+    known: frozenset[str]
+    batches: tuple[int, ...]
+    precision: Precision
+    max_tp: int = MAX_TP
+    stack: str | None = None
+    sites: int = 1
+    site_link: Link | None = None
+    latency_scale: float = 1.0
+
+    @property
+    def attention(self) -> Attention:
+        return Attention.FLASH if "flash_attention" in self.known else Attention.MATERIALIZED
+
+    def key(self) -> tuple:
+        """Everything the search depends on: the model itself (not its name: the frontier's sized
+        models share a name across sequence lengths), the device by name and memory (its other
+        numbers come with its name), only the techniques that change the search."""
+        return (self.model, self.acc.name, self.acc.memory_bytes, self.n, self.node, self.intra, self.inter,
+                self.known & SEARCHED, self.batches, self.precision, self.attention, self.max_tp, self.stack,
+                self.sites, self.site_link if self.sites > 1 else None, self.latency_scale)
+
+
 class Utilization:
     """Cached best-layout searches (one instance per frontier run)."""
 
@@ -119,40 +155,30 @@ class Utilization:
         self._cache: dict[tuple, Fit] = {}
         self.searches = 0
 
-    def best_layout(self, model: Transformer | GenericNetwork, acc: Accelerator, n: int, node: int,
-                    intra: Link | None, inter: Link | None, known: set[str], batches: tuple[int, ...],
-                    precision: Precision, max_tp: int = MAX_TP, stack: str | None = None, sites: int = 1,
-                    site_link: Link | None = None, latency_scale: float = 1.0) -> Fit:
-        """The fastest feasible layout of `model` on n devices (`node` per host), as `stack`
-        runs it (None: DeepSpeed's combination rules, gradient reduction overlapped), spread
-        over `sites` sites joined by `site_link`; every link and hop latency x `latency_scale`."""
-        attention = Attention.FLASH if "flash_attention" in known else Attention.MATERIALIZED
-        known = frozenset(known) & SEARCHED  # the cache key holds only what changes the search
-        # the model itself, not its name: the frontier's sized models share a name across sequence lengths
-        key = (model, acc.name, acc.memory_bytes, n, node, intra, inter, known, batches,
-               precision, attention, max_tp, stack, sites, site_link if sites > 1 else None, latency_scale)
+    def best_layout(self, q: Query) -> Fit:
+        """The fastest feasible layout of the query (`Query`), searched once per key."""
+        key = q.key()
         if key not in self._cache:
-            if latency_scale != 1.0:
-                intra, inter, site_link = (None if x is None else replace(x, latency_s=x.latency_s * latency_scale)
-                                           for x in (intra, inter, site_link))
-            self._cache[key] = self._search(model, acc, n, node, intra, inter, known, batches, precision, attention,
-                                            max_tp, stack, sites, site_link, latency_scale)
+            self._cache[key] = self._search(q)
         return self._cache[key]
 
-    def _search(self, model, acc, n, node, intra, inter, known, batches, precision, attention, max_tp,
-                stack=None, sites=1, site_link=None, latency_scale=1.0) -> Fit:
+    def _search(self, q: Query) -> Fit:
+        acc, model = q.acc, q.model
         if acc.memory_bandwidth_bytes_per_s is None:  # pre-GPU computer: compute-bound, one device
-            return Fit(self.eff.gemm_for(acc.name, precision), Layout(global_batch=batches[-1], precision=precision), 1,
-                       float("nan"))
+            return Fit(self.eff.gemm_for(acc.name, q.precision), Layout(global_batch=q.batches[-1],
+                                                                        precision=q.precision), 1, float("nan"))
         self.searches += 1
-        node = max(1, min(node, n))
-        cluster = Cluster(acc, n, node, intra or NO_LINK, inter or NO_LINK, max(1, sites),
-                          site_link if sites > 1 else None)
-        eff = self.eff if latency_scale == 1.0 else replace(self.eff, hop_latency_s=self.eff.hop_latency_s
-                                                            * latency_scale)
-        base = Layout(global_batch=batches[-1], precision=precision, attention=attention)
-        found = best_layout_closed_form(model, cluster, base,
-                                        search_space(model, known, batches, node, max_tp, stack, max(1, sites)), eff)
+        intra, inter, site_link = q.intra, q.inter, q.site_link
+        eff = self.eff
+        if q.latency_scale != 1.0:
+            intra, inter, site_link = (None if x is None else replace(x, latency_s=x.latency_s * q.latency_scale)
+                                       for x in (intra, inter, site_link))
+            eff = replace(eff, hop_latency_s=eff.hop_latency_s * q.latency_scale)
+        node, sites = max(1, min(q.node, q.n)), max(1, q.sites)
+        cluster = Cluster(acc, q.n, node, intra or NO_LINK, inter or NO_LINK, sites, site_link if sites > 1 else None)
+        base = Layout(global_batch=q.batches[-1], precision=q.precision, attention=q.attention)
+        found = best_layout_closed_form(model, cluster, base, search_space(model, q.known & SEARCHED, q.batches, node,
+                                                                           q.max_tp, q.stack, sites), eff)
         if found.row is None:
             counts = found.reason_counts
             helpless = {Reason.OUT_OF_MEMORY.value, Reason.TP_NOT_DIVIDING_HEADS.value, Reason.TP_ABOVE_DOMAIN.value,
@@ -165,7 +191,7 @@ class Utilization:
         layout = layout_of(row, base)
         used = int(row["devices"])
         # search MFU is over the devices used; idle devices count against the run
-        return Fit(float(row["mfu"]) * used / n, layout, used, float(row["step_time_s"]))
+        return Fit(float(row["mfu"]) * used / q.n, layout, used, float(row["step_time_s"]))
 
 
 def pow2_floor(n: float) -> int:

@@ -28,7 +28,7 @@ from simulator.catalog import eras
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.models import find_model
-from simulator.frontier.utilization import Utilization
+from simulator.frontier.utilization import Query, Utilization
 from simulator.specs import Efficiency
 from simulator.trend.fit import fit_doubling, moore_growth, years
 
@@ -193,8 +193,9 @@ def alexnet_level_run(year: int, fit: EfficiencyFit, eff: Efficiency | None = No
             price = eras.price_per_device_hour(key, at, prefer="capex").usd_per_hour
         except eras.NoPriceError:
             continue
-        mfu = util.best_layout(model, acc, n=1, node=1, intra=None, inter=None, known={"single_device"},
-                               batches=(128,), precision=precision).mfu
+        one = Query(model, acc, n=1, node=1, intra=None, inter=None, known=frozenset({"single_device"}),
+                    batches=(128,), precision=precision)
+        mfu = util.best_layout(one).mfu
         if not mfu > 0:
             continue
         hours = flop / (peak * mfu) / 3600
