@@ -217,6 +217,11 @@ def test_sequence_length_is_drawn_per_sample_and_the_families_a_scenario_lists(b
     proj = project(base, START, START + 1, 12, seed=0, util=util, start=start, bind_samples=0)
     lengths = {x.seq_len for x in pretraining_lengths().values()}
     assert set(proj.inputs["seq_len"]) == lengths and len(lengths) > 1
+    # a few choices: read by its choices (the largest median over the smallest), not by thirds
+    seq = next(r for r in proj.sensitivity(START + 1) if r["input"] == "seq_len")
+    flop = proj.array("flop")[:, 1]
+    meds = [np.nanmedian(flop[proj.inputs["seq_len"] == x]) for x in sorted(lengths)]
+    assert seq["effect_oom"] == pytest.approx(math.log10(max(meds) / min(meds)))
     assert set(proj.families) == {start.family}  # the baseline lists no families: the start run's
     # the draws of the other inputs are those of before (drawn after them)
     assert list(proj.laws) == list(sample_configs(replace(base, families=(start.family,)), 12, 0)[1])

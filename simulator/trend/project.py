@@ -72,6 +72,8 @@ BIND_SAMPLES = 32
 MAX_SAMPLES = 100_000
 #: The failure inputs drawn per sample from their sourced ranges (catalog/uncertainty.csv).
 FAILURE_INPUTS = ("restart_s", "device_hours_per_failure")
+#: Numeric inputs drawn among a few published values (read by their choices in `Projection.sensitivity`).
+CHOICES = ("seq_len",)
 #: The projection parameter of the recovery time after the newest published one (per sample).
 RECOVERY_PARAM = "recovery_time_after_series"
 
@@ -203,26 +205,31 @@ class Projection:
 
     def sensitivity(self, year: int) -> list[dict]:
         """What widens the band of `year`: for each drawn input, the FLOP median of the samples in
-        its top third over that of its bottom third (orders of magnitude; the batch law and the
-        model family: the largest over the smallest median of their choices), largest first. Read from the samples
-        themselves (no extra solves): a rank of association, not a one-at-a-time swing."""
+        its top third over that of its bottom third (orders of magnitude); for an input drawn among
+        a few choices (the batch law, the model family, the sequence length), the largest over the
+        smallest median of its choices. Largest first. Read from the samples themselves (no extra
+        solves): a rank of association, not a one-at-a-time swing."""
         j = list(self.years).index(year)
         flop = self.array("flop")[:, j]
         out = []
+        choices = {"batch_law": np.array(self.laws), "model_family": np.array(self.families)}
         for key, v in self.inputs.items():
+            if key in CHOICES:
+                choices[key] = v
+                continue
             lo, hi = np.nanpercentile(v, [100 / 3, 200 / 3])
             a, b = np.nanmedian(flop[v <= lo]), np.nanmedian(flop[v >= hi])
             if a > 0 and b > 0:
                 out.append({"input": key, "effect_oom": float(abs(np.log10(b / a))), "low_third_flop": float(a),
                             "high_third_flop": float(b)})
-        for name, picks in (("batch_law", self.laws), ("model_family", self.families)):
-            if len(set(picks)) < 2:
+        for name, picks in choices.items():
+            if len(set(picks.tolist())) < 2 or len(picks) != len(flop):
                 continue
-            med = {k: np.nanmedian(flop[np.array(picks) == k]) for k in dict.fromkeys(picks)}
+            med = {k: np.nanmedian(flop[picks == k]) for k in dict.fromkeys(picks.tolist())}
             lo, hi = min(med, key=med.get), max(med, key=med.get)
             out.append({"input": name, "effect_oom": float(np.log10(med[hi] / med[lo])),
                         "low_third_flop": float(med[lo]), "high_third_flop": float(med[hi]),
-                        "note": f"{lo} to {hi}"})
+                        "note": f"{lo:g} to {hi:g}" if isinstance(lo, float) else f"{lo} to {hi}"})
         return sorted(out, key=lambda r: -r["effect_oom"])
 
     def by_law(self) -> pd.DataFrame:
@@ -314,12 +321,10 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     configs, laws = sample_configs(config, samples, seed, params, fams)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
-    # strided chunks: the samples with ceilings (the first bind_samples, seven times the work) spread
-    # over the chunks, so no worker gets them all; they go first. Many small chunks (a worker keeps
-    # its layout searches across its chunks) leave less idle time at the end than a few large ones
+    # the samples with ceilings (the first bind_samples, seven times the work) strided over the chunks, so
+    # no worker gets them all; the others in runs of one hardware stratum and sequence length (the same
+    # devices and model shapes, so the layout searches a worker keeps across its chunks are reused)
     count = max(1, min(samples, max(workers, 1) * 32))
-    # the samples with ceilings strided over the chunks; the others in runs of one hardware stratum and
-    # sequence length (the same devices and model shapes: a worker reuses the layout searches of its chunk)
     bind = min(bind_samples, samples)
     rest = sorted(indexed[bind:], key=lambda ir: (ir[1].hardware_stratum, configs[ir[0]].seq_len, ir[0]))
     size = -(-len(rest) // count)
