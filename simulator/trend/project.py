@@ -318,7 +318,7 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     fams = model_families(start, config)
     config = replace(config, families=(start.family,))
     rates, halving = draw_rates(samples, seed, params)
-    configs, laws = sample_configs(config, samples, seed, params, fams)
+    configs, laws = sample_configs(config, samples, seed, params, families=fams)
     years = np.arange(start_year, to_year + 1)
     indexed = list(enumerate(rates))
     # the samples with ceilings (the first bind_samples, seven times the work) strided over the chunks, so
@@ -381,14 +381,14 @@ def model_families(start: Run, config: FrontierConfig) -> tuple[str, ...]:
 
 
 def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict[str, Param] | None = None,
-                   *structures: tuple[str, ...]) -> tuple[list[FrontierConfig], list[str]]:
+                   families: tuple[str, ...] | None = None) -> tuple[list[FrontierConfig], list[str]]:
     """Each sample's config: its batch law, drawn with equal weights among catalog/batch_laws.csv
     (the scenario's batch_law where set: structural uncertainty, no law preferred), its
     failure inputs (FAILURE_INPUTS) drawn from their sourced ranges, the recovery time of
     runs starting after the newest published one (RECOVERY_PARAM: the last published level as
     its median, the fastest and slowest published times as its 95% interval; never a trend
     beyond the data: frontier/config.py `FrontierConfig.recovery`), its model family drawn
-    with equal weights among `structures[0]` (none given: the config's families) and its
+    with equal weights among `families` (None: the config's own) and its
     sequence length among the published pre-training lengths of frontier-scale models
     (catalog/pretraining_lengths.csv; the scenario's seq_len where set). A generator of its
     own, so the market draws stay those of `draw_rates`."""
@@ -401,7 +401,7 @@ def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict
         np.clip(rng.standard_normal(samples), -Z_CLIP, Z_CLIP))
     laws = [config.batch_law or keys[k] for k in picks]
     # drawn after the others, so adding them left the draws above as they were
-    fams = structures[0] if structures else (None,)
+    fams = families or (None,)
     lengths = sorted(x.seq_len for x in pretraining_lengths().values())
     fam = [fams[k] for k in rng.integers(0, len(fams), samples)]
     seq = [config.seq_len or lengths[k] for k in rng.integers(0, len(lengths), samples)]
