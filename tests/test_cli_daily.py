@@ -390,7 +390,12 @@ def test_an_interrupted_command_exits_130_and_its_folder_is_refused_by_report_an
         raise AssertionError("the signal did not stop the command")
 
     monkeypatch.setattr("simulator.report.explain.breakdown", interrupted)
-    code, _, err = run(capsys, "explain", "--no-frontier")
+    # SIGINT as a terminal's Ctrl-C delivers it (a process started in the background inherits it ignored)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _, err = run(capsys, "explain", "--no-frontier")
+    finally:
+        signal.signal(signal.SIGINT, old_int)
     assert code == 130 and one_line(err).startswith("interrupted; ")
     assert signal.getsignal(signal.SIGTERM) == before  # main restored the handler it set
     (folder,) = (tmp_path / "outputs" / "explain").iterdir()
