@@ -317,10 +317,8 @@ class Transformer:
     def active_params(self) -> int:
         """Weights one token passes through: `params` less the routed experts it does not use
         (the router counts in full). Equal to `params` for a dense model."""
-        if not self.moe:
-            return self.params
-        unused = self.moe_share * (self.experts - self.top_k) * self.expert_params
-        return round(self.params - self.layers * unused)
+        return self.params if not self.moe else round(self.params - self.layers * (self.layer_params
+                                                                                 - self.active_layer_params))
 
     @cached_property
     def active_layer_params(self) -> float:

@@ -216,11 +216,11 @@ def test_batch_laws_are_drawn_per_sample_and_a_scenario_fixes_one(base, start, u
 def test_sequence_length_is_drawn_per_sample_and_the_families_a_scenario_lists(base, start, util):
     proj = project(base, START, START + 1, 12, seed=0, util=util, start=start, bind_samples=0)
     lengths = {x.seq_len for x in pretraining_lengths().values()}
-    assert set(proj.inputs["seq_len"]) == lengths and len(lengths) > 1
+    assert set(proj.seq_lens) == lengths and len(lengths) > 1
     # a few choices: read by its choices (the largest median over the smallest), not by thirds
     seq = next(r for r in proj.sensitivity(START + 1) if r["input"] == "seq_len")
     flop = proj.array("flop")[:, 1]
-    meds = [np.nanmedian(flop[proj.inputs["seq_len"] == x]) for x in sorted(lengths)]
+    meds = [np.nanmedian(flop[np.array(proj.seq_lens) == x]) for x in sorted(lengths)]
     assert seq["effect_oom"] == pytest.approx(math.log10(max(meds) / min(meds)))
     assert set(proj.families) == {start.family}  # the baseline lists no families: the start run's
     # the draws of the other inputs are those of before (drawn after them)
@@ -238,7 +238,7 @@ def test_sequence_length_is_drawn_per_sample_and_the_families_a_scenario_lists(b
     assert "model_family" in {r["input"] for r in drawn.sensitivity(START + 1)}
     fixed = project(replace(base, seq_len=2048.0), START, START + 1, 3, seed=0, util=util, start=start,
                     bind_samples=0)
-    assert "seq_len" not in fixed.inputs and all(r[1].feasible for r in fixed.runs)
+    assert set(fixed.seq_lens) == {2048} and all(r[1].feasible for r in fixed.runs)
 
 
 def test_a_pretraining_length_must_be_a_whole_number():

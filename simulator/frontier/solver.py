@@ -129,10 +129,10 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     if min(n * acc.peak(precision) * hours * HOUR_S, flop_needed or math.inf) <= floor:
         return None
     stack = stack_at(req.start, config)
-    known, batches = frozenset(req.known), batch_sizes(b_max)
+    batches = batch_sizes(b_max)
 
     def fit_on(k: int) -> Fit:
-        return util.best_layout(Query(model, acc, k, min(node, k), offer.intra, offer.inter, known, batches, precision,
+        return util.best_layout(Query(model, acc, k, min(node, k), offer.intra, offer.inter, req.known, batches, precision,
                                       int(config.max_tp or MAX_TP), stack, sites if k >= sites else 1,
                                       req.caps.site_link, config.latency_scale))
 

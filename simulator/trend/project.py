@@ -55,6 +55,7 @@ from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
+from simulator.frontier.workloads import families_at
 from simulator.pool import process_pool
 from simulator.trend.draws import Param
 from simulator.trend.uncertainty import Z_CLIP
@@ -72,8 +73,6 @@ BIND_SAMPLES = 32
 MAX_SAMPLES = 100_000
 #: The failure inputs drawn per sample from their sourced ranges (catalog/uncertainty.csv).
 FAILURE_INPUTS = ("restart_s", "device_hours_per_failure")
-#: Numeric inputs drawn among a few published values (read by their choices in `Projection.sensitivity`).
-CHOICES = ("seq_len",)
 #: The projection parameter of the recovery time after the newest published one (per sample).
 RECOVERY_PARAM = "recovery_time_after_series"
 
@@ -149,6 +148,12 @@ class Projection:
     laws: tuple[str, ...] = ()  # the batch law of each sample (catalog/batch_laws.csv)
     inputs: dict = field(default_factory=dict)  # drawn input -> its value in each sample (`sensitivity`)
     families: tuple[str, ...] = ()  # the model family of each sample (workloads.toml)
+    seq_lens: tuple[int, ...] = ()  # the sequence length of each sample (catalog/pretraining_lengths.csv)
+
+    @property
+    def choices(self) -> dict[str, tuple]:
+        """The inputs drawn among a few published choices, per sample (read by their choices)."""
+        return {"batch_law": self.laws, "model_family": self.families, "seq_len": self.seq_lens}
 
     def array(self, field: str) -> np.ndarray:
         return np.array([[getattr(r, field) if r.feasible else math.nan for r in row] for row in self.runs], float)
@@ -212,24 +217,21 @@ class Projection:
         j = list(self.years).index(year)
         flop = self.array("flop")[:, j]
         out = []
-        choices = {"batch_law": np.array(self.laws), "model_family": np.array(self.families)}
         for key, v in self.inputs.items():
-            if key in CHOICES:
-                choices[key] = v
-                continue
             lo, hi = np.nanpercentile(v, [100 / 3, 200 / 3])
             a, b = np.nanmedian(flop[v <= lo]), np.nanmedian(flop[v >= hi])
             if a > 0 and b > 0:
                 out.append({"input": key, "effect_oom": float(abs(np.log10(b / a))), "low_third_flop": float(a),
                             "high_third_flop": float(b)})
-        for name, picks in choices.items():
-            if len(set(picks.tolist())) < 2 or len(picks) != len(flop):
+        for name, picks in self.choices.items():
+            if len(set(picks)) < 2:
                 continue
-            med = {k: np.nanmedian(flop[picks == k]) for k in dict.fromkeys(picks.tolist())}
+            picked = np.array(picks)
+            med = {k: np.nanmedian(flop[picked == k]) for k in dict.fromkeys(picks)}
             lo, hi = min(med, key=med.get), max(med, key=med.get)
             out.append({"input": name, "effect_oom": float(np.log10(med[hi] / med[lo])),
                         "low_third_flop": float(med[lo]), "high_third_flop": float(med[hi]),
-                        "note": f"{lo:g} to {hi:g}" if isinstance(lo, float) else f"{lo} to {hi}"})
+                        "note": f"{lo} to {hi}"})
         return sorted(out, key=lambda r: -r["effect_oom"])
 
     def by_law(self) -> pd.DataFrame:
@@ -358,10 +360,8 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     for k in FAILURE_INPUTS:
         drawn[k] = np.array([c.input(k) for c in configs], float)
     drawn[RECOVERY_PARAM] = np.array([c.projected_recovery_s for c in configs], float)
-    if len({c.seq_len for c in configs}) > 1:
-        drawn["seq_len"] = np.array([c.seq_len for c in configs], float)
     return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn,
-                      tuple(c.families[0] for c in configs))
+                      tuple(c.families[0] for c in configs), tuple(int(c.seq_len) for c in configs))
 
 
 def model_families(start: Run, config: FrontierConfig) -> tuple[str, ...]:
@@ -371,8 +371,6 @@ def model_families(start: Run, config: FrontierConfig) -> tuple[str, ...]:
     experts); else the start run's own (the largest in FLOP, as the history chooses: dense at
     the baseline's start, since a mixture of experts reaches a lower MFU; and about six times
     cheaper to solve)."""
-    from simulator.frontier.workloads import families_at
-
     if config.families is None:
         return (start.family,)
     sized = tuple(f.key for f in families_at(start.start or start.at, config.withhold)
@@ -401,12 +399,12 @@ def sample_configs(config: FrontierConfig, samples: int, seed: int, params: dict
         np.clip(rng.standard_normal(samples), -Z_CLIP, Z_CLIP))
     laws = [config.batch_law or keys[k] for k in picks]
     # drawn after the others, so adding them left the draws above as they were
-    fams = families or (None,)
+    options = [(f,) for f in families] if families else [config.families]
     lengths = sorted(x.seq_len for x in pretraining_lengths().values())
-    fam = [fams[k] for k in rng.integers(0, len(fams), samples)]
+    fam = [options[k] for k in rng.integers(0, len(options), samples)]
     seq = [config.seq_len or lengths[k] for k in rng.integers(0, len(lengths), samples)]
     return [replace(config, batch_law=law, projected_recovery_s=float(recovery[i]), seq_len=seq[i],
-                    families=config.families if fam[i] is None else (fam[i],)).with_quantiles(
+                    families=fam[i]).with_quantiles(
         dict(zip(FAILURE_INPUTS, map(float, z[i])))) for i, law in enumerate(laws)], laws
 
 
