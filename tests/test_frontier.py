@@ -400,3 +400,28 @@ def test_the_frontier_trains_with_the_stack_of_its_date():
     assert stack_at(_date(2024, 9, 5), cfg) == "nemo-2024"
     assert stack_at(_date(2026, 1, 1), cfg) == "nemo-2025"
     assert stack_at(_date(2026, 1, 1), _replace(cfg, stacks=())) is None
+
+
+def test_device_grid_is_finer_than_doubling_and_exact_on_its_points():
+    from simulator.frontier.utilization import GRID_BITS, grid_floor
+    points = sorted({grid_floor(n) for n in range(1, 5000)})
+    assert all(grid_floor(p) == p for p in points)  # a count on the grid is searched as it is
+    assert all(grid_floor(n) <= n < (1 + 2.0**-GRID_BITS) * grid_floor(n) + 1 for n in range(1, 5000))
+    above = [p for p in points if p >= 2**GRID_BITS]
+    assert max(b / a for a, b in pairwise(above)) <= 1 + 2.0**-GRID_BITS < 2  # finer than powers of two
+    assert {3, 6, 12, 3 * 2**15} <= {grid_floor(n) for n in (3, 6, 13, 3 * 2**15 + 7)}
+
+
+@pytest.mark.parametrize("day", [date(2017, 10, 19), date(2020, 6, 1), date(2024, 10, 1), date(2026, 7, 1)])
+def test_a_sized_run_uses_the_devices_its_layout_was_searched_on(day):
+    # the run's MFU is that of a search on exactly its device count (its layout's idle devices
+    # counted), never a smaller count's MFU spread over more devices
+    from simulator.frontier.request import layout_text
+    from simulator.frontier.utilization import grid_floor
+    util = Utilization(default_efficiency())
+    run = solve(day, cfg(families=("transformer_lm",)), util, relax=False)
+    assert run.feasible and run.n_devices == grid_floor(run.n_devices)
+    searched = [fit for key, fit in util._cache.items()
+                if key[3] == run.n_devices and fit.layout is not None and layout_text(fit.layout) == run.layout]
+    assert searched and any(fit.mfu == run.mfu and fit.devices_used <= run.n_devices for fit in searched)
+    assert run.flop == pytest.approx(run.n_devices * run.peak_flops_per_s * run.mfu * run.goodput * run.days * 86400)

@@ -61,7 +61,7 @@ from simulator.frontier.request import (
     techniques_used,
 )
 from simulator.frontier.run import Run
-from simulator.frontier.utilization import MAX_TP, Fit, Query, Utilization, batch_sizes, pow2_floor
+from simulator.frontier.utilization import MAX_TP, Fit, Query, Utilization, batch_sizes, grid_floor
 from simulator.frontier.workloads import families, families_at
 from simulator.specs import GenericNetwork, Layout, Precision, Reason, Transformer
 from simulator.units import HOUR_S, partial_date
@@ -140,12 +140,13 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply
     fewest = float(model.params) * _state_bytes_per_param(precision) / acc.memory_bytes  # devices its state needs
     while True:
-        if pow2_floor(n) < fewest:  # the model state alone overflows these devices (and fewer): no search needed
+        n = grid_floor(n)  # the run uses the devices searched: a count on the solver's grid
+        if n < fewest:  # the model state alone overflows these devices (and fewer): no search needed
             fit = Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of {model.params:.3g} "
                       f"parameters needs at least {fewest:.3g} devices)", memory_bound=True, limit="memory")
             limited_by = "memory"
             break
-        fit = fit_on(pow2_floor(n))
+        fit = fit_on(n)
         if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * best:
             fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
                       f"device's best ({best:.2f}, a large matrix multiply)", limit="utilization")
@@ -165,10 +166,10 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     flop = n * peak * fit.mfu * goodput * hours * HOUR_S
 
     def halved(m: int):
-        """(fit, goodput, FLOP) of the same run on m devices, or None."""
-        if pow2_floor(m) < fewest:  # the model state overflows them: no layout fits
+        """(fit, goodput, FLOP) of the same run on m devices (a count on the grid), or None."""
+        if m < fewest:  # the model state overflows them: no layout fits
             return None
-        smaller = fit_on(pow2_floor(m))
+        smaller = fit_on(m)
         if smaller.layout is None:
             return None
         g = run_goodput(m, float(model.params), req)

@@ -5,8 +5,9 @@ date, how fast the best legal layout trains: `best_layout` runs the layout searc
 the space those techniques allow (tensor parallelism only once Megatron is known,
 pipelining once GPipe is, ZeRO once published, recompute and FlashAttention likewise)
 and returns the fastest feasible layout's MFU. Results are cached per search, and the
-solver evaluates device counts on a power-of-two grid, so a quarterly frontier reuses
-most searches.
+solver evaluates device counts on a grid of two steps per doubling (`grid_floor`: 2 and 3
+x a power of two), so a quarterly frontier reuses most searches, and a run uses exactly
+the devices its layout was searched on.
 
 Devices without a memory bandwidth (the pre-GPU computers) have no roofline: they are
 taken as compute-bound at the fitted GEMM efficiency (an assumption, stated in the
@@ -197,3 +198,19 @@ class Utilization:
 def pow2_floor(n: float) -> int:
     """The largest power of two <= n (1 for n < 2)."""
     return 1 if n < 2 else 1 << (int(n).bit_length() - 1)
+
+
+#: Device counts the solver searches: 1, then m x 2^e with m among 2^GRID_BITS ...
+#: 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...). The run uses the count
+#: searched, so up to a third of the devices its limits allow stay unused (a quarter below
+#: the doubling's midpoint); GRID_BITS 2 (4, 5, 6, 7 x 2^e) gave the same reproduction within
+#: 0.5% and took a quarter longer (docs/benchmarks.md).
+GRID_BITS = 1
+
+
+def grid_floor(n: float) -> int:
+    """The largest device count <= n on the solver's grid (`GRID_BITS`): each is a power of two
+    times one small odd factor (as the layouts' tp, pp and dp are)."""
+    k = max(1, int(n))
+    e = max(0, k.bit_length() - 1 - GRID_BITS)
+    return (k >> e) << e
