@@ -30,6 +30,7 @@ and rank counts may be numpy arrays (the layout search scores many at once).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -91,9 +92,9 @@ class Group:
     intra: Tier
     inter: Tier
 
-    @property
+    @cached_property
     def nodes(self):
-        """Nodes the group spans."""
+        """Nodes the group spans (computed once per group: every collective reads it)."""
         return np.maximum(1, -(-self.ranks // np.maximum(self.local, 1)))
 
     def all_reduce(self, n_bytes):
@@ -156,9 +157,9 @@ class SiteGroup:
         """Ranks of the group over every site."""
         return self.inner.ranks * self.sites
 
-    @property
+    @cached_property
     def nodes(self):
-        """Nodes the group spans."""
+        """Nodes the group spans (computed once per group: every collective reads it)."""
         return self.inner.nodes * self.sites
 
     @property

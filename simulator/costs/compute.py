@@ -24,7 +24,6 @@ Units: FLOP, bytes, seconds.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from simulator.costs.memory import layer_activation_bytes
@@ -139,8 +138,7 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
         core = heads * (2 * sq * s * (qk + dv) / ra.flops_per_s) + ra.stream(heads * (sq + s) * (qk + dv) * el)
     else:
         core = ra.gemm(sq, s, qk, el, heads) + ra.gemm(sq, dv, s, el, heads)
-    no_rc = dataclasses.replace(layout, recompute=Recompute.NONE)
-    act = layer_activation_bytes(model, no_rc, b)
+    act = layer_activation_bytes(model, layout, b, Recompute.NONE)
     elementwise = r.stream(eff.elementwise_passes * act)
     forward = dense + core + elementwise
     if layout.recompute is Recompute.FULL:

@@ -24,7 +24,6 @@ arrays (the layout search scores many layouts at once).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,12 +100,15 @@ def optimizer_partition(model: Transformer | GenericNetwork, layout: Layout):
     return dense / (layout.dp * layout.cp) + routed / expert_shard(layout)
 
 
-def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: float) -> float:
-    """Activation bytes one layer keeps for backward, per micro-batch, per device.
+def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: float,
+                           recompute: Recompute | None = None) -> float:
+    """Activation bytes one layer keeps for backward, per micro-batch, per device, under
+    `recompute` (None: the layout's).
 
     Korthikanti et al. 2022 Eq. (Sec. 4.1-4.3), generalised to GQA and SwiGLU; see the
     module docstring. With full recompute this is the stored layer input only.
     """
+    rc = layout.recompute if recompute is None else recompute
     s, b, h, t = model.seq_len / layout.cp, micro_batch, model.hidden, layout.tp
     el = layout.precision.bytes / 2  # the formula counts 2-byte elements
     kv_ratio = model.kv_width / (2 * h)
@@ -119,7 +121,7 @@ def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: floa
         moe = 2 * load + (load + model.shared_experts) * fe * (6 if model.gated_mlp else 4)
         mlp = (1 - model.moe_share) * mlp + model.moe_share * moe
     sp = layout.sequence_parallel
-    if layout.recompute is Recompute.FULL:
+    if rc is Recompute.FULL:
         return 2 * s * b * h * el / (t if sp else 1)
     # Replicated across tp ranks unless sequence parallel: layer-norm inputs (4),
     # QKV and MLP inputs (2 + 2), two dropout masks (1 + 1, one byte each).
@@ -130,7 +132,7 @@ def layer_activation_bytes(model: Transformer, layout: Layout, micro_batch: floa
     per_token = (replicated + split) / t if sp else replicated + split / t
     dense = s * b * h * per_token * el
     core = 0.0
-    if layout.attention is Attention.MATERIALIZED and layout.recompute is Recompute.NONE:
+    if layout.attention is Attention.MATERIALIZED and rc is Recompute.NONE:
         core = 5 * model.heads * s * model.seq_len * b / t * el
     return dense + core
 
@@ -159,8 +161,7 @@ def activation_bytes(model: Transformer | GenericNetwork, layout: Layout) -> flo
     stored = layers * layer_activation_bytes(model, layout, b) * inflight_microbatches(layout)
     if layout.recompute is not Recompute.NONE:
         # the layer being recomputed holds its full activations during its backward
-        full = dataclasses.replace(layout, recompute=Recompute.NONE)
-        stored += layer_activation_bytes(model, full, b)
+        stored += layer_activation_bytes(model, layout, b, Recompute.NONE)
     logits = b * model.seq_len / layout.cp * model.vocab / layout.tp * LOGIT_BYTES * 2
     return np.maximum(stored, stored / np.maximum(inflight_microbatches(layout), 1) + logits)
 

@@ -126,8 +126,9 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     crit, b_max, _ = batch_of(req, model)
     lim = device_limits(req, offer, model, b_max, sites)
     n, hours, node, limited_by = lim.n, lim.hours, lim.node, lim.limited_by
-    if min(n * acc.peak(precision) * hours * HOUR_S, flop_needed or math.inf) <= floor:
-        return None
+    best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply: an upper bound of the MFU
+    if min(grid_floor(n) * acc.peak(precision) * best * hours * HOUR_S, flop_needed or math.inf) <= floor:
+        return None  # not even its devices at that MFU, without failures, could beat the best run so far
     stack = stack_at(req.start, config)
     batches = batch_sizes(b_max)
 
@@ -137,7 +138,6 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
                                       req.caps.site_link, config.latency_scale))
 
     tries = 0
-    best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply
     fewest = float(model.params) * _state_bytes_per_param(precision) / acc.memory_bytes  # devices its state needs
     while True:
         n = grid_floor(n)  # the run uses the devices searched: a count on the solver's grid
