@@ -119,8 +119,8 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
 # ------------------------------------------------------------------ sized (transformer) families
 def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: Precision, floor: float,
                 flop_needed: float | None, sites: int) -> Run | None:
-    """The run of a sized transformer `model` on `offer`, or None when even at MFU 1 it
-    could not beat `floor`. `flop_needed`: the most compute the model can use (a sized
+    """The run of a sized transformer `model` on `offer`, or None when even at the device's
+    best matrix-multiply efficiency it could not beat `floor`. `flop_needed`: the most compute the model can use (a sized
     model's tokens that exist); a run that gets there before the decided length stops."""
     config, util = req.config, req.util
     crit, b_max, _ = batch_of(req, model)
