@@ -225,7 +225,8 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
                 "devices_limited_by": r.devices_limited_by, "reason": r.reason}
     from simulator.trend.project import project
 
-    proj = project(config, int(params["from"]), int(params["to"]), int(params["samples"]), int(params["seed"]), _util())
+    proj = project(config, int(params["from"]), int(params["to"]), int(params["samples"]), seed=int(params["seed"]),
+                   util=_util())
     last = proj.table().iloc[-1]
     return {"feasible": True, "year": int(last.year), "flop_p10": float(last.flop_p10),
             "flop_median": float(last.flop_median), "flop_p90": float(last.flop_p90),

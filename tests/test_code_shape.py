@@ -21,7 +21,7 @@ LONG = {
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object
 #: (a command's typer options are its interface and exempt).
-MANY_POSITIONAL = {"trend/project.py:project"}
+MANY_POSITIONAL: set[str] = set()
 #: Share of public functions with a docstring: never lower than this (issue 22: 85%).
 DOCSTRING_FLOOR = 0.85
 

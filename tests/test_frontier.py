@@ -425,3 +425,14 @@ def test_a_sized_run_uses_the_devices_its_layout_was_searched_on(day):
                 if key[3] == run.n_devices and fit.layout is not None and layout_text(fit.layout) == run.layout]
     assert searched and any(fit.mfu == run.mfu and fit.devices_used <= run.n_devices for fit in searched)
     assert run.flop == pytest.approx(run.n_devices * run.peak_flops_per_s * run.mfu * run.goodput * run.days * 86400)
+
+
+def test_the_batches_searched_follow_the_device_grid():
+    from simulator.frontier.utilization import batch_sizes, grid_below, grid_floor
+    for top in (1, 3, 4096, 8192.5, 155_769.2):
+        b = batch_sizes(top)
+        assert max(b) == int(top) and all(x == grid_floor(x) for x in b if x != int(top))
+        assert min(b) * 4 >= grid_floor(top) or min(b) == 1  # two doublings below the grid's count
+    # 98,304 devices (3 x 2^15) can hold as many replicas as a batch of 98,304 divides into
+    assert 98_304 in batch_sizes(155_769) and 3 * 2**14 in batch_sizes(155_769)
+    assert grid_below(96) == (64, 48) and grid_below(64) == (48, 32) and grid_below(2) == (1,) and grid_below(1) == ()

@@ -312,8 +312,8 @@ def project(
         history = frontier_series(config, date_grid(date(2012, 1, 1), start_date(start_year), "year"), util=util)
         bar.update(task, description=f"{samples} samples, {to - start_year} years each", total=samples, completed=0)
         try:
-            proj = run_projection(config, start_year, to, samples, seed, util, workers=workers, bind_samples=bind_samples,
-                                  progress=lambda d, n: bar.update(task, completed=d))
+            proj = run_projection(config, start_year, to, samples, seed=seed, util=util, workers=workers,
+                                  bind_samples=bind_samples, progress=lambda d, n: bar.update(task, completed=d))
         except ValueError as exc:
             raise BadInput(f"--from {start_year}: {exc}") from None
     table, frame = proj.table(), to_frame(history)

@@ -61,7 +61,16 @@ from simulator.frontier.request import (
     techniques_used,
 )
 from simulator.frontier.run import Run
-from simulator.frontier.utilization import MAX_TP, Fit, Query, Utilization, batch_sizes, grid_floor
+from simulator.frontier.utilization import (
+    GRID_BITS,
+    MAX_TP,
+    Fit,
+    Query,
+    Utilization,
+    batch_sizes,
+    grid_below,
+    grid_floor,
+)
 from simulator.frontier.workloads import families, families_at
 from simulator.specs import GenericNetwork, Layout, Precision, Reason, Transformer
 from simulator.units import HOUR_S, partial_date
@@ -75,7 +84,7 @@ __all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
 SIZE_BOUND = True  # skip the model sizes whose bound cannot beat the best run so far (tests switch it off)
-MAX_HALVINGS = 16
+MAX_STEPS = 16 * 2**GRID_BITS  # grid steps down from an infeasible count: 16 doublings
 #: The network an unsized family trains, for its checkpoint in the failure model only (a
 #: network fitted to one device; its checkpoint is seconds at any era's storage).
 UNSIZED = GenericNetwork("network fitted to one device", 1e8, 1.0, 1.0, source="placeholder (failure model only)")
@@ -152,12 +161,12 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
                       f"device's best ({best:.2f}, a large matrix multiply)", limit="utilization")
         # fewer devices never shard the model more: when every layout ran out of memory (or broke a
         # structural rule), halving cannot help
-        if fit.layout is not None or n == 1 or tries >= MAX_HALVINGS or fit.memory_bound:
+        if fit.layout is not None or n == 1 or tries >= MAX_STEPS or fit.memory_bound:
             if fit.layout is None and fit.memory_bound:
                 limited_by = "memory"
             break
         limited_by = fit.limit
-        n, tries = max(1, n // 2), tries + 1
+        n, tries = grid_floor(n - 1), tries + 1
     common = common_fields(req, offer, acc, precision, model.name, ("single_device", lim.how))
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
@@ -180,9 +189,15 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
         layout's MFU, as the size bounds use) could beat the run: if not, no layout search."""
         return m * peak * best * run_goodput(m, float(model.params), req) * hours * HOUR_S > flop
 
-    # a synchronous job may do more with fewer devices (better MFU, fewer failures): halve while that helps
-    while n >= 2 * max(node, 2) and could_beat(n // 2) and (h := halved(n // 2)) is not None and h[2] > flop:
-        n, (fit, goodput, flop), limited_by = n // 2, h, "utilization"
+    # a synchronous job may do more with fewer devices (better MFU, fewer failures): move to the best
+    # count of the doubling below on the grid while it beats the run (MFU is not smooth in the count:
+    # divisibility decides which layouts exist, so one step down may lose where the next gains)
+    while n >= 2 * max(node, 2):
+        found = [(m, h) for m in grid_below(n) if could_beat(m) and (h := halved(m)) is not None]
+        m, h = max(found, key=lambda mh: mh[1][2], default=(n, None))
+        if h is None or not h[2] > flop:
+            break
+        n, (fit, goodput, flop), limited_by = m, h, "utilization"
     if not flop > 0:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {no_progress(req)}", **common)
     ended_by = "duration"

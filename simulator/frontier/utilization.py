@@ -94,10 +94,15 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
 
 def batch_sizes(b_max: float) -> tuple[int, ...]:
     """The global batches the frontier searches under a largest batch `b_max`: it, and the
-    power of two below it, halved twice."""
+    counts of the device grid (`grid_floor`) below it down to a quarter of the grid's count under
+    it, so a batch divides among as many replicas as a grid count of devices holds."""
     top = int(b_max)
-    p = pow2_floor(top)
-    return tuple(sorted({max(1, p // 4), max(1, p // 2), p, top}))
+    p = grid_floor(top)
+    out = {p, top}
+    while (m := grid_floor(p - 1)) * 4 >= grid_floor(top) and p > 1:
+        out.add(m)
+        p = m
+    return tuple(sorted(out))
 
 
 @cache
@@ -201,10 +206,10 @@ def pow2_floor(n: float) -> int:
 
 
 #: Device counts the solver searches: 1, then m x 2^e with m among 2^GRID_BITS ...
-#: 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...). The run uses the count
-#: searched, so up to a third of the devices its limits allow stay unused (a quarter below
-#: the doubling's midpoint); GRID_BITS 2 (4, 5, 6, 7 x 2^e) gave the same reproduction within
-#: 0.5% and took a quarter longer (docs/benchmarks.md).
+#: 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...), and the global batches
+#: likewise (`batch_sizes`), so a grid count of devices can hold as many replicas as a batch
+#: divides into. A run uses exactly the count searched: up to a third of the devices its
+#: limits allow may stay idle (docs/frontier.md).
 GRID_BITS = 1
 
 
@@ -214,3 +219,12 @@ def grid_floor(n: float) -> int:
     k = max(1, int(n))
     e = max(0, k.bit_length() - 1 - GRID_BITS)
     return (k >> e) << e
+
+
+def grid_below(n: int) -> tuple[int, ...]:
+    """The grid's counts in the doubling below n, largest first (GRID_BITS 1: 96 -> 64, 48)."""
+    out, m = [], n
+    while len(out) < 2**GRID_BITS and m > 1:
+        m = grid_floor(m - 1)
+        out.append(m)
+    return tuple(out)

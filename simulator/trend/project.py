@@ -283,7 +283,7 @@ def _chunk(job: tuple) -> list[tuple[int, list[Run]]]:
 
 
 def project(config: FrontierConfig | None = None, start_year: int = 2026, to_year: int = 2040, samples: int = 1000,
-            seed: int = 0, util: Utilization | None = None, params: dict[str, Param] | None = None, progress=None,
+            *, seed: int = 0, util: Utilization | None = None, params: dict[str, Param] | None = None, progress=None,
             start: Run | None = None, workers: int = 1, bind_samples: int = BIND_SAMPLES) -> Projection:
     """The largest run of each year from `start_year` (the simulated frontier) to `to_year`.
 
