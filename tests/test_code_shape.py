@@ -16,7 +16,6 @@ LONG = {
     "catalog/eras.py:price_per_device_hour", "cli/explore.py:sweep", "cli/trend.py:project",
     "frontier/config.py:parse_frontier", "frontier/workloads.py:_family",
     "report/compare.py:comparison_figure", "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
-    "trend/project.py:project",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object
