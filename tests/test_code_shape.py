@@ -14,7 +14,7 @@ MAX_POSITIONAL = 8
 #: Functions over MAX_LINES still to be split (the event engine's processes are exempt by issue 22).
 LONG = {
     "cli/explore.py:sweep", "cli/trend.py:project",
-    "frontier/config.py:parse_frontier", "frontier/workloads.py:_family",
+    "frontier/workloads.py:_family",
     "report/compare.py:comparison_figure", "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
