@@ -13,10 +13,8 @@ MAX_LINES = 60
 MAX_POSITIONAL = 8
 #: Functions over MAX_LINES still to be split (the event engine's processes are exempt by issue 22).
 LONG = {
-    "catalog/eras.py:price_per_device_hour", "cli/explore.py:sweep", "cli/trend.py:project", "costs/step.py:unit_costs",
-    "frontier/config.py:parse_frontier", "frontier/solver.py:_sized_eval", "frontier/workloads.py:_family",
-    "report/compare.py:comparison_figure", "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
-    "search/rank.py:best_layout_closed_form", "trend/project.py:project",
+    "cli/explore.py:sweep", "report/compare.py:comparison_figure",
+    "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object

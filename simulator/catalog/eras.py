@@ -279,6 +279,19 @@ def _purchase(key: str, acc: Accelerator, at: date, is_computer: bool):
     return None
 
 
+def _check_price_args(prefer: str, commitment: str, lifetime_years: float, utilization: float, pue: float,
+                      power_usd_per_kwh: float | None) -> None:
+    """ValueError for an argument of `price_per_device_hour` out of its range."""
+    if prefer not in ("cloud", "capex"):
+        raise ValueError(f"prefer={prefer!r}: must be 'cloud' or 'capex'")
+    if commitment not in _COMMITMENTS:
+        raise ValueError(f"commitment={commitment!r}: must be one of {', '.join(_COMMITMENTS)}")
+    if not (lifetime_years > 0 and 0 < utilization <= 1 and pue >= 1):
+        raise ValueError("lifetime_years must be > 0, utilization in (0, 1], pue >= 1")
+    if power_usd_per_kwh is not None and not power_usd_per_kwh >= 0:
+        raise ValueError(f"power_usd_per_kwh={power_usd_per_kwh!r}: must be >= 0")
+
+
 def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_demand", vendor: str | None = None,
                           lifetime_years: float = EPOCH_LIFETIME_YEARS, utilization: float = EPOCH_UTILIZATION,
                           power_usd_per_kwh: float | None = None, pue: float = EPOCH_PUE,
@@ -303,14 +316,7 @@ def price_per_device_hour(acc_key: str, at: date, *, commitment: str = "on_deman
     NoPriceError when no price, TDP or electricity price is documented (energy=False omits
     the energy term); ValueError for bad arguments.
     """
-    if prefer not in ("cloud", "capex"):
-        raise ValueError(f"prefer={prefer!r}: must be 'cloud' or 'capex'")
-    if commitment not in _COMMITMENTS:
-        raise ValueError(f"commitment={commitment!r}: must be one of {', '.join(_COMMITMENTS)}")
-    if not (lifetime_years > 0 and 0 < utilization <= 1 and pue >= 1):
-        raise ValueError("lifetime_years must be > 0, utilization in (0, 1], pue >= 1")
-    if power_usd_per_kwh is not None and not power_usd_per_kwh >= 0:
-        raise ValueError(f"power_usd_per_kwh={power_usd_per_kwh!r}: must be >= 0")
+    _check_price_args(prefer, commitment, lifetime_years, utilization, pue, power_usd_per_kwh)
     key, acc, is_computer = _resolve(acc_key)
     if acc.release_date is not None and at < acc.release_date:
         raise NoPriceError(f"{key}: released {acc.release_date}, after {at}")

@@ -291,18 +291,10 @@ def project(
     from simulator.frontier.series import date_grid, frontier_series, to_frame
     from simulator.frontier.utilization import Utilization
     from simulator.report.projection_plot import plot_projection
-    from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
     from simulator.trend.project import project as run_projection
     from simulator.trend.project import start_date
 
-    _check_dates(start_year, to, "project")
-    if samples > MAX_PROJECT_SAMPLES:  # before any work: each sample keeps a run per year in memory
-        raise BadInput(f"--samples {samples}: at most {MAX_PROJECT_SAMPLES:,} (1000 take about 3 minutes on two "
-                       f"cores; run several seeds for more)")
-    if not 2013 <= start_year <= 2100:
-        raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
-    if to <= start_year or to > 2200:
-        raise BadInput(f"--to {to}: must be after --from {start_year} and at most 2200")
+    _check_project_args(start_year, to, samples)
     config = _frontier_config(scenario)
     o = Output.open("project", output_dir, as_json, quiet)
     util = Utilization(default_efficiency())
@@ -329,6 +321,20 @@ def project(
     paths["summary.json"].write_text(_json(summary))
     o.show(summary, [paths["projection.csv"], paths["projection.png"], paths["summary.json"]],
            lambda: _print_projection(proj, table, samples, seed, wide))
+
+
+def _check_project_args(start_year: int, to: int, samples: int) -> None:
+    """BadInput for `project`'s years or sample count, before any work."""
+    from simulator.trend.project import MAX_SAMPLES as MAX_PROJECT_SAMPLES
+
+    _check_dates(start_year, to, "project")
+    if samples > MAX_PROJECT_SAMPLES:  # each sample keeps a run per year in memory
+        raise BadInput(f"--samples {samples}: at most {MAX_PROJECT_SAMPLES:,} (1000 take about 3 minutes on two "
+                       f"cores; run several seeds for more)")
+    if not 2013 <= start_year <= 2100:
+        raise BadInput(f"--from {start_year}: must be a year from 2013 to 2100")
+    if to <= start_year or to > 2200:
+        raise BadInput(f"--to {to}: must be after --from {start_year} and at most 2200")
 
 
 def _projection_summary(proj, name: str, seed: int, samples: int, to: int, paths: dict) -> dict:

@@ -250,6 +250,27 @@ def _expert_comm(model: Transformer, cluster: Cluster, layout: Layout, eff: Effi
     return f + model.moe_share * 2 * a2a, bw + model.moe_share * (4 if full else 2) * a2a
 
 
+def _dp_comm(model, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None, dp, grad_bytes,
+             expert_bytes):
+    """(gradient reduction, weight gather) of one chunk's gradients over the data-parallel group
+    (and its routed experts' over the expert-data-parallel group): an all-reduce without ZeRO, a
+    reduce-scatter and an all-gather of the updated weights under ZeRO-1/2, none under ZeRO-3
+    (`zero3_pieces` gathers per module)."""
+    zero = layout.zero.stage
+    moe = isinstance(model, Transformer) and model.moe
+    edp = coll.expert_dp_group(cluster, layout, eff) if moe else None
+    if zero == 0:
+        return dp.all_reduce(grad_bytes) + (edp.all_reduce(expert_bytes) if moe else 0.0), 0.0
+    if zero in (1, 2):
+        dp_reduce = dp_gather = dp.all_gather(grad_bytes) + (edp.all_gather(expert_bytes) if moe else 0.0)
+        if stack is not None and stack.param_gather_overlap:
+            # the updated weights are gathered bucket by bucket as the next forward needs
+            # them (Megatron-Core --overlap-param-gather; FSDP2 prefetch): the first bucket waits
+            dp_gather = dp_gather / MAX_BUCKETS + eff.comm_processor_usage * dp_gather
+        return dp_reduce, dp_gather
+    return 0.0, 0.0
+
+
 def unit_costs(
     model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None,
     totals: bool = True, lt: LayerTime | None = None,
@@ -264,7 +285,6 @@ def unit_costs(
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     el = layout.precision.bytes
     dp = coll.dp_group(cluster, layout, eff)
-    zero = layout.zero.stage
     routed = 0.0
     if isinstance(model, GenericNetwork):
         lt = generic_time(model, layout, r, eff)
@@ -287,48 +307,24 @@ def unit_costs(
     p2p = np.where(crosses, inter.p2p(p2p_bytes), intra.p2p(p2p_bytes))
     sites = coll.pipeline_sites(cluster, layout)
     p2p_site = coll.site_p2p_tier(cluster, layout, eff).p2p(p2p_bytes) if sites > 1 else 0.0
-    grad_bytes, expert_bytes = chunk_params / layout.tp * el, routed / layout.tp * el
-    moe = isinstance(model, Transformer) and model.moe
-    edp = coll.expert_dp_group(cluster, layout, eff) if moe else None
+    dp_reduce, dp_gather = _dp_comm(model, cluster, layout, eff, stack, dp, chunk_params / layout.tp * el,
+                                    routed / layout.tp * el)
     multi = layout.dp * layout.cp > 1
-    if zero == 0:
-        dp_reduce, dp_gather = dp.all_reduce(grad_bytes) + (edp.all_reduce(expert_bytes) if moe else 0.0), 0.0
-    elif zero in (1, 2):
-        dp_reduce = dp_gather = dp.all_gather(grad_bytes) + (edp.all_gather(expert_bytes) if moe else 0.0)
-        if stack is not None and stack.param_gather_overlap:
-            # the updated weights are gathered bucket by bucket as the next forward needs
-            # them (Megatron-Core --overlap-param-gather; FSDP2 prefetch): the first bucket waits
-            dp_gather = dp_gather / MAX_BUCKETS + eff.comm_processor_usage * dp_gather
-    else:
-        dp_reduce, dp_gather = 0.0, 0.0
-    zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if zero == 3 else ((), ())
+    zero3_fwd, zero3_bwd = zero3_pieces(model, layout, dp) if layout.zero.stage == 3 else ((), ())
     local = optimizer_partition(model, layout)
     return UnitCosts(
-        layers_per_chunk=layers_per_chunk,
-        layers_last=layers_last,
-        layers_mean=layers_mean,
-        layer_fwd_s=fwd,
-        layer_bwd_s=bwd,
-        layer_fwd_tp_s=ftp,
-        layer_bwd_tp_s=btp,
-        logits_fwd_s=lf,
-        logits_bwd_s=lb,
-        p2p_s=np.where(p > 1, p2p, 0.0),
-        p2p_inter=crosses,
-        dp_reduce_s=np.where(multi, dp_reduce, 0.0),
-        dp_gather_s=np.where(multi, dp_gather, 0.0),
-        dp_inter=dp.crosses_nodes,
-        dp_overlap=stack is None or stack.dp_overlap,
-        zero3_fwd=zero3_fwd,
-        zero3_bwd=zero3_bwd,
+        layers_per_chunk=layers_per_chunk, layers_last=layers_last, layers_mean=layers_mean,
+        layer_fwd_s=fwd, layer_bwd_s=bwd, layer_fwd_tp_s=ftp, layer_bwd_tp_s=btp, logits_fwd_s=lf, logits_bwd_s=lb,
+        p2p_s=np.where(p > 1, p2p, 0.0), p2p_inter=crosses,
+        dp_reduce_s=np.where(multi, dp_reduce, 0.0), dp_gather_s=np.where(multi, dp_gather, 0.0),
+        dp_inter=dp.crosses_nodes, dp_overlap=stack is None or stack.dp_overlap,
+        zero3_fwd=zero3_fwd, zero3_bwd=zero3_bwd,
         optimizer_s=offload_time(cluster, local) if layout.offload else optimizer_time(local, r),
         memory=device_memory(model, layout, acc.memory_bytes) if totals else None,
         model_flops=model_flops_per_step(model, layout.global_batch) if totals else None,
         hardware_flops=hardware_flops_per_step(model, layout.global_batch, layout.recompute) if totals else None,
-        p2p_site_s=p2p_site,
-        p2p_site_delay_s=cluster.site_link.latency_s if sites > 1 else 0.0,
-        sites=sites,
-    )
+        p2p_site_s=p2p_site, p2p_site_delay_s=cluster.site_link.latency_s if sites > 1 else 0.0, sites=sites,
+    )  # fmt: skip
 
 
 def step_costs(

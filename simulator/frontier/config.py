@@ -248,6 +248,56 @@ _BOOLS = {"ignore_budget"}
 _TOP = {"name", "description", "frontier", "sources"}
 
 
+def _frontier_value(key: str, value, sources: dict, bad):
+    """The value of [frontier] `key` as FrontierConfig holds it; `bad(problem)` gives the error
+    to raise for a value out of its type or range."""
+    if key in _NUMBERS:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or value < 0 or (value == 0 and key not in _ZERO_OK):
+            raise bad("must be a number > 0" if key not in _ZERO_OK else "must be a number >= 0")
+        if key == "max_waste" and not value < 1:
+            raise bad("must be in (0, 1)")
+        if key == "min_utilization" and not value <= 1:
+            raise bad("must be in (0, 1]")
+        if key in ("max_sites", "seq_len", "max_tp", "host_devices") and not (
+                value >= 1 and float(value).is_integer()):
+            raise bad("must be a whole number >= 1")
+        if key not in sources or not str(sources[key]).strip():
+            raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")
+        return float(value)
+    if key in _DATES:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise bad("must be an ISO date, e.g. \"2016-06-30\"") from None
+    if key == "withhold":
+        try:
+            return resolve_withhold(value if isinstance(value, list) else [value])
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+    if key in _LISTS:
+        known = (accelerators() if key == "devices" else families() if key == "families"
+                 else actors() if key == "actors" else stacks())
+        if not isinstance(value, list) or not (value or key == "stacks") or any(v not in known for v in value):
+            raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: {', '.join(known)}")
+        return tuple(dict.fromkeys(value))
+    if key in _BOOLS:
+        if not isinstance(value, bool):
+            raise bad("must be true or false")
+        return value
+    if key in _LINKS:
+        if value not in links():
+            raise bad(f"not a link of links.csv; one of: {name_list(links(), listed_in='simulator catalog links')}")
+        return value
+    if key == "batch_law":
+        if value not in batch_laws():
+            raise bad(f"not a law of batch_laws.csv; one of: {', '.join(batch_laws())}")
+        return value
+    if value not in ("capex", "cloud"):  # price
+        raise bad("must be \"capex\" or \"cloud\"")
+    return value
+
+
 def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     """A FrontierConfig from a parsed TOML document; ScenarioError on bad input."""
     for key, value in data.items():
@@ -266,52 +316,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
 
         if key not in allowed:
             raise bad(unknown_key(key, sorted(allowed), "docs/frontier.md"))
-        if key in _NUMBERS:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < 0 or (value == 0 and key not in _ZERO_OK):
-                raise bad("must be a number > 0" if key not in _ZERO_OK else "must be a number >= 0")
-            if key == "max_waste" and not value < 1:
-                raise bad("must be in (0, 1)")
-            if key == "min_utilization" and not value <= 1:
-                raise bad("must be in (0, 1]")
-            if key in ("max_sites", "seq_len", "max_tp", "host_devices") and not (
-                    value >= 1 and float(value).is_integer()):
-                raise bad("must be a whole number >= 1")
-            if key not in sources or not str(sources[key]).strip():
-                raise bad(f"no source: add [sources] {key} = \"...\" (every number needs a source)")
-            out[key] = float(value)
-        elif key in _DATES:
-            try:
-                out[key] = date.fromisoformat(str(value))
-            except ValueError:
-                raise bad("must be an ISO date, e.g. \"2016-06-30\"") from None
-        elif key == "withhold":
-            try:
-                out[key] = resolve_withhold(value if isinstance(value, list) else [value])
-            except ValueError as exc:
-                raise bad(str(exc)) from None
-        elif key in _LISTS:
-            known = (accelerators() if key == "devices" else families() if key == "families"
-                     else actors() if key == "actors" else stacks())
-            if not isinstance(value, list) or not (value or key == "stacks") or any(v not in known for v in value):
-                raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: {', '.join(known)}")
-            out[key] = tuple(dict.fromkeys(value))
-        elif key in _BOOLS:
-            if not isinstance(value, bool):
-                raise bad("must be true or false")
-            out[key] = value
-        elif key in _LINKS:
-            if value not in links():
-                raise bad(f"not a link of links.csv; one of: {name_list(links(), listed_in='simulator catalog links')}")
-            out[key] = value
-        elif key == "batch_law":
-            if value not in batch_laws():
-                raise bad(f"not a law of batch_laws.csv; one of: {', '.join(batch_laws())}")
-            out[key] = value
-        elif value not in ("capex", "cloud"):
-            raise bad("must be \"capex\" or \"cloud\"")
-        else:
-            out[key] = value
+        out[key] = _frontier_value(key, value, sources, bad)
     for key in sources:
         if key not in allowed:
             raise ScenarioError(origin, "sources", key, sources[key], "names no [frontier] key")

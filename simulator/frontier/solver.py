@@ -33,7 +33,7 @@ reads (the batch, the device limits, goodput, the rows read) is in frontier/requ
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 
@@ -72,7 +72,7 @@ from simulator.frontier.utilization import (
     grid_floor,
 )
 from simulator.frontier.workloads import families, families_at
-from simulator.specs import GenericNetwork, Layout, Precision, Reason, Transformer
+from simulator.specs import Accelerator, GenericNetwork, Layout, Precision, Reason, Transformer
 from simulator.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
@@ -126,90 +126,119 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
 
 
 # ------------------------------------------------------------------ sized (transformer) families
+@dataclass(frozen=True)
+class _Trial:
+    """One sized model on one offer for `hours`: its layout searches on counts of the grid."""
+
+    req: Request
+    offer: Offer
+    acc: Accelerator
+    model: Transformer
+    precision: Precision
+    node: int
+    sites: int
+    hours: float
+    batches: tuple[int, ...]
+    stack: str | None
+    best: float  # the device's large matrix multiply: an upper bound of a layout's MFU
+
+    @property
+    def fewest(self) -> float:
+        """Devices the model state needs (fewer overflow their memory whatever the layout)."""
+        return float(self.model.params) * _state_bytes_per_param(self.precision) / self.acc.memory_bytes
+
+    def fit(self, k: int) -> Fit:
+        """The best layout on k devices (cached by the request)."""
+        req, config = self.req, self.req.config
+        return req.util.best_layout(Query(
+            self.model, self.acc, k, min(self.node, k), self.offer.intra, self.offer.inter, req.known, self.batches,
+            self.precision, int(config.max_tp or MAX_TP), self.stack,
+            self.sites if k >= self.sites else 1, req.caps.site_link, config.latency_scale))
+
+    def flop(self, m: int, mfu: float, goodput: float) -> float:
+        return m * self.acc.peak(self.precision) * mfu * goodput * self.hours * HOUR_S
+
+    def on(self, m: int) -> tuple[Fit, float, float] | None:
+        """(fit, goodput, FLOP) of the run on m devices (a count on the grid), or None."""
+        if m < self.fewest:  # the model state overflows them: no layout fits
+            return None
+        fit = self.fit(m)
+        if fit.layout is None:
+            return None
+        g = run_goodput(m, float(self.model.params), self.req)
+        return fit, g, self.flop(m, fit.mfu, g)
+
+    def could_beat(self, m: int, flop: float) -> bool:
+        """Whether m devices at the device's best matrix-multiply efficiency (an upper bound of a
+        layout's MFU, as the size bounds use) could beat `flop`: if not, no layout search."""
+        return self.flop(m, self.best, run_goodput(m, float(self.model.params), self.req)) > flop
+
+    def first(self, n: float, limited_by: str) -> tuple[int, Fit, str]:
+        """The largest grid count up to n with a layout (stepping down the grid past counts where
+        the batch or structure leaves none), its fit and what limited the count."""
+        config, fewest = self.req.config, self.fewest
+        for _ in range(MAX_STEPS + 1):
+            n = grid_floor(n)  # the run uses the devices searched: a count on the solver's grid
+            if n < fewest:  # the model state alone overflows these devices (and fewer): no search needed
+                return n, Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of "
+                              f"{self.model.params:.3g} parameters needs at least {fewest:.3g} devices)",
+                              memory_bound=True, limit="memory"), "memory"
+            fit = self.fit(n)
+            if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * self.best:
+                fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x "
+                          f"the device's best ({self.best:.2f}, a large matrix multiply)", limit="utilization")
+            # fewer devices never shard the model more: when every layout ran out of memory (or broke a
+            # structural rule), fewer cannot help
+            if fit.layout is not None or n == 1 or fit.memory_bound:
+                return n, fit, ("memory" if fit.layout is None and fit.memory_bound else limited_by)
+            limited_by, n = fit.limit, grid_floor(n - 1)
+        return n, fit, limited_by
+
+    def fewer(self, n: int, run: tuple[Fit, float, float], limited_by: str) -> tuple[int, tuple, str]:
+        """A synchronous job may do more with fewer devices (better MFU, fewer failures): move to
+        the best count of the doubling below on the grid while it beats the run (MFU is not smooth in
+        the count: divisibility decides which layouts exist, so one step down may lose where the
+        next gains)."""
+        while n >= 2 * max(self.node, 2):
+            found = [(m, h) for m in grid_below(n) if self.could_beat(m, run[2]) and (h := self.on(m)) is not None]
+            m, h = max(found, key=lambda mh: mh[1][2], default=(n, None))
+            if h is None or not h[2] > run[2]:
+                break
+            n, run, limited_by = m, h, "utilization"
+        return n, run, limited_by
+
+
 def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: Precision, floor: float,
                 flop_needed: float | None, sites: int) -> Run | None:
-    """The run of a sized transformer `model` on `offer`, or None when even at the device's
-    best matrix-multiply efficiency it could not beat `floor`. `flop_needed`: the most compute the model can use (a sized
-    model's tokens that exist); a run that gets there before the decided length stops."""
-    config, util = req.config, req.util
+    """The run of a sized transformer `model` on `offer`, or None when even at the device's best
+    matrix-multiply efficiency it could not beat `floor`. `flop_needed`: the most compute the
+    model can use (a sized model's tokens that exist); a run that gets there before the decided
+    length stops."""
     crit, b_max, _ = batch_of(req, model)
     lim = device_limits(req, offer, model, b_max, sites)
-    n, hours, node, limited_by = lim.n, lim.hours, lim.node, lim.limited_by
-    best = util.eff.gemm_for(acc.name, precision)  # the device's large matrix multiply: an upper bound of the MFU
-    if min(grid_floor(n) * acc.peak(precision) * best * hours * HOUR_S, flop_needed or math.inf) <= floor:
+    t = _Trial(req, offer, acc, model, precision, lim.node, sites, lim.hours, batch_sizes(b_max),
+               stack_at(req.start, req.config), req.util.eff.gemm_for(acc.name, precision))
+    if min(t.flop(grid_floor(lim.n), t.best, 1.0), flop_needed or math.inf) <= floor:
         return None  # not even its devices at that MFU, without failures, could beat the best run so far
-    stack = stack_at(req.start, config)
-    batches = batch_sizes(b_max)
-
-    def fit_on(k: int) -> Fit:
-        return util.best_layout(Query(model, acc, k, min(node, k), offer.intra, offer.inter, req.known, batches, precision,
-                                      int(config.max_tp or MAX_TP), stack, sites if k >= sites else 1,
-                                      req.caps.site_link, config.latency_scale))
-
-    tries = 0
-    fewest = float(model.params) * _state_bytes_per_param(precision) / acc.memory_bytes  # devices its state needs
-    while True:
-        n = grid_floor(n)  # the run uses the devices searched: a count on the solver's grid
-        if n < fewest:  # the model state alone overflows these devices (and fewer): no search needed
-            fit = Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of {model.params:.3g} "
-                      f"parameters needs at least {fewest:.3g} devices)", memory_bound=True, limit="memory")
-            limited_by = "memory"
-            break
-        fit = fit_on(n)
-        if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * best:
-            fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x the "
-                      f"device's best ({best:.2f}, a large matrix multiply)", limit="utilization")
-        # fewer devices never shard the model more: when every layout ran out of memory (or broke a
-        # structural rule), halving cannot help
-        if fit.layout is not None or n == 1 or tries >= MAX_STEPS or fit.memory_bound:
-            if fit.layout is None and fit.memory_bound:
-                limited_by = "memory"
-            break
-        limited_by = fit.limit
-        n, tries = grid_floor(n - 1), tries + 1
+    n, fit, limited_by = t.first(lim.n, lim.limited_by)
     common = common_fields(req, offer, acc, precision, model.name, ("single_device", lim.how))
     if fit.layout is None:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {fit.reason}", **common)
-    peak = acc.peak(precision)
     goodput = run_goodput(n, float(model.params), req)
-    flop = n * peak * fit.mfu * goodput * hours * HOUR_S
-
-    def halved(m: int):
-        """(fit, goodput, FLOP) of the same run on m devices (a count on the grid), or None."""
-        if m < fewest:  # the model state overflows them: no layout fits
-            return None
-        smaller = fit_on(m)
-        if smaller.layout is None:
-            return None
-        g = run_goodput(m, float(model.params), req)
-        return smaller, g, m * peak * smaller.mfu * g * hours * HOUR_S
-
-    def could_beat(m: int) -> bool:
-        """Whether m devices at the device's best matrix-multiply efficiency (an upper bound of a
-        layout's MFU, as the size bounds use) could beat the run: if not, no layout search."""
-        return m * peak * best * run_goodput(m, float(model.params), req) * hours * HOUR_S > flop
-
-    # a synchronous job may do more with fewer devices (better MFU, fewer failures): move to the best
-    # count of the doubling below on the grid while it beats the run (MFU is not smooth in the count:
-    # divisibility decides which layouts exist, so one step down may lose where the next gains)
-    while n >= 2 * max(node, 2):
-        found = [(m, h) for m in grid_below(n) if could_beat(m) and (h := halved(m)) is not None]
-        m, h = max(found, key=lambda mh: mh[1][2], default=(n, None))
-        if h is None or not h[2] > flop:
-            break
-        n, (fit, goodput, flop), limited_by = m, h, "utilization"
+    n, (fit, goodput, flop), limited_by = t.fewer(n, (fit, goodput, t.flop(n, fit.mfu, goodput)), limited_by)
     if not flop > 0:
         return Run(feasible=False, reason=f"{model.name} on {acc.name}: {no_progress(req)}", **common)
-    ended_by = "duration"
+    ended_by, hours = "duration", lim.hours
     if flop_needed is not None and flop_needed < flop:  # trained before the decided length runs out:
-        while n >= 2 and (h := halved(n // 2)) is not None and h[2] >= flop_needed:  # the fewest devices in time
+        while n >= 2 and (h := t.on(n // 2)) is not None and h[2] >= flop_needed:  # the fewest devices in time
             n, (fit, goodput, flop), limited_by = n // 2, h, "data"
         hours *= flop_needed / flop
         flop, ended_by = flop_needed, "data"
-    used = techniques_used(req, fit.layout, n, node, lim.how)
-    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + technique_refs(used, req.start, config, req.caps.actor)))
-    return Run(feasible=True, peak_flops_per_s=peak, n_devices=n, days=hours / 24, flop=flop, mfu=fit.mfu,
-               goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
+    used = techniques_used(req, fit.layout, n, lim.node, lim.how)
+    common["inputs"] = tuple(dict.fromkeys(common["inputs"] + technique_refs(used, req.start, req.config,
+                                                                             req.caps.actor)))
+    return Run(feasible=True, peak_flops_per_s=acc.peak(precision), n_devices=n, days=hours / 24, flop=flop,
+               mfu=fit.mfu, goodput=goodput, useful_fraction=float(cb.useful_fraction(fit.layout.global_batch, crit)),
                global_batch=fit.layout.global_batch, critical_batch=crit, layout=layout_text(fit.layout),
                price_usd_per_hour=offer.price, cost_usd=n * offer.price * hours, devices_limited_by=limited_by,
                techniques_used=used, ended_by=ended_by,

@@ -200,11 +200,6 @@ class Utilization:
         return Fit(float(row["mfu"]) * used / q.n, layout, used, float(row["step_time_s"]))
 
 
-def pow2_floor(n: float) -> int:
-    """The largest power of two <= n (1 for n < 2)."""
-    return 1 if n < 2 else 1 << (int(n).bit_length() - 1)
-
-
 #: Device counts the solver searches: 1, then m x 2^e with m among 2^GRID_BITS ...
 #: 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...), and the global batches
 #: likewise (`batch_sizes`), so a grid count of devices can hold as many replicas as a batch

@@ -182,6 +182,29 @@ def _design(key: str, i: int, d: dict) -> Dated:
                                                                       float(dense)))
 
 
+def _batch_steps(key: str, t: dict, batch_rows: dict, known_tech, where: str) -> list[Dated]:
+    """A family's `batch_limits` rows: each names a batch_limits.csv row (whose batch it must
+    state) or its own source."""
+    steps = []
+    for i, s in enumerate(t.get("batch_limits", [])):
+        here = f"{where} batch_limits[{i}]"
+        if set(s) - _LIMIT_KEYS or ("row" in s) == ("source" in s):
+            raise ValueError(f"{here}: needs since, examples and exactly one of row / source")
+        if "row" in s:
+            row = batch_rows.get(s["row"])
+            if row is None or row.batch_size != s["examples"]:
+                raise ValueError(f"{here}: examples={s['examples']!r} is not the batch of batch_limits.csv "
+                                 f"row {s['row']!r}")
+            source = f"batch_limits.csv row {s['row']!r}: {row.source}"
+        else:
+            source = s["source"]
+        if s.get("technique") and s["technique"] not in known_tech:
+            raise ValueError(f"{here}: unknown technique {s['technique']!r}")
+        steps.append(Dated(f"{key}.batch_limits[{i}]", _date(s["since"], here), float(s["examples"]), source,
+                           _facts(s.get("run_fact_of"), here), s.get("technique")))
+    return steps
+
+
 def _family(key: str, t: dict, batch_rows: dict) -> Family:
     where = f"{WORKLOADS_TOML}: [{key}]"
     unknown = sorted(set(t) - _KEYS)
@@ -203,23 +226,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
                            run_fact_of=_facts(d.get("run_fact_of"), here)))
     if not since:
         raise ValueError(f"{where}: since needs at least one dated entry")
-    steps = []
-    for i, s in enumerate(t.get("batch_limits", [])):
-        here = f"{where} batch_limits[{i}]"
-        if set(s) - _LIMIT_KEYS or ("row" in s) == ("source" in s):
-            raise ValueError(f"{here}: needs since, examples and exactly one of row / source")
-        if "row" in s:
-            row = batch_rows.get(s["row"])
-            if row is None or row.batch_size != s["examples"]:
-                raise ValueError(f"{here}: examples={s['examples']!r} is not the batch of batch_limits.csv "
-                                 f"row {s['row']!r}")
-            source = f"batch_limits.csv row {s['row']!r}: {row.source}"
-        else:
-            source = s["source"]
-        if s.get("technique") and s["technique"] not in known_tech:
-            raise ValueError(f"{here}: unknown technique {s['technique']!r}")
-        steps.append(Dated(f"{key}.batch_limits[{i}]", _date(s["since"], here), float(s["examples"]), source,
-                           _facts(s.get("run_fact_of"), here), s.get("technique")))
+    steps = _batch_steps(key, t, batch_rows, known_tech, where)
     learners = []
     for i, d in enumerate(t.get("learners", [])):
         here = f"{where} learners[{i}]"

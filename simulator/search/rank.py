@@ -220,48 +220,20 @@ def best_layout_closed_form(
         evaluated += p.size
         if not n_ok:
             continue
-        lay = Layout(
-            global_batch=p.global_batch, dp=p.dp, tp=p.tp, pp=p.pp, micro_batch=p.micro_batch,
-            schedule=p.schedule, virtual_stages=p.virtual_stages, recompute=p.recompute,
-            sequence_parallel=p.sequence_parallel, zero=p.zero, precision=base.precision, attention=base.attention,
-            cp=p.cp, ep=p.ep, offload=p.offload, site_split=p.site_split,
-        )  # fmt: skip
-        # memory depends on the model and layout alone (not the accelerator): once per plan
-        total = p.memory.get((base.precision, base.attention))
-        if total is None:
-            total = np.broadcast_to(device_memory(model, lay, capacity).total, (n_ok,))
-            total.flags.writeable = False
-            p.memory[(base.precision, base.attention)] = total
-        oom = total > capacity
-        n_oom = int(np.count_nonzero(oom))
-        if n_oom:
-            counts[oom_code] += n_oom
-            if n_oom == n_ok:
-                continue  # nothing fits: no step time needed
-            fit = np.flatnonzero(~oom)
-            # costs are elementwise in the candidates: those of the ones that fit are
-            # the numbers the whole group's arrays give
-            lay = dataclasses.replace(lay, global_batch=p.global_batch[fit], dp=p.dp[fit], tp=p.tp[fit],
-                                      pp=p.pp[fit], micro_batch=p.micro_batch[fit], cp=p.cp[fit], ep=p.ep[fit])
-        else:
-            fit = np.arange(n_ok)
+        total, fit, lay = _fitting(model, p, _plan_layout(p, base), base, capacity)
+        counts[oom_code] += n_ok - len(fit)
+        if not len(fit):
+            continue  # nothing fits: no step time needed
+        lt = None
         if FLOOR_PRUNE and best is not None and floor_rates is not None and p.zero.stage < 3 and p.site_split != "pp":
             # a candidate whose compute alone (closed_form.compute_floor) leaves it slower than the best
             # so far cannot win or tie: it is not costed (the answer is the same, found sooner)
-            lt = transformer_layer_time(model, lay, floor_rates, eff)
-            ceiling = lay.global_batch * seq / compute_floor(model, lay, lt)
-            may = ~(ceiling < best_key[0] * (1 - PRUNE_MARGIN))
-            if not may.all():
-                if not may.any():
-                    continue
-                keep = np.flatnonzero(may)
-                fit = fit[keep]
-                lay = dataclasses.replace(lay, global_batch=lay.global_batch[keep], dp=lay.dp[keep], tp=lay.tp[keep],
-                                          pp=lay.pp[keep], micro_batch=lay.micro_batch[keep], cp=lay.cp[keep],
-                                          ep=lay.ep[keep])
-                lt = LayerTime(*(_take(getattr(lt, f.name), keep) for f in dataclasses.fields(lt)))
-        else:
-            lt = None
+            kept = _above_floor(model, lay, floor_rates, eff, seq, best_key[0] * (1 - PRUNE_MARGIN))
+            if kept is None:
+                continue
+            keep, lt = kept
+            if keep is not None:
+                fit, lay = fit[keep], _subset(lay, keep)
         u = unit_costs(model, cluster, lay, eff, stack, totals=False, lt=lt)
         t = np.broadcast_to(step_time(u, lay, eff.comm_processor_usage), (len(fit),))
         mem_gb = total[fit] / GB
@@ -275,6 +247,53 @@ def best_layout_closed_form(
     names = [""] + [r.value for r in REASONS]
     reasons = {names[k]: int(v) for k, v in enumerate(counts) if k and v}
     return Best(best, reasons, evaluated)
+
+
+def _plan_layout(p: Plan, base: Layout) -> Layout:
+    """The candidates of a plan as one layout whose numeric fields are arrays."""
+    return Layout(
+        global_batch=p.global_batch, dp=p.dp, tp=p.tp, pp=p.pp, micro_batch=p.micro_batch,
+        schedule=p.schedule, virtual_stages=p.virtual_stages, recompute=p.recompute,
+        sequence_parallel=p.sequence_parallel, zero=p.zero, precision=base.precision, attention=base.attention,
+        cp=p.cp, ep=p.ep, offload=p.offload, site_split=p.site_split,
+    )  # fmt: skip
+
+
+def _subset(lay: Layout, keep: np.ndarray) -> Layout:
+    """The candidates at `keep` of a plan's layout (its numeric fields are arrays)."""
+    return dataclasses.replace(lay, global_batch=lay.global_batch[keep], dp=lay.dp[keep], tp=lay.tp[keep],
+                               pp=lay.pp[keep], micro_batch=lay.micro_batch[keep], cp=lay.cp[keep], ep=lay.ep[keep])
+
+
+def _fitting(model, p: Plan, lay: Layout, base: Layout, capacity: float):
+    """(memory per device of every candidate, indices of those that fit, their layout). The
+    memory depends on the model and layout alone (not the accelerator): computed once per plan."""
+    total = p.memory.get((base.precision, base.attention))
+    if total is None:
+        total = np.broadcast_to(device_memory(model, lay, capacity).total, (len(p.tp),))
+        total.flags.writeable = False
+        p.memory[(base.precision, base.attention)] = total
+    oom = total > capacity
+    if not oom.any():
+        return total, np.arange(len(p.tp)), lay
+    fit = np.flatnonzero(~oom)
+    # costs are elementwise in the candidates: those of the ones that fit are the numbers the
+    # whole group's arrays give
+    return total, fit, _subset(lay, fit) if len(fit) else lay
+
+
+def _above_floor(model, lay: Layout, r, eff: Efficiency, seq: int, bar: float):
+    """(indices of the candidates whose tokens/s at their compute floor is not below `bar`,
+    None for all, and their layer times), or None when none is."""
+    lt = transformer_layer_time(model, lay, r, eff)
+    ceiling = lay.global_batch * seq / compute_floor(model, lay, lt)
+    may = ~(ceiling < bar)
+    if may.all():
+        return None, lt
+    if not may.any():
+        return None
+    keep = np.flatnonzero(may)
+    return keep, LayerTime(*(_take(getattr(lt, f.name), keep) for f in dataclasses.fields(lt)))
 
 
 def _take(x, keep: np.ndarray):

@@ -322,16 +322,19 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
     rates, halving = draw_rates(samples, seed, params)
     configs, laws = sample_configs(config, samples, seed, params, families=fams)
     years = np.arange(start_year, to_year + 1)
-    indexed = list(enumerate(rates))
-    # the samples with ceilings (the first bind_samples, seven times the work) strided over the chunks, so
-    # no worker gets them all; the others in runs of one hardware stratum and sequence length (the same
-    # devices and model shapes, so the layout searches a worker keeps across its chunks are reused)
-    count = max(1, min(samples, max(workers, 1) * 32))
-    bind = min(bind_samples, samples)
-    rest = sorted(indexed[bind:], key=lambda ir: (ir[1].hardware_stratum, configs[ir[0]].seq_len, ir[0]))
-    size = -(-len(rest) // count)
-    chunks = [indexed[:bind][k::count] + rest[k * size:(k + 1) * size] for k in range(count)]
-    chunks = [c for c in chunks if c]
+    chunks = _chunks(rates, configs, workers, bind_samples)
+    args = (at0, caps0, offer0, start, years)
+    runs = _solve_chunks(chunks, configs, args, util, bind_samples, power0, workers, progress)
+    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws),
+                      _drawn(rates, halving, configs), tuple(c.families[0] for c in configs),
+                      tuple(int(c.seq_len) for c in configs))
+
+
+def _solve_chunks(chunks: list[list], configs: list[FrontierConfig], args: tuple, util: Utilization,
+                  bind_samples: int, power0, workers: int, progress) -> list[list[Run]]:
+    """Each sample's runs, its chunks solved in this process (workers <= 1) or in `workers`
+    spawned ones; `progress(done, total)` after each chunk."""
+    samples = len(configs)
     runs: list[list[Run] | None] = [None] * samples
     done = 0
 
@@ -343,25 +346,45 @@ def project(config: FrontierConfig | None = None, start_year: int = 2026, to_yea
         if progress is not None:
             progress(done, samples)
 
+    at0, caps0, offer0, start, years = args
     if workers <= 1:
         for c in chunks:
             collect(_chunk((configs, at0, caps0, offer0, start, years, c, util, bind_samples, power0)))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with process_pool(workers, ctx) as pool:
-            futures = [pool.submit(_chunk, ({i: configs[i] for i, _ in c}, at0, caps0, offer0, start, years, c, None,
-                                            bind_samples, power0))
-                       for c in chunks]
-            for f in as_completed(futures):
-                collect(f.result())
+        return runs
+    ctx = multiprocessing.get_context("spawn")
+    with process_pool(workers, ctx) as pool:
+        futures = [pool.submit(_chunk, ({i: configs[i] for i, _ in c}, at0, caps0, offer0, start, years, c, None,
+                                        bind_samples, power0))
+                   for c in chunks]
+        for f in as_completed(futures):
+            collect(f.result())
+    return runs
+
+
+def _chunks(rates: list[Rates], configs: list[FrontierConfig], workers: int, bind_samples: int) -> list[list]:
+    """The samples (index, rates) in chunks for the workers: those with ceilings (the first
+    bind_samples, seven times the work) strided over the chunks, so no worker gets them all; the
+    others in runs of one hardware stratum and sequence length (the same devices and model shapes,
+    so the layout searches a worker keeps across its chunks are reused)."""
+    samples = len(rates)
+    indexed = list(enumerate(rates))
+    count = max(1, min(samples, max(workers, 1) * 32))
+    bind = min(bind_samples, samples)
+    rest = sorted(indexed[bind:], key=lambda ir: (ir[1].hardware_stratum, configs[ir[0]].seq_len, ir[0]))
+    size = -(-len(rest) // count)
+    chunks = [indexed[:bind][k::count] + rest[k * size:(k + 1) * size] for k in range(count)]
+    return [c for c in chunks if c]
+
+
+def _drawn(rates: list[Rates], halving, configs: list[FrontierConfig]) -> dict[str, np.ndarray]:
+    """Each numeric input drawn per sample (those that vary), for the sensitivity."""
     drawn = {f.name: np.array([getattr(r, f.name) for r in rates], float) for f in fields(Rates)
              if f.name != "hardware_stratum" and len({getattr(r, f.name) for r in rates}) > 1}
     drawn["algorithmic_halving_months"] = np.asarray(halving, float)
     for k in FAILURE_INPUTS:
         drawn[k] = np.array([c.input(k) for c in configs], float)
     drawn[RECOVERY_PARAM] = np.array([c.projected_recovery_s for c in configs], float)
-    return Projection(years, runs, halving, start, seed, min(bind_samples, samples), tuple(laws), drawn,
-                      tuple(c.families[0] for c in configs), tuple(int(c.seq_len) for c in configs))
+    return drawn
 
 
 def model_families(start: Run, config: FrontierConfig) -> tuple[str, ...]:
