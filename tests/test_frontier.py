@@ -414,12 +414,12 @@ def test_device_grid_is_finer_than_doubling_and_exact_on_its_points():
 
 @pytest.mark.parametrize("day", [date(2017, 10, 19), date(2020, 6, 1), date(2024, 10, 1), date(2026, 7, 1)])
 def test_a_sized_run_uses_the_devices_its_layout_was_searched_on(day):
-    # the run's MFU is that of a search on exactly its device count (its layout's idle devices
-    # counted), never a smaller count's MFU spread over more devices
+    # under device_grid the run's MFU is that of a search on exactly its device count (its layout's
+    # idle devices counted), never a smaller count's MFU spread over more devices
     from simulator.frontier.request import layout_text
     from simulator.frontier.utilization import grid_floor
     util = Utilization(default_efficiency())
-    run = solve(day, cfg(families=("transformer_lm",)), util, relax=False)
+    run = solve(day, cfg(families=("transformer_lm",), device_grid=True), util, relax=False)
     assert run.feasible and run.n_devices == grid_floor(run.n_devices)
     searched = [fit for key, fit in util._cache.items()
                 if key[3] == run.n_devices and fit.layout is not None and layout_text(fit.layout) == run.layout]
@@ -430,9 +430,26 @@ def test_a_sized_run_uses_the_devices_its_layout_was_searched_on(day):
 def test_the_batches_searched_follow_the_device_grid():
     from simulator.frontier.utilization import batch_sizes, grid_below, grid_floor
     for top in (1, 3, 4096, 8192.5, 155_769.2):
-        b = batch_sizes(top)
+        b = batch_sizes(top, grid=True)
         assert max(b) == int(top) and all(x == grid_floor(x) for x in b if x != int(top))
         assert min(b) * 4 >= grid_floor(top) or min(b) == 1  # two doublings below the grid's count
+        # without the grid: the power of two below, halved twice, and the largest batch itself
+        p = 2 ** (int(top).bit_length() - 1)
+        assert batch_sizes(top) == tuple(sorted({max(1, p // 4), max(1, p // 2), p, int(top)}))
     # 98,304 devices (3 x 2^15) can hold as many replicas as a batch of 98,304 divides into
-    assert 98_304 in batch_sizes(155_769) and 3 * 2**14 in batch_sizes(155_769)
+    assert 98_304 in batch_sizes(155_769, grid=True) and 3 * 2**14 in batch_sizes(155_769, grid=True)
     assert grid_below(96) == (64, 48) and grid_below(64) == (48, 32) and grid_below(2) == (1,) and grid_below(1) == ()
+    assert grid_floor(6000, bits=0) == 4096 and grid_below(4096, bits=0) == (2048,)
+
+
+def test_without_the_device_grid_a_run_spreads_its_power_of_two_layout(util):
+    # the default: the layout of the power of two below the devices allowed, its MFU taken for all
+    # of them (docs/frontier.md says what device_grid changes)
+    from simulator.frontier.request import layout_text
+    run = solve(date(2017, 10, 19), cfg(families=("transformer_lm",)), util, relax=False)
+    grid = solve(date(2017, 10, 19), cfg(families=("transformer_lm",), device_grid=True), util, relax=False)
+    p2 = 2 ** (int(run.n_devices).bit_length() - 1)
+    assert run.n_devices > p2  # 4,000 TPU v2 allowed: searched on 2,048 ...
+    searched = [k for k, fit in util._cache.items() if fit.layout is not None and layout_text(fit.layout) == run.layout]
+    assert any(k[3] == p2 for k in searched)
+    assert grid.n_devices <= run.n_devices and grid.flop < run.flop  # ... the grid runs fewer, honestly

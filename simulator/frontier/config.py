@@ -108,6 +108,7 @@ class FrontierConfig:
     duration_scale: float = 1.0  # multiplies the decided run length (for the 2x relaxation)
     max_tp: float | None = None  # most tensor-parallel ranks searched (None: utilization.MAX_TP)
     ignore_budget: bool = False  # "disregarding cost": no budget at any date
+    device_grid: bool = False  # runs on the device grid, exactly the devices searched (frontier/utilization.grid_floor)
     min_utilization: float | None = None  # a run must reach this share of the device's best MFU
     stacks: tuple[str, ...] = STACK_LINEAGE  # the software, each stack from its release ([] for none)
     max_sites: float = 1.0  # most sites one run may span (data parallelism across them)
@@ -244,7 +245,7 @@ _LINKS = {"intra_link", "inter_link"}
 _ZERO_OK = {"failure_rate_per_device_hour", "site_distance_km"}
 _DATES = {"budget_frozen_at", "techniques_frozen_at"}
 _LISTS = {"devices", "families", "stacks", "actors"}
-_BOOLS = {"ignore_budget"}
+_BOOLS = {"ignore_budget", "device_grid"}
 _TOP = {"name", "description", "frontier", "sources"}
 
 

@@ -84,7 +84,8 @@ __all__ = ["CONSTRAINTS", "PROJECTION_CONSTRAINTS", "Caps", "Run", "best_run", "
 BIND_TOLERANCE = 0.02  # a 2x relaxation that enlarges the run by more than 2% binds
 PRUNE = True  # skip an actor whose bound cannot beat the best run so far (tests switch it off)
 SIZE_BOUND = True  # skip the model sizes whose bound cannot beat the best run so far (tests switch it off)
-MAX_STEPS = 16 * 2**GRID_BITS  # grid steps down from an infeasible count: 16 doublings
+MAX_HALVINGS = 16  # halvings from a count with no layout
+MAX_STEPS = MAX_HALVINGS * 2**GRID_BITS  # the same range in steps down the device grid
 #: The network an unsized family trains, for its checkpoint in the failure model only (a
 #: network fitted to one device; its checkpoint is seconds at any era's storage).
 UNSIZED = GenericNetwork("network fitted to one device", 1e8, 1.0, 1.0, source="placeholder (failure model only)")
@@ -128,7 +129,10 @@ def _unsized(req: Request, offer: Offer, acc, precision: Precision, floor: float
 # ------------------------------------------------------------------ sized (transformer) families
 @dataclass(frozen=True)
 class _Trial:
-    """One sized model on one offer for `hours`: its layout searches on counts of the grid."""
+    """One sized model on one offer for `hours`: its layout searches on counts of devices. With
+    `grid` (FrontierConfig.device_grid) a run uses exactly a count of the device grid it was
+    searched on; without, it is searched on the power of two below its devices and that layout's
+    MFU is taken for all of them."""
 
     req: Request
     offer: Offer
@@ -141,11 +145,20 @@ class _Trial:
     batches: tuple[int, ...]
     stack: str | None
     best: float  # the device's large matrix multiply: an upper bound of a layout's MFU
+    grid: bool = False
 
     @property
     def fewest(self) -> float:
         """Devices the model state needs (fewer overflow their memory whatever the layout)."""
         return float(self.model.params) * _state_bytes_per_param(self.precision) / self.acc.memory_bytes
+
+    def searched(self, n: float) -> int:
+        """The devices the layout of a run on n devices is searched on."""
+        return grid_floor(n, GRID_BITS if self.grid else 0)
+
+    def runs_on(self, n: float) -> float:
+        """The devices a run its limits allow n of uses."""
+        return grid_floor(n) if self.grid else n
 
     def fit(self, k: int) -> Fit:
         """The best layout on k devices (cached by the request)."""
@@ -155,35 +168,35 @@ class _Trial:
             self.precision, int(config.max_tp or MAX_TP), self.stack,
             self.sites if k >= self.sites else 1, req.caps.site_link, config.latency_scale))
 
-    def flop(self, m: int, mfu: float, goodput: float) -> float:
+    def flop(self, m: float, mfu: float, goodput: float) -> float:
         return m * self.acc.peak(self.precision) * mfu * goodput * self.hours * HOUR_S
 
-    def on(self, m: int) -> tuple[Fit, float, float] | None:
-        """(fit, goodput, FLOP) of the run on m devices (a count on the grid), or None."""
-        if m < self.fewest:  # the model state overflows them: no layout fits
+    def on(self, m: float) -> tuple[Fit, float, float] | None:
+        """(fit, goodput, FLOP) of the run on m devices, or None."""
+        if self.searched(m) < self.fewest:  # the model state overflows them: no layout fits
             return None
-        fit = self.fit(m)
+        fit = self.fit(self.searched(m))
         if fit.layout is None:
             return None
         g = run_goodput(m, float(self.model.params), self.req)
         return fit, g, self.flop(m, fit.mfu, g)
 
-    def could_beat(self, m: int, flop: float) -> bool:
+    def could_beat(self, m: float, flop: float) -> bool:
         """Whether m devices at the device's best matrix-multiply efficiency (an upper bound of a
         layout's MFU, as the size bounds use) could beat `flop`: if not, no layout search."""
         return self.flop(m, self.best, run_goodput(m, float(self.model.params), self.req)) > flop
 
-    def first(self, n: float, limited_by: str) -> tuple[int, Fit, str]:
-        """The largest grid count up to n with a layout (stepping down the grid past counts where
-        the batch or structure leaves none), its fit and what limited the count."""
+    def first(self, n: float, limited_by: str) -> tuple[float, Fit, str]:
+        """The most devices up to n with a layout (fewer past counts where the batch or structure
+        leaves none: halved, or stepped down the grid), its fit and what limited the count."""
         config, fewest = self.req.config, self.fewest
-        for _ in range(MAX_STEPS + 1):
-            n = grid_floor(n)  # the run uses the devices searched: a count on the solver's grid
-            if n < fewest:  # the model state alone overflows these devices (and fewer): no search needed
+        for _ in range((MAX_STEPS if self.grid else MAX_HALVINGS) + 1):
+            n = self.runs_on(n)
+            if self.searched(n) < fewest:  # the model state alone overflows these devices (and fewer)
                 return n, Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of "
                               f"{self.model.params:.3g} parameters needs at least {fewest:.3g} devices)",
                               memory_bound=True, limit="memory"), "memory"
-            fit = self.fit(n)
+            fit = self.fit(self.searched(n))
             if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * self.best:
                 fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x "
                           f"the device's best ({self.best:.2f}, a large matrix multiply)", limit="utilization")
@@ -191,16 +204,17 @@ class _Trial:
             # structural rule), fewer cannot help
             if fit.layout is not None or n == 1 or fit.memory_bound:
                 return n, fit, ("memory" if fit.layout is None and fit.memory_bound else limited_by)
-            limited_by, n = fit.limit, grid_floor(n - 1)
+            limited_by, n = fit.limit, grid_floor(n - 1) if self.grid else max(1, n // 2)
         return n, fit, limited_by
 
-    def fewer(self, n: int, run: tuple[Fit, float, float], limited_by: str) -> tuple[int, tuple, str]:
-        """A synchronous job may do more with fewer devices (better MFU, fewer failures): move to
-        the best count of the doubling below on the grid while it beats the run (MFU is not smooth in
-        the count: divisibility decides which layouts exist, so one step down may lose where the
-        next gains)."""
+    def fewer(self, n: float, run: tuple[Fit, float, float], limited_by: str) -> tuple[float, tuple, str]:
+        """A synchronous job may do more with fewer devices (better MFU, fewer failures): halve while
+        that helps; on the grid, move to the better count of the doubling below while it beats the run
+        (MFU is not smooth in the count: divisibility decides which layouts exist, so one step down
+        may lose where the next gains)."""
         while n >= 2 * max(self.node, 2):
-            found = [(m, h) for m in grid_below(n) if self.could_beat(m, run[2]) and (h := self.on(m)) is not None]
+            below = grid_below(n) if self.grid else (n // 2,)
+            found = [(m, h) for m in below if self.could_beat(m, run[2]) and (h := self.on(m)) is not None]
             m, h = max(found, key=lambda mh: mh[1][2], default=(n, None))
             if h is None or not h[2] > run[2]:
                 break
@@ -216,9 +230,10 @@ def _sized_eval(req: Request, offer: Offer, acc, model: Transformer, precision: 
     length stops."""
     crit, b_max, _ = batch_of(req, model)
     lim = device_limits(req, offer, model, b_max, sites)
-    t = _Trial(req, offer, acc, model, precision, lim.node, sites, lim.hours, batch_sizes(b_max),
-               stack_at(req.start, req.config), req.util.eff.gemm_for(acc.name, precision))
-    if min(t.flop(grid_floor(lim.n), t.best, 1.0), flop_needed or math.inf) <= floor:
+    grid = req.config.device_grid
+    t = _Trial(req, offer, acc, model, precision, lim.node, sites, lim.hours, batch_sizes(b_max, grid),
+               stack_at(req.start, req.config), req.util.eff.gemm_for(acc.name, precision), grid)
+    if min(t.flop(t.runs_on(lim.n), t.best, 1.0), flop_needed or math.inf) <= floor:
         return None  # not even its devices at that MFU, without failures, could beat the best run so far
     n, fit, limited_by = t.first(lim.n, lim.limited_by)
     common = common_fields(req, offer, acc, precision, model.name, ("single_device", lim.how))

@@ -5,9 +5,8 @@ date, how fast the best legal layout trains: `best_layout` runs the layout searc
 the space those techniques allow (tensor parallelism only once Megatron is known,
 pipelining once GPipe is, ZeRO once published, recompute and FlashAttention likewise)
 and returns the fastest feasible layout's MFU. Results are cached per search, and the
-solver evaluates device counts on a grid of two steps per doubling (`grid_floor`: 2 and 3
-x a power of two), so a quarterly frontier reuses most searches, and a run uses exactly
-the devices its layout was searched on.
+solver searches device counts that are powers of two (or, under `device_grid`, 2 and 3 x a
+power of two: `grid_floor`), so a quarterly frontier reuses most searches.
 
 Devices without a memory bandwidth (the pre-GPU computers) have no roofline: they are
 taken as compute-bound at the fitted GEMM efficiency (an assumption, stated in the
@@ -92,14 +91,16 @@ def search_space(model, known: set[str], batches: tuple[int, ...], node: int, ma
                        site_splits=("dp", "pp") if sites > 1 and pipeline else ("dp",))
 
 
-def batch_sizes(b_max: float) -> tuple[int, ...]:
-    """The global batches the frontier searches under a largest batch `b_max`: it, and the
-    counts of the device grid (`grid_floor`) below it down to a quarter of the grid's count under
-    it, so a batch divides among as many replicas as a grid count of devices holds."""
+def batch_sizes(b_max: float, grid: bool = False) -> tuple[int, ...]:
+    """The global batches the frontier searches under a largest batch `b_max`: it, and the power
+    of two below it halved twice; with `grid`, the counts of the device grid (`grid_floor`) from the
+    one below b_max down to a quarter of it, so a batch divides among as many replicas as a grid
+    count of devices holds."""
     top = int(b_max)
-    p = grid_floor(top)
+    bits = GRID_BITS if grid else 0
+    p = grid_floor(top, bits)
     out = {p, top}
-    while (m := grid_floor(p - 1)) * 4 >= grid_floor(top) and p > 1:
+    while p > 1 and (m := grid_floor(p - 1, bits)) * 4 >= grid_floor(top, bits):
         out.add(m)
         p = m
     return tuple(sorted(out))
@@ -200,26 +201,26 @@ class Utilization:
         return Fit(float(row["mfu"]) * used / q.n, layout, used, float(row["step_time_s"]))
 
 
-#: Device counts the solver searches: 1, then m x 2^e with m among 2^GRID_BITS ...
-#: 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...), and the global batches
-#: likewise (`batch_sizes`), so a grid count of devices can hold as many replicas as a batch
-#: divides into. A run uses exactly the count searched: up to a third of the devices its
-#: limits allow may stay idle (docs/frontier.md).
+#: Device counts the solver searches under `device_grid` (frontier/config.py): 1, then m x 2^e with
+#: m among 2^GRID_BITS ... 2^(GRID_BITS+1) - 1 (GRID_BITS 1: 2, 3, 4, 6, 8, 12, 16, 24 ...), and the
+#: global batches likewise (`batch_sizes`), so a grid count of devices can hold as many replicas as
+#: a batch divides into; the run uses exactly the count searched. Without it, powers of two (bits 0).
 GRID_BITS = 1
 
 
-def grid_floor(n: float) -> int:
-    """The largest device count <= n on the solver's grid (`GRID_BITS`): each is a power of two
-    times one small odd factor (as the layouts' tp, pp and dp are)."""
+def grid_floor(n: float, bits: int = GRID_BITS) -> int:
+    """The largest count <= n of the form m x 2^e, m in 2^bits ... 2^(bits+1) - 1 (bits 0: the
+    largest power of two): a power of two times one small odd factor, as layouts' tp, pp, dp are."""
     k = max(1, int(n))
-    e = max(0, k.bit_length() - 1 - GRID_BITS)
+    e = max(0, k.bit_length() - 1 - bits)
     return (k >> e) << e
 
 
-def grid_below(n: int) -> tuple[int, ...]:
-    """The grid's counts in the doubling below n, largest first (GRID_BITS 1: 96 -> 64, 48)."""
+def grid_below(n: int, bits: int = GRID_BITS) -> tuple[int, ...]:
+    """The grid's counts in the doubling below n, largest first (bits 1: 96 -> 64, 48; bits 0: n // 2
+    for a power of two)."""
     out, m = [], n
-    while len(out) < 2**GRID_BITS and m > 1:
-        m = grid_floor(m - 1)
+    while len(out) < 2**bits and m > 1:
+        m = grid_floor(m - 1, bits)
         out.append(m)
     return tuple(out)
