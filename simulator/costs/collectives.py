@@ -30,7 +30,6 @@ and rank counts may be numpy arrays (the layout search scores many at once).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -92,9 +91,9 @@ class Group:
     intra: Tier
     inter: Tier
 
-    @cached_property
+    @property
     def nodes(self):
-        """Nodes the group spans (computed once per group: every collective reads it)."""
+        """Nodes the group spans."""
         return np.maximum(1, -(-self.ranks // np.maximum(self.local, 1)))
 
     def all_reduce(self, n_bytes):
@@ -157,9 +156,9 @@ class SiteGroup:
         """Ranks of the group over every site."""
         return self.inner.ranks * self.sites
 
-    @cached_property
+    @property
     def nodes(self):
-        """Nodes the group spans (computed once per group: every collective reads it)."""
+        """Nodes the group spans."""
         return self.inner.nodes * self.sites
 
     @property
