@@ -13,7 +13,7 @@ MAX_LINES = 60
 MAX_POSITIONAL = 8
 #: Functions over MAX_LINES still to be split (the event engine's processes are exempt by issue 22).
 LONG = {
-    "cli/explore.py:sweep", "report/compare.py:comparison_figure",
+    "report/compare.py:comparison_figure",
     "report/html.py:build_report", "report/trend_plot.py:reproduction_figure",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}

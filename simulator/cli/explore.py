@@ -46,43 +46,18 @@ def sweep(
     """Run a grid (and Monte Carlo samples) of scenario keys through a command; one CSV row per point."""
     import pandas as pd
 
-    from simulator.cli.progress import progress
     from simulator.runs import new_run_dir, write_meta
-    from simulator.sweep import (
-        COMMANDS,
-        SweepError,
-        check_first,
-        check_points,
-        default_workers,
-        is_config_error,
-        point_text,
-        points,
-        run_points,
-    )
+    from simulator.sweep import default_workers, is_config_error, point_text
 
-    if command not in COMMANDS:
-        raise BadInput(f"--command {command!r}: one of {', '.join(COMMANDS)}")
     if dask_scheduler and dask_local:
         raise BadInput("--dask-scheduler and --dask-local: give one or the other")
-    try:
-        text = scenario.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"{scenario}: cannot read: {exc.strerror or exc}") from None
-    try:
-        pts = points(sets, samples, seed)
-        check_points(command, pts)
-        check_first(command, text, str(scenario), pts)
-    except SweepError as exc:
-        raise BadInput(str(exc)) from None
+    text, pts = _sweep_points(scenario, command, sets, samples, seed)
     root = _output_root("sweep", output_dir)
     quiet = _quiet(quiet)
     n_workers = workers or default_workers()
     client, cluster, executor = _executor(dask_scheduler, dask_local, n_workers)
     try:
-        with progress(as_json, quiet) as bar:
-            task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
-            rows = run_points(command, text, str(scenario), pts, workers=n_workers, client=client,
-                              progress=lambda d, n: bar.update(task, completed=d))
+        rows = _run_sweep(command, text, str(scenario), pts, n_workers, client, executor, as_json or quiet)
     finally:
         if client is not None:
             client.close()
@@ -108,6 +83,37 @@ def sweep(
         out.print(f"{len(pts)} points ({failed} failed) with {executor}; written: {csv_path}", soft_wrap=True)
     if failed == len(rows):
         raise typer.Exit(1)  # every point failed (not all on configuration): nothing to use
+
+
+def _sweep_points(scenario: Path, command: str, sets: list[str], samples: int, seed: int) -> tuple[str, list]:
+    """(the scenario's text, the sweep's points), every point checked before any work (BadInput)."""
+    from simulator.sweep import COMMANDS, SweepError, check_first, check_points, points
+
+    if command not in COMMANDS:
+        raise BadInput(f"--command {command!r}: one of {', '.join(COMMANDS)}")
+    try:
+        text = scenario.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"{scenario}: cannot read: {exc.strerror or exc}") from None
+    try:
+        pts = points(sets, samples, seed)
+        check_points(command, pts)
+        check_first(command, text, str(scenario), pts)
+    except SweepError as exc:
+        raise BadInput(str(exc)) from None
+    return text, pts
+
+
+def _run_sweep(command: str, text: str, origin: str, pts: list, n_workers: int, client, executor: str,
+               silent: bool) -> list[dict]:
+    """The rows of every point, with a progress bar unless `silent`."""
+    from simulator.cli.progress import progress
+    from simulator.sweep import run_points
+
+    with progress(silent, silent) as bar:
+        task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
+        return run_points(command, text, origin, pts, workers=n_workers, client=client,
+                          progress=lambda d, n: bar.update(task, completed=d))
 
 
 def _executor(dask_scheduler: str | None, dask_local: int | None, n_workers: int):
