@@ -431,6 +431,25 @@ def _table_section(run_dir: Path, csv_path: Path, kind: str, meta: dict | None) 
     return title + note + frame_html(frame.head(MAX_ROWS))
 
 
+def _key_results(run_dir: Path, kind: str, summary, meta, step) -> str:
+    """The "Key results" section of a run of `kind` ("" when its files give none)."""
+    frontier_csv = run_dir / "frontier.csv"
+    if kind == "reproduce" and summary:
+        return _key_reproduce(summary)
+    if kind == "frontier" and frontier_csv.exists():
+        return _key_frontier(read_head(frontier_csv)[0])
+    if kind == "search" and (run_dir / "candidates.csv").exists():
+        head, total = read_head(run_dir / "candidates.csv")
+        return _key_search(run_dir, head, total, summary, meta)
+    if kind == "explain" and step:
+        return _key_step(step)
+    if kind == "project" and summary:
+        return _key_project(summary)
+    if kind == "compare" and summary:
+        return _key_compare(summary)
+    return ""
+
+
 def build_report(run_dir: Path) -> str:
     """The HTML text for `run_dir` (key results, figures, tables, summary, metadata and scenario)."""
     run_dir = Path(run_dir)
@@ -454,21 +473,7 @@ def build_report(run_dir: Path) -> str:
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p class='sub'>{' · '.join(s if s.startswith('command') else html.escape(s) for s in sub)}</p>"]
 
-    key = ""
-    frontier_csv = run_dir / "frontier.csv"
-    if kind == "reproduce" and summary:
-        key = _key_reproduce(summary)
-    elif kind == "frontier" and frontier_csv.exists():
-        key = _key_frontier(read_head(frontier_csv)[0])
-    elif kind == "search" and (run_dir / "candidates.csv").exists():
-        head, total = read_head(run_dir / "candidates.csv")
-        key = _key_search(run_dir, head, total, summary, meta)
-    elif kind == "explain" and step:
-        key = _key_step(step)
-    elif kind == "project" and summary:
-        key = _key_project(summary)
-    elif kind == "compare" and summary:
-        key = _key_compare(summary)
+    key = _key_results(run_dir, kind, summary, meta, step)
     if key:
         parts.append(f"<h2 id='key'>Key results</h2>{key}")
 
