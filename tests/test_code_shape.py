@@ -14,7 +14,6 @@ MAX_POSITIONAL = 8
 #: Functions over MAX_LINES still to be split (the event engine's processes are exempt by issue 22).
 LONG = {
     "report/compare.py:comparison_figure",
-    "report/trend_plot.py:reproduction_figure",
 }
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object

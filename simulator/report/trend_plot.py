@@ -44,11 +44,58 @@ def _band(rep) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _published_points(ax, rep) -> tuple[list, list]:
+    """The published runs by group, those above the frontier's 95th percentile ringed; the first
+    era's and the modern era's points (for the landmarks' labels)."""
+    from simulator.frontier.series import scored_points
+
+    ceiling = {c["file"] + ":" + c["run"]: c for c in rep.ceiling()}
+    pts = list(scored_points())
+    first = [p for p in pts if p.era.startswith("first era")]
+    modern = [p for p in pts if p.era.startswith("modern")]
+    notable = [p for p in pts if p.era.startswith("notable")]
+    recent = [p for p in pts if p.era.startswith("post-2018")]
+    for group, marker, colour, label in ((first, "s", "black", "published, first era"),
+                                         (modern, "x", "black", "published, 2012-2018 (AI and Compute)"),
+                                         (notable, "+", "tab:olive", "notable runs 2012-2018 (Epoch AI)"),
+                                         (recent, "^", "tab:brown", "frontier runs after 2018 (Epoch AI)")):
+        if group:
+            ax.scatter([_when(p.at) for p in group], [p.flop / PFS_DAY_FLOP for p in group], marker=marker,
+                       color=colour, s=30, zorder=3, label=label)
+    above = [p for p in pts if not ceiling.get(p.key, {}).get("under", True)]
+    if above:
+        ax.scatter([_when(p.at) for p in above], [p.flop / PFS_DAY_FLOP for p in above], s=150, facecolors="none",
+                   edgecolors="tab:red", lw=1.4, zorder=4, label="above the frontier's 95th percentile")
+    return first, modern
+
+
+def _fitted_rates(ax, rep, band: pd.DataFrame) -> list[tuple]:
+    """Each era's fitted rate over the draws' median, drawn dashed; its label (end, y, text)."""
+    from simulator.trend.reproduce import windows
+
+    s = rep.summary()
+    labels = []
+    for era, (a, b, _) in windows().items():
+        key = "post_2018_growth_per_year" if era == "post_2018" else f"{era}_doubling_months"
+        part = band[(band.when >= _when(a)) & (band.when < _when(b))] if len(band) else band
+        if len(part) < 2 or s.get(f"{key}_median") is None:
+            continue
+        x = np.array([p.toordinal() / 365.25 for p in part["when"]])
+        y = np.log2(part["mid"].to_numpy() / PFS_DAY_FLOP)
+        slope, icpt = np.polyfit(x, y, 1)
+        ends = [part["when"].iloc[0], part["when"].iloc[-1]]
+        ys = [2 ** (icpt + slope * (e.toordinal() / 365.25)) for e in ends]
+        ax.plot(ends, ys, ls="--", lw=1.6, color="black", zorder=5)
+        lo, hi = s[f"{key}_band"]
+        unit = "x a year" if era == "post_2018" else "-month doubling"
+        labels.append((ends[1], ys[1], f"{s[f'{key}_median']:.1f}{unit} [{lo:.1f}, {hi:.1f}]"))
+    return labels
+
+
 def reproduction_figure(rep, title: str = "Training compute of the largest feasible run"):
     """The figure of a `Reproduction` (not saved): see the module doc."""
     import matplotlib.dates as mdates
 
-    from simulator.frontier.series import scored_points
     from simulator.trend.reproduce import windows
 
     frame = rep.frame
@@ -70,39 +117,8 @@ def reproduction_figure(rep, title: str = "Training compute of the largest feasi
     for constraint, part in binding.groupby(text_column(binding["primary_binding"])):
         ax.scatter(part["when"], part["pfs_days"], s=12, color=COLOURS.get(constraint, "tab:gray"), zorder=2,
                    label=f"frontier (facts withheld), binding: {constraint}")
-    ceiling = {c["file"] + ":" + c["run"]: c for c in rep.ceiling()}
-    pts = list(scored_points())
-    first = [p for p in pts if p.era.startswith("first era")]
-    modern = [p for p in pts if p.era.startswith("modern")]
-    notable = [p for p in pts if p.era.startswith("notable")]
-    recent = [p for p in pts if p.era.startswith("post-2018")]
-    for group, marker, colour, label in ((first, "s", "black", "published, first era"),
-                                         (modern, "x", "black", "published, 2012-2018 (AI and Compute)"),
-                                         (notable, "+", "tab:olive", "notable runs 2012-2018 (Epoch AI)"),
-                                         (recent, "^", "tab:brown", "frontier runs after 2018 (Epoch AI)")):
-        if group:
-            ax.scatter([_when(p.at) for p in group], [p.flop / PFS_DAY_FLOP for p in group], marker=marker,
-                       color=colour, s=30, zorder=3, label=label)
-    above = [p for p in pts if not ceiling.get(p.key, {}).get("under", True)]
-    if above:
-        ax.scatter([_when(p.at) for p in above], [p.flop / PFS_DAY_FLOP for p in above], s=150, facecolors="none",
-                   edgecolors="tab:red", lw=1.4, zorder=4, label="above the frontier's 95th percentile")
-    s = rep.summary()
-    labels = []
-    for era, (a, b, _) in windows().items():
-        key = "post_2018_growth_per_year" if era == "post_2018" else f"{era}_doubling_months"
-        part = band[(band.when >= _when(a)) & (band.when < _when(b))] if len(band) else band
-        if len(part) < 2 or s.get(f"{key}_median") is None:
-            continue
-        x = np.array([p.toordinal() / 365.25 for p in part["when"]])
-        y = np.log2(part["mid"].to_numpy() / PFS_DAY_FLOP)
-        slope, icpt = np.polyfit(x, y, 1)
-        ends = [part["when"].iloc[0], part["when"].iloc[-1]]
-        ys = [2 ** (icpt + slope * (e.toordinal() / 365.25)) for e in ends]
-        ax.plot(ends, ys, ls="--", lw=1.6, color="black", zorder=5)
-        lo, hi = s[f"{key}_band"]
-        unit = "x a year" if era == "post_2018" else "-month doubling"
-        labels.append((ends[1], ys[1], f"{s[f'{key}_median']:.1f}{unit} [{lo:.1f}, {hi:.1f}]"))
+    first, modern = _published_points(ax, rep)
+    labels = _fitted_rates(ax, rep, band)
     ax.set_yscale("log")
     ax.set_ylabel("training compute (petaflop/s-days)")
     ax.set_title(title)
