@@ -12,9 +12,7 @@ PKG = ROOT / "simulator"
 MAX_LINES = 60
 MAX_POSITIONAL = 8
 #: Functions over MAX_LINES still to be split (the event engine's processes are exempt by issue 22).
-LONG = {
-    "report/compare.py:comparison_figure",
-}
+LONG: set[str] = set()
 EXEMPT = {"engine/pipeline.py:simulate", "engine/pipeline.py:stage"}
 #: Functions with more than MAX_POSITIONAL positional parameters still to take a request object
 #: (a command's typer options are its interface and exempt).

@@ -267,6 +267,28 @@ def _x(comp: Comparison):
     return pd.to_datetime(comp.table["date"]) if comp.kind == FRONTIER else comp.table["date"]
 
 
+def _step_bars(t, title: str, a_name: str, b_name: str):
+    """Two step results: one bar per metric from 1x to its ratio B/A."""
+    ok = t[t["ratio_value"] > 0]
+    if not len(ok):
+        return nothing_to_draw(title, "No metric with a ratio B/A (zero or missing in A or B).")
+    fig, ax = pyplot().subplots(figsize=(10, 1.4 + 0.38 * len(ok)), dpi=110)
+    r = ok["ratio_value"].to_numpy()
+    ax.barh(range(len(ok)), r - 1, left=1, color=np.where(r >= 1, "tab:blue", "tab:red"))  # from 1x to the ratio
+    ax.set_yticks(range(len(ok)))
+    ax.set_yticklabels([m.strip() for m in ok["metric"]], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1, color="black", lw=0.8)
+    ratio_axis(ax, np.concatenate([r, 1 / r]) ** 1.25, which="x")  # room for the value labels
+    for i, ratio in enumerate(r):
+        ax.annotate(f"{ratio:.3g}x", (ratio, i), xytext=(4 if ratio >= 1 else -4, 0), textcoords="offset points",
+                    ha="left" if ratio >= 1 else "right", va="center", fontsize=7)
+    ax.set_xlabel(f"B / A (log scale; 1x = no change)   {b_name}   {a_name}")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
 def comparison_figure(comp: Comparison, title: str | None = None):
     """The figure (not saved): both curves over the ratio B/A (frontier, projection), or bars (step)."""
     plt = pyplot()
@@ -275,24 +297,7 @@ def comparison_figure(comp: Comparison, title: str | None = None):
     title = title or f"{b_name[3:]} against {a_name[3:]}"
     t = comp.table
     if comp.kind == STEP:
-        ok = t[t["ratio_value"] > 0]
-        if not len(ok):
-            return nothing_to_draw(title, "No metric with a ratio B/A (zero or missing in A or B).")
-        fig, ax = plt.subplots(figsize=(10, 1.4 + 0.38 * len(ok)), dpi=110)
-        r = ok["ratio_value"].to_numpy()
-        ax.barh(range(len(ok)), r - 1, left=1, color=np.where(r >= 1, "tab:blue", "tab:red"))  # from 1x to the ratio
-        ax.set_yticks(range(len(ok)))
-        ax.set_yticklabels([m.strip() for m in ok["metric"]], fontsize=8)
-        ax.invert_yaxis()
-        ax.axvline(1, color="black", lw=0.8)
-        ratio_axis(ax, np.concatenate([r, 1 / r]) ** 1.25, which="x")  # room for the value labels
-        for i, ratio in enumerate(r):
-            ax.annotate(f"{ratio:.3g}x", (ratio, i), xytext=(4 if ratio >= 1 else -4, 0), textcoords="offset points",
-                        ha="left" if ratio >= 1 else "right", va="center", fontsize=7)
-        ax.set_xlabel(f"B / A (log scale; 1x = no change)   {b_name}   {a_name}")
-        ax.set_title(title)
-        ax.grid(True, axis="x", alpha=0.3)
-        return fig
+        return _step_bars(t, title, a_name, b_name)
     x = _x(comp)
     flop = "flop"
     if not (t[f"a_{flop}"] > 0).any() and not (t[f"b_{flop}"] > 0).any():
