@@ -42,14 +42,22 @@ def date_axis(ax) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def frontier_figure(frame: pd.DataFrame, published=(), title: str = "Largest feasible training run"):
-    """The figure (not saved): see the module doc."""
+def frontier_axes(frame: pd.DataFrame, title: str, figsize: tuple[float, float]):
+    """(figure, axes, the feasible rows with their dates as `when`) of a frontier's figure, or
+    (the figure saying why nothing is drawn, None, None) when no row is feasible."""
     ok = frame[frame.feasible.astype(bool)].copy() if len(frame) else frame
     if not len(ok):
-        return nothing_to_draw(title, no_feasible_run(frame))
-    plt = pyplot()
+        return nothing_to_draw(title, no_feasible_run(frame)), None, None
     ok["when"] = pd.to_datetime(ok["date"])
-    fig, ax = plt.subplots(figsize=(11.5, 6), dpi=120)
+    fig, ax = pyplot().subplots(figsize=figsize, dpi=120)
+    return fig, ax, ok
+
+
+def frontier_figure(frame: pd.DataFrame, published=(), title: str = "Largest feasible training run"):
+    """The figure (not saved): see the module doc."""
+    fig, ax, ok = frontier_axes(frame, title, (11.5, 6))
+    if ax is None:
+        return fig
     ax.plot(ok["when"], ok["pfs_days"], color="0.6", lw=1, zorder=1, label="simulated frontier")
     for constraint, part in ok.groupby(text_column(ok["primary_binding"])):
         ax.scatter(part["when"], part["pfs_days"], s=22, color=COLOURS.get(constraint, "tab:gray"), zorder=2,

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
-from simulator.report.frontier_plot import COLOURS, no_feasible_run
+from simulator.report.frontier_plot import COLOURS, frontier_axes
 from simulator.units import PFS_DAY_FLOP
 
 #: Published systems labelled on the figure (run ids).
@@ -98,13 +98,9 @@ def reproduction_figure(rep, title: str = "Training compute of the largest feasi
 
     from simulator.trend.reproduce import windows
 
-    frame = rep.frame
-    ok = frame[frame.feasible.astype(bool)].copy() if len(frame) else frame
-    if not len(ok):
-        return nothing_to_draw(title, no_feasible_run(frame))
-    plt = pyplot()
-    ok["when"] = pd.to_datetime(ok["date"])
-    fig, ax = plt.subplots(figsize=(13, 6.5), dpi=120)
+    fig, ax, ok = frontier_axes(rep.frame, title, (13, 6.5))
+    if ax is None:
+        return fig
     band = _band(rep)
     if len(band):
         for era, (a, b, _) in windows().items():
