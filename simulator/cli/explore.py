@@ -57,7 +57,7 @@ def sweep(
     n_workers = workers or default_workers()
     client, cluster, executor = _executor(dask_scheduler, dask_local, n_workers)
     try:
-        rows = _run_sweep(command, text, str(scenario), pts, n_workers, client, executor, as_json or quiet)
+        rows = _run_sweep(command, text, str(scenario), pts, n_workers, client, executor, as_json, quiet)
     finally:
         if client is not None:
             client.close()
@@ -105,12 +105,12 @@ def _sweep_points(scenario: Path, command: str, sets: list[str], samples: int, s
 
 
 def _run_sweep(command: str, text: str, origin: str, pts: list, n_workers: int, client, executor: str,
-               silent: bool) -> list[dict]:
-    """The rows of every point, with a progress bar unless `silent`."""
+               as_json: bool, quiet: bool) -> list[dict]:
+    """The rows of every point, with the command's progress display (none with --json or --quiet)."""
     from simulator.cli.progress import progress
     from simulator.sweep import run_points
 
-    with progress(silent, silent) as bar:
+    with progress(as_json, quiet) as bar:
         task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
         return run_points(command, text, origin, pts, workers=n_workers, client=client,
                           progress=lambda d, n: bar.update(task, completed=d))

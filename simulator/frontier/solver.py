@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, cached_property
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
@@ -147,7 +147,7 @@ class _Trial:
     best: float  # the device's large matrix multiply: an upper bound of a layout's MFU
     grid: bool = False
 
-    @property
+    @cached_property
     def fewest(self) -> float:
         """Devices the model state needs (fewer overflow their memory whatever the layout)."""
         return float(self.model.params) * _state_bytes_per_param(self.precision) / self.acc.memory_bytes
@@ -173,9 +173,10 @@ class _Trial:
 
     def on(self, m: float) -> tuple[Fit, float, float] | None:
         """(fit, goodput, FLOP) of the run on m devices, or None."""
-        if self.searched(m) < self.fewest:  # the model state overflows them: no layout fits
+        k = self.searched(m)
+        if k < self.fewest:  # the model state overflows them: no layout fits
             return None
-        fit = self.fit(self.searched(m))
+        fit = self.fit(k)
         if fit.layout is None:
             return None
         g = run_goodput(m, float(self.model.params), self.req)
@@ -192,11 +193,12 @@ class _Trial:
         config, fewest = self.req.config, self.fewest
         for _ in range((MAX_STEPS if self.grid else MAX_HALVINGS) + 1):
             n = self.runs_on(n)
-            if self.searched(n) < fewest:  # the model state alone overflows these devices (and fewer)
+            k = self.searched(n)
+            if k < fewest:  # the model state alone overflows these devices (and fewer)
                 return n, Fit(0.0, None, 0, math.nan, f"{Reason.OUT_OF_MEMORY.value} (the model state of "
                               f"{self.model.params:.3g} parameters needs at least {fewest:.3g} devices)",
                               memory_bound=True, limit="memory"), "memory"
-            fit = self.fit(self.searched(n))
+            fit = self.fit(k)
             if fit.layout is not None and config.min_utilization and fit.mfu < config.min_utilization * self.best:
                 fit = Fit(0.0, None, 0, math.nan, f"utilization {fit.mfu:.2f} below {config.min_utilization:g} x "
                           f"the device's best ({self.best:.2f}, a large matrix multiply)", limit="utilization")

@@ -98,11 +98,10 @@ def batch_sizes(b_max: float, grid: bool = False) -> tuple[int, ...]:
     count of devices holds."""
     top = int(b_max)
     bits = GRID_BITS if grid else 0
-    p = grid_floor(top, bits)
+    p = first = grid_floor(top, bits)
     out = {p, top}
-    while p > 1 and (m := grid_floor(p - 1, bits)) * 4 >= grid_floor(top, bits):
-        out.add(m)
-        p = m
+    while p > 1 and (p := grid_floor(p - 1, bits)) * 4 >= first:
+        out.add(p)
     return tuple(sorted(out))
 
 
