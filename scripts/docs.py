@@ -3,7 +3,8 @@
     python scripts/docs.py            # rewrite the generated blocks (README.md, docs/, scenarios/)
     python scripts/docs.py --check    # exit 1, naming the file, when a committed number differs
                                       # (beyond the last digit's rounding: REL_TOLERANCE)
-    python scripts/docs.py --only scenarios   # or: reproduce, frontier-scenarios, tour, project, validation, loo
+    python scripts/docs.py --only scenarios   # or: reproduce, frontier-scenarios, tour, project, validation,
+                                              # pages, loo
 
 The generated blocks sit between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`
 in Markdown, and in a scenario file between its `# Answer (...)` line and the `#` line
@@ -351,19 +352,21 @@ def doc_files() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def write_blocks(named: dict[str, str], check: bool) -> list[str]:
+def write_blocks(named: dict[str, str], check: bool, normalize=None) -> list[str]:
     """Write (or check) generated blocks by name wherever they appear in README.md and docs/;
     the names of the files that differ. Each block must appear somewhere. The bodies are
     computed by the caller first, so a file is read after any long work and edits made
-    meanwhile are kept."""
+    meanwhile are kept. `normalize(text)` masks what may differ between machines (a speed)
+    before comparing."""
     changed, found = [], set()
+    norm = normalize or (lambda s: s)
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
         new = text
         for name, body in named.items():
             if f"<!-- generated:{name} -->" in new:
                 new, _ = replace_block(new, name, body), found.add(name)
-        if new != text and not (check and same_up_to_rounding(text, new)):
+        if norm(new) != norm(text) and not (check and same_up_to_rounding(norm(text), norm(new))):
             changed.append(str(path.relative_to(ROOT)))
             if not check:
                 path.write_text(new, encoding="utf-8")
@@ -467,6 +470,27 @@ def calibration_loo_block() -> str:
     out += ["", "Per source, held out: " + ", ".join(f"{k} {100 * m:.1f}% ({n} rows)"
                                                      for k, (n, m) in sorted(res["sources"].items())) + "."]
     return "\n".join(out)
+
+
+def pages_blocks(check: bool) -> list[str]:
+    """The reference pages' figures (docs/search.md, step-model.md, validation.md, projection.md):
+    scripts/docs_pages.py computes each block."""
+    pages = _pages()
+    return write_blocks({"search-example": pages.search_example(), "megatron-searched": pages.megatron_table(),
+                         "sites-example": pages.sites_paragraph(), "efficiency": pages.efficiency_sentence(),
+                         "calibration-misses": pages.calibration_misses(),
+                         "published-by-source": pages.published_by_source(),
+                         "carry-over": pages.carry_over_example()}, check, normalize=pages.without_speed)
+
+
+def _pages():
+    """scripts/docs_pages.py, beside this script (imported by path: the tests load this file so)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_pages", Path(__file__).with_name("docs_pages.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def validation_blocks(check: bool) -> list[str]:
@@ -666,7 +690,8 @@ def reproduction_blocks(check: bool, rep=None) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare, do not write; exit 1 on a difference")
-    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "tour", "project", "validation", "loo"),
+    ap.add_argument("--only", choices=("reproduce", "scenarios", "frontier-scenarios", "tour", "project", "validation",
+                                       "pages", "loo"),
                     help="one part only (frontier-scenarios: every scenario's answer but the projections')")
     args = ap.parse_args(argv)
     changed = []
@@ -676,6 +701,8 @@ def main(argv=None) -> int:
         changed += tour_blocks(args.check)
     if args.only in (None, "validation"):
         changed += validation_blocks(args.check)
+    if args.only in (None, "pages"):
+        changed += pages_blocks(args.check)
     if args.only in (None, "reproduce"):
         changed += reproduction_blocks(args.check)
     if args.only in (None, "project") and not args.check:  # minutes: regenerated, not checked in the tests

@@ -121,3 +121,19 @@ def test_out_of_sample_target_on_published_runs(request):
                    "(target 10%, 25%)", strict=True))
     assert len(errs) >= 40  # every row with a shape and a known device is predicted
     assert median <= 0.10 and worst <= 0.25
+
+
+@pytest.mark.slow
+def test_the_reference_pages_figures_are_the_programs(docs):
+    """docs/search.md's example and Megatron table, step-model.md's two sites, validation.md's
+    misses per row and per source and projection.md's efficiency fit come from the program."""
+    changed = docs.pages_blocks(check=True)
+    assert not changed, f"run python scripts/docs.py --only pages: {changed}"
+
+
+def test_the_pages_check_masks_only_the_search_speed(docs):
+    pages = docs._pages()
+    a = "search-x: 685,440 candidates scored in 1.01 s (680,583/s), 4,820 feasible"
+    b = a.replace("1.01 s (680,583/s)", "1.59 s (429,899/s)")
+    assert pages.without_speed(a) == pages.without_speed(b)
+    assert pages.without_speed(a) != pages.without_speed(b.replace("4,820", "4,821"))
