@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.scenario import load_scenario
+from simulator.catalog.scenario import load_scenario
 from simulator.search import search_layouts
-from simulator.validation import describe
+from simulator.measure.validation import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

@@ -26,7 +26,7 @@ from simulator.catalog.efficiency import default_efficiency
 from simulator.costs.closed_form import step_time
 from simulator.costs.step import unit_costs
 from simulator.engine.step import simulate_step
-from simulator.scenario import load_scenario
+from simulator.catalog.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "megatron-1t-3072.toml"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.frontier.series import date_grid
-from simulator.sweep import run_points
+from simulator.app.sweep import run_points
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -182,7 +182,7 @@ def _baseline_series(dates: tuple) -> list:
 def _frontier_answer(path: Path, flags: dict) -> list[str]:
     from simulator.frontier.config import load_frontier
     from simulator.frontier.series import date_grid, frontier_series
-    from simulator.units import partial_date
+    from simulator.core.units import partial_date
 
     util = _shared_util()
     first, last = partial_date(flags["start"]), partial_date(flags["end"])
@@ -233,7 +233,7 @@ def _project_answer(path: Path, flags: dict) -> list[str]:
 
 def _step_lines(r) -> list[str]:
     """One simulated step, as the answer of a step scenario states it."""
-    from simulator.units import GB, fmt_seconds
+    from simulator.core.units import GB, fmt_seconds
 
     if not r.feasible:
         return [f"infeasible: {r.reason.value}: {r.detail}"]
@@ -250,7 +250,7 @@ def _step_lines(r) -> list[str]:
 def _step_answer(path: Path, flags: dict) -> list[str]:
     from simulator.catalog.efficiency import default_efficiency
     from simulator.engine.step import simulate_step
-    from simulator.scenario import load_scenario
+    from simulator.catalog.scenario import load_scenario
 
     sc = load_scenario(path)
     return _step_lines(simulate_step(sc.model, sc.cluster, sc.layout, default_efficiency(), sc.stack))
@@ -258,9 +258,9 @@ def _step_answer(path: Path, flags: dict) -> list[str]:
 
 def _search_answer(path: Path, flags: dict) -> list[str]:
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.scenario import load_scenario
+    from simulator.catalog.scenario import load_scenario
     from simulator.search import search_layouts
-    from simulator.specs import SearchSpace
+    from simulator.core.specs import SearchSpace
 
     sc = load_scenario(path)
     space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
@@ -387,7 +387,7 @@ def published_runs_block() -> str:
 
     from simulator.catalog.efficiency import default_efficiency
     from simulator.catalog.hardware import find_accelerator
-    from simulator.validation import read_rows, validate
+    from simulator.measure.validation import read_rows, validate
 
     path = ROOT / "simulator" / "catalog" / "published_runs.csv"
     raw = read_rows(path)
@@ -426,7 +426,7 @@ def calibration_a100_block() -> str:
     (Narayanan et al. 2021, Korthikanti et al. 2022), row by row, and their summary."""
     from simulator.catalog import calibration_csv_path
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import read_rows, validate
+    from simulator.measure.validation import read_rows, validate
 
     rows = [r for r in validate(read_rows(calibration_csv_path()), default_efficiency())
             if r.row_id.startswith(("N21", "K22"))]
@@ -446,9 +446,9 @@ def calibration_a100_block() -> str:
 
 def calibration_loo_block() -> str:
     """The README's per-device table of the calibration set: in sample with the fitted values and
-    leave-one-source-out (simulator/calibrate.py: refit without each source, predict its rows).
+    leave-one-source-out (simulator/measure/calibrate.py: refit without each source, predict its rows).
     Minutes on two cores; needs scipy (the `dev` extra). `simulator validate --loo` prints the same."""
-    from simulator.calibrate import fit
+    from simulator.measure.calibrate import fit
     from simulator.catalog import calibration_csv_path
 
     res = fit(str(calibration_csv_path()), loo=True, say=lambda *_: None)

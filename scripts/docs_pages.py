@@ -47,10 +47,10 @@ def _megatron_searches():
     from simulator.catalog import calibration_csv_path
     from simulator.catalog.efficiency import default_efficiency
     from simulator.engine.step import simulate_step
-    from simulator.measurement import parse_row
+    from simulator.measure.measurement import parse_row
     from simulator.search import search_layouts
-    from simulator.specs import Recompute, Schedule, SearchSpace, Zero
-    from simulator.validation import read_rows
+    from simulator.core.specs import Recompute, Schedule, SearchSpace, Zero
+    from simulator.measure.validation import read_rows
 
     eff = default_efficiency()
     rows = {r["id"]: r for r in read_rows(calibration_csv_path())}
@@ -110,8 +110,8 @@ def _sites_steps() -> dict:
     from simulator.costs.collectives import pp_message_bytes
     from simulator.costs.step import unit_costs
     from simulator.engine.step import simulate_step
-    from simulator.scenario import load_scenario
-    from simulator.specs import Schedule
+    from simulator.catalog.scenario import load_scenario
+    from simulator.core.specs import Schedule
 
     eff = default_efficiency()
     sc = load_scenario(ROOT / SITES_EXAMPLE)
@@ -184,9 +184,9 @@ def calibration_misses() -> str:
     from simulator.catalog import calibration_csv_path
     from simulator.catalog.efficiency import default_efficiency
     from simulator.costs.step import step_costs
-    from simulator.measurement import parse_row
-    from simulator.units import GB
-    from simulator.validation import read_rows, validate
+    from simulator.measure.measurement import parse_row
+    from simulator.core.units import GB
+    from simulator.measure.validation import read_rows, validate
 
     eff = default_efficiency()
     raw = read_rows(calibration_csv_path())
@@ -220,7 +220,7 @@ def published_by_source() -> str:
     (lowest, median, highest), and where unstated fields were searched (the prediction is the
     fastest completion), the median completion against the measurement."""
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import read_rows, validate
+    from simulator.measure.validation import read_rows, validate
 
     raw = read_rows(ROOT / "simulator" / "catalog" / "published_runs.csv")
     groups: dict[str, list] = {}
@@ -243,7 +243,7 @@ def carry_over_example() -> str:
     reference by the two devices' published matmul benchmarks (`Efficiency.gemm_for`)."""
     from simulator.catalog.efficiency import default_efficiency
     from simulator.catalog.hardware import find_accelerator
-    from simulator.specs import Precision
+    from simulator.core.specs import Precision
 
     eff = default_efficiency()
     h100 = find_accelerator("h100-sxm").name

@@ -3,7 +3,7 @@
     python scripts/fit_efficiency.py [--measurements CSV] [--loo]
 
 Prints the values to copy into simulator/catalog/efficiency.toml (stage 1 on the A100
-rows, stage 2 per device and precision with enough rows of its own: simulator/calibrate.py),
+rows, stage 2 per device and precision with enough rows of its own: simulator/measure/calibrate.py),
 the in-sample errors per device and, with --loo, the leave-one-source-out errors (also
 `simulator validate --loo`). Needs scipy (the `dev` extra).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.calibrate import fit
+from simulator.measure.calibrate import fit
 from simulator.catalog import calibration_csv_path
 
 

@@ -48,7 +48,7 @@ import simulator
 names = list(simulator.__all__) + dir(simulator)
 assert "simulate_step" in names and "search_layouts" in names
 print("OPENED", opened)
-print("HEAVY", sorted(m for m in ("numpy", "pandas", "simulator.catalog", "simulator.specs", "rich", "typer")
+print("HEAVY", sorted(m for m in ("numpy", "pandas", "simulator.catalog", "simulator.core.specs", "rich", "typer")
                       if m in sys.modules))
 """
 
@@ -88,7 +88,7 @@ def test_solve_frontier_on_a_date_and_a_range():
 
 
 #: Modules whose public docstrings carry examples (doctests): the API's entry points.
-DOCTESTED = ("simulator.api", "simulator.frontier.solver", "simulator.trend.reproduce", "simulator.trend.project")
+DOCTESTED = ("simulator.app.api", "simulator.frontier.solver", "simulator.trend.reproduce", "simulator.trend.project")
 
 
 @pytest.mark.parametrize("module", DOCTESTED)

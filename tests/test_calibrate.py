@@ -1,4 +1,4 @@
-"""`simulator validate --loo`: the fit and leave-one-source-out of simulator/calibrate.py
+"""`simulator validate --loo`: the fit and leave-one-source-out of simulator/measure/calibrate.py
 from the command line (the fit itself runs in scripts/docs.py --only loo: minutes)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import sys
 
 from cli_helpers import one_line, run
 
-from simulator.calibrate import source_of
+from simulator.measure.calibrate import source_of
 
 FAKE = {"base": (0.75, 0.99, 1.7), "by_device": [("NVIDIA H100 SXM5 80GB", "fp8", 0.55)],
         "groups": [{"device": "NVIDIA A100 SXM4 80GB", "precision": "fp16", "rows": 30, "in_mean": 0.03,
@@ -27,7 +27,7 @@ def test_without_scipy_loo_is_one_line_and_exit_2(capsys, monkeypatch):
 
 
 def test_loo_prints_each_device_each_source_and_the_summary(capsys, monkeypatch):
-    import simulator.calibrate as cal
+    import simulator.measure.calibrate as cal
 
     seen = {}
 

@@ -13,7 +13,7 @@ import pytest
 
 from simulator import catalog
 from simulator.catalog import hardware
-from simulator.specs import Precision
+from simulator.core.specs import Precision
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -223,7 +223,7 @@ def test_module_does_not_read_shared():
 
 def test_validate_row_with_an_ambiguous_accelerator_says_so():
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import validate
+    from simulator.measure.validation import validate
 
     row = {"id": "X", "model": "gpt3-175b", "hardware": "A100", "n_devices": "1024", "global_batch_seqs": "1536",
            "tp": "8", "pp": "8", "dp": "16", "mfu": "0.4"}

@@ -21,8 +21,8 @@ import pytest
 from cli_helpers import one_line, run
 
 from simulator.cli import main
-from simulator.units import fmt_seconds
-from simulator.measurement import DEFAULTS
+from simulator.core.units import fmt_seconds
+from simulator.measure.measurement import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

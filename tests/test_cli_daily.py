@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from cli_helpers import one_line, run
 
-from simulator.runs import OutputError, check_output_root, new_run_dir
+from simulator.app.runs import OutputError, check_output_root, new_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "frontier-baseline.toml"
@@ -30,7 +30,7 @@ WRITERS = [
     (["project", "--to", "2027", "--samples", "10"], "simulator.trend.project.project"),
     (["explain", "--no-frontier"], "simulator.engine.step.simulate_step"),
     (["search", "--out"], "simulator.search.search_layouts"),
-    (["sweep", str(BASELINE), "--set", "date=2012", "--workers", "1"], "simulator.sweep.run_points"),
+    (["sweep", str(BASELINE), "--set", "date=2012", "--workers", "1"], "simulator.app.sweep.run_points"),
 ]
 IDS = [argv[0] for argv, _ in WRITERS]
 
@@ -211,7 +211,7 @@ def _sweep_csv(tmp_path: Path) -> pd.DataFrame:
 
 def test_sweep_misspelt_key_is_one_line_before_any_point_runs(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _no_work(monkeypatch, "simulator.sweep.run_points")
+    _no_work(monkeypatch, "simulator.app.sweep.run_points")
     code, text, err = run(capsys, "sweep", str(BASELINE), "--set", "frontier.budgt_scale=1.5,2", "--workers", "1")
     line = one_line(err)
     assert code == 2 and text == ""
@@ -222,7 +222,7 @@ def test_sweep_misspelt_key_is_one_line_before_any_point_runs(capsys, tmp_path, 
 
 def test_sweep_step_on_a_frontier_scenario_exits_2_before_any_point(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _no_work(monkeypatch, "simulator.sweep.run_points")
+    _no_work(monkeypatch, "simulator.app.sweep.run_points")
     code, _, err = run(capsys, "sweep", str(BASELINE), "--command", "step", "--set", "frontier.budget_scale=1,2",
                        "--workers", "1", "--json")
     line = one_line(err)
@@ -230,7 +230,7 @@ def test_sweep_step_on_a_frontier_scenario_exits_2_before_any_point(capsys, tmp_
 
 
 def test_sweep_of_more_points_than_it_takes_is_refused_before_they_are_built(capsys, tmp_path, monkeypatch):
-    from simulator.sweep import MAX_POINTS
+    from simulator.app.sweep import MAX_POINTS
 
     monkeypatch.chdir(tmp_path)
     t0 = time.perf_counter()
@@ -242,7 +242,7 @@ def test_sweep_of_more_points_than_it_takes_is_refused_before_they_are_built(cap
 
 def test_a_sweep_date_follows_the_frontier_commands_rules(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _no_work(monkeypatch, "simulator.sweep.run_points")
+    _no_work(monkeypatch, "simulator.app.sweep.run_points")
     code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "date=1800", "--workers", "1")
     assert code == 2 and "date=1800: outside 1950-2100" in one_line(err)
     code, _, err = run(capsys, "frontier", "--start", "1800")
@@ -251,7 +251,7 @@ def test_a_sweep_date_follows_the_frontier_commands_rules(capsys, tmp_path, monk
 
 def test_sweep_invalid_date_is_one_line_naming_the_key_before_any_point(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _no_work(monkeypatch, "simulator.sweep.run_points")
+    _no_work(monkeypatch, "simulator.app.sweep.run_points")
     code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "date=2020-13-01")
     line = one_line(err)
     assert code == 2 and "date='2020-13-01'" in line and "not a date" in line and "ValueError" not in line
@@ -259,7 +259,7 @@ def test_sweep_invalid_date_is_one_line_naming_the_key_before_any_point(capsys, 
 
 
 def test_sweep_library_names_the_date_key_and_records_the_default_date():
-    from simulator.sweep import run_points
+    from simulator.app.sweep import run_points
 
     bad, default = run_points("frontier", BASELINE.read_text(), str(BASELINE), [{"date": "2020-13-01"}, {}])
     assert bad["error"].startswith("SweepError: date='2020-13-01': not a date")
@@ -280,13 +280,13 @@ def test_sweep_summarises_failed_points_with_full_errors(capsys, tmp_path, monke
 
 
 def test_sweep_every_point_failing_at_run_time_exits_1(capsys, tmp_path, monkeypatch):
-    import simulator.sweep
+    import simulator.app.sweep
 
     def fail(*args, **kwargs):
         raise RuntimeError("solver diverged")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(simulator.sweep, "_run", fail)
+    monkeypatch.setattr(simulator.app.sweep, "_run", fail)
     code, text, _ = run(capsys, "sweep", str(BASELINE), "--set", "date=2012,2013", "--workers", "1")
     assert code == 1 and "2 points (2 failed)" in text and "RuntimeError: solver diverged" in text
 
@@ -306,7 +306,7 @@ def test_the_trace_probe_leaves_the_name_free_for_the_trace(capsys, tmp_path, mo
 
 
 def test_a_step_of_too_many_micro_batches_is_refused_before_it_runs(capsys, tmp_path, monkeypatch):
-    from simulator.scenario import MAX_MICROBATCHES, default_scenario_path
+    from simulator.catalog.scenario import MAX_MICROBATCHES, default_scenario_path
 
     monkeypatch.chdir(tmp_path)
     _no_work(monkeypatch, "simulator.cli.simulate_step")
@@ -348,7 +348,7 @@ def test_workers_0_means_one_per_core_in_every_command_that_takes_workers(capsys
         seen["workers"] = workers
         return [{"error": "", "date": "2012-01-01"}]
 
-    monkeypatch.setattr("simulator.sweep.run_points", record)
+    monkeypatch.setattr("simulator.app.sweep.run_points", record)
     code, _, err = run(capsys, "sweep", str(BASELINE), "--set", "date=2012", "--workers", "0", "-q")
     assert code == 0 and seen["workers"] >= 1, err
     for command in ("sweep", "project", "reproduce"):
@@ -361,7 +361,7 @@ def test_workers_0_means_one_per_core_in_every_command_that_takes_workers(capsys
 def test_an_interrupted_pool_ends_its_workers_without_running_the_queue():
     import multiprocessing
 
-    from simulator.pool import process_pool
+    from simulator.core.pool import process_pool
 
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt), process_pool(2, multiprocessing.get_context("fork")) as pool:

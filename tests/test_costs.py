@@ -42,7 +42,7 @@ from simulator.costs.memory import (
 )
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import simulate_step
-from simulator.specs import (
+from simulator.core.specs import (
     Attention,
     Cluster,
     Layout,
@@ -52,7 +52,7 @@ from simulator.specs import (
     Transformer,
     Zero,
 )
-from simulator.units import DAY_S, GB
+from simulator.core.units import DAY_S, GB
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "simulator"
@@ -401,8 +401,11 @@ def test_dp_and_tp_groups_follow_megatron_placement():
 
 
 # ------------------------------------------------------------------ layering
-LAYERS = ["units", "pool", "specs", "catalog", "costs", "engine", "search", "frontier", "trend", "sweep", "rowtext", "measurement", "validation", "calibrate", "report", "runs",
-          "api", "cli"]
+LAYERS = ["core.units", "core.pool", "core.specs", "catalog", "costs", "engine", "search", "frontier", "trend",
+          "measure.rowtext", "measure.measurement", "measure.validation", "measure.calibrate", "report",
+          "app.sweep", "app.runs", "app.api", "cli"]
+#: Folders whose modules are layers of their own (the others are one layer each).
+GROUPS = ("core", "measure", "app")
 HEAVY = {"simpy", "pandas", "matplotlib", "typer", "rich"}
 
 
@@ -414,15 +417,19 @@ def _module_name(path: Path) -> str:
 
 
 def _layer(module: str) -> int | None:
-    """Layer of a simulator module; None for the bare package `simulator`."""
+    """Layer of a simulator module; None for the bare package `simulator`. A module of a
+    folder in GROUPS is its own layer (core.units, core.specs ...); its folder's package sits
+    at the lowest of them."""
     parts = module.split(".")
     if parts[0] != "simulator" or len(parts) == 1:
         return None
     top = parts[1]
-    if top == "scenario":
-        return LAYERS.index("catalog")
     if top == "__main__":
         return LAYERS.index("cli")
+    if top in GROUPS:
+        if len(parts) == 2:
+            return min(i for i, name in enumerate(LAYERS) if name.startswith(f"{top}."))
+        top = f"{top}.{parts[2]}"
     if top not in LAYERS:
         raise AssertionError(f"{module}: not in a known layer; add it to the layering test")
     return LAYERS.index(top)
@@ -468,7 +475,7 @@ def _violations(me: str, imported: set[str]) -> list[str]:
             continue
         if theirs > mine:
             bad.append(f"{me} (layer {LAYERS[mine]}) imports {name} (layer {LAYERS[theirs]})")
-        if me == "simulator.scenario" and name.split(".")[1] not in ("catalog", "specs", "units"):
+        if me == "simulator.catalog.scenario" and name.split(".")[1] not in ("catalog", "core"):
             bad.append(f"scenario imports {name}")
     return bad
 
@@ -478,7 +485,7 @@ SOURCES = sorted(PKG.rglob("*.py"))
 
 def test_every_module_has_a_layer():
     names = {_module_name(p) for p in SOURCES}
-    assert {"simulator.costs.step", "simulator.engine.pipeline", "simulator.cli", "simulator.scenario"} <= names
+    assert {"simulator.costs.step", "simulator.engine.pipeline", "simulator.cli", "simulator.catalog.scenario"} <= names
     for name in names - {"simulator"}:
         assert _layer(name) is not None
 
@@ -505,11 +512,12 @@ def test_layering(path):
     ("simulator.costs.flops", "import simpy\nfrom . import memory\n", ["imports simpy"]),
     ("simulator.costs.flops", "def f():\n    from rich.console import Console\n", ["imports rich"]),
     ("simulator.costs.flops", "from simulator.engine import pipeline\n", ["imports simulator.engine"]),
-    ("simulator.specs", "from .catalog import models\n", ["imports simulator.catalog"]),
-    ("simulator.validation", "import simpy.events\n", ["simpy outside"]),
-    ("simulator.scenario", "from simulator.costs.flops import LayerFlops\n", ["scenario imports"]),
+    ("simulator.core.specs", "from ..catalog import models\n", ["imports simulator.catalog"]),
+    ("simulator.core.units", "from simulator.core.specs import Layout\n", ["imports simulator.core.specs"]),
+    ("simulator.measure.validation", "import simpy.events\n", ["simpy outside"]),
+    ("simulator.catalog.scenario", "from simulator.costs.flops import LayerFlops\n", ["scenario imports"]),
     ("simulator.engine.step", "from ..report import trace\n", ["imports simulator.report"]),
-    ("simulator.costs.step", "from simulator.costs import collectives\nfrom ..specs import Layout\n", []),
+    ("simulator.costs.step", "from simulator.costs import collectives\nfrom ..core.specs import Layout\n", []),
 ])
 def test_layering_checker_itself(me, source, expected):
     found = _violations(me, _imports_of(source, me))

@@ -108,7 +108,7 @@ def test_out_of_sample_target_on_published_runs(request):
     import statistics
 
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import read_rows, validate
+    from simulator.measure.validation import read_rows, validate
 
     raw = read_rows(ROOT / "simulator" / "catalog" / "published_runs.csv")
     rows = [r for r, w in zip(validate(raw, default_efficiency()), raw, strict=True)

@@ -31,8 +31,8 @@ from simulator.costs.memory import Memory, inflight_microbatches
 from simulator.costs.step import Infeasible, StepCosts, step_costs
 from simulator.engine.pipeline import BACKWARD, DP_REDUCE, FORWARD, SEND, simulate
 from simulator.engine.step import BREAKDOWN_KEYS, breakdown, simulate_step
-from simulator.scenario import load_scenario
-from simulator.specs import Cluster, Layout, Link, Recompute, Schedule
+from simulator.catalog.scenario import load_scenario
+from simulator.core.specs import Cluster, Layout, Link, Recompute, Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 REL = 1e-9

@@ -26,9 +26,9 @@ from simulator.frontier.market import ActorMarket, caps_for
 from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families
-from simulator.scenario import ScenarioError, find_model
+from simulator.catalog.scenario import ScenarioError, find_model
 from simulator.search.rank import best_layout_closed_form, search_layouts
-from simulator.specs import Cluster, Layout, Precision, Reason, Recompute, Schedule, SearchSpace, Zero
+from simulator.core.specs import Cluster, Layout, Precision, Reason, Recompute, Schedule, SearchSpace, Zero
 
 BASE = load_frontier()
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -170,7 +170,7 @@ def test_tp_across_hosts_is_priced_on_the_network():
 
 @pytest.mark.parametrize("name", ["search-gpt3-175b-4096", "search-mtnlg-530b-5128"])
 def test_lean_search_finds_the_same_best_layout(name):
-    from simulator.scenario import load_scenario
+    from simulator.catalog.scenario import load_scenario
 
     sc = load_scenario(SCENARIOS / f"{name}.toml")
     space = replace(sc.search, top_k=0)
@@ -270,7 +270,7 @@ def test_every_stack_field_rests_on_sourced_evidence():
 ])
 def test_stacks_decide_what_combines_with_pipelining(stack, zero, pp, ok):
     from simulator.catalog.stacks import find_stack
-    from simulator.specs import Zero as Z
+    from simulator.core.specs import Zero as Z
 
     cluster = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
     lay = Layout(global_batch=64, tp=8, pp=pp, dp=64 // (8 * pp), zero=Z.parse(zero), recompute=Recompute.FULL)
@@ -296,7 +296,7 @@ def test_megatron_2021_places_no_uneven_stages_and_the_search_follows_the_stack(
 
 def test_llama3_scenario_runs_metas_sharding_under_its_stack():
     from simulator.engine.step import simulate_step
-    from simulator.scenario import load_scenario
+    from simulator.catalog.scenario import load_scenario
 
     sc = load_scenario(SCENARIOS / "llama3-405b-h100.toml")
     assert sc.stack.key == "torchtitan-fsdp2" and (sc.layout.tp, sc.layout.pp, sc.layout.zero.stage) == (8, 16, 2)
@@ -308,7 +308,7 @@ def test_llama3_scenario_runs_metas_sharding_under_its_stack():
                                           ({"name": "megatron-core-2024"}, "has no ZeRO stage 2"),
                                           ({"nme": "x"}, "unknown key")])
 def test_stack_table_is_validated_in_one_line(table, needle):
-    from simulator.scenario import parse_scenario
+    from simulator.catalog.scenario import parse_scenario
 
     data = {"model": {"name": "gpt3-175b"}, "cluster": {"accelerator": "a100-80gb", "devices": 64},
             "layout": {"global_batch": 64, "tp": 8, "pp": 8, "zero": 2}, "stack": table}
@@ -319,7 +319,7 @@ def test_stack_table_is_validated_in_one_line(table, needle):
 
 def test_fp8_runs_the_matmuls_faster_and_stores_bf16():
     from simulator.engine.step import simulate_step
-    from simulator.specs import Precision
+    from simulator.core.specs import Precision
 
     model = find_model("gpt3-175b")
     cluster = Cluster(accelerators()["h100-sxm"], 64, 8, links()["nvlink4"], links()["ib-ndr"])

@@ -15,7 +15,7 @@ import pytest
 from simulator.catalog import eras
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.techniques import techniques, techniques_known
-from simulator.specs import Precision
+from simulator.core.specs import Precision
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NEW_CSVS = ("techniques.csv", "pre_gpu_computers.csv", "prices.csv")

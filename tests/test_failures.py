@@ -262,5 +262,5 @@ def test_costs_module_is_pure():
     modules = imported_modules(src)
     for module in modules:
         if module.startswith("simulator."):
-            assert module.split(".")[1] in {"units", "specs", "costs"}
+            assert module.split(".")[1] in {"core", "costs"}
     assert not top_level(modules) & {"simpy", "pandas", "matplotlib"}

@@ -25,7 +25,7 @@ from simulator.report.projection_plot import projection_figure
 from simulator.report.trend_plot import reproduction_figure, sensitivity_figure
 from simulator.trend.reproduce import HEADLINE, Reproduction
 from simulator.trend.uncertainty import Swing
-from simulator.units import PFS_DAY_FLOP
+from simulator.core.units import PFS_DAY_FLOP
 
 GB = 1e9
 

@@ -23,7 +23,7 @@ from simulator.frontier.series import LANDMARKS, compare, date_grid, frontier_se
 from simulator.frontier.solver import _known, solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families
-from simulator.scenario import ScenarioError
+from simulator.catalog.scenario import ScenarioError
 
 BASE = load_frontier()
 HEADER = "key,quantity,since,value,unit,actor,source,verification,notes,device,device_tdp_w,actor_key,run_fact_of\n"
@@ -361,7 +361,7 @@ def test_bad_scenario_values_are_one_line(table, problem):
 
 
 def test_partial_dates_mean_the_first_day_of_their_period():
-    from simulator.units import partial_date
+    from simulator.core.units import partial_date
 
     assert partial_date("2012") == date(2012, 1, 1)
     assert partial_date("2012-09") == date(2012, 9, 1)

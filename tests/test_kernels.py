@@ -12,7 +12,7 @@ import pytest
 
 from simulator.catalog.efficiency import default_efficiency, parse_kernel_benchmarks
 from simulator.catalog.hardware import find_accelerator
-from simulator.specs import Precision
+from simulator.core.specs import Precision
 
 ROWS = list(csv.DictReader(io.StringIO(files("simulator.catalog").joinpath("kernel_benchmarks.csv").read_text("utf-8"))))
 EFF = default_efficiency()
@@ -55,7 +55,7 @@ def test_a_slower_kernel_benchmark_makes_the_step_slower():
 
     from simulator.catalog.models import find_model
     from simulator.engine.step import simulate_step
-    from simulator.specs import Layout
+    from simulator.core.specs import Layout
 
     model, cluster = find_model("gpt3-175b"), cluster_of("h100-sxm", 64)
     layout = Layout(global_batch=64, dp=1, tp=8, pp=8, sequence_parallel=True, precision=Precision.BF16)

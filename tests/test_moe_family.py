@@ -163,7 +163,7 @@ def test_no_layout_search_on_devices_the_model_state_overflows(monkeypatch):
     from simulator.catalog.efficiency import default_efficiency
     from simulator.frontier import solver as sv
     from simulator.frontier.utilization import Utilization
-    from simulator.specs import Precision
+    from simulator.core.specs import Precision
 
     assert sv._state_bytes_per_param(Precision.BF16) == 16.0  # 2 + 2 + 12 (Adam, mixed precision)
     util = Utilization(default_efficiency())

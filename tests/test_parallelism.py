@@ -22,7 +22,7 @@ from simulator.costs.step import check_layout, step_costs, unit_costs
 from simulator.engine.pipeline import simulate
 from simulator.engine.step import simulate_step
 from simulator.search.rank import search_layouts
-from simulator.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Transformer, Zero
+from simulator.core.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Transformer, Zero
 
 EFF = default_efficiency()
 
@@ -264,7 +264,7 @@ def _row(**kw) -> dict:
 
 
 def test_validate_reads_the_stack_and_fills_its_defaults():
-    from simulator.measurement import parse_row
+    from simulator.measure.measurement import parse_row
 
     row, spec = parse_row(_row(source="NVIDIA NeMo performance summary"))
     assert row.stack is not None and row.stack.key == "nemo-2024"  # named in the row's text
@@ -278,7 +278,7 @@ def test_validate_reads_the_stack_and_fills_its_defaults():
 
 
 def test_validate_predicts_tokens_per_second_per_device():
-    from simulator.validation import complete, predicted
+    from simulator.measure.validation import complete, predicted
 
     row, spec = complete(_row(stack="nemo-2024"), EFF)
     result = simulate_step(*spec, EFF, row.stack)
@@ -357,15 +357,15 @@ def test_a_tpu_pod_runs_fsdp_with_tp_of_any_size_under_jax():
 
 # ------------------------------------------------------------------ training across sites
 def two_sites(per_site_gb_s: float, km: float = 1000.0, n: int = 16384) -> Cluster:
-    from simulator.specs import Link
-    from simulator.units import FIBRE_S_PER_KM
+    from simulator.core.specs import Link
+    from simulator.core.units import FIBRE_S_PER_KM
 
     c = cluster_of("h100-sxm", n)
     return dataclasses.replace(c, sites=2, site_link=Link("wan", per_site_gb_s * 1e9, km * FIBRE_S_PER_KM))
 
 
 def test_fibre_delay_is_about_5_us_per_km():
-    from simulator.units import FIBRE_S_PER_KM
+    from simulator.core.units import FIBRE_S_PER_KM
 
     assert FIBRE_S_PER_KM == pytest.approx(4.9e-6, rel=0.01)
 
@@ -400,7 +400,7 @@ def test_a_slower_link_between_sites_slows_the_step_and_sites_must_divide_dp():
 
 
 def test_scenario_two_sites_1000_km_apart(tmp_path):
-    from simulator.scenario import ScenarioError, load_scenario
+    from simulator.catalog.scenario import ScenarioError, load_scenario
 
     text = (Path(__file__).resolve().parents[1] / "scenarios" / "two-sites-1000km.toml").read_text()
     sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "two-sites-1000km.toml")

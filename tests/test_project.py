@@ -23,7 +23,7 @@ from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse
 from simulator.frontier.ceilings import CEILING_CONSTRAINTS
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
 from simulator.frontier.utilization import Utilization
-from simulator.specs import Precision
+from simulator.core.specs import Precision
 from simulator.catalog.lengths import parse_lengths, pretraining_lengths
 from simulator.frontier.workloads import families_at
 from simulator.trend.project import (Param, draw_rates, model_families, parse_params, project, projection_parameters,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulator.catalog.models import builtin_models, find_model, model_notes
-from simulator.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario, parse_scenario
-from simulator.specs import Attention, GenericNetwork, Precision, Recompute, Schedule, Transformer, Zero
+from simulator.catalog.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario, parse_scenario
+from simulator.core.specs import Attention, GenericNetwork, Precision, Recompute, Schedule, Transformer, Zero
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios

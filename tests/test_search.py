@@ -28,11 +28,11 @@ from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack
 from simulator.costs.flops import model_flops_per_step
 from simulator.engine.step import simulate_step
-from simulator.scenario import load_scenario
+from simulator.catalog.scenario import load_scenario
 from simulator.search import search_layouts
 from simulator.search.rank import COLUMNS, layout_of, used_cluster
 from simulator.search.space import REASONS
-from simulator.specs import (
+from simulator.core.specs import (
     Cluster,
     GenericNetwork,
     Layout,
@@ -43,9 +43,9 @@ from simulator.specs import (
     SearchSpace,
     Transformer,
 )
-from simulator.units import GB
-from simulator.measurement import parse_row
-from simulator.validation import describe, read_rows
+from simulator.core.units import GB
+from simulator.measure.measurement import parse_row
+from simulator.measure.validation import describe, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
@@ -485,7 +485,7 @@ def test_tensor_parallel_group_must_divide_the_node():
     """With Megatron's placement (tp ranks innermost), tp = 3 on 8-GPU nodes would put
     ranks 6, 7, 8 in one group across two nodes: such layouts are ruled out."""
     from simulator.costs.step import check_layout
-    from simulator.specs import Reason
+    from simulator.core.specs import Reason
 
     cluster = cluster_of("a100-80gb", 384)
     assert cluster.devices_per_node == 8
@@ -525,7 +525,7 @@ def test_max_tp_max_pp_and_divisors_only_restrict_the_space():
     ("FSDP no_reshard", "2"), ("ZeRO stage 1", "1"), ("distributed optimizer", "1"), ("", "0"),
 ])
 def test_the_fsdp_flavour_is_read_from_the_text(text, stage):
-    from simulator.rowtext import read_zero
+    from simulator.measure.rowtext import read_zero
 
     assert read_zero(text).value == stage
 
@@ -535,7 +535,7 @@ def test_the_fsdp_flavour_is_read_from_the_text(text, stage):
     ("full", "full"), ("selective", "selective"),
 ])
 def test_recompute_not_verified_is_unstated_not_no(text, expected):
-    from simulator.rowtext import read_recompute
+    from simulator.measure.rowtext import read_recompute
 
     got = read_recompute(text)
     assert (got.value if got else None) == expected
@@ -546,7 +546,7 @@ def test_recompute_not_verified_is_unstated_not_no(text, expected):
     ("dense decoder", None),
 ])
 def test_gating_is_read_with_its_negation(text, gated):
-    from simulator.rowtext import gated_in
+    from simulator.measure.rowtext import gated_in
 
     assert gated_in(text) is gated
 
@@ -557,7 +557,7 @@ def test_gating_is_read_with_its_negation(text, gated):
     ("Megatron-Turing NLG 530B", "mt-nlg-530b"), ("MT-NLG", "mt-nlg-530b"), ("Llama 3.1 405B", "llama3-405b"),
 ])
 def test_a_named_model_is_matched_to_its_builtin(name, key):
-    from simulator.rowtext import find_builtin
+    from simulator.measure.rowtext import find_builtin
 
     got = find_builtin(name)
     assert (got.name if got else None) == key
@@ -574,7 +574,7 @@ def test_a_row_naming_a_builtin_as_written_takes_its_gated_shape():
 def test_attention_comes_from_the_runs_date_not_the_devices():
     from datetime import date as day
 
-    from simulator.rowtext import run_date
+    from simulator.measure.rowtext import run_date
 
     assert run_date({"source": "Zhang et al. 2024, TinyLlama (arXiv 2401.02385)"}) == day(2024, 1, 1)
     assert run_date({"source": "Narayanan et al. 2021 (SC21)"}) == day(2021, 1, 1)
@@ -588,7 +588,7 @@ def test_attention_comes_from_the_runs_date_not_the_devices():
 
 
 def test_the_overlaps_a_row_names_are_honoured_and_imply_sequence_parallelism():
-    from simulator.rowtext import overlaps_in
+    from simulator.measure.rowtext import overlaps_in
 
     assert overlaps_in("DP/TP/PP comm overlap (--overlap-grad-reduce --overlap-param-gather --tp-comm-overlap)") == {
         "tp_overlap", "dp_overlap", "param_gather_overlap"}
@@ -641,7 +641,7 @@ def test_an_overlapped_parameter_gather_means_the_distributed_optimizer():
 
 def test_an_unstated_split_is_searched_and_its_spread_reported():
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import complete
+    from simulator.measure.validation import complete
 
     row = {"id": "U", "model": "llama2-70b", "hardware": "a100-80gb", "n_devices": "64", "global_batch_seqs": "512",
            "iteration_time_s": "30", "stack": "megatron-core-2024"}
@@ -671,7 +671,7 @@ def test_a_bad_recipe_length_in_the_stack_table_names_table_and_key(value):
 
 
 def test_empty_or_repeated_ids_are_named_by_their_line_and_refused_when_strict(tmp_path):
-    from simulator.validation import check_values
+    from simulator.measure.validation import check_values
 
     rows = [{"id": "A", "mfu": "0.4"}, {"id": "A", "mfu": "0.4"}, {"id": " ", "mfu": "0.4"}]
     warnings = check_values("m.csv", [dict(r) for r in rows], strict=False)
@@ -682,8 +682,8 @@ def test_empty_or_repeated_ids_are_named_by_their_line_and_refused_when_strict(t
 
 
 def test_a_step_time_in_milliseconds_is_flagged():
-    from simulator.measurement import Row
-    from simulator.validation import unit_warnings
+    from simulator.measure.measurement import Row
+    from simulator.measure.validation import unit_warnings
 
     ms = Row("M", metric="iteration_time_s", measured=36_000.0, predicted=36.5)
     s = Row("S", metric="iteration_time_s", measured=40.0, predicted=36.5)
@@ -694,7 +694,7 @@ def test_a_step_time_in_milliseconds_is_flagged():
 
 def test_an_unstated_split_may_place_uneven_stages_where_the_stack_does():
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.validation import complete
+    from simulator.measure.validation import complete
 
     # Llama 3 405B's 126 layers on 16,384 H100 at batch 2048: only pp that do not divide the
     # layers fit (Meta ran pp 16); a divisors-only search found no completion at all

@@ -23,7 +23,7 @@ from simulator.catalog.models import find_model
 from simulator.search import space as space_mod
 from simulator.search.rank import COLUMNS, best_layout_closed_form, score_group, search_layouts
 from simulator.search.space import REASONS, groups
-from simulator.specs import Cluster, Layout, Link, Precision, Recompute, Schedule, SearchSpace, Zero
+from simulator.core.specs import Cluster, Layout, Link, Precision, Recompute, Schedule, SearchSpace, Zero
 
 EFF = default_efficiency()
 

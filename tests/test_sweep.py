@@ -1,4 +1,4 @@
-"""Sweeps (simulator.sweep): grids, samples, executors, failed points."""
+"""Sweeps (simulator.app.sweep): grids, samples, executors, failed points."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from cli_helpers import one_line, run
 
-from simulator.sweep import SweepError, parse_set, points, run_points
+from simulator.app.sweep import SweepError, parse_set, points, run_points
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "frontier-baseline.toml"

@@ -9,8 +9,8 @@ from functools import cache
 from importlib.resources import files
 
 from simulator.catalog.hardware import _num, _rows, accelerators, find_accelerator
-from simulator.specs import Efficiency, Precision
-from simulator.units import TERA, US
+from simulator.core.specs import Efficiency, Precision
+from simulator.core.units import TERA, US
 
 FIELDS = ("gemm", "memory", "elementwise_passes", "intra_link", "inter_link")
 KERNELS_CSV = "kernel_benchmarks.csv"

@@ -25,8 +25,8 @@ from importlib.resources import files
 from typing import NamedTuple
 
 from simulator.catalog.hardware import accelerators
-from simulator.specs import Accelerator, Precision
-from simulator.units import partial_date
+from simulator.core.specs import Accelerator, Precision
+from simulator.core.units import partial_date
 
 COMPUTERS_CSV = "pre_gpu_computers.csv"
 PRICES_CSV = "prices.csv"

@@ -1,7 +1,7 @@
 """Typed loaders for the packaged hardware catalog (accelerators, links, calibration).
 
 The CSV files next to this module hold human units (TFLOP/s, GB, GB/s, us); they are
-converted to SI exactly once, here, with the constants of `simulator.units`. Nothing is
+converted to SI exactly once, here, with the constants of `simulator.core.units`. Nothing is
 read at import time: each table is parsed on first use and cached.
 
 Conventions of the files (see their `source`, `verification` and `notes` columns):
@@ -22,8 +22,8 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from simulator.specs import Accelerator, Link, Precision
-from simulator.units import GB, MEGA, TERA, name_list
+from simulator.core.specs import Accelerator, Link, Precision
+from simulator.core.units import GB, MEGA, TERA, name_list
 
 ACCELERATORS_CSV = "accelerators.csv"
 LINKS_CSV = "links.csv"

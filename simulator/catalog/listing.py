@@ -9,7 +9,7 @@ here is a row the simulator can use. Nothing is read at import time.
 
 from __future__ import annotations
 
-from simulator.specs import GenericNetwork
+from simulator.core.specs import GenericNetwork
 
 #: The tables `catalog_listing` knows, in the order the CLI lists them.
 KINDS = ("accelerators", "links", "models", "techniques", "stacks")

@@ -11,7 +11,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from simulator.specs import GenericNetwork, Transformer
+from simulator.core.specs import GenericNetwork, Transformer
 
 MODELS_FILE = Path(__file__).with_name("models.toml")
 

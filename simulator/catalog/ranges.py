@@ -44,7 +44,7 @@ def _as_date(value) -> date:
         if not 1 <= value <= 9999:
             raise ValueError(f"not a year: {value}")
         return date(value, 1, 1)
-    from simulator.units import partial_date
+    from simulator.core.units import partial_date
 
     return partial_date(str(value))
 

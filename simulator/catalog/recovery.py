@@ -42,7 +42,7 @@ from importlib.resources import files
 
 from simulator.catalog.eras import catalog_rows
 from simulator.catalog.runfacts import parse_run_facts
-from simulator.units import partial_date
+from simulator.core.units import partial_date
 
 RECOVERY_CSV = "recovery_times.csv"
 MEASURES = ("restart", "lost")

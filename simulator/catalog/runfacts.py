@@ -20,7 +20,7 @@ from datetime import date
 from functools import cache
 from importlib.resources import files
 
-from simulator.units import partial_date
+from simulator.core.units import partial_date
 
 RUN_FACT_COLUMN = "run_fact_of"
 RUNS_CSV = "runs.csv"

@@ -14,8 +14,8 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
-from simulator.specs import Stack
-from simulator.units import partial_date
+from simulator.core.specs import Stack
+from simulator.core.units import partial_date
 
 STACKS_TOML = "stacks.toml"
 EVIDENCE_CSV = "stack_evidence.csv"

@@ -32,7 +32,7 @@ from simulator.catalog.eras import (
     server_power_factor,
 )
 from simulator.catalog.hardware import accelerators
-from simulator.specs import Accelerator, Precision
+from simulator.core.specs import Accelerator, Precision
 
 AVAILABILITY_CSV = "availability.csv"
 PRICE_PERFORMANCE_CSV = "price_performance.csv"

@@ -35,7 +35,7 @@ from simulator.cli.common import (
     protect_numbers,
 )
 from simulator.engine.step import StepResult, simulate_step
-from simulator.units import GB, fmt_seconds
+from simulator.core.units import GB, fmt_seconds
 
 
 def _pct(x: float, total: float) -> str:
@@ -95,8 +95,8 @@ def step(
 
 
 def _leave_one_source_out(path: Path, as_json: bool, quiet: bool) -> None:
-    """`validate --loo`: simulator/calibrate.py's fit and leave-one-source-out, as a table."""
-    from simulator.calibrate import fit
+    """`validate --loo`: simulator/measure/calibrate.py's fit and leave-one-source-out, as a table."""
+    from simulator.measure.calibrate import fit
 
     say = (lambda m: None) if (as_json or quiet) else (lambda m: err.print(f"... {m}", markup=False, highlight=False))
     try:
@@ -145,8 +145,8 @@ def validate(
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
     from rich.progress import track
 
-    from simulator.validation import read_rows, summary, unit_warnings
-    from simulator.validation import validate as run_validation
+    from simulator.measure.validation import read_rows, summary, unit_warnings
+    from simulator.measure.validation import validate as run_validation
 
     path = measurements if measurements is not None else calibration_csv_path()
     if fill not in ("defaults", "search", "auto"):
@@ -231,10 +231,10 @@ def search(
 ) -> None:
     """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
     from simulator.cli.progress import progress
-    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.app.runs import new_run_dir, write_meta, write_scenario
     from simulator.search import search_layouts
-    from simulator.specs import SearchSpace
-    from simulator.validation import describe
+    from simulator.core.specs import SearchSpace
+    from simulator.measure.validation import describe
 
     sc = _scenario(scenario)
     out_dir = out_dir or output_dir is not None
@@ -298,7 +298,7 @@ from simulator.cli import catalog_cmd, compare_cmd, explore, trend  # noqa: F401
 
 def _print_search(sc, res, baseline: dict | None, top: int, wide: bool) -> None:
     """`simulator search`'s tables: the best layout's step, the top candidates, the reasons, the scenario's own layout."""
-    from simulator.validation import describe
+    from simulator.measure.validation import describe
 
     out.print(
         f"{sc.name}: {res.evaluated:,} candidates scored in {res.scoring_s:.2f} s "
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     A bare `simulator` prints the help and exits 0, like `simulator --help`.
     """
-    from simulator.runs import MADE, OutputError, mark_interrupted
+    from simulator.app.runs import MADE, OutputError, mark_interrupted
 
     args = list(sys.argv[1:] if argv is None else argv)
     MADE.clear()

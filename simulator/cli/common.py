@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from simulator.runs import OUTPUTS, OutputError, check_output_root, package_version
-from simulator.scenario import ScenarioError, default_scenario_path, load_scenario
+from simulator.app.runs import OUTPUTS, OutputError, check_output_root, package_version
+from simulator.catalog.scenario import ScenarioError, default_scenario_path, load_scenario
 
 try:  # typer >= 0.29 vendors click (and a separately installed click, e.g. with dask, is another class)
     from typer._click.exceptions import UsageError
@@ -152,7 +152,7 @@ def _json(obj) -> str:
 
 def _flag_date(text: str, flag: str):
     """A date flag: YYYY, YYYY-MM or YYYY-MM-DD (the first day of the period)."""
-    from simulator.units import partial_date
+    from simulator.core.units import partial_date
 
     try:
         return partial_date(text)
@@ -204,7 +204,7 @@ class Output:
 
     def folder(self, raw_scenario: dict | None = None, **meta) -> Path:
         """A new run folder, with the resolved scenario (when given) and meta.json."""
-        from simulator.runs import new_run_dir, write_meta, write_scenario
+        from simulator.app.runs import new_run_dir, write_meta, write_scenario
 
         run_dir = new_run_dir(self.command, self.root)
         if raw_scenario is not None:

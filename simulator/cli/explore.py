@@ -46,8 +46,8 @@ def sweep(
     """Run a grid (and Monte Carlo samples) of scenario keys through a command; one CSV row per point."""
     import pandas as pd
 
-    from simulator.runs import new_run_dir, write_meta
-    from simulator.sweep import default_workers, is_config_error, point_text
+    from simulator.app.runs import new_run_dir, write_meta
+    from simulator.app.sweep import default_workers, is_config_error, point_text
 
     if dask_scheduler and dask_local:
         raise BadInput("--dask-scheduler and --dask-local: give one or the other")
@@ -87,7 +87,7 @@ def sweep(
 
 def _sweep_points(scenario: Path, command: str, sets: list[str], samples: int, seed: int) -> tuple[str, list]:
     """(the scenario's text, the sweep's points), every point checked before any work (BadInput)."""
-    from simulator.sweep import COMMANDS, SweepError, check_first, check_points, points
+    from simulator.app.sweep import COMMANDS, SweepError, check_first, check_points, points
 
     if command not in COMMANDS:
         raise BadInput(f"--command {command!r}: one of {', '.join(COMMANDS)}")
@@ -108,7 +108,7 @@ def _run_sweep(command: str, text: str, origin: str, pts: list, n_workers: int, 
                as_json: bool, quiet: bool) -> list[dict]:
     """The rows of every point, with the command's progress display (none with --json or --quiet)."""
     from simulator.cli.progress import progress
-    from simulator.sweep import run_points
+    from simulator.app.sweep import run_points
 
     with progress(as_json, quiet) as bar:
         task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
@@ -137,7 +137,7 @@ def _executor(dask_scheduler: str | None, dask_local: int | None, n_workers: int
 
 def _print_sweep(frame, rows: list[dict], pts: list, failed: int) -> None:
     """A sweep's rows (without the error column when some failed) and its failures by error."""
-    from simulator.sweep import failure_counts, point_text
+    from simulator.app.sweep import failure_counts, point_text
 
     if failed < len(rows):
         shown = frame.drop(columns="error") if failed else frame
@@ -189,7 +189,7 @@ def _explain(sc, eff, frontier_too: bool, root: Path, advance) -> dict:
 
     from simulator.engine.step import simulate_step
     from simulator.report import explain as ex
-    from simulator.runs import new_run_dir, write_meta, write_scenario
+    from simulator.app.runs import new_run_dir, write_meta, write_scenario
     from simulator.search.rank import used_cluster
 
     result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
@@ -231,7 +231,7 @@ def report(
 ) -> None:
     """Assemble a run folder's figures and tables into one self-contained HTML page."""
     from simulator.report.html import build_report
-    from simulator.runs import incomplete
+    from simulator.app.runs import incomplete
 
     if not run_dir.is_dir():
         raise BadInput(f"{run_dir}: not a folder")

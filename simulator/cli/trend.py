@@ -24,7 +24,7 @@ from simulator.cli.common import (
     out,
     protect_numbers,
 )
-from simulator.scenario import ScenarioError
+from simulator.catalog.scenario import ScenarioError
 
 
 def _frontier_config(scenario: Path | None):

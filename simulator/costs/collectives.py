@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.specs import Cluster, Efficiency, Layout, Schedule
+from simulator.core.specs import Cluster, Efficiency, Layout, Schedule
 
 
 def _scalar(x):

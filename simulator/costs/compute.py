@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.costs.memory import layer_activation_bytes
-from simulator.specs import (
+from simulator.core.specs import (
     Accelerator,
     Attention,
     Efficiency,

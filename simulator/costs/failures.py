@@ -62,7 +62,7 @@ from functools import cache
 
 import numpy as np
 
-from simulator.units import DAY_S, HOUR_S
+from simulator.core.units import DAY_S, HOUR_S
 
 #: Unexpected interruptions during a 54-day snapshot of Llama 3 405B pre-training
 #: (Dubey et al. 2024, Sec. 3.3.4 and Table 5: 466 interruptions, 47 planned,

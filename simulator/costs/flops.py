@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.specs import GenericNetwork, Recompute, Transformer
+from simulator.core.specs import GenericNetwork, Recompute, Transformer
 
 
 @dataclass(frozen=True)

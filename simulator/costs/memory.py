@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.specs import (
+from simulator.core.specs import (
     Attention,
     GenericNetwork,
     Layout,

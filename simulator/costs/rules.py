@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.catalog.hardware import cluster_host
-from simulator.specs import Cluster, GenericNetwork, Reason, Schedule, SearchSpace, Stack, Transformer
+from simulator.core.specs import Cluster, GenericNetwork, Reason, Schedule, SearchSpace, Stack, Transformer
 
 Model = Transformer | GenericNetwork
 

@@ -28,7 +28,7 @@ from simulator.costs.compute import (
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
 from simulator.costs.memory import Memory, device_memory, optimizer_partition
 from simulator.costs.rules import RULES, Context, applies
-from simulator.specs import (
+from simulator.core.specs import (
     Cluster,
     Efficiency,
     GenericNetwork,

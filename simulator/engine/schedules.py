@@ -14,7 +14,7 @@ does next, as the frameworks do.
 
 from __future__ import annotations
 
-from simulator.specs import Schedule
+from simulator.core.specs import Schedule
 
 Op = tuple[bool, int, int]  # (is_backward, chunk, micro_batch)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from simulator.costs.memory import Memory
 from simulator.costs.step import Infeasible, StepCosts, step_costs
 from simulator.engine.pipeline import EngineRun, simulate
-from simulator.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Stack, Transformer
-from simulator.units import GB
+from simulator.core.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Stack, Transformer
+from simulator.core.units import GB
 
 BREAKDOWN_KEYS = (
     "compute_s",

@@ -27,7 +27,7 @@ from datetime import date
 from functools import cache
 
 from simulator.catalog.eras import catalog_date, catalog_rows
-from simulator.units import partial_date
+from simulator.core.units import partial_date
 
 ACTORS_CSV = "actors.csv"
 POOLS = ("market_gpu", "google_tpu", "aws_trainium", "computer")

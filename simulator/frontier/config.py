@@ -23,8 +23,8 @@ from simulator.catalog.uncertain import uncertain_row
 from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
-from simulator.scenario import ScenarioError, unknown_key
-from simulator.units import name_list
+from simulator.catalog.scenario import ScenarioError, unknown_key
+from simulator.core.units import name_list
 
 BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
 

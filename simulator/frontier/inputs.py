@@ -33,7 +33,7 @@ from importlib.resources import files
 from simulator.catalog.eras import catalog_date, catalog_rows
 from simulator.catalog.runfacts import parse_run_facts
 from simulator.catalog.supply import facility_watts_per_device, generic_facility_watts
-from simulator.units import partial_date
+from simulator.core.units import partial_date
 
 INPUTS_CSV = "frontier_inputs.csv"
 MARKET = "market"

@@ -20,7 +20,7 @@ from functools import cache
 from simulator.catalog.eras import NoPriceError, price_per_device_hour
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.supply import usable_from
-from simulator.specs import Precision
+from simulator.core.specs import Precision
 
 GENERATION_YEARS = 1.0
 

@@ -20,8 +20,8 @@ from datetime import date
 
 from simulator.catalog.eras import precision_for
 from simulator.frontier.market import Caps, Offer
-from simulator.specs import Efficiency
-from simulator.units import HOUR_S
+from simulator.core.specs import Efficiency
+from simulator.core.units import HOUR_S
 
 
 def _merits(o: Offer, precision) -> tuple[float, ...] | None:

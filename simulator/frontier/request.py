@@ -26,7 +26,7 @@ from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
 from simulator.frontier.market import Caps, Offer, node_of
 from simulator.frontier.utilization import MAX_TP, Utilization, replica_span
 from simulator.frontier.workloads import Family
-from simulator.specs import Precision, Recompute, Schedule, Transformer
+from simulator.core.specs import Precision, Recompute, Schedule, Transformer
 
 
 @dataclass(frozen=True)

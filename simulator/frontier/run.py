@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from simulator.frontier.market import Caps
-from simulator.units import PFS_DAY_FLOP
+from simulator.core.units import PFS_DAY_FLOP
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from simulator.specs import Transformer
+from simulator.core.specs import Transformer
 
 SEQ_LEN = 2048
 VOCAB = 51200

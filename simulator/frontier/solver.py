@@ -72,8 +72,8 @@ from simulator.frontier.utilization import (
     grid_floor,
 )
 from simulator.frontier.workloads import families, families_at
-from simulator.specs import Accelerator, GenericNetwork, Layout, Precision, Reason, Transformer
-from simulator.units import HOUR_S, partial_date
+from simulator.core.specs import Accelerator, GenericNetwork, Layout, Precision, Reason, Transformer
+from simulator.core.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
 #: The projection splits supply into a site's power and the chips made, and adds the sites

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from simulator.search.rank import best_layout_closed_form, layout_of
-from simulator.specs import (
+from simulator.core.specs import (
     Accelerator,
     Attention,
     Cluster,

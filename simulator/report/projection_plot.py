@@ -17,7 +17,7 @@ import pandas as pd
 
 from simulator.report.figures import legend_outside, pyplot, save
 from simulator.report.frontier_plot import COLOURS
-from simulator.units import PFS_DAY_FLOP
+from simulator.core.units import PFS_DAY_FLOP
 
 
 def _year(d) -> float:

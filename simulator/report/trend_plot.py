@@ -23,7 +23,7 @@ import pandas as pd
 
 from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
 from simulator.report.frontier_plot import COLOURS, frontier_axes
-from simulator.units import PFS_DAY_FLOP
+from simulator.core.units import PFS_DAY_FLOP
 
 #: Published systems labelled on the figure (run ids).
 LANDMARKS = ("alexnet", "alphago_zero", "perceptron", "gnmt", "td_gammon")

@@ -24,7 +24,7 @@ from simulator.costs.memory import device_memory
 from simulator.costs.step import unit_costs
 from simulator.engine.step import StepResult, simulate_step
 from simulator.search.space import CODE, REASONS, Group, Plan, groups, plans, structural_reasons
-from simulator.specs import (
+from simulator.core.specs import (
     Cluster,
     Efficiency,
     GenericNetwork,
@@ -36,7 +36,7 @@ from simulator.specs import (
     Transformer,
     Zero,
 )
-from simulator.units import GB
+from simulator.core.units import GB
 
 COLUMNS = [
     "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",

@@ -20,7 +20,7 @@ import numpy as np
 from simulator.catalog.hardware import cluster_host
 from simulator.catalog.stacks import find_stack
 from simulator.costs.rules import ORDER, RULES, Context, applies
-from simulator.specs import (
+from simulator.core.specs import (
     Cluster,
     GenericNetwork,
     Reason,

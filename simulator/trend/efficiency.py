@@ -29,7 +29,7 @@ from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.models import find_model
 from simulator.frontier.utilization import Query, Utilization
-from simulator.specs import Efficiency
+from simulator.core.specs import Efficiency
 from simulator.trend.fit import fit_doubling, moore_growth, years
 
 CSV_NAME = "algorithmic_efficiency.csv"

@@ -56,7 +56,7 @@ from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families_at
-from simulator.pool import process_pool
+from simulator.core.pool import process_pool
 from simulator.trend.draws import Param
 from simulator.trend.uncertainty import Z_CLIP
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from simulator.catalog.uncertain import INTERVAL_Z, uncertain_inputs
 from simulator.frontier.config import FrontierConfig
-from simulator.pool import process_pool
+from simulator.core.pool import process_pool
 
 Z_CLIP = 3.0
 Z_P95 = INTERVAL_Z["p5-p95"]  # the 95th percentile of the standard normal

@@ -22,7 +22,7 @@ from datetime import date
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.stacks import find_stack
 from simulator.engine.step import StepResult
-from simulator.rowtext import (
+from simulator.measure.rowtext import (
     STACK_WORDS,
     _int,
     _num,
@@ -35,7 +35,7 @@ from simulator.rowtext import (
     read_zero,
     run_date,
 )
-from simulator.specs import Attention, Cluster, Layout, Precision, Recompute, Schedule, Stack, Transformer, Zero
+from simulator.core.specs import Attention, Cluster, Layout, Precision, Recompute, Schedule, Stack, Transformer, Zero
 
 #: Defaults for missing optional fields (docs/validation.md).
 DEFAULTS = {

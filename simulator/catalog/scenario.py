@@ -27,7 +27,7 @@ from pathlib import Path
 from simulator import catalog
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack, stacks
-from simulator.specs import (
+from simulator.core.specs import (
     SITE_SPLITS,
     Attention,
     Cluster,
@@ -42,9 +42,9 @@ from simulator.specs import (
     Transformer,
     Zero,
 )
-from simulator.units import FIBRE_S_PER_KM, name_list
+from simulator.core.units import FIBRE_S_PER_KM, name_list
 
-DEFAULT_SCENARIO = Path(__file__).parent / "catalog" / "default_scenario.toml"
+DEFAULT_SCENARIO = Path(__file__).parent / "default_scenario.toml"
 _MISSING = object()
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 
 def _date(value, what: str) -> date:
-    from simulator.units import partial_date
+    from simulator.core.units import partial_date
 
     try:
         return partial_date(value)

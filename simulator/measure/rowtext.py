@@ -13,7 +13,7 @@ import re
 from datetime import date
 
 from simulator.catalog.models import builtin_models, model_aliases
-from simulator.specs import Precision, Recompute, Zero
+from simulator.core.specs import Precision, Recompute, Zero
 
 #: Words in a row's source, notes or sharding that name its software stack, when it has no
 #: `stack` column: (words, stack key). The first match wins.

@@ -26,7 +26,7 @@ from collections import Counter
 
 import numpy as np
 
-from simulator.pool import process_pool
+from simulator.core.pool import process_pool
 
 COMMANDS = ("step", "search", "frontier", "project")
 #: Parameters of each command that are not scenario keys, with their defaults.
@@ -49,7 +49,7 @@ def _param(command: str, key: str, value):
     """A command parameter's value, checked: SweepError naming the key and value otherwise."""
     if key == "date":  # the frontier command's own rules (catalog/ranges.py)
         from simulator.catalog.ranges import EARLIEST, LATEST
-        from simulator.units import partial_date
+        from simulator.core.units import partial_date
 
         try:
             at = partial_date(value)
@@ -174,7 +174,7 @@ def _util():
 def _parse(command: str, data: dict, origin: str):
     """The point's scenario, validated (ScenarioError on a bad key or value)."""
     if command in ("step", "search"):
-        from simulator.scenario import parse_scenario
+        from simulator.catalog.scenario import parse_scenario
 
         return parse_scenario(data, origin)
     from simulator.frontier.config import parse_frontier
@@ -201,7 +201,7 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
         from simulator.engine.step import simulate_step
         from simulator.search import search_layouts
         from simulator.search.rank import used_cluster
-        from simulator.specs import SearchSpace
+        from simulator.core.specs import SearchSpace
 
         sc = _parse(command, data, origin)
         eff = default_efficiency()

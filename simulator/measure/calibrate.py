@@ -23,9 +23,9 @@ import numpy as np
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.engine.step import simulate_step
-from simulator.pool import process_pool
-from simulator.specs import Precision
-from simulator.validation import complete, predicted, read_rows
+from simulator.core.pool import process_pool
+from simulator.core.specs import Precision
+from simulator.measure.validation import complete, predicted, read_rows
 
 #: Rows a (device, precision) needs for a GEMM efficiency of its own.
 MIN_ROWS = 3

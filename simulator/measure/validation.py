@@ -22,15 +22,15 @@ from pathlib import Path
 
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
-from simulator.measurement import (
+from simulator.measure.measurement import (
     METRICS,
     REQUIRED,
     Row,
     parse_row,
 )
-from simulator.rowtext import _num
+from simulator.measure.rowtext import _num
 from simulator.search.rank import search_layouts
-from simulator.specs import (
+from simulator.core.specs import (
     Efficiency,
     Layout,
     Recompute,

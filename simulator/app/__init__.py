@@ -1,0 +1,1 @@
+"""The application layer: sweeps of scenario keys, run folders, the Python API."""
