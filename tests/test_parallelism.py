@@ -301,6 +301,25 @@ def test_fp8_keeps_attention_and_the_output_layer_in_bf16():
     assert logits_time(m, f8, r8, EFF).forward == pytest.approx(logits_time(m, bf, rb, EFF).forward, rel=0.05)
 
 
+def test_a_flash_attention_core_costs_two_and_a_half_forwards_backward():
+    """A fused attention kernel keeps no s x s matrix, so its backward recomputes the scores:
+    five matmuls against the forward's two (Dao 2023, FlashAttention-2, Sec. 4.1). Every other
+    part of a layer, and a materialised core, costs twice its forward backward."""
+    from simulator.core.specs import Attention
+    from simulator.costs.compute import rates, transformer_layer_time
+
+    m, acc = find_model("llama3-405b"), catalog.find_accelerator("h100-sxm")
+    flash = Layout(global_batch=8, dp=1, tp=8, attention=Attention.FLASH)
+    r = rates(acc, flash.precision, EFF)
+    lt = transformer_layer_time(m, flash, r, EFF)
+    assert lt.attention_core_forward > 0
+    assert lt.backward - 2 * lt.forward == pytest.approx(0.5 * lt.attention_core_forward)
+    mat = transformer_layer_time(m, dataclasses.replace(flash, attention=Attention.MATERIALIZED), r, EFF)
+    assert mat.backward == pytest.approx(2 * mat.forward)
+    full = transformer_layer_time(m, dataclasses.replace(flash, recompute=Recompute.FULL), r, EFF)
+    assert full.backward - 3 * full.forward == pytest.approx(0.5 * full.attention_core_forward)
+
+
 # ------------------------------------------------------------------ optimizer offload
 def test_offload_moves_the_optimizer_to_the_host_at_its_closed_form_cost():
     """ZeRO-Offload (Ren et al. 2021): no optimizer state on the device; the step costs the

@@ -14,7 +14,8 @@ Non-matmul kernels (layer norm, GeLU/SwiGLU, dropout, residual adds, a materiali
 softmax) are memory bound: their traffic is taken as `elementwise_passes` times the
 activation bytes of the layer (costs/memory.py, Korthikanti et al. 2022 counting),
 at e_mem of bandwidth. Backward costs twice the forward (two matmuls per forward
-matmul: data and weight gradients; Narayanan 2021 Sec. 3.5).
+matmul: data and weight gradients; Narayanan 2021 Sec. 3.5), except a fused (flash)
+attention core's, 2.5x: it recomputes the scores it did not keep (Dao 2023).
 
 e_gemm, e_mem and elementwise_passes are fitted on catalog/calibration.csv only
 (scripts/fit_efficiency.py); nothing else in the package is fitted.
@@ -117,6 +118,11 @@ def _mlp_gemms(model: Transformer, tokens, layout: Layout, r: Rates, el: float):
     return (1 - model.moe_share) * dense + model.moe_share * moe
 
 
+#: A fused (flash) attention core's backward over its forward, in FLOPs: five matmuls (the
+#: scores recomputed) against two (Dao 2023, FlashAttention-2, arXiv 2307.08691, Sec. 4.1).
+FLASH_BACKWARD_RATIO = 2.5
+
+
 def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
     """Forward and backward compute time of one transformer layer (communication excluded).
 
@@ -148,7 +154,13 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
         extra = core + r.stream(eff.elementwise_passes * core_act)
     else:
         extra = 0.0
-    return LayerTime(forward, 2 * forward + extra, core, dense)
+    backward = 2 * forward + extra
+    if layout.attention is Attention.FLASH:
+        # the fused kernel keeps no s x s matrix: its backward recomputes the scores (Q K^T) and
+        # runs five matmuls against the forward's two, 2.5x the forward's FLOPs where other
+        # layers take 2x (Dao 2023, FlashAttention-2, arXiv 2307.08691, Sec. 4.1)
+        backward += (FLASH_BACKWARD_RATIO - 2) * core
+    return LayerTime(forward, backward, core, dense)
 
 
 def logits_time(model: Transformer, layout: Layout, r: Rates, eff: Efficiency) -> LayerTime:
