@@ -480,7 +480,8 @@ def pages_blocks(check: bool) -> list[str]:
                          "sites-example": pages.sites_paragraph(), "efficiency": pages.efficiency_sentence(),
                          "calibration-misses": pages.calibration_misses(),
                          "published-by-source": pages.published_by_source(),
-                         "carry-over": pages.carry_over_example()}, check, normalize=pages.without_speed)
+                         "carry-over": pages.carry_over_example(), "fitted-values": pages.fitted_values()},
+                        check, normalize=pages.without_speed)
 
 
 def _pages():

@@ -250,3 +250,17 @@ def carry_over_example() -> str:
     own, ref = eff.ceiling(h100, Precision.BF16), eff.ceiling(*eff.gemm_reference)
     return (f"H100 BF16 {100 * own:.1f}% of peak against {eff.gemm_reference[0]}'s {100 * ref:.1f}%, so "
             f"{eff.gemm:.3f} x {own:.3f} / {ref:.3f} = {eff.gemm_for(h100, Precision.BF16):.3f}")
+
+
+def fitted_values() -> str:
+    """docs/step-model.md's fitted efficiency values (catalog/efficiency.toml, written by
+    scripts/fit_efficiency.py)."""
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.catalog.hardware import accelerators
+
+    eff = default_efficiency()
+    short = {a.name: key for key, a in accelerators().items()}
+    own = ", ".join(f"{short.get(name, name)} {prec.upper()} {value:.3f}" for name, prec, value in eff.gemm_by_device)
+    return (f"`gemm` {eff.gemm:.3f} of dense peak, `memory` {eff.memory:.3f} of HBM bandwidth, "
+            f"`elementwise_passes` {eff.elementwise_passes:.2f} on the A100 rows; per device and precision "
+            f"(`[gemm_by_device]`, on NeMo's tables): {own}.")
