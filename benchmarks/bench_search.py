@@ -29,8 +29,8 @@ from pathlib import Path
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.scenario import load_scenario
-from simulator.search import search_layouts
 from simulator.measure.validation import describe
+from simulator.search import search_layouts
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.scenario import load_scenario
 from simulator.costs.closed_form import step_time
 from simulator.costs.step import unit_costs
 from simulator.engine.step import simulate_step
-from simulator.catalog.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "megatron-1t-3072.toml"

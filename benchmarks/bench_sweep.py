@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.frontier.series import date_grid
 from simulator.app.sweep import run_points
+from simulator.frontier.series import date_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -180,9 +180,9 @@ def _baseline_series(dates: tuple) -> list:
 
 
 def _frontier_answer(path: Path, flags: dict) -> list[str]:
+    from simulator.core.units import partial_date
     from simulator.frontier.config import load_frontier
     from simulator.frontier.series import date_grid, frontier_series
-    from simulator.core.units import partial_date
 
     util = _shared_util()
     first, last = partial_date(flags["start"]), partial_date(flags["end"])
@@ -249,8 +249,8 @@ def _step_lines(r) -> list[str]:
 
 def _step_answer(path: Path, flags: dict) -> list[str]:
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.engine.step import simulate_step
     from simulator.catalog.scenario import load_scenario
+    from simulator.engine.step import simulate_step
 
     sc = load_scenario(path)
     return _step_lines(simulate_step(sc.model, sc.cluster, sc.layout, default_efficiency(), sc.stack))
@@ -259,8 +259,8 @@ def _step_answer(path: Path, flags: dict) -> list[str]:
 def _search_answer(path: Path, flags: dict) -> list[str]:
     from simulator.catalog.efficiency import default_efficiency
     from simulator.catalog.scenario import load_scenario
-    from simulator.search import search_layouts
     from simulator.core.specs import SearchSpace
+    from simulator.search import search_layouts
 
     sc = load_scenario(path)
     space = sc.search or SearchSpace(global_batches=(sc.layout.global_batch,))
@@ -448,8 +448,8 @@ def calibration_loo_block() -> str:
     """The README's per-device table of the calibration set: in sample with the fitted values and
     leave-one-source-out (simulator/measure/calibrate.py: refit without each source, predict its rows).
     Minutes on two cores; needs scipy (the `dev` extra). `simulator validate --loo` prints the same."""
-    from simulator.measure.calibrate import fit
     from simulator.catalog import calibration_csv_path
+    from simulator.measure.calibrate import fit
 
     res = fit(str(calibration_csv_path()), loo=True, say=lambda *_: None)
     base = res["base"][0]

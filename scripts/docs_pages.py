@@ -46,11 +46,11 @@ def _megatron_searches():
     best layout and its engine step)."""
     from simulator.catalog import calibration_csv_path
     from simulator.catalog.efficiency import default_efficiency
+    from simulator.core.specs import Recompute, Schedule, SearchSpace, Zero
     from simulator.engine.step import simulate_step
     from simulator.measure.measurement import parse_row
-    from simulator.search import search_layouts
-    from simulator.core.specs import Recompute, Schedule, SearchSpace, Zero
     from simulator.measure.validation import read_rows
+    from simulator.search import search_layouts
 
     eff = default_efficiency()
     rows = {r["id"]: r for r in read_rows(calibration_csv_path())}
@@ -106,12 +106,12 @@ def _sites_steps() -> dict:
     from dataclasses import replace
 
     from simulator.catalog.efficiency import default_efficiency
+    from simulator.catalog.scenario import load_scenario
+    from simulator.core.specs import Schedule
     from simulator.costs.closed_form import step_time
     from simulator.costs.collectives import pp_message_bytes
     from simulator.costs.step import unit_costs
     from simulator.engine.step import simulate_step
-    from simulator.catalog.scenario import load_scenario
-    from simulator.core.specs import Schedule
 
     eff = default_efficiency()
     sc = load_scenario(ROOT / SITES_EXAMPLE)
@@ -183,9 +183,9 @@ def calibration_misses() -> str:
     stack state it (why the search was needed)."""
     from simulator.catalog import calibration_csv_path
     from simulator.catalog.efficiency import default_efficiency
+    from simulator.core.units import GB
     from simulator.costs.step import step_costs
     from simulator.measure.measurement import parse_row
-    from simulator.core.units import GB
     from simulator.measure.validation import read_rows, validate
 
     eff = default_efficiency()

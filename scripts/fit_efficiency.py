@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from simulator.measure.calibrate import fit
 from simulator.catalog import calibration_csv_path
+from simulator.measure.calibrate import fit
 
 
 def main() -> None:

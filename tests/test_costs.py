@@ -31,17 +31,6 @@ from hypothesis import strategies as st
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import builtin_models, find_model
-from simulator.costs import collectives as coll
-from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step, narayanan_eq3_flops
-from simulator.costs.memory import (
-    activation_bytes,
-    device_memory,
-    layer_activation_bytes,
-    model_state_bytes,
-    zero3_working_bytes,
-)
-from simulator.costs.step import Infeasible, step_costs
-from simulator.engine.step import simulate_step
 from simulator.core.specs import (
     Attention,
     Cluster,
@@ -53,6 +42,17 @@ from simulator.core.specs import (
     Zero,
 )
 from simulator.core.units import DAY_S, GB
+from simulator.costs import collectives as coll
+from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step, narayanan_eq3_flops
+from simulator.costs.memory import (
+    activation_bytes,
+    device_memory,
+    layer_activation_bytes,
+    model_state_bytes,
+    zero3_working_bytes,
+)
+from simulator.costs.step import Infeasible, step_costs
+from simulator.engine.step import simulate_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "simulator"

@@ -27,12 +27,12 @@ import pytest
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import find_model
+from simulator.catalog.scenario import load_scenario
+from simulator.core.specs import Cluster, Layout, Link, Recompute, Schedule
 from simulator.costs.memory import Memory, inflight_microbatches
 from simulator.costs.step import Infeasible, StepCosts, step_costs
 from simulator.engine.pipeline import BACKWARD, DP_REDUCE, FORWARD, SEND, simulate
 from simulator.engine.step import BREAKDOWN_KEYS, breakdown, simulate_step
-from simulator.catalog.scenario import load_scenario
-from simulator.core.specs import Cluster, Layout, Link, Recompute, Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 REL = 1e-9

@@ -16,6 +16,8 @@ from simulator.catalog import supply
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import EPOCH_LIFETIME_YEARS, EPOCH_PUE, HOURS_PER_YEAR, server_power_factor
 from simulator.catalog.hardware import accelerators, links
+from simulator.catalog.scenario import ScenarioError, find_model
+from simulator.core.specs import Cluster, Layout, Precision, Reason, Recompute, Schedule, SearchSpace, Zero
 from simulator.costs import collectives as coll
 from simulator.costs.step import check_layout
 from simulator.frontier import inputs, sizing
@@ -26,9 +28,7 @@ from simulator.frontier.market import ActorMarket, caps_for
 from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families
-from simulator.catalog.scenario import ScenarioError, find_model
 from simulator.search.rank import best_layout_closed_form, search_layouts
-from simulator.core.specs import Cluster, Layout, Precision, Reason, Recompute, Schedule, SearchSpace, Zero
 
 BASE = load_frontier()
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -295,8 +295,8 @@ def test_megatron_2021_places_no_uneven_stages_and_the_search_follows_the_stack(
 
 
 def test_llama3_scenario_runs_metas_sharding_under_its_stack():
-    from simulator.engine.step import simulate_step
     from simulator.catalog.scenario import load_scenario
+    from simulator.engine.step import simulate_step
 
     sc = load_scenario(SCENARIOS / "llama3-405b-h100.toml")
     assert sc.stack.key == "torchtitan-fsdp2" and (sc.layout.tp, sc.layout.pp, sc.layout.zero.stage) == (8, 16, 2)
@@ -318,8 +318,8 @@ def test_stack_table_is_validated_in_one_line(table, needle):
 
 
 def test_fp8_runs_the_matmuls_faster_and_stores_bf16():
-    from simulator.engine.step import simulate_step
     from simulator.core.specs import Precision
+    from simulator.engine.step import simulate_step
 
     model = find_model("gpt3-175b")
     cluster = Cluster(accelerators()["h100-sxm"], 64, 8, links()["nvlink4"], links()["ib-ndr"])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulator.core.units import PFS_DAY_FLOP
 from simulator.engine.pipeline import BACKWARD, DP_REDUCE, FORWARD, OPTIMIZER, SEND
 from simulator.frontier.series import published
 from simulator.report.explain import gantt, gantt_figure, memory_figure, scaling_figure
@@ -25,7 +26,6 @@ from simulator.report.projection_plot import projection_figure
 from simulator.report.trend_plot import reproduction_figure, sensitivity_figure
 from simulator.trend.reproduce import HEADLINE, Reproduction
 from simulator.trend.uncertainty import Swing
-from simulator.core.units import PFS_DAY_FLOP
 
 GB = 1e9
 

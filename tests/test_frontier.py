@@ -10,6 +10,7 @@ from itertools import pairwise
 import pytest
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.scenario import ScenarioError
 from simulator.costs import failures as cf
 from simulator.costs.batch import batch_limits
 from simulator.frontier import inputs
@@ -23,7 +24,6 @@ from simulator.frontier.series import LANDMARKS, compare, date_grid, frontier_se
 from simulator.frontier.solver import _known, solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families
-from simulator.catalog.scenario import ScenarioError
 
 BASE = load_frontier()
 HEADER = "key,quantity,since,value,unit,actor,source,verification,notes,device,device_tdp_w,actor_key,run_fact_of\n"

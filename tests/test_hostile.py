@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import one_line, run
 
-from simulator.frontier import config as fc
 from simulator.catalog.scenario import default_scenario_path
+from simulator.frontier import config as fc
 
 ROOT = Path(__file__).resolve().parent.parent
 STEP = default_scenario_path().read_text(encoding="utf-8")

@@ -54,8 +54,8 @@ def test_a_slower_kernel_benchmark_makes_the_step_slower():
     from test_parallelism import cluster_of
 
     from simulator.catalog.models import find_model
-    from simulator.engine.step import simulate_step
     from simulator.core.specs import Layout
+    from simulator.engine.step import simulate_step
 
     model, cluster = find_model("gpt3-175b"), cluster_of("h100-sxm", 64)
     layout = Layout(global_batch=64, dp=1, tp=8, pp=8, sequence_parallel=True, precision=Precision.BF16)

@@ -161,9 +161,9 @@ def test_no_layout_search_on_devices_the_model_state_overflows(monkeypatch):
     layout) - exact, so the answer is the same, found sooner (the MoE family's total
     parameters are ten times its active ones)."""
     from simulator.catalog.efficiency import default_efficiency
+    from simulator.core.specs import Precision
     from simulator.frontier import solver as sv
     from simulator.frontier.utilization import Utilization
-    from simulator.core.specs import Precision
 
     assert sv._state_bytes_per_param(Precision.BF16) == 16.0  # 2 + 2 + 12 (Adam, mixed precision)
     util = Utilization(default_efficiency())

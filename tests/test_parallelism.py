@@ -14,6 +14,7 @@ from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack
+from simulator.core.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Transformer, Zero
 from simulator.costs import collectives as coll
 from simulator.costs.closed_form import step_time
 from simulator.costs.flops import layer_forward_flops, model_flops_per_step
@@ -22,7 +23,6 @@ from simulator.costs.step import check_layout, step_costs, unit_costs
 from simulator.engine.pipeline import simulate
 from simulator.engine.step import simulate_step
 from simulator.search.rank import search_layouts
-from simulator.core.specs import Cluster, Layout, Reason, Recompute, Schedule, SearchSpace, Transformer, Zero
 
 EFF = default_efficiency()
 

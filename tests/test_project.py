@@ -14,20 +14,28 @@ import pytest
 from cli_helpers import one_line, run
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.costs.batch import batch_laws
+from simulator.catalog.lengths import parse_lengths, pretraining_lengths
 from simulator.catalog.supply import generic_facility_watts
+from simulator.core.specs import Precision
+from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
+from simulator.frontier.ceilings import CEILING_CONSTRAINTS
 from simulator.frontier.config import load_frontier
 from simulator.frontier.market import ActorMarket
 from simulator.frontier.projected import H100_FP8, ProjectedMarket, Rates, parse_roadmap, roadmap, years_between
-from simulator.frontier.ceilings import CEILING_CONSTRAINTS
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, solve
 from simulator.frontier.utilization import Utilization
-from simulator.core.specs import Precision
-from simulator.catalog.lengths import parse_lengths, pretraining_lengths
 from simulator.frontier.workloads import families_at
-from simulator.trend.project import (Param, draw_rates, model_families, parse_params, project, projection_parameters,
-                                     sample_configs, start_date)
+from simulator.trend.project import (
+    Param,
+    draw_rates,
+    model_families,
+    parse_params,
+    project,
+    projection_parameters,
+    sample_configs,
+    start_date,
+)
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 START = 2026

@@ -10,10 +10,10 @@ from test_parallelism import cluster_of
 
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack
+from simulator.core.specs import Layout, Reason, Schedule, SearchSpace, Zero
 from simulator.costs.rules import ORDER
 from simulator.costs.step import check_layout
 from simulator.search.space import REASONS, Group, structural_reasons
-from simulator.core.specs import Layout, Reason, Schedule, SearchSpace, Zero
 
 MODELS = ["gpt3-175b", "llama3-405b", "mixtral-8x7b", "deepseek-v3"]
 STACKS = [None, "megatron-lm-2021", "megatron-deepspeed-2022", "megatron-core-2024", "torchtitan-fsdp2", "nemo-2025"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.scenario import load_scenario
 from simulator.engine.step import simulate_step
 from simulator.frontier.config import load_frontier
 from simulator.frontier.solver import solve
 from simulator.frontier.utilization import Utilization
-from simulator.catalog.scenario import load_scenario
 from simulator.search.rank import used_cluster
 from simulator.trend.project import project
 

@@ -25,13 +25,8 @@ from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.hardware import host_of
 from simulator.catalog.models import find_model
-from simulator.catalog.stacks import find_stack
-from simulator.costs.flops import model_flops_per_step
-from simulator.engine.step import simulate_step
 from simulator.catalog.scenario import load_scenario
-from simulator.search import search_layouts
-from simulator.search.rank import COLUMNS, layout_of, used_cluster
-from simulator.search.space import REASONS
+from simulator.catalog.stacks import find_stack
 from simulator.core.specs import (
     Cluster,
     GenericNetwork,
@@ -44,8 +39,13 @@ from simulator.core.specs import (
     Transformer,
 )
 from simulator.core.units import GB
+from simulator.costs.flops import model_flops_per_step
+from simulator.engine.step import simulate_step
 from simulator.measure.measurement import parse_row
 from simulator.measure.validation import describe, read_rows
+from simulator.search import search_layouts
+from simulator.search.rank import COLUMNS, layout_of, used_cluster
+from simulator.search.space import REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
@@ -484,8 +484,8 @@ def test_search_reports_the_scenarios_own_layout(capsys, tmp_path):
 def test_tensor_parallel_group_must_divide_the_node():
     """With Megatron's placement (tp ranks innermost), tp = 3 on 8-GPU nodes would put
     ranks 6, 7, 8 in one group across two nodes: such layouts are ruled out."""
-    from simulator.costs.step import check_layout
     from simulator.core.specs import Reason
+    from simulator.costs.step import check_layout
 
     cluster = cluster_of("a100-80gb", 384)
     assert cluster.devices_per_node == 8

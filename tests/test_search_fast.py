@@ -20,10 +20,10 @@ import pytest
 from simulator import catalog
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.models import find_model
+from simulator.core.specs import Cluster, Layout, Link, Precision, Recompute, Schedule, SearchSpace, Zero
 from simulator.search import space as space_mod
 from simulator.search.rank import COLUMNS, best_layout_closed_form, score_group, search_layouts
 from simulator.search.space import REASONS, groups
-from simulator.core.specs import Cluster, Layout, Link, Precision, Recompute, Schedule, SearchSpace, Zero
 
 EFF = default_efficiency()
 

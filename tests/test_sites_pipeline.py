@@ -14,14 +14,14 @@ from cli_helpers import one_line, run
 from test_engine import synthetic
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.scenario import load_scenario
+from simulator.core.specs import Layout, Reason, Schedule, SearchSpace
 from simulator.costs import collectives as coll
 from simulator.costs.closed_form import site_crossings, step_time
 from simulator.costs.step import check_layout, step_costs, unit_costs
 from simulator.engine.pipeline import simulate
 from simulator.engine.step import simulate_step
-from simulator.catalog.scenario import load_scenario
 from simulator.search.rank import best_layout_closed_form, search_layouts
-from simulator.core.specs import Layout, Reason, Schedule, SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "two-sites-1000km.toml"

@@ -198,10 +198,10 @@ def check_first(command: str, text: str, origin: str, pts: list[dict]) -> None:
 def _run(command: str, data: dict, params: dict, origin: str) -> dict:
     if command in ("step", "search"):
         from simulator.catalog.efficiency import default_efficiency
+        from simulator.core.specs import SearchSpace
         from simulator.engine.step import simulate_step
         from simulator.search import search_layouts
         from simulator.search.rank import used_cluster
-        from simulator.core.specs import SearchSpace
 
         sc = _parse(command, data, origin)
         eff = default_efficiency()

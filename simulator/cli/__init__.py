@@ -34,8 +34,8 @@ from simulator.cli.common import (
     out,
     protect_numbers,
 )
-from simulator.engine.step import StepResult, simulate_step
 from simulator.core.units import GB, fmt_seconds
+from simulator.engine.step import StepResult, simulate_step
 
 
 def _pct(x: float, total: float) -> str:
@@ -230,11 +230,11 @@ def search(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Find the fastest feasible parallel layout of a scenario's model on its cluster."""
-    from simulator.cli.progress import progress
     from simulator.app.runs import new_run_dir, write_meta, write_scenario
-    from simulator.search import search_layouts
+    from simulator.cli.progress import progress
     from simulator.core.specs import SearchSpace
     from simulator.measure.validation import describe
+    from simulator.search import search_layouts
 
     sc = _scenario(scenario)
     out_dir = out_dir or output_dir is not None

@@ -62,9 +62,9 @@ def compare_runs(
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Compare a what-if run (B) with its baseline (A): the ratio B/A per date (FLOP, devices, MFU) or per metric."""
+    from simulator.app.runs import incomplete, new_run_dir, write_meta
     from simulator.report.compare import FRONTIER, STEP, CompareError, compare, plot_comparison, read_run
     from simulator.report.compare import shown_rows as pick_rows
-    from simulator.app.runs import incomplete, new_run_dir, write_meta
 
     for side in (run_a, run_b):  # an interrupted run's folder is not a result
         folder = side if side.is_dir() else side.parent

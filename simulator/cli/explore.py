@@ -107,8 +107,8 @@ def _sweep_points(scenario: Path, command: str, sets: list[str], samples: int, s
 def _run_sweep(command: str, text: str, origin: str, pts: list, n_workers: int, client, executor: str,
                as_json: bool, quiet: bool) -> list[dict]:
     """The rows of every point, with the command's progress display (none with --json or --quiet)."""
-    from simulator.cli.progress import progress
     from simulator.app.sweep import run_points
+    from simulator.cli.progress import progress
 
     with progress(as_json, quiet) as bar:
         task = bar.add_task(f"sweep ({len(pts)} points, {executor})", total=len(pts))
@@ -187,9 +187,9 @@ def _explain(sc, eff, frontier_too: bool, root: Path, advance) -> dict:
     """The explain run folder's figures and tables; `advance` marks each stage."""
     from datetime import date
 
+    from simulator.app.runs import new_run_dir, write_meta, write_scenario
     from simulator.engine.step import simulate_step
     from simulator.report import explain as ex
-    from simulator.app.runs import new_run_dir, write_meta, write_scenario
     from simulator.search.rank import used_cluster
 
     result = simulate_step(sc.model, used_cluster(sc.cluster, sc.layout), sc.layout, eff, sc.stack)
@@ -230,8 +230,8 @@ def report(
     run_dir: Path = typer.Argument(..., help="A run folder (outputs/<command>/<run-id>)."),
 ) -> None:
     """Assemble a run folder's figures and tables into one self-contained HTML page."""
-    from simulator.report.html import build_report
     from simulator.app.runs import incomplete
+    from simulator.report.html import build_report
 
     if not run_dir.is_dir():
         raise BadInput(f"{run_dir}: not a folder")

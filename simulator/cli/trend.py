@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from simulator.catalog.efficiency import default_efficiency
+from simulator.catalog.scenario import ScenarioError
 from simulator.cli.common import (
     OUTPUT_DIR_OPTION,
     QUIET_OPTION,
@@ -24,7 +25,6 @@ from simulator.cli.common import (
     out,
     protect_numbers,
 )
-from simulator.catalog.scenario import ScenarioError
 
 
 def _frontier_config(scenario: Path | None):

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.core.specs import Layout, Schedule, Transformer
 from simulator.costs.compute import LayerTime
 from simulator.costs.step import MAX_BUCKETS, UnitCosts
-from simulator.core.specs import Layout, Schedule, Transformer
 
 
 def zero3_op_time(pieces: tuple, per_layer_s, layers, usage: float):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.costs.memory import layer_activation_bytes
 from simulator.core.specs import (
     Accelerator,
     Attention,
@@ -38,6 +37,7 @@ from simulator.core.specs import (
     Recompute,
     Transformer,
 )
+from simulator.costs.memory import layer_activation_bytes
 
 
 @dataclass(frozen=True)

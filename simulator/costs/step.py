@@ -15,6 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.catalog.hardware import cluster_host
+from simulator.core.specs import (
+    Cluster,
+    Efficiency,
+    GenericNetwork,
+    Layout,
+    Reason,
+    Recompute,
+    Schedule,
+    Stack,
+    Transformer,
+)
 from simulator.costs import collectives as coll
 from simulator.costs.compute import (
     ADAM_BYTES_PER_PARAM,
@@ -28,17 +39,6 @@ from simulator.costs.compute import (
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
 from simulator.costs.memory import Memory, device_memory, optimizer_partition
 from simulator.costs.rules import RULES, Context, applies
-from simulator.core.specs import (
-    Cluster,
-    Efficiency,
-    GenericNetwork,
-    Layout,
-    Reason,
-    Recompute,
-    Schedule,
-    Stack,
-    Transformer,
-)
 
 #: Gradient (and gathered-weight) buckets per chunk (Megatron/DDP buckets as backward proceeds).
 MAX_BUCKETS = 8

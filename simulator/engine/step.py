@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simulator.core.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Stack, Transformer
+from simulator.core.units import GB
 from simulator.costs.memory import Memory
 from simulator.costs.step import Infeasible, StepCosts, step_costs
 from simulator.engine.pipeline import EngineRun, simulate
-from simulator.core.specs import Cluster, Efficiency, GenericNetwork, Layout, Reason, Stack, Transformer
-from simulator.core.units import GB
 
 BREAKDOWN_KEYS = (
     "compute_s",

@@ -18,13 +18,13 @@ from pathlib import Path
 from simulator.catalog.hardware import accelerators, links
 from simulator.catalog.recovery import last_published, recovery_at
 from simulator.catalog.runfacts import resolve_withhold
+from simulator.catalog.scenario import ScenarioError, unknown_key
 from simulator.catalog.stacks import find_stack, stacks
 from simulator.catalog.uncertain import uncertain_row
+from simulator.core.units import name_list
 from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.workloads import families
-from simulator.catalog.scenario import ScenarioError, unknown_key
-from simulator.core.units import name_list
 
 BASELINE = Path(__file__).resolve().parent.parent / "catalog" / "frontier_baseline.toml"
 

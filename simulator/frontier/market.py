@@ -26,12 +26,12 @@ from simulator.catalog.supply import (
     largest_computer,
     sized_computer,
 )
+from simulator.core.specs import Accelerator, Link
+from simulator.core.units import FIBRE_S_PER_KM, GB
 from simulator.frontier.actors import Actor
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.inputs import async_replicas_at, clusters_at, input_rows, site_power_at, value_at
 from simulator.frontier.prices import imputed_price
-from simulator.core.specs import Accelerator, Link
-from simulator.core.units import FIBRE_S_PER_KM, GB
 
 SHARED_KEY = "shared-computer"
 

@@ -43,10 +43,10 @@ from functools import cache
 from importlib.resources import files
 
 from simulator.catalog.supply import generic_facility_watts
-from simulator.frontier.config import FrontierConfig
-from simulator.frontier.market import Caps, Offer, site_link_of
 from simulator.core.specs import Accelerator, Link, Precision
 from simulator.core.units import FIBRE_S_PER_KM, GB
+from simulator.frontier.config import FrontierConfig
+from simulator.frontier.market import Caps, Offer, site_link_of
 
 ROADMAP_CSV = "roadmap.csv"
 H100_FP8 = 1978.9e12  # dense FP8 of accelerators.csv h100-sxm: the unit of "H100-equivalents"

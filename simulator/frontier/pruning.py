@@ -19,9 +19,9 @@ import math
 from datetime import date
 
 from simulator.catalog.eras import precision_for
-from simulator.frontier.market import Caps, Offer
 from simulator.core.specs import Efficiency
 from simulator.core.units import HOUR_S
+from simulator.frontier.market import Caps, Offer
 
 
 def _merits(o: Offer, precision) -> tuple[float, ...] | None:

@@ -19,6 +19,7 @@ from functools import cache
 
 from simulator.catalog.techniques import enabling_refs
 from simulator.catalog.uncertain import uncertain_row
+from simulator.core.specs import Precision, Recompute, Schedule, Transformer
 from simulator.costs import batch as cb
 from simulator.costs import failures as cf
 from simulator.frontier import sizing
@@ -26,7 +27,6 @@ from simulator.frontier.config import CHECKPOINT_BYTES_PER_PARAM, FrontierConfig
 from simulator.frontier.market import Caps, Offer, node_of
 from simulator.frontier.utilization import MAX_TP, Utilization, replica_span
 from simulator.frontier.workloads import Family
-from simulator.core.specs import Precision, Recompute, Schedule, Transformer
 
 
 @dataclass(frozen=True)

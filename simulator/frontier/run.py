@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 
-from simulator.frontier.market import Caps
 from simulator.core.units import PFS_DAY_FLOP
+from simulator.frontier.market import Caps
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.runfacts import POINT_FILES
+from simulator.core.units import partial_date
 from simulator.frontier.config import FrontierConfig
 from simulator.frontier.solver import CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families_at
-from simulator.core.units import partial_date
 
 STEPS = {"month": 1, "quarter": 3, "year": 12}
 PUBLISHED_CSV, NOTABLE_CSV, FRONTIER_RUNS_CSV = (f for f, *_ in POINT_FILES)

@@ -40,6 +40,8 @@ from functools import cache, cached_property
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.eras import precision_for, precision_of_era
 from simulator.catalog.techniques import known_keys
+from simulator.core.specs import Accelerator, GenericNetwork, Layout, Precision, Reason, Transformer
+from simulator.core.units import HOUR_S, partial_date
 from simulator.costs import batch as cb
 from simulator.costs.memory import model_state_bytes
 from simulator.frontier import sizing
@@ -72,8 +74,6 @@ from simulator.frontier.utilization import (
     grid_floor,
 )
 from simulator.frontier.workloads import families, families_at
-from simulator.core.specs import Accelerator, GenericNetwork, Layout, Precision, Reason, Transformer
-from simulator.core.units import HOUR_S, partial_date
 
 CONSTRAINTS = ("budget", "supply", "host", "batch", "duration", "memory", "data")
 #: The projection splits supply into a site's power and the chips made, and adds the sites

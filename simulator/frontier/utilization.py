@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
-from simulator.search.rank import best_layout_closed_form, layout_of
 from simulator.core.specs import (
     Accelerator,
     Attention,
@@ -35,6 +34,7 @@ from simulator.core.specs import (
     Transformer,
     Zero,
 )
+from simulator.search.rank import best_layout_closed_form, layout_of
 
 #: Most tensor-parallel ranks the frontier searches by default (a scenario's max_tp sets
 #: another): TPU pods are one scale-up domain of 256-8,960 chips, and every tp up to the

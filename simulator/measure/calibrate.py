@@ -22,9 +22,9 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.catalog.efficiency import default_efficiency
-from simulator.engine.step import simulate_step
 from simulator.core.pool import process_pool
 from simulator.core.specs import Precision
+from simulator.engine.step import simulate_step
 from simulator.measure.validation import complete, predicted, read_rows
 
 #: Rows a (device, precision) needs for a GEMM efficiency of its own.

@@ -21,6 +21,7 @@ from datetime import date
 
 from simulator.catalog import default_links, find_accelerator
 from simulator.catalog.stacks import find_stack
+from simulator.core.specs import Attention, Cluster, Layout, Precision, Recompute, Schedule, Stack, Transformer, Zero
 from simulator.engine.step import StepResult
 from simulator.measure.rowtext import (
     STACK_WORDS,
@@ -35,7 +36,6 @@ from simulator.measure.rowtext import (
     read_zero,
     run_date,
 )
-from simulator.core.specs import Attention, Cluster, Layout, Precision, Recompute, Schedule, Stack, Transformer, Zero
 
 #: Defaults for missing optional fields (docs/validation.md).
 DEFAULTS = {

@@ -20,6 +20,15 @@ import dataclasses
 import math
 from pathlib import Path
 
+from simulator.core.specs import (
+    Efficiency,
+    Layout,
+    Recompute,
+    Schedule,
+    SearchSpace,
+    Stack,
+    Zero,
+)
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
 from simulator.measure.measurement import (
@@ -30,15 +39,6 @@ from simulator.measure.measurement import (
 )
 from simulator.measure.rowtext import _num
 from simulator.search.rank import search_layouts
-from simulator.core.specs import (
-    Efficiency,
-    Layout,
-    Recompute,
-    Schedule,
-    SearchSpace,
-    Stack,
-    Zero,
-)
 
 
 def describe(layout: Layout) -> str:

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.core.specs import Cluster, SearchSpace
+from simulator.core.units import GB
 from simulator.engine.pipeline import BACKWARD, DP_GATHER, DP_REDUCE, FORWARD, OPTIMIZER, SEND, ZERO_GATHER, ZERO_REDUCE
 from simulator.report.figures import pyplot, save
 from simulator.search import search_layouts
-from simulator.core.specs import Cluster, SearchSpace
-from simulator.core.units import GB
 
 OP_COLOURS = {FORWARD: "tab:blue", BACKWARD: "tab:green", SEND: "tab:orange", DP_REDUCE: "tab:red",
               DP_GATHER: "tab:pink", ZERO_GATHER: "tab:purple", ZERO_REDUCE: "tab:brown", OPTIMIZER: "tab:gray"}

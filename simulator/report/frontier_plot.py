@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
 from simulator.core.units import PFS_DAY_FLOP
+from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
 
 #: One colour per constraint (matplotlib's tab10), the same in every figure.
 COLOURS = {"budget": "tab:red", "supply": "tab:blue", "host": "tab:orange", "technique": "tab:brown",

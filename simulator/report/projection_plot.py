@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulator.core.units import PFS_DAY_FLOP
 from simulator.report.figures import legend_outside, pyplot, save
 from simulator.report.frontier_plot import COLOURS
-from simulator.core.units import PFS_DAY_FLOP
 
 
 def _year(d) -> float:

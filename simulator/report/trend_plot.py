@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.core.units import PFS_DAY_FLOP
 from simulator.report.figures import legend_outside, nothing_to_draw, place_labels, pyplot, save, text_column
 from simulator.report.frontier_plot import COLOURS, frontier_axes
-from simulator.core.units import PFS_DAY_FLOP
 
 #: Published systems labelled on the figure (run ids).
 LANDMARKS = ("alexnet", "alphago_zero", "perceptron", "gnmt", "td_gammon")

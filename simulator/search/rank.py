@@ -17,13 +17,6 @@ import numpy as np
 import pandas as pd
 
 from simulator.catalog.stacks import find_stack
-from simulator.costs.closed_form import compute_floor, step_time
-from simulator.costs.compute import LayerTime, rates, transformer_layer_time
-from simulator.costs.flops import model_flops_per_step
-from simulator.costs.memory import device_memory
-from simulator.costs.step import unit_costs
-from simulator.engine.step import StepResult, simulate_step
-from simulator.search.space import CODE, REASONS, Group, Plan, groups, plans, structural_reasons
 from simulator.core.specs import (
     Cluster,
     Efficiency,
@@ -37,6 +30,13 @@ from simulator.core.specs import (
     Zero,
 )
 from simulator.core.units import GB
+from simulator.costs.closed_form import compute_floor, step_time
+from simulator.costs.compute import LayerTime, rates, transformer_layer_time
+from simulator.costs.flops import model_flops_per_step
+from simulator.costs.memory import device_memory
+from simulator.costs.step import unit_costs
+from simulator.engine.step import StepResult, simulate_step
+from simulator.search.space import CODE, REASONS, Group, Plan, groups, plans, structural_reasons
 
 COLUMNS = [
     "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",

@@ -19,7 +19,6 @@ import numpy as np
 
 from simulator.catalog.hardware import cluster_host
 from simulator.catalog.stacks import find_stack
-from simulator.costs.rules import ORDER, RULES, Context, applies
 from simulator.core.specs import (
     Cluster,
     GenericNetwork,
@@ -30,6 +29,7 @@ from simulator.core.specs import (
     Transformer,
     Zero,
 )
+from simulator.costs.rules import ORDER, RULES, Context, applies
 
 #: Reasons in the order they are checked (costs/rules.py), memory last; index + 1 is the code (0 = feasible).
 REASONS = (*ORDER, Reason.OUT_OF_MEMORY)

@@ -28,8 +28,8 @@ from simulator.catalog import eras
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.hardware import accelerators
 from simulator.catalog.models import find_model
-from simulator.frontier.utilization import Query, Utilization
 from simulator.core.specs import Efficiency
+from simulator.frontier.utilization import Query, Utilization
 from simulator.trend.fit import fit_doubling, moore_growth, years
 
 CSV_NAME = "algorithmic_efficiency.csv"

@@ -46,6 +46,7 @@ import pandas as pd
 
 from simulator.catalog.efficiency import default_efficiency
 from simulator.catalog.lengths import pretraining_lengths
+from simulator.core.pool import process_pool
 from simulator.costs.batch import batch_laws
 from simulator.frontier.actors import actors
 from simulator.frontier.ceilings import CEILING_CONSTRAINTS, solve_ceilings
@@ -56,7 +57,6 @@ from simulator.frontier.projected import ProjectedMarket, Rates
 from simulator.frontier.solver import PROJECTION_CONSTRAINTS, Run, solve
 from simulator.frontier.utilization import Utilization
 from simulator.frontier.workloads import families_at
-from simulator.core.pool import process_pool
 from simulator.trend.draws import Param
 from simulator.trend.uncertainty import Z_CLIP
 

@@ -295,8 +295,8 @@ def reproduce(config: FrontierConfig | None = None, start: date | str = "1959", 
     >>> [r.at.isoformat() for r in rep.runs], rep.runs[0].feasible
     (['2012-01-01', '2013-01-01'], True)
     """
-    from simulator.frontier.config import load_frontier
     from simulator.core.units import partial_date
+    from simulator.frontier.config import load_frontier
 
     config = load_frontier() if config is None else config
     start, end = partial_date(start), DATA_END if end is None else partial_date(end)

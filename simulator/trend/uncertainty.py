@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.catalog.uncertain import INTERVAL_Z, uncertain_inputs
-from simulator.frontier.config import FrontierConfig
 from simulator.core.pool import process_pool
+from simulator.frontier.config import FrontierConfig
 
 Z_CLIP = 3.0
 Z_P95 = INTERVAL_Z["p5-p95"]  # the 95th percentile of the standard normal
