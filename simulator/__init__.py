@@ -9,6 +9,7 @@ Scenarios and one step::
     import simulator as sim
 
     sc = sim.load_scenario(sim.default_scenario_path())       # or a path to your TOML
+    sim.check_scenario(sc)                                    # its layout against the structural rules
     result = sim.simulate_step(sc.model, sc.cluster, sc.layout, sim.default_efficiency(), sc.stack)
     result.step_time_s, result.mfu, result.breakdown_s, result.memory
 
@@ -52,6 +53,7 @@ _EXPORTS = {
     "default_scenario_path": "simulator.catalog.scenario",
     "Scenario": "simulator.catalog.scenario",
     "ScenarioError": "simulator.catalog.scenario",
+    "check_scenario": "simulator.costs.step",
     # one step and the layout search
     "simulate_step": "simulator.engine.step",
     "StepResult": "simulator.engine.step",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from simulator.catalog.models import builtin_models, find_model, model_notes
 from simulator.catalog.scenario import Scenario, ScenarioError, default_scenario_path, load_scenario, parse_scenario
 from simulator.core.specs import Attention, GenericNetwork, Precision, Recompute, Schedule, Transformer, Zero
+from simulator.costs.step import check_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "[frontier]" not in p.read_text())  # step scenarios
@@ -67,8 +69,8 @@ def write(tmp_path: Path, data: dict | str, name: str = "case.toml") -> Path:
 
 def error_of(tmp_path: Path, data: dict | str) -> str:
     path = write(tmp_path, data)
-    with pytest.raises(ScenarioError) as info:
-        load_scenario(path)
+    with pytest.raises(ScenarioError) as info:  # the form, then the structural rules (as the CLI does)
+        check_scenario(load_scenario(path))
     message = str(info.value)
     assert "\n" not in message, message
     assert message.startswith(str(path) + ": "), message
@@ -154,29 +156,32 @@ BAD = {
                            "[cluster] inter_link", "'carrier-pigeon'", "carrier-pigeon"),
     "unknown built-in model": ({"model": {"name": "gpt-17"}}, (), "[model] name", "'gpt-17'",
                                "gpt3-175b"),
-    "tp not dividing heads": ({"cluster": {"devices": 40}, "layout": {"tp": 5, "pp": 8}}, (),
-                              "[layout] tp", "5", "must divide the model's 96 heads"),
+    "tp not dividing heads": ({"model": {"name": "twelve-heads", "layers": 8, "hidden": 768, "heads": 12,
+                                         "seq_len": 1024, "vocab": 1000}, "layout": {"tp": 8, "pp": 8}}, (),
+                              "[layout] tp", "8", "tp does not divide the attention heads (tp=8, heads=12)"),
+    "tp outside the node": ({"cluster": {"devices": 40}, "layout": {"tp": 5, "pp": 8}}, (),
+                            "[layout] tp", "5", "tp does not divide the node"),
     "tp splitting a node": ({"cluster": {"devices": 96}, "layout": {"tp": 12}}, (), "[layout] tp",
-                            "12", "devices_per_node=8 or be a multiple"),
+                            "12", "tp does not divide the node"),
     "pp above the layers": ({"cluster": {"devices": 128}, "layout": {"tp": 1, "pp": 128}}, (),
-                            "[layout] pp", "128", "more stages than the model's 96 layers"),
+                            "[layout] pp", "128", "does not divide the layers (layers=96, pp=128"),
     "pp*v not dividing layers": ({"cluster": {"devices": 64},
                                   "layout": {"schedule": "interleaved", "virtual_stages": 5,
                                              "global_batch": 64}}, (),
-                                 "[layout] virtual_stages", "5", "pp*virtual_stages = 40"),
+                                 "[layout] virtual_stages", "5", "does not divide the layers (layers=96, pp=8, v=5)"),
     "dp*tp*pp != devices": ({"layout": {"dp": 2}}, (), "[layout] dp", "2",
                             "dp*tp*pp*cp = 128 must equal [cluster] devices=64"),
     "tp*pp not dividing devices": ({"cluster": {"devices": 100}}, (("layout", "dp"),),
                                    "[layout] pp", "8", "devices=100"),
     "batch not divisible": ({"layout": {"tp": 8, "pp": 1, "dp": 8, "global_batch": 60}}, (),
-                            "[layout] global_batch", "60", "dp*micro_batch = 8"),
+                            "[layout] global_batch", "60", "not divisible by dp x micro-batch (global batch 60 vs dp 8"),
     "batch vs micro-batch": ({"layout": {"micro_batch": 3}}, (), "[layout] global_batch", "64",
-                             "dp*micro_batch = 3"),
+                             "micro-batch 3)"),
     "interleaved without v": ({"layout": {"schedule": "interleaved"}}, (),
                               "[layout] virtual_stages", "1", "virtual_stages > 1"),
     "interleaved few micro-batches": ({"layout": {"schedule": "interleaved",
                                                   "virtual_stages": 2, "global_batch": 12}}, (),
-                                      "[layout] global_batch", "12", "divisible by pp=8"),
+                                      "[layout] global_batch", "12", "micro-batches divisible by pp (micro-batches=12, pp=8)"),
     "v without interleaving": ({"layout": {"virtual_stages": 2}}, (),
                                "[layout] virtual_stages", "2", "interleaved"),
     "generic with tp": ({"model": {"name": "alexnet"},
@@ -395,3 +400,30 @@ def test_every_frontier_key_is_listed_where_the_error_points():
     listed = section.split("`[frontier]` table takes")[1].split("(`scenarios/`")[0]
     allowed = c._NUMBERS | c._DATES | c._LISTS | c._LINKS | c._BOOLS | {"price", "withhold", "batch_law"}
     assert {w.strip(" ,.\n") for w in listed.split(":", 1)[1].replace("\n", " ").split(",")} == allowed
+
+
+@pytest.mark.parametrize("changes,reason", [
+    ({"stack": {"name": "megatron-lm-2021"}, "layout": {"zero": 1}}, "ZeRO-2/3 cannot be combined"),
+    ({"stack": {"name": "megatron-core-2024"}, "layout": {"zero": 3, "pp": 1, "dp": 8}},
+     "the software stack does not run this layout"),
+])
+def test_a_stack_the_layout_asks_too_much_of_is_named(tmp_path, changes, reason):
+    """Under a named [stack], the stack's own rules (costs/rules.py) are bad input naming the stack."""
+    message = error_of(tmp_path, variant(changes))
+    assert "[stack] name=" in message and reason in message and "the [layout] asks for it" in message, message
+
+
+@pytest.mark.parametrize("case", ["tp not dividing heads", "tp outside the node", "pp above the layers",
+                                  "pp*v not dividing layers", "batch not divisible", "interleaved few micro-batches",
+                                  "generic with tp"])
+def test_a_scenarios_layout_error_is_the_step_models_reason(tmp_path, case):
+    """One rule set: the line a scenario file gets names the rule `check_layout` (the step model
+    and, over arrays, the search) finds first for the same layout."""
+    from simulator.costs.step import check_layout
+
+    changes, drop, *_ = BAD[case]
+    sc = load_scenario(write(tmp_path, variant(changes, drop)))  # the form is fine: the rules refuse it
+    bad = check_layout(sc.model, sc.cluster, sc.layout, sc.stack)
+    assert bad is not None
+    with pytest.raises(ScenarioError, match=re.escape(bad.reason.value)):
+        check_scenario(sc)

@@ -175,8 +175,11 @@ def _parse(command: str, data: dict, origin: str):
     """The point's scenario, validated (ScenarioError on a bad key or value)."""
     if command in ("step", "search"):
         from simulator.catalog.scenario import parse_scenario
+        from simulator.costs.step import check_scenario
 
-        return parse_scenario(data, origin)
+        sc = parse_scenario(data, origin)
+        check_scenario(sc)
+        return sc
     from simulator.frontier.config import parse_frontier
 
     return parse_frontier(data, origin)

@@ -328,9 +328,11 @@ def _link_key(link) -> str:
 
 
 # ------------------------------------------------------------------ layout
-def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = False, uneven: bool = False) -> Layout:
-    """The layout; `partial` (a search scenario without tp/pp/dp) checks types only;
-    `uneven`: the stack places stages of unequal layers, interleaved ones too."""
+def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = False) -> Layout:
+    """The layout's form: its values, dp from the devices, the schedule's own fields and the
+    event simulation's bound; `partial` (a search scenario without tp/pp/dp) checks types only.
+    The structural rules (tp and the heads, pp and the layers, the batch in whole micro-batches
+    ...) are costs/rules.py's, applied to the parsed scenario by `costs.step.check_scenario`."""
     f = r.table("layout", data, LAYOUT, ("global_batch",))
     defaults = {fl.name: fl.default for fl in dataclasses.fields(Layout)}
     v = {**defaults, **f}
@@ -341,25 +343,14 @@ def _layout(r: _Reader, data: dict, model, cluster: Cluster, partial: bool = Fal
         raise r.error("layout", "site_split", v["site_split"], "needs [cluster] sites > 1")
     if partial:
         return Layout(**{**v, "dp": cluster.n_devices})
-    _check_split(r, v, "dp" in f, model, cluster)
-    if isinstance(model, Transformer):
-        _check_model_fit(r, v, model, cluster, uneven)
-    _check_batch(r, v)
+    _check_split(r, v, "dp" in f, cluster)
+    _check_schedule(r, v)
     return Layout(**v)
 
 
-def _check_split(r: _Reader, v: dict, dp_given: bool, model, cluster: Cluster) -> None:
-    """tp x pp x cp x dp against the devices (dp derived when omitted, in `v`), the sites'
-    split, and a generic network's data parallelism only."""
+def _check_split(r: _Reader, v: dict, dp_given: bool, cluster: Cluster) -> None:
+    """tp x pp x cp x dp against the devices (dp derived when omitted, in `v`)."""
     tp, pp, cp, devices = v["tp"], v["pp"], v["cp"], cluster.n_devices
-    if v["site_split"] == "pp" and pp % cluster.sites:
-        raise r.error("layout", "pp", pp, f"must be divisible by [cluster] sites={cluster.sites} "
-                      "(site_split = 'pp': each site holds pp / sites consecutive stages)")
-    if isinstance(model, GenericNetwork):
-        for key in ("tp", "pp", "cp", "ep"):
-            if v[key] > 1:
-                raise r.error("layout", key, v[key], f"the generic network {model.name!r} "
-                              "admits data parallelism only (tp, pp, cp and ep must be 1)")
     if dp_given:
         if v["dp"] * tp * pp * cp != devices:
             raise r.error("layout", "dp", v["dp"], f"dp*tp*pp*cp = {v['dp'] * tp * pp * cp} must "
@@ -371,53 +362,18 @@ def _check_split(r: _Reader, v: dict, dp_given: bool, model, cluster: Cluster) -
         v["dp"] = devices // (tp * pp * cp)
 
 
-def _check_model_fit(r: _Reader, v: dict, model: Transformer, cluster: Cluster, uneven: bool) -> None:
-    """The split against the transformer: cp and the sequence, ep and the experts, tp and the heads
-    and the node, pp (and virtual stages) and the layers."""
-    tp, pp, cp, ep = v["tp"], v["pp"], v["cp"], v["ep"]
-    if cp > 1 and model.seq_len % (2 * cp):
-        raise r.error("layout", "cp", cp, f"2*cp must divide the model's seq_len={model.seq_len}")
-    if ep > 1 and not model.moe:
-        raise r.error("layout", "ep", ep, f"the model {model.name!r} has no experts")
-    if ep > 1 and (model.experts % ep or (v["dp"] * cp) % ep):
-        raise r.error("layout", "ep", ep, f"must divide the experts ({model.experts}) and "
-                      f"dp*cp = {v['dp'] * cp}")
-    if model.heads % tp:
-        raise r.error("layout", "tp", tp, f"must divide the model's {model.heads} heads")
-    node = cluster.devices_per_node
-    if node % tp and (tp < node or tp % node) and not cluster.intra_link.torus:
-        raise r.error("layout", "tp", tp, f"must divide [cluster] devices_per_node={node} or be a "
-                      "multiple of it (a tensor-parallel group fills whole nodes)")
-    interleaved = v["schedule"] is Schedule.INTERLEAVED
-    if not interleaved and pp > model.layers:
-        raise r.error("layout", "pp", pp, f"more stages than the model's {model.layers} layers")
-    chunks = pp * v["virtual_stages"]
-    if interleaved and (model.layers % chunks and not uneven or chunks > model.layers):
-        raise r.error("layout", "virtual_stages", v["virtual_stages"], f"pp*virtual_"
-                      f"stages = {chunks} must divide the model's {model.layers} layers")
-
-
-def _check_batch(r: _Reader, v: dict) -> None:
-    """The global batch in whole micro-batches per replica, within what the event simulation takes,
-    and the interleaved schedule's own conditions."""
-    pp, per_step = v["pp"], v["dp"] * v["micro_batch"]
-    if v["global_batch"] % per_step:
-        raise r.error("layout", "global_batch", v["global_batch"],
-                      f"must be divisible by dp*micro_batch = {per_step}")
+def _check_schedule(r: _Reader, v: dict) -> None:
+    """Virtual stages with the interleaved schedule only (and at least two there), and no more
+    micro-batches per step than the event simulation takes."""
+    per_step = v["dp"] * v["micro_batch"]
     if v["global_batch"] // per_step > MAX_MICROBATCHES:
         raise r.error("layout", "global_batch", v["global_batch"],
                       f"{v['global_batch'] // per_step:,} micro-batches per step (global_batch/(dp*micro_batch)); "
                       f"the event simulation takes at most {MAX_MICROBATCHES:,} (about 7 s and 0.7 GB there)")
-    if v["schedule"] is Schedule.INTERLEAVED:
-        if v["virtual_stages"] < 2:
-            raise r.error("layout", "virtual_stages", v["virtual_stages"],
-                          "the interleaved schedule needs virtual_stages > 1")
-        micro = v["global_batch"] // per_step
-        if micro % pp:
-            raise r.error("layout", "global_batch", v["global_batch"], "the interleaved "
-                          f"schedule needs micro-batches per pipeline (global_batch/"
-                          f"(dp*micro_batch) = {micro}) divisible by pp={pp}")
-    elif v["virtual_stages"] > 1:
+    if v["schedule"] is Schedule.INTERLEAVED and v["virtual_stages"] < 2:
+        raise r.error("layout", "virtual_stages", v["virtual_stages"],
+                      "the interleaved schedule needs virtual_stages > 1")
+    if v["schedule"] is not Schedule.INTERLEAVED and v["virtual_stages"] > 1:
         raise r.error("layout", "virtual_stages", v["virtual_stages"], "virtual_stages > 1 "
                       f"needs schedule = 'interleaved' (schedule is '{v['schedule'].value}')")
 
@@ -439,15 +395,7 @@ def parse_scenario(data: dict, origin: str) -> Scenario:
             stack = find_stack(key)
         except KeyError:
             raise r.error("stack", "name", key, f"unknown stack; one of: {', '.join(stacks())}") from None
-    layout = _layout(r, top["layout"], model, cluster, partial=not has_layout,
-                     uneven=stack is not None and stack.uneven_stages)
-    if stack is not None and has_layout:
-        z = layout.zero.stage
-        lacks = stack.lacks(layout)
-        why = (f"has {lacks}" if lacks else f"cannot combine ZeRO-{z} with pp={layout.pp}"
-               if layout.pp > 1 and z > stack.max_zero_with_pipeline else "")
-        if why:
-            raise r.error("stack", "name", key, f"{key} {why} (the [layout] asks for it)")
+    layout = _layout(r, top["layout"], model, cluster, partial=not has_layout)
     search = _search(r, top["search"], layout) if "search" in top else None
     if search is not None and stack is not None:
         search = dataclasses.replace(search, stack=stack.key)

@@ -108,8 +108,14 @@ def _output_root(command: str, output_dir: Path | None) -> Path:
 
 
 def _scenario(path: Path | None):
+    """The scenario, its form checked by the loader and its layout by the structural rules
+    (`costs.step.check_scenario`): either problem is one line and exit 2, before any work."""
+    from simulator.costs.step import check_scenario
+
     try:
-        return load_scenario(path if path is not None else default_scenario_path())
+        sc = load_scenario(path if path is not None else default_scenario_path())
+        check_scenario(sc)
+        return sc
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
 

@@ -116,6 +116,42 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
     return None
 
 
+#: The rules a scenario file breaks as bad input (its [layout] arithmetic), with the key a user
+#: changes; under a named [stack] also the stack's own (its [stack] name). The others (memory,
+#: ZeRO with pipelining or the options no stack runs without one, offload, sites for data
+#: parallelism) are results of a valid scenario: an infeasible step with its reason.
+SCENARIO_KEYS = {
+    Reason.MODEL_PARALLEL_UNSUPPORTED: "", Reason.TP_ABOVE_DOMAIN: "tp", Reason.TP_NOT_DIVIDING_HEADS: "tp",
+    Reason.PP_NOT_DIVIDING_LAYERS: "pp", Reason.CP_NOT_DIVIDING_SEQ: "cp", Reason.EP_NOT_DIVIDING: "ep",
+    Reason.SITES_NOT_DIVIDING_PP: "pp", Reason.BATCH_NOT_DIVISIBLE: "global_batch",
+    Reason.TOO_FEW_MICROBATCHES: "global_batch",
+}
+STACK_RULES = (Reason.ZERO_WITH_PIPELINE, Reason.STACK_UNSUPPORTED)
+
+
+def check_scenario(sc) -> None:
+    """ScenarioError (one line: file, key, value, the rule and its detail) for the first rule of
+    costs/rules.py, in its order, that a scenario's layout breaks as bad input (`SCENARIO_KEYS`,
+    and `STACK_RULES` when the scenario names its stack); nothing for a search scenario without
+    a layout. The command line and the sweep call it on every scenario they load."""
+    from simulator.catalog.scenario import ScenarioError
+
+    if not sc.has_layout:
+        return
+    lay, ctx = sc.layout, Context(sc.model, sc.cluster, sc.stack)
+    for rule in RULES:
+        named = sc.stack is not None and rule.reason in STACK_RULES
+        if not (rule.reason in SCENARIO_KEYS or named) or not applies(rule, sc.model) or not rule.fails(lay, ctx):
+            continue
+        problem = f"{rule.reason.value} ({rule.detail(lay, ctx)})"
+        if named:
+            raise ScenarioError(sc.origin, "stack", "name", sc.stack.key, problem=f"{problem}; the [layout] asks for it")
+        key = SCENARIO_KEYS[rule.reason] or next(k for k in ("tp", "pp", "cp", "ep") if getattr(lay, k) > 1)
+        if rule.reason is Reason.PP_NOT_DIVIDING_LAYERS and lay.schedule is Schedule.INTERLEAVED:
+            key = "virtual_stages"
+        raise ScenarioError(sc.origin, "layout", key, getattr(lay, key), problem=problem)
+
+
 def module_params(model: Transformer | GenericNetwork) -> tuple[float, ...]:
     """Weights of the matmul modules of one layer, in forward order: QKV, output
     projection, MLP up (and gate), MLP down. Norms and biases are negligible."""
