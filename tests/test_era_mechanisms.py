@@ -305,15 +305,17 @@ def test_llama3_scenario_runs_metas_sharding_under_its_stack():
 
 
 @pytest.mark.parametrize("table,needle", [({"name": "foo"}, "unknown stack; one of"),
-                                          ({"name": "megatron-core-2024"}, "has no ZeRO stage 2"),
+                                          ({"name": "megatron-core-2024"}, "ZeRO-2/3 cannot be combined"),
                                           ({"nme": "x"}, "unknown key")])
 def test_stack_table_is_validated_in_one_line(table, needle):
+    """The table's form by the loader; what the stack runs by the rules (costs.step.check_scenario)."""
     from simulator.catalog.scenario import parse_scenario
+    from simulator.costs.step import check_scenario
 
     data = {"model": {"name": "gpt3-175b"}, "cluster": {"accelerator": "a100-80gb", "devices": 64},
             "layout": {"global_batch": 64, "tp": 8, "pp": 8, "zero": 2}, "stack": table}
     with pytest.raises(ScenarioError, match=re.escape(needle)) as err:
-        parse_scenario(data, "s.toml")
+        check_scenario(parse_scenario(data, "s.toml"))
     assert "\n" not in str(err.value) and "s.toml: [stack]" in str(err.value)
 
 

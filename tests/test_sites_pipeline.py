@@ -185,7 +185,8 @@ PP = ("zero = 2\n", 'zero = 2\nsite_split = "pp"\n')
     ((PP, ("sites = 2\n", ""), ("site_link_gb_s = 3200\n", ""), ("site_distance_km = 1000\n", "")),
      ("site_split='pp'", "sites > 1")),
     ((PP, ("pp = 16\ndp = 128\n", "pp = 9\ndp = 227\n"), ("global_batch = 2048", "global_batch = 227"),
-      ('schedule = "interleaved"\nvirtual_stages = 2', 'schedule = "1f1b"')), ("pp=9", "sites=2")),
+      ("devices = 16384", "devices = 16344"), ('schedule = "interleaved"\nvirtual_stages = 2', 'schedule = "1f1b"')),
+     ("pp=9", "sites=2", "the sites do not divide pp")),
 ])
 def test_bad_site_split_exits_2_with_one_line(capsys, tmp_path, changes, words):
     text = SCENARIO.read_text()
