@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -385,13 +385,10 @@ def published_runs_block() -> str:
     never fitted on), per accelerator, and A100 with H100 80GB together."""
     import statistics
 
-    from simulator.catalog.efficiency import default_efficiency
     from simulator.catalog.hardware import find_accelerator
-    from simulator.measure.validation import read_rows, validate
 
-    path = ROOT / "simulator" / "catalog" / "published_runs.csv"
-    raw = read_rows(path)
-    rows = validate(raw, default_efficiency())
+    pages = _pages()
+    raw, rows = pages.validated(str(pages.PUBLISHED_RUNS))
     groups: dict[str, list] = {}
     for r, w in zip(rows, raw, strict=True):
         try:
@@ -425,11 +422,8 @@ def calibration_a100_block() -> str:
     """The README's in-sample table: `simulator validate` on the calibration set's A100 sources
     (Narayanan et al. 2021, Korthikanti et al. 2022), row by row, and their summary."""
     from simulator.catalog import calibration_csv_path
-    from simulator.catalog.efficiency import default_efficiency
-    from simulator.measure.validation import read_rows, validate
 
-    rows = [r for r in validate(read_rows(calibration_csv_path()), default_efficiency())
-            if r.row_id.startswith(("N21", "K22"))]
+    rows = [r for r in _pages().validated(str(calibration_csv_path()))[1] if r.row_id.startswith(("N21", "K22"))]
     out = ["| row | model | GPUs | layout | metric | measured | predicted | error |",
            "|---|---|---:|---|---|---:|---:|---:|"]
     done = [r for r in rows if not r.skipped]
@@ -484,8 +478,9 @@ def pages_blocks(check: bool) -> list[str]:
                         check, normalize=pages.without_speed)
 
 
+@cache
 def _pages():
-    """scripts/docs_pages.py, beside this script (imported by path: the tests load this file so)."""
+    """scripts/docs_pages.py, beside this script (imported by path, once: the tests load this file so)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("docs_pages", Path(__file__).with_name("docs_pages.py"))

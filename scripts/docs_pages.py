@@ -11,9 +11,24 @@ import re
 import statistics
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+PUBLISHED_RUNS = ROOT / "simulator" / "catalog" / "published_runs.csv"
+
+
+@cache
+def validated(path: str) -> tuple[list[dict], list]:
+    """(the rows of a measurement CSV, their predictions): `simulator validate` on it, run once
+    per process for every block that reads it (here and in docs.py)."""
+    from simulator.catalog.efficiency import default_efficiency
+    from simulator.measure.validation import read_rows, validate
+
+    raw = read_rows(Path(path))
+    return raw, validate(raw, default_efficiency())
+
 
 # ------------------------------------------------------------------ docs/search.md
 SEARCH_EXAMPLE = "scenarios/search-gpt3-175b-4096.toml"
@@ -100,9 +115,9 @@ SITES_EXAMPLE = "scenarios/two-sites-1000km.toml"
 NARROW_LINK_GB_S = 320
 
 
-def _sites_steps() -> dict:
-    """The two-site scenario's step under each split, link and schedule the page compares, and
-    the pipeline's transfer across the boundary."""
+def _sites_steps() -> tuple[dict, dict]:
+    """(the two-site scenario's step under each split, link and schedule the page compares; the
+    closed form at the narrow link and the pipeline's transfer across the boundary)."""
     from dataclasses import replace
 
     from simulator.catalog.efficiency import default_efficiency
@@ -123,25 +138,27 @@ def _sites_steps() -> dict:
     def step(c, lay):
         return simulate_step(model, c, lay, eff, stack)
 
-    u = unit_costs(model, narrow, pp, eff, stack)
-    wide_u = unit_costs(model, cluster, pp, eff, stack)
-    return {
+    steps = {
         "pp": step(cluster, pp), "dp": step(cluster, layout), "one": step(one_site, layout),
         "narrow_pp": step(narrow, pp), "narrow_dp": step(narrow, layout),
         "narrow_pp_1f1b": step(narrow, replace(pp, **f1b)), "narrow_dp_1f1b": step(narrow, replace(layout, **f1b)),
-        "narrow_pp_closed": float(step_time(u, pp, eff.comm_processor_usage)),
-        "message_mb": pp_message_bytes(model.seq_len, layout.micro_batch, model.hidden, 2, layout.tp) / 1e6,
+    }
+    wide_u = unit_costs(model, cluster, pp, eff, stack)
+    figures = {
+        "narrow_pp_closed": float(step_time(unit_costs(model, narrow, pp, eff, stack), pp, eff.comm_processor_usage)),
+        "message_mb": pp_message_bytes(model.seq_len, layout.micro_batch, model.hidden, layout.precision.bytes, layout.tp) / 1e6,
         "transfer_ms": float(wide_u.p2p_site_s) * 1e3, "fibre_ms": float(wide_u.p2p_site_delay_s) * 1e3,
     }
+    return steps, figures
 
 
 def sites_paragraph() -> str:
     """docs/step-model.md's figures for a pipeline across two sites."""
-    s = _sites_steps()
-    t = {k: v.step_time_s for k, v in s.items() if hasattr(v, "step_time_s")}
+    steps, s = _sites_steps()
+    t = {k: v.step_time_s for k, v in steps.items()}
     return (f"On `{SITES_EXAMPLE}` (Llama 3 405B on 2 x 8,192 H100, 1,000 km apart) a transfer across the "
             f"boundary is {s['message_mb']:.1f} MB in {s['transfer_ms']:.1f} ms, {s['fibre_ms']:.1f} ms of it "
-            f"fibre. With `site_split = \"pp\"` the step takes {t['pp']:.2f} s (MFU {s['pp'].mfu:.3f}) against "
+            f"fibre. With `site_split = \"pp\"` the step takes {t['pp']:.2f} s (MFU {steps['pp'].mfu:.3f}) against "
             f"{t['dp']:.2f} s with data parallelism across the sites and {t['one']:.2f} s on one site; at "
             f"{NARROW_LINK_GB_S} GB/s between the sites it takes {t['narrow_pp']:.3g} s against {t['narrow_dp']:.3g} s "
             f"with data parallelism across them, and with 1F1B {t['narrow_pp_1f1b']:.3g} s against "
@@ -186,13 +203,12 @@ def calibration_misses() -> str:
     from simulator.core.units import GB
     from simulator.costs.step import step_costs
     from simulator.measure.measurement import parse_row
-    from simulator.measure.validation import read_rows, validate
 
     eff = default_efficiency()
-    raw = read_rows(calibration_csv_path())
+    raw, rows = validated(str(calibration_csv_path()))
     out = ["| row | model, devices | layout predicted | error | completed by search (memory as stated) |",
            "|---|---|---|---:|---|"]
-    for r, w in zip(validate(raw, eff), raw, strict=True):
+    for r, w in zip(rows, raw, strict=True):
         if r.skipped or abs(r.rel_error) <= MISS:
             continue
         searched = sorted(k for k, v in r.origin.items() if v == "searched")
@@ -219,12 +235,8 @@ def published_by_source() -> str:
     """docs/validation.md's out-of-sample errors per source (the row id's prefix): signed errors
     (lowest, median, highest), and where unstated fields were searched (the prediction is the
     fastest completion), the median completion against the measurement."""
-    from simulator.catalog.efficiency import default_efficiency
-    from simulator.measure.validation import read_rows, validate
-
-    raw = read_rows(ROOT / "simulator" / "catalog" / "published_runs.csv")
     groups: dict[str, list] = {}
-    for r in validate(raw, default_efficiency()):
+    for r in validated(str(PUBLISHED_RUNS))[1]:
         groups.setdefault(r.row_id.split("-")[0], []).append(r)
     out = ["| source (row id prefix) | predicted | skipped | error: lowest, median, highest | rows with fields "
            "searched | their median completion against the measurement: lowest, median, highest |",

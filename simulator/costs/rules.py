@@ -161,3 +161,10 @@ ORDER: tuple[Reason, ...] = tuple(r.reason for r in RULES)
 def applies(rule: Rule, model: Model) -> bool:
     """Whether `rule` concerns `model` (transformer-only rules skip other networks)."""
     return not rule.transformer or isinstance(model, Transformer)
+
+
+def first_broken(x, ctx: Context, reasons=None) -> Rule | None:
+    """The first rule, in `RULES`' order, that a scalar layout `x` breaks (among `reasons`
+    when given), or None: the one loop `costs.step.check_layout` and `check_scenario` share."""
+    return next((r for r in RULES if (reasons is None or r.reason in reasons) and applies(r, ctx.model)
+                 and r.fails(x, ctx)), None)

@@ -38,7 +38,7 @@ from simulator.costs.compute import (
 )
 from simulator.costs.flops import hardware_flops_per_step, model_flops_per_step
 from simulator.costs.memory import Memory, device_memory, optimizer_partition
-from simulator.costs.rules import RULES, Context, applies
+from simulator.costs.rules import Context, first_broken
 
 #: Gradient (and gathered-weight) buckets per chunk (Megatron/DDP buckets as backward proceeds).
 MAX_BUCKETS = 8
@@ -110,10 +110,8 @@ def check_layout(model: Transformer | GenericNetwork, cluster: Cluster, layout: 
     if cluster.accelerator.peak(layout.precision) is None:
         return Infeasible(Reason.NO_PEAK_AT_PRECISION, f"{cluster.accelerator.name} at {layout.precision.value}")
     ctx = Context(model, cluster, stack)
-    for rule in RULES:
-        if applies(rule, model) and rule.fails(layout, ctx):
-            return Infeasible(rule.reason, rule.detail(layout, ctx))
-    return None
+    rule = first_broken(layout, ctx)
+    return None if rule is None else Infeasible(rule.reason, rule.detail(layout, ctx))
 
 
 #: The rules a scenario file breaks as bad input (its [layout] arithmetic), with the key a user
@@ -139,17 +137,16 @@ def check_scenario(sc) -> None:
     if not sc.has_layout:
         return
     lay, ctx = sc.layout, Context(sc.model, sc.cluster, sc.stack)
-    for rule in RULES:
-        named = sc.stack is not None and rule.reason in STACK_RULES
-        if not (rule.reason in SCENARIO_KEYS or named) or not applies(rule, sc.model) or not rule.fails(lay, ctx):
-            continue
-        problem = f"{rule.reason.value} ({rule.detail(lay, ctx)})"
-        if named:
-            raise ScenarioError(sc.origin, "stack", "name", sc.stack.key, problem=f"{problem}; the [layout] asks for it")
-        key = SCENARIO_KEYS[rule.reason] or next(k for k in ("tp", "pp", "cp", "ep") if getattr(lay, k) > 1)
-        if rule.reason is Reason.PP_NOT_DIVIDING_LAYERS and lay.schedule is Schedule.INTERLEAVED:
-            key = "virtual_stages"
-        raise ScenarioError(sc.origin, "layout", key, getattr(lay, key), problem=problem)
+    rule = first_broken(lay, ctx, {*SCENARIO_KEYS, *(STACK_RULES if sc.stack is not None else ())})
+    if rule is None:
+        return
+    problem = f"{rule.reason.value} ({rule.detail(lay, ctx)})"
+    if rule.reason in STACK_RULES:
+        raise ScenarioError(sc.origin, "stack", "name", sc.stack.key, problem=f"{problem}; the [layout] asks for it")
+    key = SCENARIO_KEYS[rule.reason] or next(k for k in ("tp", "pp", "cp", "ep") if getattr(lay, k) > 1)
+    if rule.reason is Reason.PP_NOT_DIVIDING_LAYERS and lay.schedule is Schedule.INTERLEAVED:
+        key = "virtual_stages"
+    raise ScenarioError(sc.origin, "layout", key, getattr(lay, key), problem=problem)
 
 
 def module_params(model: Transformer | GenericNetwork) -> tuple[float, ...]:
