@@ -71,7 +71,8 @@ def test_a_device_is_never_used_before_its_volume_date(util):
     assert vol > accelerators()["h100-sxm"].release_date  # announced 2022-09, shipped in volume later
     for at in (date(2017, 7, 1), date(2020, 7, 1), date(2024, 12, 1), date(2025, 6, 1)):
         run = solve(at, BASE, util, relax=False)
-        assert run.device in ("computer", "shared-computer") or supply.usable_from(run.device) <= run.start, at
+        assert run.device == "computer" or run.device.startswith("shared-computer:") \
+            or supply.usable_from(run.device) <= run.start, at
     only = replace(BASE, devices=("h100-sxm",))
     early = solve(vol - timedelta(days=1), replace(only, max_duration_days=1.0), util, relax=False)
     assert not early.feasible
@@ -84,16 +85,45 @@ def test_a_groups_computer_is_priced_at_the_eras_price_performance(util):
     group = actors()["research_group"]
     caps = caps_for(group, at - timedelta(days=10), 10.0, BASE)
     offers = {o.key: o for o in ActorMarket(group, 10.0)(at - timedelta(days=10), BASE)[1]}
-    own, shared = offers[supply.COMPUTER_KEY], offers["shared-computer"]
+    own = offers[supply.COMPUTER_KEY]
     point = supply.price_performance(at - timedelta(days=10))
     peak = own.acc.peak(Precision.FP32)
     assert peak == pytest.approx(min(BASE.input("research_machine_usd") * point.flop_per_s_per_usd,
                                      supply.largest_computer(at).peak(Precision.FP32)))
     assert own.price == pytest.approx(own.acc.purchase_price_usd / (EPOCH_LIFETIME_YEARS * HOURS_PER_YEAR))
-    # time on the largest computer: the hours the budget pays at its amortised price
-    assert shared.max_hours == pytest.approx(caps.budget_usd / shared.price)
+    # time on each shared machine with a documented price: the hours the budget pays at its amortised price
+    shared = [o for k, o in offers.items() if k.startswith("shared-computer:")]
+    assert shared
+    for o in shared:
+        assert o.acc.purchase_price_usd and o.max_hours == pytest.approx(caps.budget_usd / o.price)
     run = solve(at, replace(BASE, actors=("research_group",)), util, relax=False)
     assert run.device in offers and run.n_devices == 1
+
+
+def test_shared_machines_are_the_documented_ones_no_other_beats():
+    """Time is bought only on computers with a documented price, and never on one another
+    beats in both peak and FLOP/s per dollar; an undocumented machine (the C90) is the
+    largest computer of its date but is not offered."""
+    def merit(c):
+        return c.peak(Precision.FP32), c.peak(Precision.FP32) / c.purchase_price_usd
+
+    for at in (date(1962, 1, 1), date(1986, 1, 1), date(1990, 1, 1), date(1993, 1, 1), date(2000, 1, 1)):
+        offered = supply.shared_computers(at)
+        priced = [c for c in supply.pre_gpu_computers().values()
+                  if c.kind == "computer" and c.release_date <= at and c.purchase_price_usd]
+        assert offered and all(c.purchase_price_usd and c.release_date <= at for _, c in offered)
+        for c in priced:  # every priced machine left out is beaten by one offered
+            if all(c is not o for _, o in offered):
+                assert any(all(a >= b for a, b in zip(merit(o), merit(c))) for _, o in offered), (at, c.name)
+        for _, c in offered:  # no offered machine is beaten
+            assert not any(d is not c and merit(d) != merit(c) and all(a >= b for a, b in zip(merit(d), merit(c)))
+                           for d in priced), (at, c.name)
+    at = date(1993, 1, 1)
+    assert supply.largest_computer(at).name.startswith("Cray C90")
+    assert all(not c.name.startswith("Cray C90") for _, c in supply.shared_computers(at))
+    # an older machine stays on offer while it gives more FLOP/s per dollar than the newest
+    names = [c.name for _, c in supply.shared_computers(date(1990, 1, 1))]
+    assert names[0].startswith("Cray Y-MP") and any(n.startswith("Cray-2") for n in names)
 
 
 # ------------------------------------------------------------------ sized models and data

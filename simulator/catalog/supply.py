@@ -11,7 +11,8 @@ Package data next to this module (every row has a `source` and a `verification` 
 `devices_usable(at)` lists the accelerators usable at a date (catalog accelerators from
 their volume date, the GTX 280 before the catalog); `sized_computer(at, usd)` is the
 computer a budget buys at the best price-performance of the date (no larger than the
-largest computer of the date, `largest_computer`). Read on first use and cached;
+largest computer of the date, `largest_computer`); `shared_computers(at)` the machines a
+group could buy time on at their documented prices. Read on first use and cached;
 nothing at import.
 """
 
@@ -95,17 +96,30 @@ def first_gpu_date() -> date:
 
 def largest_computer(at: date) -> Accelerator | None:
     """The largest computer available at `at` (pre_gpu_computers.csv, kind computer), None
-    before the first; where its price is not documented, its peak at the best
-    price-performance of its date (a lower bound: large machines cost more per FLOP/s)."""
-    big = max((c for c in pre_gpu_computers().values() if c.release_date <= at and c.kind == "computer"),
-              key=lambda c: c.peak(Precision.FP32), default=None)
-    if big is None or big.purchase_price_usd:
-        return big
-    point = price_performance(big.release_date) or price_performance(at)
-    if point is None:
-        return None
-    return replace(big, purchase_price_usd=big.peak(Precision.FP32) / point.flop_per_s_per_usd,
-                   source=f"{big.source}; price imputed at {PRICE_PERFORMANCE_CSV} row {point.key!r}")
+    before the first. Only its size is used (the cap on a group's own machine); time on
+    shared machines is `shared_computers`."""
+    return max((c for c in pre_gpu_computers().values() if c.release_date <= at and c.kind == "computer"),
+               key=lambda c: c.peak(Precision.FP32), default=None)
+
+
+def shared_computers(at: date) -> list[tuple[str, Accelerator]]:
+    """(key, computer) of the machines a group could buy time on at `at`: the computers of
+    pre_gpu_computers.csv released by `at` with a documented system price, less those another
+    beats in both peak and FLOP/s per dollar (they cannot give a larger run), largest first.
+
+    A computer without a documented price is not offered: the only price one could impute
+    (the best price-performance of its date, a workstation's) undercuts the documented prices
+    of large machines, so an undocumented machine would win on its imputation alone."""
+    priced = [(k, c) for k, c in pre_gpu_computers().items()
+              if c.kind == "computer" and c.release_date <= at and c.purchase_price_usd]
+
+    def merit(c: Accelerator) -> tuple[float, float]:
+        return c.peak(Precision.FP32), c.peak(Precision.FP32) / c.purchase_price_usd
+
+    kept = [(k, c) for k, c in priced
+            if not any(d is not c and merit(d) != merit(c) and all(a >= b for a, b in zip(merit(d), merit(c)))
+                       for _, d in priced)]
+    return sorted(kept, key=lambda kc: -kc[1].peak(Precision.FP32))
 
 
 def sized_computer(at: date, value_usd: float) -> Accelerator | None:

@@ -14,8 +14,8 @@ Pools:
 - market_gpu: the GPUs (and AMD, Intel accelerators) sold in volume (availability.csv);
 - google_tpu, aws_trainium: a company's own chips from internal deployment;
 - computer: before accelerators, a computer bought from the actor's budget at the
-  price-performance of the date (catalog/supply.py), and the largest computer of the
-  date on a shared allocation.
+  price-performance of the date (catalog/supply.py), and hours on the shared machines of
+  the date with a documented price.
 
 The frontier at a date is the largest run over the actors active then.
 """

@@ -23,7 +23,7 @@ from simulator.catalog.supply import (
     computer_price_per_hour,
     devices_usable,
     facility_watts_per_device,
-    largest_computer,
+    shared_computers,
     sized_computer,
 )
 from simulator.core.specs import Accelerator, Link
@@ -176,19 +176,21 @@ def _links(key: str, intra_link: str | None, inter_link: str | None):
 def _computer_offers(at: date, caps: Caps, config: FrontierConfig) -> list[Offer]:
     """Before accelerators: the one computer a group owns, bought for the drawn machine
     price (uncertainty.csv research_machine_usd) at the best price-performance of the
-    date, no larger than the largest computer of the date; and time on the largest
-    computer of the date (a shared machine), as many hours as the group's budget pays at
-    that machine's amortised hourly price. Neither is paid from the budget again."""
+    date, no larger than the largest computer of the date; and time on each shared machine
+    of the date with a documented price (`supply.shared_computers`: the largest, and any
+    older one that gives more FLOP/s per dollar), as many hours as the group's budget pays
+    at that machine's amortised hourly price. Neither is paid from the budget again."""
     out = []
     machine = sized_computer(at, config.input("research_machine_usd"))
     if machine is not None:
         out.append(Offer(COMPUTER_KEY, machine, computer_price_per_hour(machine), "", None, None, 1, None, paid=False,
                          price_method="owned: bought at the price-performance of the date"))
-    largest = largest_computer(at)
-    if largest is not None and caps.budget_usd is not None:
-        hourly = computer_price_per_hour(largest)
-        out.append(Offer(SHARED_KEY, largest, hourly, "", None, None, 1, None, max_hours=caps.budget_usd / hourly,
-                         paid=False, price_method="shared machine: hours the budget pays at its amortised price"))
+    if caps.budget_usd is not None:
+        for key, shared in shared_computers(at):
+            hourly = computer_price_per_hour(shared)
+            out.append(Offer(f"{SHARED_KEY}:{key}", shared, hourly, "", None, None, 1, None,
+                             max_hours=caps.budget_usd / hourly, paid=False,
+                             price_method="shared machine: hours the budget pays at its amortised price"))
     return out
 
 
