@@ -1,4 +1,5 @@
-"""Published matmul benchmarks carry the fitted GEMM efficiency to other devices
+"""Published kernel benchmarks: matmuls carry the fitted GEMM efficiency to other devices,
+fused attention kernels time the attention core of the stacks that run them
 (catalog/kernel_benchmarks.csv, specs.Efficiency.gemm_for)."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from importlib.resources import files
 
 import pytest
@@ -82,3 +84,133 @@ def test_a_bad_benchmark_row_names_the_file_key_column_and_value(change, message
     with pytest.raises(ValueError, match="kernel_benchmarks.csv: key='h100-sxm.bf16.matmul'") as e:
         parse_kernel_benchmarks(out.getvalue())
     assert message in str(e.value)
+
+
+# ------------------------------------------------------------------ fused attention kernels
+def test_the_attention_rows_agree_with_flashattention_2s_own_combined_figure():
+    """The forward (FlashAttention-3 figure, causal) and backward (FA3 paper, transcribed)
+    rates of FlashAttention-2 on H100 give 3.5 / (1/fwd + 2.5/bwd) forward+backward, which
+    FlashAttention-2's own release measured at 308 and 328 TFLOP/s (causal, head dim 128, 8k
+    and 16k; flash2_h100_fwd_bwd_benchmark.png): two sources within 10%."""
+    h100 = find_accelerator("h100-sxm").name
+    points = {seq: (f, b) for seq, f, b in EFF.attention_for(h100, "flash-attention-2")}
+    assert sorted(points) == [512, 1024, 2048, 4096, 8192, 16384]
+    for seq, published in ((8192, 308e12), (16384, 328e12)):
+        fwd, bwd = points[seq]
+        assert 3.5 / (1 / fwd + 2.5 / bwd) == pytest.approx(published, rel=0.10)
+    cudnn = {seq: (f, b) for seq, f, b in EFF.attention_for(h100, "cudnn-attention")}
+    assert all(cudnn[q][0] > 1.4 * points[q][0] and cudnn[q][1] > 1.4 * points[q][1] for q in (4096, 8192))
+    fa2_fwd = [points[q][0] for q in sorted(points)]
+    assert fa2_fwd == sorted(fa2_fwd)  # longer calls run faster, to a plateau
+    a100 = EFF.attention_for(find_accelerator("a100-80gb").name, "flash-attention-2")
+    assert [(q, f) for q, f, b in a100 if f == b] == [(8192, 182e12), (16384, 189e12)]  # one rate for both
+    assert EFF.attention_for(find_accelerator("b200").name, "cudnn-attention") is None
+
+
+def test_the_kernel_rate_between_benchmarked_lengths_is_read_on_a_log_scale():
+    from simulator.costs.compute import Rates
+
+    r = Rates(1e15, 3e12, attention=((1024, 100.0, 50.0), (4096, 300.0, 150.0)))
+    fwd, bwd = r.attention_rates(2048)
+    assert (fwd, bwd) == pytest.approx((200.0, 100.0))  # halfway in log2
+    assert r.attention_rates(512) == pytest.approx((100.0, 50.0))  # the ends beyond the range
+    assert r.attention_rates(65536) == pytest.approx((300.0, 150.0))
+
+
+def _core_times(stack_key, device="h100-sxm", eff=EFF):
+    from test_parallelism import cluster_of
+
+    from simulator.catalog.models import find_model
+    from simulator.catalog.stacks import find_stack
+    from simulator.core.specs import Layout
+    from simulator.costs.compute import rates, transformer_layer_time
+
+    model, cluster = find_model("llama2-70b"), cluster_of(device, 8)
+    layout = Layout(global_batch=8, dp=8, tp=1, pp=1, precision=Precision.BF16)
+    stack = find_stack(stack_key)
+    base = transformer_layer_time(model, layout, rates(cluster.accelerator, Precision.BF16, eff), eff)
+    lt = transformer_layer_time(model, layout, rates(cluster.accelerator, Precision.BF16, eff, stack), eff)
+    return model, base, lt
+
+
+@pytest.mark.parametrize("stack_key, kernel", [("nemo-2024", "cudnn-attention"), ("torchtitan-fsdp2", "flash-attention-2")])
+def test_the_attention_core_runs_at_the_kernel_its_stack_runs(stack_key, kernel):
+    """Closed form: the core's forward is the causal FLOPs (half of 4 s^2 d per head) at the
+    kernel's forward rate, its backward 2.5x those FLOPs at the backward rate; the rest of the
+    layer is the same as without a stack."""
+    model, base, lt = _core_times(stack_key)
+    points = {seq: (f, b) for seq, f, b in EFF.attention_for(find_accelerator("h100-sxm").name, kernel)}
+    s = model.seq_len
+    fwd, bwd = points[s]  # Llama 2's 4096 tokens: a benchmarked length
+    flops = model.heads * s * s * (model.qk_dim + model.head_dim)  # micro-batch 1, tp 1: half of 2 s s (qk + dv)
+    assert lt.attention_core_forward == pytest.approx(flops / fwd, rel=1e-9)
+    assert lt.forward - lt.attention_core_forward == pytest.approx(base.forward - base.attention_core_forward, rel=1e-9)
+    rest_backward = base.backward - 2.5 * base.attention_core_forward
+    assert lt.backward == pytest.approx(rest_backward + 2.5 * flops / bwd, rel=1e-9)
+
+
+def test_a_stack_without_a_kernel_or_a_device_without_a_benchmark_keeps_the_gemm_rate():
+    _, base, lt = _core_times("megatron-lm-2021")
+    assert lt == base
+    _, base, lt = _core_times("nemo-2024", device="b200")
+    assert lt == base
+
+
+def test_a_slower_attention_kernel_makes_the_step_slower():
+    """The kernel reaches the step time: halving cuDNN's rates on H100 slows a NeMo step."""
+    from test_parallelism import cluster_of
+
+    from simulator.catalog.models import find_model
+    from simulator.catalog.stacks import find_stack
+    from simulator.core.specs import Layout
+    from simulator.engine.step import simulate_step
+
+    # GPT-2 1.5B at 8k tokens a sequence (the benchmarks' length): attention is a large share
+    model, cluster = dataclasses.replace(find_model("gpt2-1.5b"), seq_len=8192), cluster_of("h100-sxm", 8)
+    layout = Layout(global_batch=8, dp=8, precision=Precision.BF16)
+    slow = tuple((n, k, tuple((q, f / 2, b / 2) for q, f, b in pts)) if k == "cudnn-attention" else (n, k, pts)
+                 for n, k, pts in EFF.attention_rates)
+    stack = find_stack("nemo-2024")
+    fast_t = simulate_step(model, cluster, layout, EFF, stack).step_time_s
+    slow_t = simulate_step(model, cluster, layout, dataclasses.replace(EFF, attention_rates=slow), stack).step_time_s
+    assert slow_t > 1.05 * fast_t
+
+
+def test_a_bad_attention_row_names_the_file_key_and_value():
+    from simulator.catalog.efficiency import parse_attention_benchmarks
+
+    rows = [dict(r) for r in ROWS if r["key"] in ("h100-sxm.bf16.flash-attention-2.forward.8192",
+                                                   "h100-sxm.bf16.flash-attention-2.backward.8192")]
+    key = "kernel_benchmarks.csv: key='h100-sxm.bf16.flash-attention-2.forward.8192'"
+    for change, message in ((("kernel", "flash-attention-2.sideways"), "an attention row is <kernel>.forward"),
+                            (("kernel", "flash-attention-9.forward"), "not matmul or <kernel>.<direction>"),
+                            (("seq_len", ""), "column 'seq_len': an attention row needs the sequence length")):
+        bad = [dict(rows[0], **{change[0]: change[1]}), rows[1]]
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(bad)
+        with pytest.raises(ValueError, match=re.escape(key)) as e:
+            parse_attention_benchmarks(out.getvalue())
+        assert message in str(e.value) and change[1] in str(e.value)
+    out = io.StringIO()  # a kernel with one direction only
+    w = csv.DictWriter(out, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerow(rows[0])
+    with pytest.raises(ValueError, match="at sequence 8192: needs a forward and a backward row"):
+        parse_attention_benchmarks(out.getvalue())
+
+
+def test_a_stacks_attention_kernel_is_checked():
+    from simulator.catalog.stacks import STACKS_TOML, parse_stacks, stack_evidence
+
+    text = files("simulator.catalog").joinpath(STACKS_TOML).read_text("utf-8")
+    bad = text.replace('"h100-sxm" = "flash-attention-2"', '"h100-sxm" = "flash-attention-7"', 1)
+    with pytest.raises(ValueError, match=r"\[torchtitan-fsdp2\]: attention_kernel.h100-sxm = 'flash-attention-7'"):
+        parse_stacks(bad, stack_evidence())
+    bad = text.replace('"h100-sxm" = "flash-attention-2"', '"h100" = "flash-attention-2"', 1)
+    with pytest.raises(ValueError, match=r"attention_kernel: 'h100': not an accelerator key"):
+        parse_stacks(bad, stack_evidence())
+    bad = text.replace(', "torchtitan-fsdp2:attention_kernel"', "", 1)
+    with pytest.raises(ValueError, match="needs the evidence row torchtitan-fsdp2:attention_kernel"):
+        parse_stacks(bad, stack_evidence())

@@ -1,6 +1,7 @@
-"""Loader of the efficiency parameters (catalog/efficiency.toml) and of the published
-matmul benchmarks that carry the fitted GEMM efficiency to other devices
-(catalog/kernel_benchmarks.csv)."""
+"""Loader of the efficiency parameters (catalog/efficiency.toml) and of the published kernel
+benchmarks (catalog/kernel_benchmarks.csv): matmuls, which carry the fitted GEMM efficiency
+to other devices, and fused attention kernels, which time the attention core of the stacks
+that run them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from simulator.core.units import TERA, US
 
 FIELDS = ("gemm", "memory", "elementwise_passes", "intra_link", "inter_link")
 KERNELS_CSV = "kernel_benchmarks.csv"
+#: The fused attention kernels the catalog has benchmarks of (kernel_benchmarks.csv rows
+#: `<kernel>.forward`, `<kernel>.backward`, or `<kernel>.forward+backward` for one rate of both).
+ATTENTION_KERNELS = ("flash-attention-2", "cudnn-attention")
+_DIRECTIONS = ("forward", "backward", "forward+backward")
 
 
 def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tuple[str, str, float], ...]:
@@ -41,6 +46,43 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
             if not catalog_peak:
                 raise ValueError(f"{where}: column 'precision': {acc.name} has no peak at {r['precision']}")
             out.append((acc.name, r["precision"], min(1.0, achieved * TERA / catalog_peak)))
+        elif r.get("kernel", "").partition(".")[0] in ATTENTION_KERNELS:
+            if r["kernel"].partition(".")[2] not in _DIRECTIONS:
+                raise ValueError(f"{where}: column 'kernel': an attention row is <kernel>."
+                                 f"{'|'.join(_DIRECTIONS)}: {r['kernel']!r}")
+        elif r.get("kernel") != "matmul":
+            raise ValueError(f"{where}: column 'kernel': not matmul or <kernel>.<direction> of "
+                             f"{', '.join(ATTENTION_KERNELS)}: {r.get('kernel')!r}")
+    return tuple(out)
+
+
+def parse_attention_benchmarks(text: str, filename: str = KERNELS_CSV):
+    """((accelerator name, kernel, ((sequence length, forward FLOP/s, backward FLOP/s), ...)),
+    ...) from the attention rows of kernel_benchmarks.csv text (checked by
+    `parse_kernel_benchmarks`): at each length a kernel needs both directions, or one
+    `forward+backward` rate used for both."""
+    parse_kernel_benchmarks(text, filename)
+    table, found = accelerators(), {}
+    for r in _rows(text, filename):
+        kernel, _, direction = r["kernel"].partition(".")
+        if kernel in ATTENTION_KERNELS:
+            seq = _num(r, "seq_len", filename)
+            if not (seq and seq >= 1):
+                raise ValueError(f"{filename}: key={r['key']!r}: column 'seq_len': an attention row needs the "
+                                 f"sequence length it was measured at: {r.get('seq_len')!r}")
+            found.setdefault((table[r["device"]].name, kernel), {}).setdefault(seq, {})[direction] = (
+                _num(r, "achieved_tflops", filename) * TERA)
+    out = []
+    for (name, kernel), by_seq in sorted(found.items()):
+        points = []
+        for seq, rate in sorted(by_seq.items()):
+            both = rate.get("forward+backward")
+            fwd, bwd = rate.get("forward", both), rate.get("backward", both)
+            if fwd is None or bwd is None:
+                raise ValueError(f"{filename}: {kernel} on {name} at sequence {seq:g}: needs a forward and a "
+                                 "backward row (or one forward+backward row)")
+            points.append((seq, fwd, bwd))
+        out.append((name, kernel, tuple(points)))
     return tuple(out)
 
 
@@ -62,9 +104,10 @@ def default_efficiency() -> Efficiency:
         src += f"; gemm {key}: {sources['gemm_by_device']}"
     device, _, precision = data["transfer"]["gemm_reference"].rpartition(".")
     src += f"; carried to other devices by {sources['gemm_reference']}"
-    ceilings = parse_kernel_benchmarks(files("simulator.catalog").joinpath(KERNELS_CSV).read_text("utf-8"))
+    text = files("simulator.catalog").joinpath(KERNELS_CSV).read_text("utf-8")
+    ceilings = parse_kernel_benchmarks(text)
     return Efficiency(
         **{k: float(values[k]) for k in FIELDS}, hop_latency_s=hop, comm_processor_usage=usage, source=src,
-        gemm_by_device=tuple(by_device), matmul_ceiling=ceilings,
+        gemm_by_device=tuple(by_device), matmul_ceiling=ceilings, attention_rates=parse_attention_benchmarks(text),
         gemm_reference=(find_accelerator(device).name, precision),
     )

@@ -14,6 +14,8 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
+from simulator.catalog.efficiency import ATTENTION_KERNELS
+from simulator.catalog.hardware import accelerators
 from simulator.core.specs import Stack
 from simulator.core.units import partial_date
 
@@ -22,7 +24,7 @@ EVIDENCE_CSV = "stack_evidence.csv"
 _FIELDS = {"name", "since", "max_zero", "max_zero_with_pipeline", "interleaved", "uneven_stages",
            "sequence_parallel", "tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel",
            "cp_ring", "expert_parallel", "offload", "sequence_parallel_default", "zero_default", "evidence"}
-_OPTIONAL = {"seq_len_default"}
+_OPTIONAL = {"seq_len_default", "attention_kernel"}
 _BEHAVIOURS = ("tp_overlap", "dp_overlap", "param_gather_overlap", "context_parallel", "cp_ring", "expert_parallel", "offload")
 
 
@@ -62,13 +64,34 @@ def parse_stacks(text: str, evidence: dict[str, dict[str, str]]) -> dict[str, St
             raise ValueError(f"{where}: evidence rows not in {EVIDENCE_CSV}: {missing or 'none given'}")
         if not 0 <= t["max_zero_with_pipeline"] <= t["max_zero"] <= 3:
             raise ValueError(f"{where}: need 0 <= max_zero_with_pipeline <= max_zero <= 3")
+        kernels = _attention_kernel(where, key, t)
         source = "; ".join(f"{e}: {evidence[e]['source']}" for e in t["evidence"])
         out[key] = Stack(key, t["name"], partial_date(str(t["since"])), int(t["max_zero"]),
                          int(t["max_zero_with_pipeline"]), bool(t["interleaved"]), bool(t["uneven_stages"]),
                          bool(t["sequence_parallel"]), source, **{b: bool(t[b]) for b in _BEHAVIOURS},
                          sequence_parallel_default=bool(t["sequence_parallel_default"]),
-                         zero_default=int(t["zero_default"]), seq_len_default=seq)
+                         zero_default=int(t["zero_default"]), seq_len_default=seq, attention_kernel=kernels)
     return out
+
+
+def _attention_kernel(where: str, key: str, t: dict) -> tuple[tuple[str, str], ...]:
+    """The stack's attention_kernel table ({accelerator key or "*" = kernel}) as
+    ((accelerator name or "*", kernel), ...); ValueError naming the key and value."""
+    table = t.get("attention_kernel")
+    if table is None:
+        return ()
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"{where}: attention_kernel = {table!r}: a table of accelerator key (or \"*\") = kernel")
+    if f"{key}:attention_kernel" not in t["evidence"]:
+        raise ValueError(f"{where}: attention_kernel needs the evidence row {key}:attention_kernel")
+    catalog, out = accelerators(), []
+    for device, kernel in table.items():
+        if device != "*" and device not in catalog:
+            raise ValueError(f"{where}: attention_kernel: {device!r}: not an accelerator key")
+        if kernel not in ATTENTION_KERNELS:
+            raise ValueError(f"{where}: attention_kernel.{device} = {kernel!r}: not one of {', '.join(ATTENTION_KERNELS)}")
+        out.append((device if device == "*" else catalog[device].name, kernel))
+    return tuple(out)
 
 
 def stacks() -> dict[str, Stack]:

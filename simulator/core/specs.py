@@ -371,6 +371,19 @@ class Efficiency:
     # name, precision value) that `gemm` was fitted on
     matmul_ceiling: tuple[tuple[str, str, float], ...] = ()
     gemm_reference: tuple[str, str] | None = None
+    # published fused-attention kernel rates (catalog/kernel_benchmarks.csv): ((accelerator
+    # name, kernel, ((sequence length, forward FLOP/s, backward FLOP/s), ...)), ...), causal,
+    # FLOPs counted as the kernels' benchmarks count them (half the s x s products; the
+    # backward 2.5x the forward), by increasing sequence length
+    attention_rates: tuple[tuple[str, str, tuple[tuple[float, float, float], ...]], ...] = ()
+
+    def attention_for(self, accelerator_name: str, kernel: str | None) -> tuple[tuple[float, float, float], ...] | None:
+        """The (sequence length, forward, backward FLOP/s) points of a fused attention
+        kernel on a device, or None where the catalog has no benchmark of it there."""
+        for name, k, points in self.attention_rates:
+            if name == accelerator_name and k == kernel:
+                return points
+        return None
 
     def ceiling(self, accelerator_name: str, precision: Precision | str) -> float | None:
         """The published best matmul fraction of peak of a device at a precision (FP16
@@ -481,6 +494,14 @@ class Stack:
     sequence_parallel_default: bool = False  # with tp > 1
     zero_default: int = 0  # sharding when the run names none
     seq_len_default: int | None = None  # the sequence length of its shipped recipes (None: no recipe read)
+    # the fused attention kernel it runs: ((accelerator name or "*", kernel), ...), the
+    # device's own entry before "*"; () where no kernel was read (the GEMM-rate model)
+    attention_kernel: tuple[tuple[str, str], ...] = ()
+
+    def attention_kernel_on(self, accelerator_name: str) -> str | None:
+        """The fused attention kernel this stack runs on a device (None: not read)."""
+        table = dict(self.attention_kernel)
+        return table.get(accelerator_name, table.get("*"))
 
     def asks(self, layout) -> tuple:
         """(asked for, runs it, what) per option of `layout`, a Layout or a search group

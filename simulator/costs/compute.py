@@ -17,6 +17,12 @@ at e_mem of bandwidth. Backward costs twice the forward (two matmuls per forward
 matmul: data and weight gradients; Narayanan 2021 Sec. 3.5), except a fused (flash)
 attention core's, 2.5x: it recomputes the scores it did not keep (Dao 2023).
 
+A fused attention core runs at the published rate of the kernel its stack runs on that
+device where the catalog has one (catalog/kernel_benchmarks.csv: FlashAttention-2 and cuDNN
+on H100 at 512 to 16k tokens, FlashAttention-2 on A100; the stack's choice in stacks.toml,
+read in its code), at the length of each call: causal, its FLOPs counted as the benchmarks
+count them (half the s x s products). Elsewhere it runs at the GEMM rate.
+
 e_gemm, e_mem and elementwise_passes are fitted on catalog/calibration.csv only
 (scripts/fit_efficiency.py); nothing else in the package is fitted.
 
@@ -25,7 +31,10 @@ Units: FLOP, bytes, seconds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from simulator.core.specs import (
     Accelerator,
@@ -35,6 +44,7 @@ from simulator.core.specs import (
     Layout,
     Precision,
     Recompute,
+    Stack,
     Transformer,
 )
 from simulator.costs.memory import layer_activation_bytes
@@ -47,6 +57,17 @@ class Rates:
     flops_per_s: float
     bytes_per_s: float  # 0 when the catalog has no memory bandwidth: traffic is free
     kept_flops_per_s: float | None = None  # what FP8 recipes keep in BF16 (attention core, output layer)
+    # (sequence length, forward, backward FLOP/s) points of the fused attention kernel the
+    # stack runs (causal, the benchmarks' FLOP count); None: the core runs at the GEMM rate
+    attention: tuple[tuple[float, float, float], ...] | None = None
+
+    def attention_rates(self, seq):
+        """(forward, backward) FLOP/s of the kernel at `seq` tokens a call: linear in
+        log2(seq) between the benchmarked lengths, the end values beyond them."""
+        x = [math.log2(p[0]) for p in self.attention]
+        at = np.log2(seq)
+        return (np.interp(at, x, [p[1] for p in self.attention]),
+                np.interp(at, x, [p[2] for p in self.attention]))
 
     @property
     def kept(self) -> Rates:
@@ -65,8 +86,9 @@ class Rates:
         return n_bytes / self.bytes_per_s if self.bytes_per_s else 0.0
 
 
-def rates(acc: Accelerator, precision: Precision, eff: Efficiency) -> Rates | None:
-    """Achieved rates of `acc`; None if it has no peak at this precision."""
+def rates(acc: Accelerator, precision: Precision, eff: Efficiency, stack: Stack | None = None) -> Rates | None:
+    """Achieved rates of `acc` (with the attention kernel `stack` runs on it, where the
+    catalog has its benchmark); None if it has no peak at this precision."""
     peak = acc.peak(precision)
     if peak is None:
         return None
@@ -74,7 +96,8 @@ def rates(acc: Accelerator, precision: Precision, eff: Efficiency) -> Rates | No
     kept = None
     if precision is Precision.FP8 and acc.peak(Precision.BF16):
         kept = acc.peak(Precision.BF16) * eff.gemm_for(acc.name, Precision.BF16)
-    return Rates(peak * eff.gemm_for(acc.name, precision), bw * eff.memory, kept)
+    attention = eff.attention_for(acc.name, stack.attention_kernel_on(acc.name)) if stack is not None else None
+    return Rates(peak * eff.gemm_for(acc.name, precision), bw * eff.memory, kept, attention)
 
 
 @dataclass(frozen=True)
@@ -139,11 +162,23 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
     # FP8 recipes run the attention core in BF16 (Transformer Engine's fp8_autocast and
     # torchao's float8 convert the linear layers only: stack_evidence.csv fp8 rows)
     ra = r.kept
-    if layout.attention is Attention.FLASH:
+    if layout.attention is Attention.FLASH and r.attention is not None:
+        # the published kernel (Rates.attention) at the length of each call (a context-parallel
+        # rank's sq queries): causal, half of the 2 sq s (qk + dv) products per head
+        # (FlashAttention's benchmark count, with cp's balanced causal chunks)
+        flops = heads * sq * s * (qk + dv)
+        fwd, bwd = r.attention_rates(sq)
+        core, core_backward = flops / fwd, FLASH_BACKWARD_RATIO * flops / bwd
+    elif layout.attention is Attention.FLASH:
         # fused kernel: 2 sq s (qk + dv) FLOP per head, reads Q K V, writes O; no s x s traffic
         core = heads * (2 * sq * s * (qk + dv) / ra.flops_per_s) + ra.stream(heads * (sq + s) * (qk + dv) * el)
+        # it keeps no s x s matrix: its backward recomputes the scores (Q K^T) and runs five
+        # matmuls against the forward's two, 2.5x the forward's FLOPs where other layers take
+        # 2x (Dao 2023, FlashAttention-2, arXiv 2307.08691, Sec. 4.1)
+        core_backward = FLASH_BACKWARD_RATIO * core
     else:
         core = ra.gemm(sq, s, qk, el, heads) + ra.gemm(sq, dv, s, el, heads)
+        core_backward = 2 * core
     act = layer_activation_bytes(model, layout, b, Recompute.NONE)
     elementwise = r.stream(eff.elementwise_passes * act)
     forward = dense + core + elementwise
@@ -154,12 +189,7 @@ def transformer_layer_time(model: Transformer, layout: Layout, r: Rates, eff: Ef
         extra = core + r.stream(eff.elementwise_passes * core_act)
     else:
         extra = 0.0
-    backward = 2 * forward + extra
-    if layout.attention is Attention.FLASH:
-        # the fused kernel keeps no s x s matrix: its backward recomputes the scores (Q K^T) and
-        # runs five matmuls against the forward's two, 2.5x the forward's FLOPs where other
-        # layers take 2x (Dao 2023, FlashAttention-2, arXiv 2307.08691, Sec. 4.1)
-        backward += (FLASH_BACKWARD_RATIO - 2) * core
+    backward = 2 * (forward - core) + core_backward + extra
     return LayerTime(forward, backward, core, dense)
 
 

@@ -313,7 +313,7 @@ def unit_costs(
     time reads neither: the layout search computes the memory once per plan itself).
     `lt`: the layout's `transformer_layer_time` where the caller has it already."""
     acc = cluster.accelerator
-    r = rates(acc, layout.precision, eff)
+    r = rates(acc, layout.precision, eff, stack)
     p = layout.pp
     v = layout.virtual_stages if layout.schedule is Schedule.INTERLEAVED else 1
     el = layout.precision.bytes

@@ -213,7 +213,7 @@ def best_layout_closed_form(
     seq = model.seq_len if isinstance(model, Transformer) else 1
     flops = None
     oom_code = CODE[Reason.OUT_OF_MEMORY]
-    floor_rates = rates(cluster.accelerator, base.precision, eff) if isinstance(model, Transformer) else None
+    floor_rates = rates(cluster.accelerator, base.precision, eff, stack) if isinstance(model, Transformer) else None
     for p in plans(model, cluster, space):
         counts += p.counts
         n_ok = len(p.tp)
