@@ -37,12 +37,13 @@ def test_table_fits_80_columns_and_never_cuts_a_number(capsys, monkeypatch, kind
     assert max(len(line) for line in lines) <= 80
     rows = catalog_listing(kind)
     for r in rows:  # every row, in every table
-        assert sum(1 for line in lines if line.startswith(r["key"] + " ")) >= 2 or kind == "links", r["key"]
+        assert sum(1 for line in lines if line.startswith(r["key"] + " ")) >= 2 or kind in ("links", "kernels"), r["key"]
+        assert any(line.startswith(r["key"] + " ") for line in lines), r["key"]
     for _, table, width in render_catalog(kind, rows, 80):
         assert width <= 80
         for column in table.columns:
             cells = [str(c) for c in column._cells]
-            if column.header in ("name", "source"):
+            if column.header in ("name", "source", "attention kernel"):  # text, cut to fit
                 continue
             # keys and numbers: the column is as wide as its widest cell, and printed whole
             assert column.width >= max(len(c) for c in cells + [str(column.header)]), column.header
@@ -67,6 +68,21 @@ def test_stacks_show_behaviours_and_legend(capsys, monkeypatch):
     row = next(line for line in out.splitlines() if line.startswith("megatron-lm-2021 "))
     assert "2021-08-10" in row and "0/0/0" in row and "i-------r--" in row
     assert "i=interleaved 1F1B" in out and "o=optimizer offload" in out
+
+
+def test_kernels_list_the_attention_rates_and_stacks_their_kernel(capsys):
+    """The kernel table lists each attention rate with its length and fraction of peak; a stack
+    lists the kernel it runs per device key."""
+    rows = {r["key"]: r for r in catalog_listing("kernels")}
+    row = rows["h100-sxm.bf16.cudnn-attention.forward.8192"]
+    assert row["seq_len"] == 8192 and row["achieved_tflops"] == 529 and row["fraction_of_peak"] == round(529 / 989, 4)
+    assert rows["h100-sxm.bf16.matmul"]["seq_len"] is None
+    stacks = {r["key"]: r for r in catalog_listing("stacks")}
+    assert stacks["nemo-2024"]["attention_kernel"]["h100-sxm"] == "cudnn-attention"
+    assert stacks["torchtitan-fsdp2"]["attention_kernel"]["h100-sxm"] == "flash-attention-2"
+    assert stacks["megatron-lm-2021"]["attention_kernel"] == {}
+    code, out, _ = run(capsys, "catalog", "stacks", "--wide")
+    assert code == 0 and "cudnn-attention: h100-sxm, h200-sxm" in out
 
 
 def test_wide_prints_sources_in_full(capsys):
@@ -94,7 +110,7 @@ def test_unknown_kind_is_one_line_exit_2_listing_the_kinds(capsys):
     code, out, err = run(capsys, "catalog", "gpus")
     assert code == 2 and out == ""
     assert one_line(err) == ("error: unknown catalog 'gpus'; one of: accelerators, links, models, techniques, "
-                             "stacks, run-facts, actors")
+                             "stacks, kernels, run-facts, actors")
 
 
 def test_ambiguous_accelerator_in_a_scenario_is_one_line_exit_2(capsys, tmp_path):

@@ -1,7 +1,7 @@
 """The packaged catalog as plain rows, for `simulator catalog KIND` and for notebooks.
 
 One function, `catalog_listing(kind)`: every row of one table (accelerators, links,
-models, techniques, stacks) as a dict of JSON-ready values in the units of the
+models, techniques, stacks, kernels) as a dict of JSON-ready values in the units of the
 catalog files (TFLOP/s, GB, GB/s, W, USD, us; dates as ISO strings), with its full
 source. Rows are read through the validating loaders of each table, so a row listed
 here is a row the simulator can use. Nothing is read at import time.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from simulator.core.specs import GenericNetwork
 
 #: The tables `catalog_listing` knows, in the order the CLI lists them.
-KINDS = ("accelerators", "links", "models", "techniques", "stacks")
+KINDS = ("accelerators", "links", "models", "techniques", "stacks", "kernels")
 
 # stack behaviours: field -> (flag letter in the CLI's compact table, meaning)
 STACK_FLAGS = {
@@ -143,7 +143,10 @@ def _stacks() -> list[dict]:
     import tomllib
     from importlib.resources import files
 
+    from simulator.catalog.hardware import accelerators
     from simulator.catalog.stacks import STACKS_TOML, stacks
+
+    keys = {a.name: k for k, a in accelerators().items()}  # the stack names a device by its catalog key
 
     evidence = {k: t["evidence"] for k, t in
                 tomllib.loads(files("simulator.catalog").joinpath(STACKS_TOML).read_text(encoding="utf-8")).items()}
@@ -152,10 +155,31 @@ def _stacks() -> list[dict]:
         rows.append({
             "key": key, "name": s.name, "since": _iso(s.since), "max_zero": s.max_zero,
             "max_zero_with_pipeline": s.max_zero_with_pipeline, "zero_default": s.zero_default,
-            **{f: getattr(s, f) for f in STACK_FLAGS}, "evidence": list(evidence.get(key, ())), "source": s.source,
+            **{f: getattr(s, f) for f in STACK_FLAGS}, "attention_kernel": {keys.get(n, n): k for n, k in s.attention_kernel},
+            "evidence": list(evidence.get(key, ())), "source": s.source,
         })  # fmt: skip
     return rows
 
 
+def _kernels() -> list[dict]:
+    """kernel_benchmarks.csv: published matmul and fused-attention rates, per device."""
+    import csv
+    import io
+    from importlib.resources import files
+
+    from simulator.catalog.efficiency import KERNELS_CSV, default_efficiency
+
+    default_efficiency()  # validates the file first
+    text = files("simulator.catalog").joinpath(KERNELS_CSV).read_text(encoding="utf-8")
+    rows = []
+    for r in csv.DictReader(io.StringIO(text)):
+        achieved, peak = float(r["achieved_tflops"]), float(r["peak_tflops"])
+        rows.append({"key": r["key"], "device": r["device"], "precision": r["precision"], "kernel": r["kernel"],
+                     "seq_len": int(float(r["seq_len"])) if r.get("seq_len") else None, "achieved_tflops": achieved,
+                     "peak_tflops": peak, "fraction_of_peak": round(achieved / peak, 4),
+                     "verification": r["verification"], "source": r["source"]})
+    return rows
+
+
 _LISTERS = {"accelerators": _accelerators, "links": _links, "models": _models, "techniques": _techniques,
-            "stacks": _stacks}
+            "stacks": _stacks, "kernels": _kernels}

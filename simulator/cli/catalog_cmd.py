@@ -61,6 +61,14 @@ def _flags(r: dict) -> str:
     return "".join(letter if r[f] else "-" for f, (letter, _) in STACK_FLAGS.items())
 
 
+def _attention(r: dict) -> str:
+    """The fused attention kernel and the devices it runs on: 'cudnn-attention: h100-sxm, h200-sxm'."""
+    by_kernel: dict[str, list[str]] = {}
+    for device, kernel in r["attention_kernel"].items():
+        by_kernel.setdefault(kernel, []).append(device)
+    return "; ".join(f"{k}: {', '.join(d)}" for k, d in by_kernel.items()) or "-"
+
+
 def _experts(r: dict) -> str:
     return f"{r['experts']}/{r['top_k']}" if r["experts"] else "-"
 
@@ -128,7 +136,14 @@ TABLES: dict[str, list[tuple[str, list[_Col]]]] = {
         ("software stacks (ZeRO: most / most with pipeline / default; flags below)", [
             _KEY, _Col("since", _date("since")),
             _Col("ZeRO", lambda r: f"{r['max_zero']}/{r['max_zero_with_pipeline']}/{r['zero_default']}"),
-            _Col("flags", _flags), _Col("name", _text("name"), text=True),
+            _Col("flags", _flags), _Col("attention kernel", _attention, text=True), _Col("name", _text("name"), text=True),
+        ]),
+    ],
+    "kernels": [
+        ("published kernel rates (TFLOP/s): device.precision.matmul at its best shape, or the fused attention "
+         "kernel.direction.sequence length", [
+            _KEY, _Col("TFLOP/s", _get("achieved_tflops")), _Col("peak", _get("peak_tflops")),
+            _Col("of peak", _get("fraction_of_peak")),
         ]),
     ],
 }
