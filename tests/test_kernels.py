@@ -214,3 +214,18 @@ def test_a_stacks_attention_kernel_is_checked():
     bad = text.replace(', "torchtitan-fsdp2:attention_kernel"', "", 1)
     with pytest.raises(ValueError, match="needs the evidence row torchtitan-fsdp2:attention_kernel"):
         parse_stacks(bad, stack_evidence())
+
+
+def test_validate_says_which_kernel_timed_each_rows_attention():
+    """A row run by Transformer Engine on H100 names cuDNN, torchtitan's names FlashAttention-2, a
+    row without a stack names none (its core runs at the GEMM rate)."""
+    from pathlib import Path
+
+    from simulator.measure.validation import read_rows, validate
+
+    path = Path(files("simulator.catalog").joinpath("published_runs.csv"))
+    rows = {r.row_id: r for r in validate(read_rows(path), EFF) if not r.skipped}
+    assert rows["NEMOTRON4-340B-T2-1536"].to_dict()["attention_kernel"] == "cudnn-attention"
+    assert rows["TT2412-T4-LLAMA31-70B-256-2D"].attention_kernel == "flash-attention-2"
+    assert rows["MEGASCALE-T2-175B-MEGASCALE-256"].stack is None
+    assert rows["MEGASCALE-T2-175B-MEGASCALE-256"].attention_kernel == ""

@@ -84,6 +84,8 @@ class Row:
     skipped: str = ""
     result: StepResult | None = None
     stack: Stack | None = None
+    #: the fused attention kernel whose published rate timed the core ("" : the GEMM rate)
+    attention_kernel: str = ""
 
     @property
     def rel_error(self) -> float:
@@ -102,6 +104,7 @@ class Row:
             "predicted": self.predicted,
             "rel_error": self.rel_error if not self.skipped else math.nan,
             "stack": self.stack.key if self.stack else "",
+            "attention_kernel": self.attention_kernel,
             "defaulted": ";".join(self.defaulted),
             **{f"from_{kind}": ";".join(k for k, v in self.origin.items() if v == kind) for kind in ORIGINS},
             **{f"searched_{k}": v for k, v in self.spread.items()},

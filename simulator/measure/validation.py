@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 from simulator.core.specs import (
+    Attention,
     Efficiency,
     Layout,
     Recompute,
@@ -206,13 +207,23 @@ def validate(rows: list[dict], eff: Efficiency, fill: str = "auto") -> list[Row]
         row, spec = complete(raw, eff, fill)
         if spec is not None:
             result = simulate_step(*spec, eff, row.stack)
-            row.result = result
+            row.result, row.attention_kernel = result, kernel_used(spec, eff, row.stack)
             if not result.feasible:
                 row.skipped = f"predicted infeasible: {result.reason.value} ({result.detail})"
             else:
                 row.predicted = predicted(row.metric, result)
         out.append(row)
     return out
+
+
+def kernel_used(spec: tuple, eff: Efficiency, stack: Stack | None) -> str:
+    """The fused attention kernel whose published rate times the row's attention core (its
+    stack's kernel on its device, where kernel_benchmarks.csv has it), else ""."""
+    _, cluster, layout = spec
+    if stack is None or layout.attention is not Attention.FLASH:
+        return ""
+    kernel = stack.attention_kernel_on(cluster.accelerator.name)
+    return kernel if eff.attention_for(cluster.accelerator.name, kernel) else ""
 
 
 #: A measured step time this many times the prediction or more (within 3x) reads as milliseconds.
