@@ -410,7 +410,8 @@ def test_validate_needs_a_metric_and_a_model_column(capsys, tmp_path):
     _write_csv(path, cols, [{"id": "X-1", "n_devices": 8, "hardware": "a100-80gb"}])
     code, _, err = run(capsys, "validate", "--measurements", str(path))
     line = one_line(err)
-    assert code == 2 and "iteration_time_s or tokens_per_s_per_device or mfu or hfu" in line and "model (a built-in model key)" in line
+    assert code == 2 and "a metric (iteration_time_s, tokens_per_s_per_device, mfu, hfu)" in line
+    assert "model or the shape" in line and "the format of calibration.csv" in line
 
 
 def test_validate_row_naming_a_builtin_model_needs_no_shape(capsys, tmp_path):

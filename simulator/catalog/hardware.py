@@ -221,8 +221,8 @@ def _match_key(text: str) -> str:
         weights = _catalog_tokens()
         close = sorted(rows, key=lambda k: (-sum(weights[k].get(t, 0.0) for t in words),
                                             -difflib.SequenceMatcher(None, wanted.lower(), k).ratio(), k))
-        raise KeyError(f"no catalog accelerator named in {wanted!r}; close keys: "
-                       f"{', '.join(close[:6])} (all keys: accelerators())")
+        raise KeyError(f"no catalog accelerator named in {wanted!r}; close keys: {', '.join(close[:3])} "
+                       "(simulator catalog accelerators)")
     top = max(score for score, _ in best)
     tied = sorted(key for score, key in best if math.isclose(score, top, rel_tol=1e-9))
     if len(tied) > 1:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from simulator.core.specs import GenericNetwork, Transformer
+from simulator.core.units import name_list
 
 MODELS_FILE = Path(__file__).with_name("models.toml")
 
@@ -67,7 +68,7 @@ def find_model(key: str) -> Transformer | GenericNetwork:
     for name, model in models.items():
         if name.lower() == wanted:
             return model
-    raise KeyError(f"unknown model {key!r}; known models: {', '.join(models)}")
+    raise KeyError(f"unknown model {key!r}; known: {name_list(models, listed_in='simulator catalog models')}")
 
 
 @lru_cache(maxsize=1)

@@ -110,5 +110,5 @@ def resolve_withhold(names) -> frozenset[str]:
         elif key.lower() in by_name:
             out.add(by_name[key.lower()])
         else:
-            raise ValueError(f"unknown run {key!r}: a run_id of {_RUN_FILES}, or 'scored'")
+            raise ValueError(f"unknown run {key!r}: not an id or name of a published run, or 'scored'")
     return frozenset(out)

@@ -55,12 +55,13 @@ def default_scenario_path() -> Path:
 
 def unknown_key(key: str, allowed, listed_in: str | None = None) -> str:
     """The problem text of a key not in `allowed`: the closest allowed key when one is close
-    ("did you mean"), then the allowed keys (units.name_list: cut short, with `listed_in`,
-    where all are listed): one short line."""
+    ("did you mean", and where all are listed), else the allowed keys (units.name_list: cut
+    short, with `listed_in`, where all are listed): one short line."""
     names = [str(a) for a in allowed]
     close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key; {hint}allowed: {name_list(names, listed_in=listed_in)}"
+    if close:  # the likely key; the whole list where it is kept
+        return f"unknown key; did you mean {close[0]!r}?" + (f" (all keys: {listed_in})" if listed_in else "")
+    return f"unknown key; allowed: {name_list(names, listed_in=listed_in)}"
 
 
 class ScenarioError(Exception):
@@ -368,8 +369,8 @@ def _check_schedule(r: _Reader, v: dict) -> None:
     per_step = v["dp"] * v["micro_batch"]
     if v["global_batch"] // per_step > MAX_MICROBATCHES:
         raise r.error("layout", "global_batch", v["global_batch"],
-                      f"{v['global_batch'] // per_step:,} micro-batches per step (global_batch/(dp*micro_batch)); "
-                      f"the event simulation takes at most {MAX_MICROBATCHES:,} (about 7 s and 0.7 GB there)")
+                      f"{v['global_batch'] // per_step:,} micro-batches a step; the simulation takes at most "
+                      f"{MAX_MICROBATCHES:,} (about 7 s, 0.7 GB)")
     if v["schedule"] is Schedule.INTERLEAVED and v["virtual_stages"] < 2:
         raise r.error("layout", "virtual_stages", v["virtual_stages"],
                       "the interleaved schedule needs virtual_stages > 1")

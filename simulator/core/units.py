@@ -66,7 +66,7 @@ def partial_date(text):
 FIBRE_S_PER_KM = 1.4682 / 299_792.458
 
 
-def name_list(names, limit: int = 100, listed_in: str | None = None) -> str:
+def name_list(names, limit: int = 48, listed_in: str | None = None) -> str:
     """Names joined by commas, cut after about `limit` characters with how many more there
     are and where all are listed (`listed_in`), so an error stays one short line."""
     names = [str(n) for n in names]

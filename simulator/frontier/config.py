@@ -280,7 +280,9 @@ def _frontier_value(key: str, value, sources: dict, bad):
         known = (accelerators() if key == "devices" else families() if key == "families"
                  else actors() if key == "actors" else stacks())
         if not isinstance(value, list) or not (value or key == "stacks") or any(v not in known for v in value):
-            raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: {', '.join(known)}")
+            where = "simulator catalog " + ("accelerators" if key == "devices" else key) if key != "families" else None
+            raise bad(f"must be a {'' if key == 'stacks' else 'non-empty '}list of: "
+                      f"{name_list(known, limit=24, listed_in=where)}")
         return tuple(dict.fromkeys(value))
     if key in _BOOLS:
         if not isinstance(value, bool):
@@ -288,11 +290,11 @@ def _frontier_value(key: str, value, sources: dict, bad):
         return value
     if key in _LINKS:
         if value not in links():
-            raise bad(f"not a link of links.csv; one of: {name_list(links(), listed_in='simulator catalog links')}")
+            raise bad(f"not a link: {name_list(links(), limit=24, listed_in='simulator catalog links')}")
         return value
     if key == "batch_law":
         if value not in batch_laws():
-            raise bad(f"not a law of batch_laws.csv; one of: {', '.join(batch_laws())}")
+            raise bad(f"not a law of batch_laws.csv; one of: {name_list(batch_laws())}")
         return value
     if value not in ("capex", "cloud"):  # price
         raise bad("must be \"capex\" or \"cloud\"")
@@ -303,7 +305,7 @@ def parse_frontier(data: dict, origin: str) -> FrontierConfig:
     """A FrontierConfig from a parsed TOML document; ScenarioError on bad input."""
     for key, value in data.items():
         if key not in _TOP:
-            hint = " (this looks like a step scenario; frontier commands take a [frontier] scenario)" if key in (
+            hint = " (a step scenario? frontier commands take [frontier])" if key in (
                 "model", "cluster", "layout", "search") else ""
             raise ScenarioError(origin, None, key, value, unknown_key(key, sorted(_TOP)) + hint)
     table, sources = data.get("frontier", {}), data.get("sources", {})

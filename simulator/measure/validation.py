@@ -108,11 +108,11 @@ def read_rows(path: Path, strict: bool = True, warnings: list[str] | None = None
         raise ValueError(f"{path}: no data rows")
     absent = [k for k in ("id", "n_devices", "hardware") if k not in rows[0]]
     if not any(k in rows[0] for k in METRICS):
-        absent.append(" or ".join(METRICS))
+        absent.append("a metric (" + ", ".join(METRICS) + ")" if len(absent) < 2 else "a metric")
     if not all(k in rows[0] for k in REQUIRED) and "model" not in rows[0]:
-        absent.append("model (a built-in model key) or the shape columns " + ", ".join(REQUIRED))
+        absent.append("model or the shape" if absent else "model or the shape (" + ", ".join(REQUIRED) + ")")
     if absent:
-        raise ValueError(f"{path}: column(s) {', '.join(absent)} missing (calibration format expected)")
+        raise ValueError(f"{path}: missing column(s) {', '.join(absent)}: the format of calibration.csv")
     found = check_values(path, rows, strict)
     if warnings is not None:
         warnings.extend(found)
