@@ -87,8 +87,16 @@ def test_solve_frontier_on_a_date_and_a_range():
         sim.solve_frontier("soon")
 
 
-#: Modules whose public docstrings carry examples (doctests): the API's entry points.
-DOCTESTED = ("simulator.app.api", "simulator.frontier.solver", "simulator.trend.reproduce", "simulator.trend.project")
+def _exported_functions() -> dict[str, object]:
+    import importlib
+    import inspect
+
+    return {name: obj for name, module in sim._EXPORTS.items()
+            if callable(obj := getattr(importlib.import_module(module), name)) and not inspect.isclass(obj)}
+
+
+#: Modules whose public docstrings carry examples (doctests): every module an exported function lives in.
+DOCTESTED = tuple(sorted({sim._EXPORTS[name] for name in _exported_functions()}))
 
 
 @pytest.mark.parametrize("module", DOCTESTED)
@@ -98,6 +106,15 @@ def test_the_entry_points_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_every_exported_function_shows_an_example():
+    """Issue 23: a doctest-checked example in every public function's docstring (run above)."""
+    import inspect
+
+    functions = _exported_functions()
+    missing = [name for name, obj in functions.items() if ">>>" not in (inspect.getdoc(obj) or "")]
+    assert len(functions) >= 20 and not missing, f"no example in the docstring of: {missing}"
 
 
 def test_the_api_takes_the_commands_defaults_and_date_text():

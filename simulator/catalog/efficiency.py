@@ -88,7 +88,12 @@ def parse_attention_benchmarks(text: str, filename: str = KERNELS_CSV):
 
 @cache
 def default_efficiency() -> Efficiency:
-    """The packaged, sourced efficiency parameters."""
+    """The packaged, sourced efficiency parameters.
+
+    >>> eff = default_efficiency()
+    >>> 0 < eff.gemm < 1, eff.attention_for("NVIDIA H100 SXM5 80GB", "cudnn-attention")[0]
+    (True, (512.0, 315000000000000.0, 305000000000000.0))
+    """
     data = tomllib.loads(files("simulator.catalog").joinpath("efficiency.toml").read_text("utf-8"))
     values = data["efficiency"]
     sources = data["source"]

@@ -139,7 +139,11 @@ def _links() -> dict[str, Link]:
 
 
 def accelerators() -> dict[str, Accelerator]:
-    """All catalog accelerators by key (a fresh dict of shared frozen objects)."""
+    """All catalog accelerators by key (a fresh dict of shared frozen objects).
+
+    >>> "h100-sxm" in accelerators()
+    True
+    """
     return dict(_accelerators())
 
 
@@ -154,7 +158,11 @@ def calibration_csv_path() -> Traversable:
 
 
 def find_link(key_or_name: str) -> Link:
-    """A link by key or exact name (case-insensitive); KeyError lists the allowed keys."""
+    """A link by key or exact name (case-insensitive); KeyError lists the allowed keys.
+
+    >>> find_link("nvlink4").bandwidth_bytes_per_s / 1e9  # GB/s per device and direction
+    450.0
+    """
     wanted = str(key_or_name).strip().lower()
     for key, link in _links().items():
         if wanted in (key, link.name.lower()):
@@ -246,6 +254,11 @@ def find_accelerator(text: str) -> Accelerator:
     accelerators match equally, i.e. a family named without a distinguishing token
     ("A100", "V100", "GTX 580"): "'A100' is ambiguous: a100-40gb, a100-80gb; name one ...".
     A free text that names the variant ("NVIDIA A100 80GB SXM (Selene)") is not ambiguous.
+
+    >>> find_accelerator("h100-sxm").name
+    'NVIDIA H100 SXM5 80GB'
+    >>> find_accelerator("NVIDIA H100 SXM5 80GB").name  # an exact name works too
+    'NVIDIA H100 SXM5 80GB'
     """
     return _accelerators()[_match_key(text)]
 
@@ -283,6 +296,10 @@ def default_links(acc_key: str) -> tuple[Link | None, Link | None, int | None]:
 
     `acc_key` is a key (or any text find_accelerator accepts). None marks an unknown
     default (see the row's notes): the caller must then ask the user for it.
+
+    >>> intra, inter, per_node = default_links("h100-sxm")
+    >>> intra.name, per_node
+    ('NVLink 4.0 (18 links) + NVSwitch', 8)
     """
     key = _match_key(acc_key)
     row, table = _accelerator_rows()[key], _links()

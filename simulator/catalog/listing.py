@@ -44,6 +44,10 @@ def catalog_listing(kind: str) -> list[dict]:
     """Every row of the catalog table `kind` (see KINDS; singular accepted), with its source.
 
     ValueError when `kind` names no table.
+
+    >>> rows = catalog_listing("link")  # singular accepted
+    >>> rows[0]["key"], "source" in rows[0]
+    ('pcie1', True)
     """
     return _LISTERS[catalog_kind(kind)]()
 

@@ -52,7 +52,11 @@ def _load() -> dict[str, Transformer | GenericNetwork]:
 
 
 def builtin_models() -> dict[str, Transformer | GenericNetwork]:
-    """All built-in models by key (a fresh dict; the models are frozen)."""
+    """All built-in models by key (a fresh dict; the models are frozen).
+
+    >>> "llama3-405b" in builtin_models()
+    True
+    """
     return dict(_load())
 
 
@@ -62,7 +66,12 @@ def model_notes() -> dict[str, str]:
 
 
 def find_model(key: str) -> Transformer | GenericNetwork:
-    """A built-in model by key (case-insensitive); KeyError lists the known keys."""
+    """A built-in model by key (case-insensitive); KeyError lists the known keys.
+
+    >>> m = find_model("GPT3-175B")  # case-insensitive
+    >>> m.name, m.layers, m.hidden, m.heads
+    ('gpt3-175b', 96, 12288, 96)
+    """
     models = _load()
     wanted = str(key).strip().lower()
     for name, model in models.items():

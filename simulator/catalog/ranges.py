@@ -62,6 +62,13 @@ def check_date_range(start, end, command: str) -> str | None:
     1950 or after 2100, or an end before the start. Returns a one-line warning when the
     range extrapolates past the frontier's inputs (after 2026-07-01; for project, when
     the start year does: a projection is meant to run past them), else None.
+
+    >>> check_date_range("2012", "2014", "frontier") is None  # inside the data's range: nothing to say
+    True
+    >>> check_date_range("2014", "2012", "frontier")
+    Traceback (most recent call last):
+    ...
+    ValueError: --end 2012: before --start 2014
     """
     if command not in _COMMANDS:
         raise ValueError(f"check_date_range: unknown command {command!r}; one of: {', '.join(_COMMANDS)}")

@@ -49,7 +49,11 @@ _MISSING = object()
 
 
 def default_scenario_path() -> Path:
-    """The packaged copy of scenarios/default.toml (loadable without a path)."""
+    """The packaged copy of scenarios/default.toml (loadable without a path).
+
+    >>> default_scenario_path().name
+    'default_scenario.toml'
+    """
     return DEFAULT_SCENARIO
 
 
@@ -465,7 +469,12 @@ def _layout_raw(layout: Layout) -> dict:
 
 
 def load_scenario(path) -> Scenario:
-    """Read and validate a scenario file; every problem is a one-line ScenarioError."""
+    """Read and validate a scenario file; every problem is a one-line ScenarioError.
+
+    >>> sc = load_scenario(default_scenario_path())
+    >>> sc.model.name, sc.cluster.n_devices, sc.layout.tp * sc.layout.pp * sc.layout.dp
+    ('gpt3-175b', 1024, 1024)
+    """
     origin = str(path)
     try:
         with open(path, "rb") as f:

@@ -100,7 +100,11 @@ def stacks() -> dict[str, Stack]:
 
 
 def find_stack(key: str | None) -> Stack | None:
-    """The stack of `key` (None for None); KeyError listing the keys otherwise."""
+    """The stack of `key` (None for None); KeyError listing the keys otherwise.
+
+    >>> find_stack("nemo-2024").max_zero, find_stack(None)
+    (1, None)
+    """
     if key is None:
         return None
     try:

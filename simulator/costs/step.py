@@ -131,7 +131,12 @@ def check_scenario(sc) -> None:
     """ScenarioError (one line: file, key, value, the rule and its detail) for the first rule of
     costs/rules.py, in its order, that a scenario's layout breaks as bad input (`SCENARIO_KEYS`,
     and `STACK_RULES` when the scenario names its stack); nothing for a search scenario without
-    a layout. The command line and the sweep call it on every scenario they load."""
+    a layout. The command line and the sweep call it on every scenario they load.
+
+    >>> from simulator.catalog.scenario import default_scenario_path, load_scenario
+    >>> check_scenario(load_scenario(default_scenario_path())) is None  # the default breaks no rule
+    True
+    """
     from simulator.catalog.scenario import ScenarioError
 
     if not sc.has_layout:

@@ -101,7 +101,14 @@ def simulate_step(
     model: Transformer | GenericNetwork, cluster: Cluster, layout: Layout, eff: Efficiency, stack: Stack | None = None
 ) -> StepResult:
     """Simulate one step of `model` on `cluster` split as `layout`, trained with `stack`
-    (None: DeepSpeed's rules for what can combine)."""
+    (None: DeepSpeed's rules for what can combine).
+
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario(sim.default_scenario_path())
+    >>> r = simulate_step(sc.model, sc.cluster, sc.layout, sim.default_efficiency(), sc.stack)
+    >>> r.feasible, 0 < r.mfu < 1, r.step_time_s > 0
+    (True, True, True)
+    """
     costs = step_costs(model, cluster, layout, eff, stack)
     if isinstance(costs, Infeasible):
         return _infeasible(costs, layout)

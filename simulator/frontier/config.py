@@ -341,7 +341,12 @@ def stack_at(at: date, config: FrontierConfig) -> str | None:
 
 
 def load_frontier(path: Path | str | None = None) -> FrontierConfig:
-    """Read a frontier scenario (None: the built-in baseline)."""
+    """Read a frontier scenario (None: the built-in baseline).
+
+    >>> config = load_frontier()  # the built-in baseline
+    >>> type(config).__name__
+    'FrontierConfig'
+    """
     path = Path(path) if path is not None else BASELINE
     origin = str(path)
     try:

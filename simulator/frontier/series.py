@@ -35,7 +35,12 @@ LANDMARKS = ("AlexNet", "Neural Machine Translation (GNMT)", "AlphaGo Zero")
 
 def date_grid(start: date, end: date, step: str) -> list[date]:
     """First days of months from `start` to `end` inclusive, every 1, 3 or 12 months,
-    aligned to calendar quarters (Jan, Apr, Jul, Oct) or years (Jan)."""
+    aligned to calendar quarters (Jan, Apr, Jul, Oct) or years (Jan).
+
+    >>> from datetime import date
+    >>> [d.isoformat() for d in date_grid(date(2012, 1, 1), date(2012, 12, 1), "quarter")]
+    ['2012-01-01', '2012-04-01', '2012-07-01', '2012-10-01']
+    """
     if step not in STEPS:
         raise ValueError(f"step {step!r}: one of {', '.join(STEPS)}")
     if end < start:
@@ -113,7 +118,14 @@ def frontier_series(config: FrontierConfig, dates: list[date], progress=None, re
     with `relax`, every `relax_every`-th date also relaxes each constraint 2x (the binding
     constraints); with `moe`, each run carries the date's largest mixture-of-experts run
     (`Run.moe`, `largest_moe`: what the practice of the date would train, when it is not the
-    largest); `progress(done, total)` after each."""
+    largest); `progress(done, total)` after each.
+
+    >>> from datetime import date
+    >>> from simulator.frontier.config import load_frontier
+    >>> runs = frontier_series(load_frontier(), date_grid(date(2012, 1, 1), date(2013, 1, 1), "year"), relax=False)
+    >>> [(r.at.isoformat(), r.feasible) for r in runs]
+    [('2012-01-01', True), ('2013-01-01', True)]
+    """
     util = util or Utilization(default_efficiency())
     runs = []
     for i, at in enumerate(dates):

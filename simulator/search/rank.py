@@ -158,6 +158,15 @@ def search_layouts(
     """Every legal layout scored and ranked; the top k re-simulated by the engine.
 
     `base` gives precision and attention; `progress(done, total)` is called per group.
+
+    >>> import simulator as sim
+    >>> intra, inter, per_node = sim.default_links("a100-80gb")
+    >>> cluster = sim.Cluster(sim.find_accelerator("a100-80gb"), 8, per_node, intra, inter)
+    >>> res = search_layouts(sim.find_model("gpt2-1.5b"), cluster, sim.Layout(global_batch=64),
+    ...                      sim.SearchSpace(global_batches=(64,)), sim.default_efficiency())
+    >>> layout, result = res.best
+    >>> res.n_feasible > 0, result.feasible, layout.tp * layout.pp * layout.dp
+    (True, True, 8)
     """
     t0 = time.perf_counter()
     if cluster.accelerator.peak(base.precision) is None:
