@@ -72,3 +72,25 @@ def test_an_accelerator_of_ones_own_offloads_to_the_host_its_cluster_names():
     space = SearchSpace(global_batches=(64,), offload=(True,), zero=(Zero.STAGE_1,))
     reasons = [structural_reasons(m, _group(lay), space, c)[0] for c in (hostless, hosted)]
     assert REASONS[reasons[0] - 1] is Reason.OFFLOAD_UNSUPPORTED and reasons[1] == 0
+
+
+def test_a_dimension_is_declared_once_and_every_table_follows_it():
+    """core.specs.DIMENSIONS (issue 22 item 1): each is a Layout field, a column of the search's
+    frame, the reports and the sweep, a typed [layout] key of a scenario and a checked column of a
+    measurement CSV, in the declared order; the text form shows an optional one only above 1."""
+    import dataclasses
+
+    from simulator.catalog.scenario import LAYOUT
+    from simulator.core.specs import DIMENSION_KEYS, DIMENSIONS, OPTIONAL_DIMENSIONS, Layout
+    from simulator.measure.validation import POSITIVE
+    from simulator.report.html import CANDIDATE_COLUMNS
+    from simulator.search.rank import COLUMNS
+
+    fields = {f.name for f in dataclasses.fields(Layout)}
+    assert DIMENSION_KEYS == ("tp", "pp", "dp", "cp", "ep") and OPTIONAL_DIMENSIONS == ("cp", "ep")
+    for table in (COLUMNS, CANDIDATE_COLUMNS):
+        assert [c for c in table if c in DIMENSION_KEYS] == list(DIMENSION_KEYS)
+    assert all(k in fields and LAYOUT[k] is int and k in POSITIVE for k in DIMENSION_KEYS)
+    assert [d.key for d in DIMENSIONS if not d.splits_model] == ["dp"]
+    assert Layout(global_batch=8, tp=2, pp=2, dp=2).text().split()[:4] == ["tp2", "pp2", "dp2", "mb1"]
+    assert Layout(global_batch=8, tp=2, dp=1, cp=2, ep=2).text().split()[:5] == ["tp2", "pp1", "dp1", "cp2", "ep2"]

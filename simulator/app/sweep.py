@@ -203,7 +203,7 @@ def check_first(command: str, text: str, origin: str, pts: list[dict]) -> None:
 def _run(command: str, data: dict, params: dict, origin: str) -> dict:
     if command in ("step", "search"):
         from simulator.catalog.efficiency import default_efficiency
-        from simulator.core.specs import SearchSpace
+        from simulator.core.specs import DIMENSION_KEYS, SearchSpace
         from simulator.engine.step import simulate_step
         from simulator.search import search_layouts
         from simulator.search.rank import used_cluster
@@ -218,8 +218,8 @@ def _run(command: str, data: dict, params: dict, origin: str) -> dict:
         if res.best is None:
             return {"feasible": False, "evaluated": res.evaluated}
         lay, best = res.best
-        return {"feasible": True, "step_time_s": best.step_time_s, "mfu": best.mfu, "tp": lay.tp, "pp": lay.pp,
-                "dp": lay.dp, "evaluated": res.evaluated}
+        return {"feasible": True, "step_time_s": best.step_time_s, "mfu": best.mfu,
+                **{k: getattr(lay, k) for k in DIMENSION_KEYS}, "evaluated": res.evaluated}
     from simulator.frontier.solver import solve
 
     config = _parse(command, data, origin)

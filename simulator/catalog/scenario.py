@@ -28,6 +28,7 @@ from simulator import catalog
 from simulator.catalog.models import find_model
 from simulator.catalog.stacks import find_stack, stacks
 from simulator.core.specs import (
+    DIMENSION_KEYS,
     SITE_SPLITS,
     Attention,
     Cluster,
@@ -126,10 +127,10 @@ CLUSTER = {"accelerator": str, "devices": int, "devices_per_node": int,
 #: events (measured: 8,192 take 0.9 s and 136 MB; the cost grows linearly), so a step of
 #: 1.5e12 sequences would not finish. A resource limit, not a modelled fact.
 MAX_MICROBATCHES = 65_536
-LAYOUT = {"global_batch": int, "tp": int, "pp": int, "dp": int, "micro_batch": int,
+LAYOUT = {"global_batch": int, **dict.fromkeys(DIMENSION_KEYS, int), "micro_batch": int,
           "schedule": Schedule, "virtual_stages": int, "recompute": Recompute,
           "sequence_parallel": bool, "zero": Zero, "precision": Precision,
-          "attention": Attention, "cp": int, "ep": int, "offload": bool, "site_split": str}
+          "attention": Attention, "offload": bool, "site_split": str}
 SEARCH = {"global_batches": (int,), "max_micro_batch": int, "schedules": (Schedule,),
           "max_virtual_stages": int, "recompute": (Recompute,), "sequence_parallel": (bool,),
           "zero": (Zero,), "max_global_batch": int, "top_k": int, "max_tp": int, "max_pp": int,

@@ -34,6 +34,7 @@ from simulator.cli.common import (
     out,
     protect_numbers,
 )
+from simulator.core.specs import DIMENSION_KEYS, OPTIONAL_DIMENSIONS
 from simulator.core.units import GB, fmt_seconds
 from simulator.engine.step import StepResult, simulate_step
 
@@ -207,8 +208,8 @@ def _print_validation(rows, path: Path) -> None:
 
 def _layout_dict(layout) -> dict:
     return {
-        "devices": layout.n_devices, "tp": layout.tp, "pp": layout.pp, "dp": layout.dp,
-        "cp": layout.cp, "ep": layout.ep, "micro_batch": layout.micro_batch, "schedule": layout.schedule.value,
+        "devices": layout.n_devices, **{k: getattr(layout, k) for k in DIMENSION_KEYS},
+        "micro_batch": layout.micro_batch, "schedule": layout.schedule.value,
         "virtual_stages": layout.virtual_stages, "recompute": layout.recompute.value,
         "sequence_parallel": layout.sequence_parallel, "zero": layout.zero.stage,
         "global_batch": layout.global_batch,
@@ -313,13 +314,14 @@ def _print_search(sc, res, baseline: dict | None, top: int, wide: bool) -> None:
         batches = sorted(set(res.frame.global_batch))
         t = Table(title=f"top {top} by closed form" + (f", global batch {batches[0]}" if len(batches) == 1 else ""),
                   title_justify="left")
-        cols = ["devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
+        cols = ["devices", *DIMENSION_KEYS, "micro_batch", "schedule", "virtual_stages", "recompute",
                 "sequence_parallel", "zero", "offload", "site_split", "global_batch", "memory_gb", "step_time_s",
                 "mfu"]  # fmt: skip
         if not wide:  # 80 columns: the schedule with its virtual stages, flags as words
-            cols = ["tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "recompute", "sequence_parallel", "zero",
+            cols = [*DIMENSION_KEYS, "micro_batch", "schedule", "recompute", "sequence_parallel", "zero",
                     "offload", "site_split", "global_batch", "memory_gb", "step_time_s", "mfu"]  # fmt: skip
-        cols = [c for c in cols if c not in ("cp", "ep", "offload") or (res.frame[c] > (0 if c == "offload" else 1)).any()]
+        cols = [c for c in cols if c not in (*OPTIONAL_DIMENSIONS, "offload")
+                or (res.frame[c] > (0 if c == "offload" else 1)).any()]
         cols = [c for c in cols if c != "site_split" or (res.frame.site_split != "dp").any()]
         if not wide and res.frame.global_batch.nunique() == 1:
             cols.remove("global_batch")  # one batch: it is in the title

@@ -410,6 +410,31 @@ class Efficiency:
         return self.gemm
 
 
+@dataclass(frozen=True)
+class Dimension:
+    """A parallel dimension of a layout: its `Layout` field, which is also its column in every
+    table and CSV and the prefix of its text form ('tp8')."""
+
+    key: str
+    name: str
+    always_shown: bool  # in the text form and tables at 1 too (else only when > 1)
+    splits_model: bool  # splits the model's weights or tokens within a replica (dp does not)
+
+
+#: The parallel dimensions, declared once in the order every output lists them. Where a
+#: dimension's rules, memory, collectives and compute live: docs/architecture.md.
+DIMENSIONS = (
+    Dimension("tp", "tensor parallel", True, True),
+    Dimension("pp", "pipeline parallel", True, True),
+    Dimension("dp", "data parallel", True, False),
+    Dimension("cp", "context parallel", False, True),
+    Dimension("ep", "expert parallel", False, True),
+)
+#: Their keys, in that order (the columns of every layout table).
+DIMENSION_KEYS = tuple(d.key for d in DIMENSIONS)
+#: Those a table shows only when some row has them above 1.
+OPTIONAL_DIMENSIONS = tuple(d.key for d in DIMENSIONS if not d.always_shown)
+
 #: Dimensions a layout may spread over a cluster's sites (`Layout.site_split`).
 SITE_SPLITS = ("dp", "pp")
 
@@ -454,8 +479,7 @@ class Layout:
     def text(self, batch: bool = False) -> str:
         """The one compact text form: 'tp8 pp64 dp6 mb1 1f1b rc-full zero1' (cp, ep, the
         global batch with `batch`, offload and the site split when they are set)."""
-        parts = [f"tp{self.tp}", f"pp{self.pp}", f"dp{self.dp}"]
-        parts += [f"{k}{getattr(self, k)}" for k in ("cp", "ep") if getattr(self, k) > 1]
+        parts = [f"{d.key}{getattr(self, d.key)}" for d in DIMENSIONS if d.always_shown or getattr(self, d.key) > 1]
         parts.append(f"mb{self.micro_batch}")
         if batch:
             parts.append(f"B{self.global_batch}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from simulator.catalog.hardware import cluster_host
 from simulator.core.specs import (
+    DIMENSIONS,
     Cluster,
     Efficiency,
     GenericNetwork,
@@ -148,7 +149,7 @@ def check_scenario(sc) -> None:
     problem = f"{rule.reason.value} ({rule.detail(lay, ctx)})"
     if rule.reason in STACK_RULES:
         raise ScenarioError(sc.origin, "stack", "name", sc.stack.key, problem=f"{problem}; the [layout] asks for it")
-    key = SCENARIO_KEYS[rule.reason] or next(k for k in ("tp", "pp", "cp", "ep") if getattr(lay, k) > 1)
+    key = SCENARIO_KEYS[rule.reason] or next(d.key for d in DIMENSIONS if d.splits_model and getattr(lay, d.key) > 1)
     if rule.reason is Reason.PP_NOT_DIVIDING_LAYERS and lay.schedule is Schedule.INTERLEAVED:
         key = "virtual_stages"
     raise ScenarioError(sc.origin, "layout", key, getattr(lay, key), problem=problem)

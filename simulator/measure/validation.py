@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 from simulator.core.specs import (
+    DIMENSION_KEYS,
     Attention,
     Efficiency,
     Layout,
@@ -51,7 +52,7 @@ def describe(layout: Layout) -> str:
 FRACTIONS = ("mfu", "hfu")
 #: Columns whose values must be positive numbers when given.
 POSITIVE = ("n_devices", "iteration_time_s", "tokens_per_s_per_device", "global_batch_seqs", "global_batch_tokens",
-            "micro_batch", "tp", "pp", "dp", "cp", "ep", "virtual_pipeline_stages", "layers", "hidden", "heads",
+            "micro_batch", *DIMENSION_KEYS, "virtual_pipeline_stages", "layers", "hidden", "heads",
             "seq_len", "vocab", "ffn_hidden", "kv_heads", "experts", "top_k", "expert_ffn")
 
 

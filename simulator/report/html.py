@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulator.core.specs import DIMENSION_KEYS, OPTIONAL_DIMENSIONS
 from simulator.report.figures import text_column
 
 #: Rows of a table shown at most.
@@ -50,7 +51,7 @@ FRONTIER_COLUMNS = ("date", "flop", "n_devices", "device_name", "model", "days",
                     "primary_binding", "reason")
 COMPARE_COLUMNS = ("date", "a_flop", "b_flop", "ratio_flop", "ratio_devices", "ratio_mfu", "a_primary_binding",
                    "b_primary_binding", "a_value", "b_value", "ratio_value", "metric")
-CANDIDATE_COLUMNS = ("devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages",
+CANDIDATE_COLUMNS = ("devices", *DIMENSION_KEYS, "micro_batch", "schedule", "virtual_stages",
                      "recompute", "sequence_parallel", "zero", "global_batch", "memory_gb", "step_time_s", "mfu",
                      "tokens_per_s", "reason")
 #: A frontier's jump: at least this growth from the previous feasible date.
@@ -330,8 +331,8 @@ def _key_search(run_dir: Path, head: pd.DataFrame, total: int | None, summary: d
     ok = head[text_column(head["reason"]) == ""] if "reason" in head else head
     if len(ok):
         best = ok.iloc[0]
-        layout = ", ".join(f"{c} {fmt(best[c])}" for c in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule",
-                                                          "recompute", "zero", "global_batch") if c in best)
+        layout = ", ".join(f"{c} {fmt(best[c])}" for c in (*DIMENSION_KEYS, "micro_batch", "schedule", "recompute",
+                                                          "zero", "global_batch") if c in best)
         out += (f"<p><b>best layout</b> (closed form; the event engine re-simulates the top ones in the CLI): "
                 f"{html.escape(layout)} on {fmt(best.get('devices'))} devices: step "
                 f"{fmt(best.get('step_time_s'))} s, MFU {fmt(best.get('mfu'))}.</p>")
@@ -415,7 +416,7 @@ def _table_section(run_dir: Path, csv_path: Path, kind: str, meta: dict | None) 
         return title + f"<p class='note'>{html.escape(note + more)}</p>" + frame_html(rows, gaps)
     if csv_path.stem == "candidates":
         n = total if total is not None else (meta or {}).get("evaluated")
-        cols = [c for c in CANDIDATE_COLUMNS if c in frame and (c not in ("cp", "ep") or (frame[c] > 1).any())]
+        cols = [c for c in CANDIDATE_COLUMNS if c in frame and (c not in OPTIONAL_DIMENSIONS or (frame[c] > 1).any())]
         shown = frame[cols].head(20)
         count = f" of {fmt(int(n))}" if n else ""
         return (title + f"<p class='note'>the best {len(shown)} candidates{count} (by tokens/s; only the first "

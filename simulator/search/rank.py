@@ -18,6 +18,7 @@ import pandas as pd
 
 from simulator.catalog.stacks import find_stack
 from simulator.core.specs import (
+    DIMENSION_KEYS,
     Cluster,
     Efficiency,
     GenericNetwork,
@@ -39,7 +40,7 @@ from simulator.engine.step import StepResult, simulate_step
 from simulator.search.space import CODE, REASONS, Group, Plan, groups, plans, structural_reasons
 
 COLUMNS = [
-    "devices", "tp", "pp", "dp", "cp", "ep", "micro_batch", "schedule", "virtual_stages", "recompute",
+    "devices", *DIMENSION_KEYS, "micro_batch", "schedule", "virtual_stages", "recompute",
     "sequence_parallel", "zero", "offload", "site_split", "global_batch", "reason", "memory_gb", "step_time_s",
     "tokens_per_s", "mfu",
 ]  # fmt: skip
@@ -102,11 +103,11 @@ def layout_of(row, base: Layout) -> Layout:
     if hasattr(row, "_asdict"):  # a row of DataFrame.itertuples
         row = row._asdict()
     return dataclasses.replace(
-        base, global_batch=int(row["global_batch"]), dp=int(row["dp"]), tp=int(row["tp"]), pp=int(row["pp"]),
+        base, global_batch=int(row["global_batch"]), **{k: int(row[k]) for k in DIMENSION_KEYS},
         micro_batch=int(row["micro_batch"]), schedule=Schedule.parse(row["schedule"]),
         virtual_stages=int(row["virtual_stages"]), recompute=Recompute.parse(row["recompute"]),
         sequence_parallel=bool(row["sequence_parallel"]), zero=Zero.parse(str(row["zero"])),
-        cp=int(row["cp"]), ep=int(row["ep"]), offload=bool(row["offload"]), site_split=str(row["site_split"]),
+        offload=bool(row["offload"]), site_split=str(row["site_split"]),
     )  # fmt: skip
 
 
@@ -139,7 +140,7 @@ def score_group(
     flops = model_flops_per_step(model, 1.0)  # per sequence (example)
     used = g.tp * g.pp * g.dp * g.cp
     return {
-        "devices": used, "tp": g.tp, "pp": g.pp, "dp": g.dp, "cp": g.cp, "ep": g.ep, "micro_batch": g.micro_batch,
+        "devices": used, **{k: getattr(g, k) for k in DIMENSION_KEYS}, "micro_batch": g.micro_batch,
         "schedule": np.full(n, g.schedule.value), "virtual_stages": np.full(n, g.virtual_stages),
         "recompute": np.full(n, g.recompute.value), "sequence_parallel": np.full(n, g.sequence_parallel),
         "zero": np.full(n, g.zero.stage), "offload": np.full(n, g.offload),
@@ -319,7 +320,7 @@ def _row(p: Plan, i: int, mem_gb, t, tps, flops: float, peak: float) -> dict:
     """The COLUMNS of candidate i of a plan, as `score_group` fills them."""
     used, gb = p.devices[i], p.global_batch[i]
     row = {
-        "devices": used, "tp": p.tp[i], "pp": p.pp[i], "dp": p.dp[i], "cp": p.cp[i], "ep": p.ep[i],
+        "devices": used, **{k: getattr(p, k)[i] for k in DIMENSION_KEYS},
         "micro_batch": p.micro_batch[i], "schedule": _scalar(p.schedule.value),
         "virtual_stages": _scalar(p.virtual_stages), "recompute": _scalar(p.recompute.value),
         "sequence_parallel": _scalar(p.sequence_parallel), "zero": _scalar(p.zero.stage),
