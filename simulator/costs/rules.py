@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.catalog.hardware import cluster_host
-from simulator.core.specs import Cluster, GenericNetwork, Reason, Schedule, SearchSpace, Stack, Transformer
+from simulator.core.specs import DIMENSIONS, Cluster, GenericNetwork, Reason, Schedule, SearchSpace, Stack, Transformer
 
 Model = Transformer | GenericNetwork
 
@@ -98,6 +98,16 @@ def _pp_layers(x, c: Context):
             | ((layers % x.pp != 0) & (c.stack is not None and not uneven_ok)))
 
 
+def _splits_model(x):
+    """Whether a layout (or each of a group's candidates) uses a dimension that splits the model
+    within a replica (`DIMENSIONS`: all but dp)."""
+    out = False
+    for d in DIMENSIONS:
+        if d.splits_model:
+            out = out | (getattr(x, d.key) > 1)
+    return out
+
+
 def _zero_pp(x, c: Context):
     limit = c.stack.max_zero_with_pipeline if c.stack is not None else 1
     return (x.zero.stage > limit) & (x.pp > 1)
@@ -120,8 +130,7 @@ def _microbatches(x, c: Context):
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(Reason.MODEL_PARALLEL_UNSUPPORTED,
-         lambda x, c: isinstance(c.model, GenericNetwork) & ((x.tp > 1) | (x.pp > 1) | (x.cp > 1) | (x.ep > 1)),
+    Rule(Reason.MODEL_PARALLEL_UNSUPPORTED, lambda x, c: isinstance(c.model, GenericNetwork) & _splits_model(x),
          lambda x, c: f"{c.model.name}: tp={x.tp}, pp={x.pp}"),
     Rule(Reason.TP_ABOVE_DOMAIN, _tp_outside, lambda x, c: f"tp={x.tp}, {c.cluster.devices_per_node} per node",
          transformer=True),
