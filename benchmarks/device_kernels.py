@@ -6,8 +6,8 @@ Run it on a machine with a CUDA GPU and PyTorch (not a dependency of the package
 
 It times, with CUDA events after warm-up (median of the repeats):
 - matmul: torch.matmul of (m x k) @ (k x n) over a sweep of square and skinny shapes, BF16
-  (and FP8 through torch._scaled_mm where the GPU has it); the best shape is the row the
-  catalog keeps (as Bekman's MAMF table does), the sweep goes to `--sweep` for the record;
+  (FP8 is not measured yet); the best shape is the row the catalog keeps (as Bekman's MAMF
+  table does), the sweep goes to `--sweep` for the record;
 - fused attention: torch.nn.functional.scaled_dot_product_attention, causal, head dim 128,
   batch x sequence = 16k tokens and 16 heads (the FlashAttention-3 paper's setup), at 512 to
   16k tokens, forward and backward, with each SDPA backend the build offers (flash:
