@@ -194,10 +194,12 @@ def check_first(command: str, text: str, origin: str, pts: list[dict]) -> None:
         data, _ = _apply(tomllib.loads(text), pts[0], command)
         _parse(command, data, origin)
     except Exception as exc:  # noqa: BLE001 - ScenarioError, SweepError, TOMLDecodeError: all the input's
-        message = " ".join(str(exc).split())
-        # the point's settings where the message does not already name them (it names a bad key and value)
-        named = all(f"{k.rpartition('.')[2]}={v}" in message for k, v in pts[0].items())
-        raise SweepError(f"sweep: first point{'' if named else f' ({point_text(pts[0])})'}: {message}") from None
+        from simulator.catalog.scenario import ScenarioError
+
+        # the point's settings, unless the error is a scenario error about the one key the point sets
+        named = isinstance(exc, ScenarioError) and list(pts[0]) in ([f"{exc.table}.{exc.key}"], [exc.key])
+        raise SweepError(f"sweep: first point{'' if named else f' ({point_text(pts[0])})'}: "
+                         f"{' '.join(str(exc).split())}") from None
 
 
 def _run(command: str, data: dict, params: dict, origin: str) -> dict:

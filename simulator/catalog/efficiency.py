@@ -26,9 +26,22 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
     text in the format of kernel_benchmarks.csv (`matmul` rows; a device is named by its
     catalog key; `peak_tflops` is the benchmark's own stated peak, kept for the record).
     ValueError naming the file, the key, the column and the value on a bad cell."""
+    return _parse_benchmarks(text, filename)[0]
+
+
+def parse_attention_benchmarks(text: str, filename: str = KERNELS_CSV):
+    """((accelerator name, kernel, ((sequence length, forward FLOP/s, backward FLOP/s), ...)),
+    ...) from the attention rows of kernel_benchmarks.csv text: at each length a kernel needs
+    both directions, or one `forward+backward` rate used for both. Every row is checked as
+    `parse_kernel_benchmarks` checks it."""
+    return _parse_benchmarks(text, filename)[1]
+
+
+def _parse_benchmarks(text: str, filename: str):
+    """(matmul ceilings, attention rates) of kernel_benchmarks.csv text, read and checked once."""
     table = accelerators()
     precisions = {p.value for p in Precision}
-    out = []
+    ceilings, found = [], {}
     for r in _rows(text, filename):
         where = f"{filename}: key={r['key']!r}"
         if r.get("device") not in table:
@@ -40,39 +53,25 @@ def parse_kernel_benchmarks(text: str, filename: str = KERNELS_CSV) -> tuple[tup
         if not (achieved and peak and 0 < achieved <= peak):
             raise ValueError(f"{where}: achieved_tflops {achieved!r} and peak_tflops {peak!r} must be "
                              "positive with achieved <= peak")
+        acc, (kernel, _, direction) = table[r["device"]], r.get("kernel", "").partition(".")
         if r.get("kernel") == "matmul":  # the fraction of the peak the step model uses (the catalog's)
-            acc = table[r["device"]]
             catalog_peak = acc.peak(Precision(r["precision"]))
             if not catalog_peak:
                 raise ValueError(f"{where}: column 'precision': {acc.name} has no peak at {r['precision']}")
-            out.append((acc.name, r["precision"], min(1.0, achieved * TERA / catalog_peak)))
-        elif r.get("kernel", "").partition(".")[0] in ATTENTION_KERNELS:
-            if r["kernel"].partition(".")[2] not in _DIRECTIONS:
-                raise ValueError(f"{where}: column 'kernel': an attention row is <kernel>."
-                                 f"{'|'.join(_DIRECTIONS)}: {r['kernel']!r}")
-        elif r.get("kernel") != "matmul":
+            ceilings.append((acc.name, r["precision"], min(1.0, achieved * TERA / catalog_peak)))
+        elif kernel not in ATTENTION_KERNELS:
             raise ValueError(f"{where}: column 'kernel': not matmul or <kernel>.<direction> of "
                              f"{', '.join(ATTENTION_KERNELS)}: {r.get('kernel')!r}")
-    return tuple(out)
-
-
-def parse_attention_benchmarks(text: str, filename: str = KERNELS_CSV):
-    """((accelerator name, kernel, ((sequence length, forward FLOP/s, backward FLOP/s), ...)),
-    ...) from the attention rows of kernel_benchmarks.csv text (checked by
-    `parse_kernel_benchmarks`): at each length a kernel needs both directions, or one
-    `forward+backward` rate used for both."""
-    parse_kernel_benchmarks(text, filename)
-    table, found = accelerators(), {}
-    for r in _rows(text, filename):
-        kernel, _, direction = r["kernel"].partition(".")
-        if kernel in ATTENTION_KERNELS:
+        elif direction not in _DIRECTIONS:
+            raise ValueError(f"{where}: column 'kernel': an attention row is <kernel>."
+                             f"{'|'.join(_DIRECTIONS)}: {r['kernel']!r}")
+        else:
             seq = _num(r, "seq_len", filename)
             if not (seq and seq >= 1):
-                raise ValueError(f"{filename}: key={r['key']!r}: column 'seq_len': an attention row needs the "
-                                 f"sequence length it was measured at: {r.get('seq_len')!r}")
-            found.setdefault((table[r["device"]].name, kernel), {}).setdefault(seq, {})[direction] = (
-                _num(r, "achieved_tflops", filename) * TERA)
-    out = []
+                raise ValueError(f"{where}: column 'seq_len': an attention row needs the sequence length it "
+                                 f"was measured at: {r.get('seq_len')!r}")
+            found.setdefault((acc.name, kernel), {}).setdefault(seq, {})[direction] = achieved * TERA
+    attention = []
     for (name, kernel), by_seq in sorted(found.items()):
         points = []
         for seq, rate in sorted(by_seq.items()):
@@ -82,8 +81,8 @@ def parse_attention_benchmarks(text: str, filename: str = KERNELS_CSV):
                 raise ValueError(f"{filename}: {kernel} on {name} at sequence {seq:g}: needs a forward and a "
                                  "backward row (or one forward+backward row)")
             points.append((seq, fwd, bwd))
-        out.append((name, kernel, tuple(points)))
-    return tuple(out)
+        attention.append((name, kernel, tuple(points)))
+    return tuple(ceilings), tuple(attention)
 
 
 @cache
@@ -109,10 +108,10 @@ def default_efficiency() -> Efficiency:
         src += f"; gemm {key}: {sources['gemm_by_device']}"
     device, _, precision = data["transfer"]["gemm_reference"].rpartition(".")
     src += f"; carried to other devices by {sources['gemm_reference']}"
-    text = files("simulator.catalog").joinpath(KERNELS_CSV).read_text("utf-8")
-    ceilings = parse_kernel_benchmarks(text)
+    ceilings, attention = _parse_benchmarks(files("simulator.catalog").joinpath(KERNELS_CSV).read_text("utf-8"),
+                                            KERNELS_CSV)
     return Efficiency(
         **{k: float(values[k]) for k in FIELDS}, hop_latency_s=hop, comm_processor_usage=usage, source=src,
-        gemm_by_device=tuple(by_device), matmul_ceiling=ceilings, attention_rates=parse_attention_benchmarks(text),
+        gemm_by_device=tuple(by_device), matmul_ceiling=ceilings, attention_rates=attention,
         gemm_reference=(find_accelerator(device).name, precision),
     )

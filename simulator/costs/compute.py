@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -64,10 +65,9 @@ class Rates:
     def attention_rates(self, seq):
         """(forward, backward) FLOP/s of the kernel at `seq` tokens a call: linear in
         log2(seq) between the benchmarked lengths, the end values beyond them."""
-        x = [math.log2(p[0]) for p in self.attention]
+        x, fwd, bwd = _log_table(self.attention)
         at = np.log2(seq)
-        return (np.interp(at, x, [p[1] for p in self.attention]),
-                np.interp(at, x, [p[2] for p in self.attention]))
+        return np.interp(at, x, fwd), np.interp(at, x, bwd)
 
     @property
     def kept(self) -> Rates:
@@ -96,8 +96,25 @@ def rates(acc: Accelerator, precision: Precision, eff: Efficiency, stack: Stack 
     kept = None
     if precision is Precision.FP8 and acc.peak(Precision.BF16):
         kept = acc.peak(Precision.BF16) * eff.gemm_for(acc.name, Precision.BF16)
-    attention = eff.attention_for(acc.name, stack.attention_kernel_on(acc.name)) if stack is not None else None
-    return Rates(peak * eff.gemm_for(acc.name, precision), bw * eff.memory, kept, attention)
+    kernel = attention_kernel(acc, eff, stack)
+    return Rates(peak * eff.gemm_for(acc.name, precision), bw * eff.memory, kept,
+                 None if kernel is None else kernel[1])
+
+
+def attention_kernel(acc: Accelerator, eff: Efficiency, stack: Stack | None):
+    """(kernel, its (sequence length, forward, backward FLOP/s) points) of the fused attention
+    kernel `stack` runs on `acc`, where the catalog has its benchmark there; else None."""
+    if stack is None:
+        return None
+    kernel = stack.attention_kernel_on(acc.name)
+    points = eff.attention_for(acc.name, kernel)
+    return None if points is None else (kernel, points)
+
+
+@cache
+def _log_table(points: tuple[tuple[float, float, float], ...]) -> tuple[list[float], list[float], list[float]]:
+    """log2 of the benchmarked lengths and the two rates, once per kernel table (the step's hot path)."""
+    return [math.log2(p[0]) for p in points], [p[1] for p in points], [p[2] for p in points]
 
 
 @dataclass(frozen=True)

@@ -98,13 +98,15 @@ def _pp_layers(x, c: Context):
             | ((layers % x.pp != 0) & (c.stack is not None and not uneven_ok)))
 
 
+#: The dimensions that split the model within a replica (`DIMENSIONS`: all but dp).
+_MODEL_SPLITS = tuple(d.key for d in DIMENSIONS if d.splits_model)
+
+
 def _splits_model(x):
-    """Whether a layout (or each of a group's candidates) uses a dimension that splits the model
-    within a replica (`DIMENSIONS`: all but dp)."""
+    """Whether a layout (or each of a group's candidates) uses a dimension of `_MODEL_SPLITS`."""
     out = False
-    for d in DIMENSIONS:
-        if d.splits_model:
-            out = out | (getattr(x, d.key) > 1)
+    for key in _MODEL_SPLITS:
+        out = out | (getattr(x, key) > 1)
     return out
 
 

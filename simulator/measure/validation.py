@@ -31,6 +31,7 @@ from simulator.core.specs import (
     Stack,
     Zero,
 )
+from simulator.costs.compute import attention_kernel
 from simulator.costs.step import Infeasible, step_costs
 from simulator.engine.step import StepResult, simulate_step
 from simulator.measure.measurement import (
@@ -221,10 +222,8 @@ def kernel_used(spec: tuple, eff: Efficiency, stack: Stack | None) -> str:
     """The fused attention kernel whose published rate times the row's attention core (its
     stack's kernel on its device, where kernel_benchmarks.csv has it), else ""."""
     _, cluster, layout = spec
-    if stack is None or layout.attention is not Attention.FLASH:
-        return ""
-    kernel = stack.attention_kernel_on(cluster.accelerator.name)
-    return kernel if eff.attention_for(cluster.accelerator.name, kernel) else ""
+    kernel = attention_kernel(cluster.accelerator, eff, stack) if layout.attention is Attention.FLASH else None
+    return kernel[0] if kernel else ""
 
 
 #: A measured step time this many times the prediction or more (within 3x) reads as milliseconds.
