@@ -474,7 +474,8 @@ def pages_blocks(check: bool) -> list[str]:
                          "sites-example": pages.sites_paragraph(), "efficiency": pages.efficiency_sentence(),
                          "calibration-misses": pages.calibration_misses(),
                          "published-by-source": pages.published_by_source(),
-                         "carry-over": pages.carry_over_example(), "fitted-values": pages.fitted_values()},
+                         "carry-over": pages.carry_over_example(), "fitted-values": pages.fitted_values(),
+                         "gemm-shapes": pages.gemm_shapes_table()},
                         check, normalize=pages.without_speed)
 
 

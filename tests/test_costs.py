@@ -402,7 +402,8 @@ def test_dp_and_tp_groups_follow_megatron_placement():
 
 # ------------------------------------------------------------------ layering
 LAYERS = ["core.units", "core.pool", "core.specs", "catalog", "costs", "engine", "search", "frontier", "trend",
-          "measure.rowtext", "measure.measurement", "measure.validation", "measure.calibrate", "report",
+          "measure.rowtext", "measure.measurement", "measure.validation", "measure.calibrate", "measure.kernels",
+          "report",
           "app.sweep", "app.runs", "app.api", "cli"]
 #: Folders whose modules are layers of their own (the others are one layer each).
 GROUPS = ("core", "measure", "app")

@@ -68,6 +68,15 @@ def test_a_slower_kernel_benchmark_makes_the_step_slower():
     assert slow_t > 1.3 * fast_t
 
 
+def _one_row_csv(row: dict) -> str:
+    """CSV text of a header and one row."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(row))
+    w.writeheader()
+    w.writerow(row)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("change, message", [
     (("device", "h100"), "column 'device': not an accelerator key: 'h100'"),
     (("precision", "bf17"), "column 'precision': not one of"),
@@ -77,12 +86,8 @@ def test_a_slower_kernel_benchmark_makes_the_step_slower():
 def test_a_bad_benchmark_row_names_the_file_key_column_and_value(change, message):
     row = dict(ROWS[2])
     row[change[0]] = change[1]
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=list(row))
-    w.writeheader()
-    w.writerow(row)
     with pytest.raises(ValueError, match="kernel_benchmarks.csv: key='h100-sxm.bf16.matmul'") as e:
-        parse_kernel_benchmarks(out.getvalue())
+        parse_kernel_benchmarks(_one_row_csv(row))
     assert message in str(e.value)
 
 
@@ -229,3 +234,111 @@ def test_validate_says_which_kernel_timed_each_rows_attention():
     assert rows["TT2412-T4-LLAMA31-70B-256-2D"].attention_kernel == "flash-attention-2"
     assert rows["MEGASCALE-T2-175B-MEGASCALE-256"].stack is None
     assert rows["MEGASCALE-T2-175B-MEGASCALE-256"].attention_kernel == ""
+
+
+# ------------------------------------------------------------------ matmul rates by shape
+SHAPE_ROWS = list(csv.DictReader(io.StringIO(files("simulator.catalog").joinpath("gemm_shapes.csv").read_text("utf-8"))))
+
+
+def test_the_gemm_time_charges_operands_and_output_at_their_own_widths():
+    """Closed form: 2 m n k / flops + (in (m k + k n) + out m n) / bytes."""
+    from simulator.costs.compute import Rates
+
+    r = Rates(1e15, 2e12)
+    m, n, k = 4096, 7168, 512
+    expected = 2 * m * n * k / 1e15 + (1 * (m * k + k * n) + 2 * m * n) / 2e12
+    assert r.gemm(m, n, k, 1, out_bytes=2) == pytest.approx(expected, rel=1e-12)
+    assert r.gemm(m, n, k, 2) == pytest.approx(2 * m * n * k / 1e15 + 2 * (m * k + k * n + m * n) / 2e12, rel=1e-12)
+    assert r.gemm(m, n, k, 2, count=3) == pytest.approx(3 * r.gemm(m, n, k, 2), rel=1e-12)
+
+
+def test_each_shape_row_names_its_source_and_its_own_text_checks_its_cells():
+    """Every row quotes its source's row. DeepGEMM's quote and its 'Memory bandwidth' column
+    (the source's byte count over its time) agree with m, n, k, the bytes and the rate within
+    1%; XLA's quote gives the shape and the FLOP/s the rate is; so no cell is mistyped."""
+    from simulator.catalog.efficiency import gemm_shapes, shape_bytes, shape_seconds
+
+    shapes = {s.key: s for s in gemm_shapes()}
+    assert len(shapes) == len(SHAPE_ROWS) == 18 + 2 * 125
+    for row in SHAPE_ROWS:
+        assert row["source"] and row["verification"] and row["source_row"], row["key"]
+        shape = shapes[row["key"]]
+        if row["library"] == "deepgemm":
+            assert shape_bytes(shape) / shape_seconds(shape) / 1e9 == pytest.approx(float(row["stated_gb_s"]), rel=0.01)
+            assert row["source_row"].startswith(f"'| {row['m']} | {row['n']} | {row['k']} | {row['achieved_tflops']} TFLOPS")
+        else:
+            quoted = re.search(r"b: 1 m: (\d+) n: (\d+) k: (\d+) flops \{ key: \"bf16xbf16->bf16\" value: (\d+) \}",
+                               row["source_row"])
+            assert quoted and tuple(map(int, quoted.groups()[:3])) == (shape.m, shape.n, shape.k), row["key"]
+            assert int(quoted.group(4)) / 1e12 == pytest.approx(shape.tflops, rel=1e-5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("achieved_tflops", "1500"), "column 'stated_gb_s': '527' is not the row's bytes over its time"),
+    (("achieved_tflops", "2500"), "column 'achieved_tflops': above NVIDIA H800 SXM5's fp8 peak"),
+    (("m", "4096.5"), "column 'm': not an integer: '4096.5'"),
+    (("device", "h800"), "column 'device': not an accelerator key: 'h800'"),
+    (("output_bytes", "0"), "column 'output_bytes': must be positive"),
+])
+def test_a_bad_shape_row_names_the_file_key_column_and_value(change, message):
+    from simulator.catalog.efficiency import parse_gemm_shapes
+
+    row = dict(next(r for r in SHAPE_ROWS if r["key"] == "h800-sxm.fp8.deepgemm.4096x2112x7168"))
+    row[change[0]] = change[1]
+    with pytest.raises(ValueError, match="gemm_shapes.csv: key='h800-sxm.fp8.deepgemm.4096x2112x7168'") as e:
+        parse_gemm_shapes(_one_row_csv(row))
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("e, t0", [(0.6, 0.0), (0.83, 3e-6)])
+def test_the_shape_fit_recovers_the_constants_that_made_its_rows(e, t0):
+    """Rows made by the roofline itself (DeepGEMM's shapes, at e and t0 per call) give back e
+    and t0 and no error; one constant rate cannot follow them (their rates differ several-fold)."""
+    from simulator.catalog.efficiency import gemm_shapes
+    from simulator.costs.compute import Rates
+    from simulator.measure.kernels import shape_fits
+
+    acc = find_accelerator("h800-sxm")
+    rate = Rates(acc.peak(Precision.FP8) * e, acc.memory_bandwidth_bytes_per_s * EFF.memory)
+    made = tuple(dataclasses.replace(s, tflops=2 * s.m * s.n * s.k / (t0 + rate.gemm(s.m, s.n, s.k, s.input_bytes,
+                                                                                out_bytes=s.output_bytes)) / 1e12)
+                 for s in gemm_shapes() if s.library == "deepgemm")
+    (fit,) = shape_fits(EFF, made)
+    assert fit.efficiency == pytest.approx(e, abs=1e-3)
+    assert fit.fixed_s == pytest.approx(t0, abs=0.02e-6)
+    assert max(map(abs, fit.errors)) < 0.01
+    assert fit.summary()["constant_median_abs_error"] > 0.3
+
+
+def test_the_roofline_follows_the_published_shapes_far_better_than_one_rate():
+    """Each published sweep (DeepGEMM's FP8 on H800: 206 to 1,358 TFLOP/s over 18 shapes; XLA's
+    BF16 on H100 and B200: 7 to 1,417 over 125): the roofline with its two fitted constants
+    follows it, its median |error| under a fifth of one constant rate's. The fixed time per
+    call is microseconds (it decides XLA's smallest multiplies, 256^3 in about 5 us)."""
+    from simulator.measure.kernels import shape_fits
+
+    fits = {f.library + "/" + f.precision + "/" + f.device: f for f in shape_fits(EFF)}
+    assert len(fits) == 3
+    for f in fits.values():
+        s = f.summary()
+        assert s["median_abs_error"] < s["constant_median_abs_error"] / 5
+        assert 0 < f.efficiency <= 1 and 0 <= f.fixed_s < 10e-6
+    xla = [f for f in fits.values() if f.library == "xla"]
+    assert all(1e-6 < f.fixed_s for f in xla)
+
+
+def test_validate_kernels_prints_the_fit_and_refuses_a_measurement_file(capsys, tmp_path):
+    from cli_helpers import one_line, run
+
+    code, out, _ = run(capsys, "validate", "--kernels", "-q")
+    assert code == 0
+    assert "deepgemm fp8 on NVIDIA H800 SXM5: 18 shapes, fitted" in out.splitlines()[0]
+    assert len(out.strip().splitlines()) == 3
+    code, out, _ = run(capsys, "validate", "--kernels", "--json")
+    import json
+
+    fits = json.loads(out)["gemm_shapes"]
+    assert sorted(len(f["rows"]) for f in fits) == [18, 125, 125]
+    assert all(f["median_abs_error"] < f["constant_median_abs_error"] for f in fits)
+    code, _, err = run(capsys, "validate", "--kernels", "--measurements", str(tmp_path / "x.csv"))
+    assert code == 2 and "--kernels" in one_line(err)

@@ -126,6 +126,34 @@ def _leave_one_source_out(path: Path, as_json: bool, quiet: bool) -> None:
     out.print(line, soft_wrap=True)
 
 
+def _kernel_shapes(as_json: bool, quiet: bool, with_measurements: bool) -> None:
+    """`validate --kernels`: simulator/measure/kernels.py's fits, row by row."""
+    from simulator.measure.kernels import shape_fits
+
+    if with_measurements:
+        raise BadInput("--kernels checks the packaged matmul table: not with --measurements or --loo")
+    fits = shape_fits(default_efficiency())
+    if as_json:
+        out.print_json(_json({"gemm_shapes": [dict(f.summary(), rows=[
+            {"key": r.key, "m": r.m, "n": r.n, "k": r.k, "published_tflops": r.tflops, "predicted_tflops": p,
+             "error": e} for r, p, e in zip(f.rows, f.predicted_tflops, f.errors, strict=True)]) for f in fits]}))
+        return
+    for f in fits:
+        s = f.summary()
+        line = (f"{f.library} {f.precision} on {f.device}: {s['rows']} shapes, fitted {100 * f.efficiency:.1f}% of "
+                f"peak; roofline median |error| {100 * s['median_abs_error']:.1f}%, max "
+                f"{100 * s['max_abs_error']:.1f}%; one constant rate {100 * s['constant_median_abs_error']:.1f}%, "
+                f"max {100 * s['constant_max_abs_error']:.1f}%")
+        if not quiet:
+            t = Table(title=f"validate --kernels: {f.library} {f.precision} on {f.device}", title_justify="left")
+            for col in ("m", "n", "k", "published TFLOP/s", "predicted", "error"):
+                t.add_column(col, justify="right")
+            for r, p, e in zip(f.rows, f.predicted_tflops, f.errors, strict=True):
+                t.add_row(str(r.m), str(r.n), str(r.k), f"{r.tflops:g}", f"{p:.0f}", f"{100 * e:+.1f}%")
+            out.print(t)
+        out.print(line, soft_wrap=True)
+
+
 @app.command()
 def validate(
     measurements: Path | None = typer.Option(
@@ -141,9 +169,13 @@ def validate(
     loo: bool = typer.Option(False, "--loo", help="Refit the efficiency parameters on the file's rows and, "
                              "leaving each source out in turn, predict its rows (needs scipy: the dev extra; "
                              "minutes)."),
+    kernels: bool = typer.Option(False, "--kernels", help="Instead: the step model's matmul time against published "
+                                 "rates by shape (catalog/gemm_shapes.csv), constants fitted per kernel."),
     quiet: bool = QUIET_OPTION,
 ) -> None:
     """Re-predict published measurements (iteration time, tokens/s per device, MFU or HFU) and report the error."""
+    if kernels:
+        return _kernel_shapes(as_json, _quiet(quiet), measurements is not None or loo)
     from rich.progress import track
 
     from simulator.measure.validation import read_rows, summary, unit_warnings
@@ -178,14 +210,11 @@ def validate(
         payload = {"measurements": str(path), "summary": summ, "rows": [r.to_dict() for r in rows]}
         out.print_json(_json(payload))
         return
-    summary_line = (f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
-                    f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%"
-                    if summ["predicted"] else f"no row predicted, {summ['skipped']} skipped (see the reasons)")
-    if quiet:
-        out.print(summary_line, soft_wrap=True)
-        return
-    _print_validation(rows, path)
-    out.print(summary_line, soft_wrap=True)
+    if not quiet:
+        _print_validation(rows, path)
+    out.print(f"{summ['predicted']} rows predicted, {summ['skipped']} skipped: mean |error| "
+              f"{100 * summ['mean_abs_rel_error']:.2f}%, max {100 * summ['max_abs_rel_error']:.2f}%"
+              if summ["predicted"] else f"no row predicted, {summ['skipped']} skipped (see the reasons)", soft_wrap=True)
 
 
 def _print_validation(rows, path: Path) -> None:

@@ -74,11 +74,14 @@ class Rates:
         """The rates of the operations an FP8 recipe keeps in BF16."""
         return self if self.kept_flops_per_s is None else Rates(self.kept_flops_per_s, self.bytes_per_s)
 
-    def gemm(self, m: float, n: float, k: float, elem_bytes: float, count: float = 1.0) -> float:
-        """Time of `count` multiplies of shape (m x k) @ (k x n)."""
+    def gemm(self, m: float, n: float, k: float, elem_bytes: float, count: float = 1.0,
+             out_bytes: float | None = None) -> float:
+        """Time of `count` multiplies of shape (m x k) @ (k x n), the operands `elem_bytes` an
+        element, the output `out_bytes` (default: `elem_bytes`)."""
         t = 2 * m * n * k / self.flops_per_s
         if self.bytes_per_s:
-            t += elem_bytes * (m * k + k * n + m * n) / self.bytes_per_s
+            out = elem_bytes if out_bytes is None else out_bytes
+            t += (elem_bytes * (m * k + k * n) + out * m * n) / self.bytes_per_s
         return count * t
 
     def stream(self, n_bytes: float) -> float:
