@@ -178,6 +178,17 @@ def test_asynchronous_replicas_never_exceed_their_limit(replicas, util):
     assert inputs.async_replicas_at(date(2012, 11, 1)) is None  # Dean et al. 2012 (NIPS, 2012-12)
 
 
+def test_an_asynchronous_replica_is_a_host_not_a_tpu_pod(util):
+    """A TPU pod is one node of 9,216 chips (its scale-up domain), but a Downpour replica is a
+    host: with pods on offer, replicas x the largest host still bound the devices (before, one
+    replica could be a pod's worth of learners: 200 x 1,024 TPU v7 for a vision network)."""
+    cfg = replace(BASE, families=("supervised",), devices=("tpu-v7",), max_devices=1e7, site_power_w=1e12,
+                  actors=("google",))
+    run = solve(date(2026, 7, 1), cfg, util, relax=False)
+    assert run.feasible and run.device == "tpu-v7"
+    assert run.n_devices <= run.caps.async_replicas * run.caps.host_devices
+
+
 # ------------------------------------------------------------------ tensor parallelism across hosts
 def test_tp_across_hosts_is_priced_on_the_network():
     cluster = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])

@@ -153,8 +153,10 @@ def device_limits(req: Request, offer: Offer, model, b_max: float, sites: int) -
     learners = max(1.0, b_max // per_device)
     replica = 1
     if asynchronous:  # independent replicas of up to one host each (Downpour SGD), at most the documented
-        # count of replicas used (async_replicas.csv: Dean et al. 2012, 200 with Adagrad; Inception-v3, 50)
-        replica = int(min(node, learners))
+        # count of replicas used (async_replicas.csv: Dean et al. 2012, 200 with Adagrad; Inception-v3, 50);
+        # a host is a server (the market's largest), not a scale-up domain: a TPU pod is one node of
+        # thousands of chips, but no replica of Downpour's kind was a pod
+        replica = int(min(node, host, learners))
         limits["batch"] = max(learners, replica * caps.async_replicas)
     elif isinstance(model, Transformer):  # each data-parallel rank needs a sequence of the batch
         limits["batch"] = max(1.0, b_max) * model_parallel(model, node, req.known, config)
