@@ -266,36 +266,31 @@ def carry_over_example() -> str:
 
 def gemm_shapes_table() -> str:
     """docs/step-model.md's check of the matmul time by shape: `simulator validate --kernels`
-    (simulator/measure/kernels.py) on catalog/gemm_shapes.csv."""
+    (simulator/measure/kernels.py) on catalog/gemm_shapes.csv, and the step model's own H100
+    BF16 rate (its fitted e, no t0) at XLA's shapes of small models' size."""
     from simulator.catalog.efficiency import default_efficiency
-    from simulator.measure.kernels import shape_fits
-
-    out = ["| kernel, device | shapes | published TFLOP/s | fitted e, t0 | roofline: median, max abs. error | "
-           "one constant rate: median, max |", "|---|---:|---|---|---|---|"]
-    for f in shape_fits(default_efficiency()):
-        s, rates = f.summary(), [r.tflops for r in f.rows]
-        out.append(f"| {f.library} {f.precision.upper()}, {f.device} | {s['rows']} | {min(rates):.0f}-{max(rates):.0f} | "
-                   f"{f.efficiency:.3f}, {s['fixed_us']:.2f} us | {100 * s['median_abs_error']:.1f}%, "
-                   f"{100 * s['max_abs_error']:.1f}% | {100 * s['constant_median_abs_error']:.0f}%, "
-                   f"{100 * s['constant_max_abs_error']:.0f}% |")
-    # the step model's own rate (its fitted e, no t0) at XLA's H100 shapes of small models' size
     from simulator.catalog.hardware import find_accelerator
     from simulator.core.specs import Precision
     from simulator.costs.compute import rates
+    from simulator.measure.kernels import shape_fits
 
     eff, h100 = default_efficiency(), find_accelerator("h100-sxm")
-    r, xla = rates(h100, Precision.BF16, eff), {(x.m, x.n, x.k): x.tflops for x in gemm_shapes_rows("xla", h100.name)}
+    out = ["| kernel, device | shapes | published TFLOP/s | fitted e, t0 | roofline: median, max abs. error | "
+           "one constant rate: median, max |", "|---|---:|---|---|---|---|"]
+    xla = {}
+    for f in shape_fits(eff):
+        s, published = f.summary(), [r.tflops for r in f.rows]
+        out.append(f"| {f.library} {f.precision.upper()}, {f.device} | {s['rows']} | "
+                   f"{min(published):.0f}-{max(published):.0f} | {f.efficiency:.3f}, {s['fixed_us']:.2f} us | "
+                   f"{100 * s['median_abs_error']:.1f}%, {100 * s['max_abs_error']:.1f}% | "
+                   f"{100 * s['constant_median_abs_error']:.0f}%, {100 * s['constant_max_abs_error']:.0f}% |")
+        if f.library == "xla" and f.device == h100.name:
+            xla = {(r.m, r.n, r.k): r.tflops for r in f.rows}
+    r = rates(h100, Precision.BF16, eff)
     pairs = [(n, 2 * n**3 / r.gemm(n, n, n, 2) / 1e12, xla[(n, n, n)]) for n in (2048, 4096)]
     out += ["", f"The step model's own H100 BF16 rate (e = {eff.gemm_for(h100.name, Precision.BF16):.3f}, no t0): "
             + "; ".join(f"{p:.0f} TFLOP/s at {n}^3 against XLA's {x:.0f}" for n, p, x in pairs) + "."]
     return "\n".join(out)
-
-
-def gemm_shapes_rows(library: str, device: str) -> list:
-    """catalog/gemm_shapes.csv's rows of one library on one device (by name)."""
-    from simulator.catalog.efficiency import gemm_shapes
-
-    return [r for r in gemm_shapes() if r.library == library and r.device == device]
 
 
 def fitted_values() -> str:

@@ -165,10 +165,10 @@ def parse_gemm_shapes(text: str, filename: str = SHAPES_CSV) -> tuple[GemmShape,
             raise ValueError(f"{where}: column 'achieved_tflops': above {acc.name}'s {prec.value} peak "
                              f"({(peak or 0) / TERA:g}): {r['achieved_tflops']!r}")
         row = GemmShape(r["key"], acc.name, prec, r["library"], *dims, *sizes)
-        stated = _num(r, "stated_gb_s", filename)
-        if stated is not None and abs(shape_bytes(row) / shape_seconds(row) / 1e9 / stated - 1) > 0.01:
+        stated, derived = _num(r, "stated_gb_s", filename), shape_bytes(row) / shape_seconds(row) / 1e9
+        if stated is not None and abs(derived / stated - 1) > 0.01:
             raise ValueError(f"{where}: column 'stated_gb_s': {r['stated_gb_s']!r} is not the row's bytes over "
-                             f"its time ({shape_bytes(row) / shape_seconds(row) / 1e9:.0f})")
+                             f"its time ({derived:.0f})")
         out.append(row)
     return tuple(out)
 

@@ -65,8 +65,8 @@ class ShapeFit:
         """Median and max |error| of the roofline and of the constant rate, and the fit."""
         e, c = np.abs(self.errors), np.abs(self.constant_errors)
         return {"device": self.device, "precision": self.precision, "library": self.library, "rows": len(self.rows),
-                "efficiency": self.efficiency, "fixed_us": self.fixed_s * 1e6, "median_abs_error": float(np.median(e)), "max_abs_error": float(e.max()),
-                "constant_tflops": self.constant_tflops, "constant_median_abs_error": float(np.median(c)),
+                "efficiency": self.efficiency, "fixed_us": self.fixed_s * 1e6, "median_abs_error": float(np.median(e)),
+                "max_abs_error": float(e.max()), "constant_tflops": self.constant_tflops, "constant_median_abs_error": float(np.median(c)),
                 "constant_max_abs_error": float(c.max())}
 
 
@@ -107,8 +107,6 @@ def _fit(eff: Efficiency, device: str, precision, library: str, rows: tuple[Gemm
     e, t0 = best(_E, _T0)  # coarse, then fine around it (the loss is smooth in both)
     e, t0 = best(np.clip(e + np.arange(-0.005, 0.0051, 0.0005), 0.01, 1.0),
                  np.clip(t0 + np.arange(-0.25e-6, 0.2501e-6, 0.01e-6), 0.0, None))
-    rate = Rates(peak * e, bw)
-    predicted = tuple(float(2 * r.m * r.n * r.k / (t0 + rate.gemm(r.m, r.n, r.k, r.input_bytes,
-                                                                 out_bytes=r.output_bytes)) / TERA) for r in rows)
+    predicted = tuple(float(x) for x in flops / (t0 + flops / (peak * e) + memory) / TERA)
     constant = float(np.exp(np.mean(np.log([r.tflops for r in rows]))))
     return ShapeFit(device, precision.value, library, e, t0, rows, predicted, constant)
