@@ -374,3 +374,31 @@ def test_fp8_runs_the_matmuls_faster_and_stores_bf16():
     assert b.step_time_s < a.step_time_s  # the GEMMs run at the FP8 peak (2x on H100)
     a100 = Cluster(accelerators()["a100-80gb"], 64, 8, links()["nvlink3"], links()["ib-hdr"])
     assert simulate_step(model, a100, fp8, EFF).reason is Reason.NO_PEAK_AT_PRECISION  # where the hardware has it
+
+
+def test_more_replicas_than_a_synchronous_batch_feeds_are_labelled_asynchronous(util):
+    """Where both synchronous multi-node and asynchronous data parallelism are known, a count of
+    devices beyond the learners the batch feeds (batch / examples per device) is only reachable
+    by asynchronous replicas, so the run says so (it was labelled synchronous before) and its
+    failures are charged per replica."""
+    fam = families()["supervised"]
+    cfg = replace(BASE, families=("supervised",))
+    for at in (date(2018, 7, 1), date(2021, 7, 1)):
+        run = solve(at, cfg, util, relax=False)
+        learners = run.critical_batch // fam.per_device_batch
+        assert run.feasible and run.n_devices > learners
+        assert "async_data_parallel" in run.techniques_used
+        assert "sync_data_parallel_multi_node" not in run.techniques_used
+        assert run.layout.startswith("async_data_parallel")
+
+
+def test_a_family_naming_an_input_that_does_not_exist_is_refused():
+    from simulator.frontier.workloads import _family
+
+    t = {"name": "x", "kind": "unsized", "source": "s", "techniques": ["single_device"],
+         "since": [{"date": "1960-01-01", "source": "s"}], "utilization": "utilization_unsized",
+         "multi_node_efficiency": "async_efficiency"}
+    with pytest.raises(ValueError, match=r"workloads.toml: \[toy\]: multi_node_efficiency='async_efficiency': not a "
+                                         r"key of uncertainty.csv"):
+        _family("toy", t, {})
+    _family("toy", {**t, "multi_node_efficiency": "multi_node_efficiency"}, {})  # a key that exists

@@ -22,14 +22,17 @@ from importlib.resources import files
 
 from simulator.catalog.runfacts import parse_run_facts
 from simulator.catalog.techniques import techniques
+from simulator.catalog.uncertain import uncertain_inputs
 from simulator.costs.batch import batch_limits
 from simulator.frontier.sizing import MoEDesign
 
 WORKLOADS_TOML = "workloads.toml"
 _KEYS = {"name", "kind", "since", "source", "techniques", "per_device_batch", "per_device_batch_source",
          "per_device_batch_run_fact_of", "batch_practice", "batch_limits", "batch_free_with", "learners", "utilization",
-         "multi_node_efficiency", "async_efficiency", "algorithmic_halving", "critical_batch", "tokens_available",
+         "multi_node_efficiency", "algorithmic_halving", "critical_batch", "tokens_available",
          "max_epochs", "data_source", "sizing", "seq_len", "moe"}
+#: The keys whose value names a row of catalog/uncertainty.csv.
+UNCERTAIN_KEYS = ("batch_practice", "utilization", "multi_node_efficiency", "algorithmic_halving")
 _MOE_KEYS = {"since", "experts", "top_k", "shared", "expert_width", "dense_share", "run_fact_of", "source"}
 _LIMIT_KEYS = {"since", "examples", "row", "source", "technique", "run_fact_of"}
 KINDS = ("unsized", "sized")
@@ -70,8 +73,7 @@ class Family:
     batch_free_with: str | None = None
     learners: tuple[Dated, ...] = ()  # self-play designs: value = learner devices x (1 + actors per device)
     utilization: str | None = None
-    multi_node_efficiency: str | None = None
-    async_efficiency: str | None = None
+    multi_node_efficiency: str | None = None  # also the asynchronous replicas' (the hardware's scaling)
     algorithmic_halving: str | None = None
     kaplan: bool = False
     tokens_available: float = float("inf")
@@ -205,6 +207,19 @@ def _batch_steps(key: str, t: dict, batch_rows: dict, known_tech, where: str) ->
     return steps
 
 
+def _check_names(t: dict, where: str) -> None:
+    """Every technique a family names is in techniques.csv, every input in uncertainty.csv."""
+    known_tech = techniques()
+    missing = [x for x in t["techniques"] + ([t["batch_free_with"]] if t.get("batch_free_with") else [])
+               if x not in known_tech]
+    if missing:
+        raise ValueError(f"{where}: unknown techniques {missing}")
+    inputs = uncertain_inputs()
+    for name in UNCERTAIN_KEYS:  # each names a row of uncertainty.csv, read when a run is solved
+        if t.get(name) is not None and t[name] not in inputs:
+            raise ValueError(f"{where}: {name}={t[name]!r}: not a key of uncertainty.csv")
+
+
 def _family(key: str, t: dict, batch_rows: dict) -> Family:
     where = f"{WORKLOADS_TOML}: [{key}]"
     unknown = sorted(set(t) - _KEYS)
@@ -212,11 +227,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
         raise ValueError(f"{where}: unknown keys {unknown}")
     if t.get("kind") not in KINDS:
         raise ValueError(f"{where}: kind={t.get('kind')!r}: one of {', '.join(KINDS)}")
-    known_tech = techniques()
-    missing = [x for x in t["techniques"] + ([t["batch_free_with"]] if t.get("batch_free_with") else [])
-               if x not in known_tech]
-    if missing:
-        raise ValueError(f"{where}: unknown techniques {missing}")
+    _check_names(t, where)
     since = []
     for i, d in enumerate(t.get("since", [])):
         here = f"{where} since[{i}]"
@@ -226,7 +237,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
                            run_fact_of=_facts(d.get("run_fact_of"), here)))
     if not since:
         raise ValueError(f"{where}: since needs at least one dated entry")
-    steps = _batch_steps(key, t, batch_rows, known_tech, where)
+    steps = _batch_steps(key, t, batch_rows, techniques(), where)
     learners = []
     for i, d in enumerate(t.get("learners", [])):
         here = f"{where} learners[{i}]"
@@ -261,7 +272,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
         int(t.get("per_device_batch", 1)), _facts(t.get("per_device_batch_run_fact_of"), where),
         t.get("batch_practice"), tuple(steps), t.get("batch_free_with"), tuple(sorted(learners, key=lambda d: d.since)),
         t.get("utilization"),
-        t.get("multi_node_efficiency"), t.get("async_efficiency"), t.get("algorithmic_halving"),
+        t.get("multi_node_efficiency"), t.get("algorithmic_halving"),
         t.get("critical_batch") == "kaplan", float(t.get("tokens_available", float("inf"))),
         float(t.get("max_epochs", 1.0)), tuple(sorted(sizing, key=lambda d: d.since)),
         tuple(sorted(seq, key=lambda d: d.since)), tuple(sorted(designs, key=lambda d: d.since)))
