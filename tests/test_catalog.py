@@ -254,3 +254,20 @@ def test_unverified_catalog_rows_are_counted_and_never_grow(capsys):
     assert FLAGS.search("from memory - verify") and not FLAGS.search("verified in the paper, Table 3")
     code, text, _ = run(capsys, "catalog", "unverified")
     assert code == 0 and f"{len(rows)} of {total} catalog rows" in text.splitlines()[-1]
+
+
+def test_every_catalog_csv_row_has_the_header_s_fields():
+    """A row with more cells than its header (an unquoted comma in a note) loses the extra cells
+    to csv.DictReader without a word: stack_evidence.csv's megatron-lm-2021 zero_sharding row cut
+    its notes that way until 2026-12-08."""
+    import csv
+    import io
+    from importlib.resources import files
+
+    folder = files("simulator.catalog")
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".csv"))
+    assert len(names) > 20
+    for name in names:
+        rows = list(csv.reader(io.StringIO(folder.joinpath(name).read_text(encoding="utf-8"))))
+        bad = [(line, len(r)) for line, r in enumerate(rows[1:], 2) if r and len(r) != len(rows[0])]
+        assert not bad, f"{name}: lines (line, cells) {bad[:5]} against {len(rows[0])} header fields"

@@ -109,7 +109,16 @@ def test_the_attention_rows_agree_with_flashattention_2s_own_combined_figure():
     assert fa2_fwd == sorted(fa2_fwd)  # longer calls run faster, to a plateau
     a100 = EFF.attention_for(find_accelerator("a100-80gb").name, "flash-attention-2")
     assert [(q, f) for q, f, b in a100 if f == b] == [(8192, 182e12), (16384, 189e12)]  # one rate for both
-    assert EFF.attention_for(find_accelerator("b200").name, "cudnn-attention") is None
+    # cuDNN on Blackwell (NVIDIA/cudnn-frontend's committed benchmarks): B200 beats Hopper, GB200
+    # (1200 W) B200, GB300 (Blackwell Ultra) GB200 at every length both cover from 2k up (a
+    # mistyped cell breaks the order), and a longer call runs faster up to 16k
+    tables = {k: {seq: (f, b) for seq, f, b in EFF.attention_for(find_accelerator(k).name, "cudnn-attention")}
+              for k in ("h100-sxm", "h200-sxm", "b200", "gb200", "gb300")}
+    for slower, faster in (("h100-sxm", "b200"), ("h200-sxm", "b200"), ("b200", "gb200"), ("gb200", "gb300")):
+        shared = [q for q in tables[slower] if q in tables[faster] and 2048 <= q <= 16384]
+        assert shared and all(tables[faster][q][0] > tables[slower][q][0] for q in shared), (slower, faster)
+    b200 = [tables["b200"][q][0] for q in sorted(tables["b200"]) if q <= 16384]
+    assert b200 == sorted(b200)
 
 
 def test_the_kernel_rate_between_benchmarked_lengths_is_read_on_a_log_scale():
