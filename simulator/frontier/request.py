@@ -174,10 +174,9 @@ def device_limits(req: Request, offer: Offer, model, b_max: float, sites: int) -
     n = max(1, int(min(limits.values())))
     if budget is not None and budget < 1 and caps.budget_basis == "run":  # not one device for the whole run
         hours *= budget
-    if asynchronous and n > learners:  # more devices than a synchronous batch feeds: asynchronous replicas
-        how = "async_data_parallel"
-    return Limits(n, limited_by, hours, node, how, learners, replica, batch_free,
-                   asynchronous and n > learners, ())
+    beyond_batch = asynchronous and n > learners  # more devices than a synchronous batch feeds
+    return Limits(n, limited_by, hours, node, "async_data_parallel" if beyond_batch else how, learners, replica,
+                  batch_free, beyond_batch, ())
 
 
 def run_goodput(job: int, params: float, req: Request) -> float:

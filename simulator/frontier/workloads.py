@@ -207,9 +207,8 @@ def _batch_steps(key: str, t: dict, batch_rows: dict, known_tech, where: str) ->
     return steps
 
 
-def _check_names(t: dict, where: str) -> None:
+def _check_names(t: dict, known_tech: dict, where: str) -> None:
     """Every technique a family names is in techniques.csv, every input in uncertainty.csv."""
-    known_tech = techniques()
     missing = [x for x in t["techniques"] + ([t["batch_free_with"]] if t.get("batch_free_with") else [])
                if x not in known_tech]
     if missing:
@@ -227,7 +226,8 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
         raise ValueError(f"{where}: unknown keys {unknown}")
     if t.get("kind") not in KINDS:
         raise ValueError(f"{where}: kind={t.get('kind')!r}: one of {', '.join(KINDS)}")
-    _check_names(t, where)
+    known_tech = techniques()
+    _check_names(t, known_tech, where)
     since = []
     for i, d in enumerate(t.get("since", [])):
         here = f"{where} since[{i}]"
@@ -237,7 +237,7 @@ def _family(key: str, t: dict, batch_rows: dict) -> Family:
                            run_fact_of=_facts(d.get("run_fact_of"), here)))
     if not since:
         raise ValueError(f"{where}: since needs at least one dated entry")
-    steps = _batch_steps(key, t, batch_rows, techniques(), where)
+    steps = _batch_steps(key, t, batch_rows, known_tech, where)
     learners = []
     for i, d in enumerate(t.get("learners", [])):
         here = f"{where} learners[{i}]"
